@@ -1,0 +1,1 @@
+"""Append-only, hash-chained ledger and its Merkle tree commitments."""

@@ -1,0 +1,181 @@
+"""Projections: the current authorities, subjects and records, derived from entries alone.
+
+Stores write the rows a Projector produces in the same transaction as the entries that
+produced them; `rebuild` and `verify` run the same Projector over the whole ledger, so the
+stored tables and a replay can be compared row for row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+import orjson
+
+from trustledger.domain import EntryKind, RecordStatus
+from trustledger.ledger.entry import Entry
+
+
+class AuthorityRow(NamedTuple):
+    id: str
+    name: str
+    authority_type: str
+    division: str
+    last_seq: int
+
+
+class SubjectRow(NamedTuple):
+    id: str
+    kind: str
+    name: str
+    division: str | None
+    former_names: str  # JSON array
+    aliases: str  # JSON array
+    address: str | None
+    established: str | None
+    registered_seq: int
+    last_seq: int
+
+
+class RecordRow(NamedTuple):
+    id: str
+    subject_id: str
+    authority_id: str
+    category: str
+    tier: str
+    decision_type: str
+    document_number: str
+    decision_date: str
+    publication_date: str
+    title: str | None
+    amount_cny: str | None
+    evidence_digest: str | None
+    status: str
+    status_date: str | None  # effective date of the correction, revocation or end
+    status_reason: str | None
+    issued_seq: int
+    last_seq: int
+
+
+class RecordEventRow(NamedTuple):
+    id: str  # the intake's duplicate key for the change
+    record_id: str
+    kind: str
+    document_number: str
+    effective_date: str
+    seq: int
+
+
+Row = AuthorityRow | SubjectRow | RecordRow | RecordEventRow
+
+# table name → row type; the order is the order tables are written and compared in
+TABLES: dict[str, type[Any]] = {
+    "authorities": AuthorityRow,
+    "subjects": SubjectRow,
+    "records": RecordRow,
+    "record_events": RecordEventRow,
+}
+
+Lookup = Callable[[str, str], Any]
+
+# Fields of a record that a correction may change.
+CORRECTABLE_FIELDS = (
+    "title",
+    "tier",
+    "decision_date",
+    "publication_date",
+    "amount_cny",
+    "evidence_digest",
+)
+
+
+def json_list(values: Iterable[str] | None) -> str:
+    return orjson.dumps(list(values or ())).decode()
+
+
+class ProjectionError(RuntimeError):
+    """An entry that cannot be projected: the ledger contradicts itself."""
+
+
+class Projector:
+    """Applies entries to projection rows; `changed` holds every row written so far."""
+
+    def __init__(self, lookup: Lookup | None = None) -> None:
+        self._lookup = lookup
+        self.changed: dict[str, dict[str, Any]] = {t: {} for t in TABLES}
+
+    def get(self, table: str, key: str) -> Any:
+        row = self.changed[table].get(key)
+        if row is None and self._lookup is not None:
+            row = self._lookup(table, key)
+        return row
+
+    def _put(self, table: str, row: Row) -> None:
+        self.changed[table][row.id] = row
+
+    def apply(self, entry: Entry, payload: dict[str, Any] | None = None) -> None:
+        p = payload if payload is not None else entry.payload_obj()
+        kind = entry.kind
+        seq = entry.seq
+        if kind == EntryKind.RECORD_ISSUED:
+            self._put(
+                "records",
+                RecordRow(
+                    p["record_id"], p["subject"], p["authority"], p["category"], p["tier"],
+                    p["decision_type"], p["document_number"], p["decision_date"],
+                    p["publication_date"], p.get("title"), p.get("amount_cny"),
+                    p.get("evidence_digest"), RecordStatus.ISSUED.value, None, None, seq, seq,
+                ),
+            )
+        elif kind == EntryKind.SUBJECT_REGISTERED:
+            old = self.get("subjects", p["id"])
+            self._put(
+                "subjects",
+                SubjectRow(
+                    p["id"], p["kind"], p["name"], p.get("division"),
+                    json_list(p.get("former_names")), json_list(p.get("aliases")),
+                    p.get("address"), p.get("established"),
+                    old.registered_seq if old is not None else seq, seq,
+                ),
+            )
+        elif kind in (EntryKind.RECORD_CORRECTED, EntryKind.RECORD_REVOKED, EntryKind.RECORD_ENDED):
+            self._apply_change(entry, p)
+        elif kind == EntryKind.AUTHORITY_REGISTERED:
+            self._put(
+                "authorities",
+                AuthorityRow(p["id"], p["name"], p["authority_type"], p["division"], seq),
+            )
+        # other entry kinds (rulebooks, due process) project elsewhere
+
+    def _apply_change(self, entry: Entry, p: dict[str, Any]) -> None:
+        record: RecordRow | None = self.get("records", p["record_id"])
+        if record is None:
+            raise ProjectionError(f"entry {entry.seq}: {entry.kind} of unknown record {p['record_id']}")
+        if entry.kind == EntryKind.RECORD_CORRECTED:
+            changes = {k: p["changes"][k] for k in CORRECTABLE_FIELDS if k in p["changes"]}
+            record = record._replace(**changes, status=RecordStatus.CORRECTED.value)
+        elif entry.kind == EntryKind.RECORD_REVOKED:
+            record = record._replace(status=RecordStatus.REVOKED.value)
+        else:
+            record = record._replace(status=RecordStatus.ENDED.value)
+        self._put(
+            "records",
+            record._replace(
+                status_date=p["effective_date"], status_reason=p["reason"], last_seq=entry.seq
+            ),
+        )
+        self._put(
+            "record_events",
+            RecordEventRow(
+                p["event_id"], p["record_id"], entry.kind, p["document_number"],
+                p["effective_date"], entry.seq,
+            ),
+        )
+
+
+def replay(entries: Iterable[Entry]) -> Projector:
+    """Project a whole ledger in memory."""
+    projector = Projector()
+    for entry in entries:
+        projector.apply(entry)
+    return projector

@@ -1,0 +1,88 @@
+"""The tables, written once for both SQL dialects."""
+
+from __future__ import annotations
+
+from trustledger.ledger.projection import TABLES
+
+# {int} and {blob} are filled per dialect; projections' columns follow the row types.
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entries (
+    seq {int} PRIMARY KEY,
+    time_us {int} NOT NULL,
+    kind TEXT NOT NULL,
+    prev_hash {blob} NOT NULL,
+    payload {blob} NOT NULL,
+    hash {blob} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tree_heads (
+    size {int} PRIMARY KEY,
+    root {blob} NOT NULL,
+    time_us {int} NOT NULL,
+    frontier {blob} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS authorities (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    authority_type TEXT NOT NULL,
+    division TEXT NOT NULL,
+    last_seq {int} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS subjects (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    division TEXT,
+    former_names TEXT NOT NULL,
+    aliases TEXT NOT NULL,
+    address TEXT,
+    established TEXT,
+    registered_seq {int} NOT NULL,
+    last_seq {int} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+    id TEXT PRIMARY KEY,
+    subject_id TEXT NOT NULL,
+    authority_id TEXT NOT NULL,
+    category TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    decision_type TEXT NOT NULL,
+    document_number TEXT NOT NULL,
+    decision_date TEXT NOT NULL,
+    publication_date TEXT NOT NULL,
+    title TEXT,
+    amount_cny TEXT,
+    evidence_digest TEXT,
+    status TEXT NOT NULL,
+    status_date TEXT,
+    status_reason TEXT,
+    issued_seq {int} NOT NULL,
+    last_seq {int} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_subject ON records (subject_id);
+CREATE TABLE IF NOT EXISTS record_events (
+    id TEXT PRIMARY KEY,
+    record_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    document_number TEXT NOT NULL,
+    effective_date TEXT NOT NULL,
+    seq {int} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS record_events_record ON record_events (record_id);
+"""
+
+
+def ddl(int_type: str, blob_type: str) -> list[str]:
+    text = _DDL.format(int=int_type, blob=blob_type)
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def columns(table: str) -> tuple[str, ...]:
+    fields: tuple[str, ...] = TABLES[table]._fields
+    return fields
+
+
+ENTRY_COLUMNS = ("seq", "time_us", "kind", "prev_hash", "payload", "hash")

@@ -1,0 +1,146 @@
+"""SQLite store: the embedded default (one file, WAL)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from trustledger.ledger.entry import Entry
+from trustledger.ledger.projection import TABLES
+from trustledger.ledger.schema import ENTRY_COLUMNS, columns, ddl
+from trustledger.ledger.store import SCHEMA_VERSION, Head, Store, StoreError, TreeHead, head_from
+
+
+def sqlite_path(url: str) -> str:
+    """``sqlite:///rel/path.db`` → ``rel/path.db``; ``sqlite:////abs/path.db`` → ``/abs/path.db``."""
+    if not url.startswith("sqlite:///"):
+        raise StoreError(f"SQLite URL {url!r} must look like sqlite:///path/to/file.db")
+    path = url[len("sqlite:///") :]
+    if not path:
+        raise StoreError(f"SQLite URL {url!r} names no file")
+    return path
+
+
+class SqliteStore(Store):
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = sqlite_path(url)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # autocommit off at the driver level: transactions are begun explicitly below
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit reported to the user survives power loss, not only a crash
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA busy_timeout=30000")
+        self.conn.execute("PRAGMA cache_size=-65536")
+        self._insert_sql = {
+            t: f"INSERT OR REPLACE INTO {t} ({', '.join(columns(t))}) "
+            f"VALUES ({', '.join('?' for _ in columns(t))})"
+            for t in TABLES
+        }
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def init(self, person_key_fingerprint: str | None = None) -> None:
+        with self._transaction():
+            for stmt in ddl("INTEGER", "BLOB"):
+                self.conn.execute(stmt)
+            self.conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (SCHEMA_VERSION,),
+            )
+            if person_key_fingerprint:
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('person_key_fingerprint', ?)",
+                    (person_key_fingerprint,),
+                )
+
+    def meta(self) -> dict[str, str]:
+        try:
+            return dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.OperationalError as exc:
+            raise StoreError(
+                f"{self.url} is not a trustledger database (run `trustledger init`): {exc}"
+            ) from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        # IMMEDIATE takes the write lock up front: reads made for validation cannot go stale
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def _read_head(self) -> Head:
+        row = self.conn.execute(
+            "SELECT size, frontier FROM tree_heads ORDER BY size DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return head_from(None, None)
+        return head_from(row[1], self.entry(row[0] - 1))
+
+    def size(self) -> int:
+        row = self.conn.execute("SELECT max(size) FROM tree_heads").fetchone()
+        return int(row[0] or 0)
+
+    def tree_heads(self) -> list[TreeHead]:
+        rows = self.conn.execute("SELECT size, root, time_us FROM tree_heads ORDER BY size")
+        return [TreeHead(s, bytes(r), t) for s, r, t in rows]
+
+    def iter_entries(self, start: int = 0, batch: int = 20_000) -> Iterator[Entry]:
+        cur = self.conn.execute(
+            f"SELECT {', '.join(ENTRY_COLUMNS)} FROM entries WHERE seq >= ? ORDER BY seq",
+            (start,),
+        )
+        while True:
+            rows = cur.fetchmany(batch)
+            if not rows:
+                return
+            for seq, t, kind, prev, payload, h in rows:
+                yield Entry(seq, t, kind, prev, payload, h)
+
+    def iter_rows(self, table: str) -> Iterator[tuple[Any, ...]]:
+        cur = self.conn.execute(f"SELECT {', '.join(columns(table))} FROM {table} ORDER BY id")
+        while rows := cur.fetchmany(20_000):
+            yield from rows
+
+    def _lookup_row(self, table: str, key: str) -> Any:
+        row = self.conn.execute(
+            f"SELECT {', '.join(columns(table))} FROM {table} WHERE id = ?", (key,)
+        ).fetchone()
+        return None if row is None else TABLES[table]._make(row)
+
+    def _existing_keys(self, table: str, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(keys), 900):  # stay under SQLite's bound-parameter limit
+            chunk = keys[i : i + 900]
+            sql = f"SELECT id FROM {table} WHERE id IN ({', '.join('?' for _ in chunk)})"
+            found.update(r[0] for r in self.conn.execute(sql, chunk))
+        return found
+
+    def _insert_entries(self, entries: Sequence[Entry]) -> None:
+        self.conn.executemany(
+            "INSERT INTO entries (seq, time_us, kind, prev_hash, payload, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(e.seq, e.time_us, e.kind, e.prev_hash, e.payload, e.hash) for e in entries],
+        )
+
+    def _upsert_rows(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        self.conn.executemany(self._insert_sql[table], rows)
+
+    def _insert_tree_head(self, head: TreeHead, frontier: bytes) -> None:
+        self.conn.execute(
+            "INSERT INTO tree_heads (size, root, time_us, frontier) VALUES (?, ?, ?, ?)",
+            (head.size, head.root, head.time_us, frontier),
+        )
+
+    def _clear(self, table: str) -> None:
+        self.conn.execute(f"DELETE FROM {table}")

@@ -1,0 +1,228 @@
+"""The store interface: one append-only ledger plus its projections, in SQLite or PostgreSQL.
+
+All writes go through `Store.writer()`, an exclusive transaction: the writer reads the
+projections (intake needs them to refuse duplicates and bad references), appends entries,
+and on commit writes entries, projection rows and a new tree head together. Either all of
+it lands or none of it does.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from trustledger.ledger import merkle
+from trustledger.ledger.entry import GENESIS_PREV, Entry, make_entry, now_us
+from trustledger.ledger.projection import TABLES, Projector
+
+SCHEMA_VERSION = "1"
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used as asked (not initialised, wrong URL, wrong key)."""
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    size: int
+    root: bytes
+    time_us: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"size": self.size, "root": self.root.hex(), "time_us": self.time_us}
+
+
+@dataclass(frozen=True)
+class Head:
+    """What a writer needs to append: the tree so far and the last entry's hash and time."""
+
+    frontier: merkle.Frontier
+    last_hash: bytes
+    last_time_us: int
+
+
+class Writer:
+    """An open write transaction. Reads see the rows appended earlier in the same one."""
+
+    def __init__(self, store: Store, head: Head) -> None:
+        self._store = store
+        self._frontier = head.frontier
+        self._last_hash = head.last_hash
+        self._last_time = head.last_time_us
+        self.entries: list[Entry] = []
+        self.projector = Projector(store._lookup_row)
+
+    @property
+    def size(self) -> int:
+        return self._frontier.size
+
+    def get(self, table: str, key: str) -> Any:
+        return self.projector.get(table, key)
+
+    def existing(self, table: str, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` already have a row (stored or appended in this transaction)."""
+        found = {k for k in keys if k in self.projector.changed[table]}
+        rest = [k for k in keys if k not in found]
+        if rest:
+            found |= self._store._existing_keys(table, rest)
+        return found
+
+    def append(self, kind: str, payload: dict[str, Any]) -> Entry:
+        # ledger time never runs backwards, whatever the wall clock does
+        self._last_time = max(now_us(), self._last_time)
+        entry = make_entry(self.size, self._last_time, kind, self._last_hash, payload)
+        self.projector.apply(entry, payload)
+        self._frontier.append(entry.hash)
+        self._last_hash = entry.hash
+        self.entries.append(entry)
+        return entry
+
+    def tree_head(self) -> tuple[TreeHead, bytes]:
+        return (
+            TreeHead(self.size, self._frontier.root(), self._last_time),
+            self._frontier.to_bytes(),
+        )
+
+
+class Store(ABC):
+    """A ledger database. Subclasses supply the SQL; the rules live here."""
+
+    url: str
+
+    # --- lifecycle -----------------------------------------------------------------
+    @abstractmethod
+    def init(self, person_key_fingerprint: str | None = None) -> None:
+        """Create the schema if missing (idempotent)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing -------------------------------------------------------------------
+    @contextmanager
+    def writer(self) -> Iterator[Writer]:
+        with self._transaction():
+            w = Writer(self, self._read_head())
+            yield w
+            if w.entries:
+                self._write(w)
+
+    def append_one(self, kind: str, payload: dict[str, Any]) -> Entry:
+        with self.writer() as w:
+            return w.append(kind, payload)
+
+    def _write(self, w: Writer) -> None:
+        self._insert_entries(w.entries)
+        for table, rows in w.projector.changed.items():
+            if rows:
+                self._upsert_rows(table, list(rows.values()))
+        head, frontier = w.tree_head()
+        self._insert_tree_head(head, frontier)
+
+    # --- reading -------------------------------------------------------------------
+    @abstractmethod
+    def meta(self) -> dict[str, str]: ...
+
+    @abstractmethod
+    def size(self) -> int:
+        """Number of entries, from the latest tree head."""
+
+    @abstractmethod
+    def tree_heads(self) -> list[TreeHead]: ...
+
+    def head(self) -> TreeHead:
+        heads = self.tree_heads()
+        return heads[-1] if heads else TreeHead(0, merkle.EMPTY_ROOT, 0)
+
+    @abstractmethod
+    def iter_entries(self, start: int = 0, batch: int = 20_000) -> Iterator[Entry]:
+        """Stored entries in seq order, as stored (verify decides whether they are sound)."""
+
+    @abstractmethod
+    def iter_rows(self, table: str) -> Iterator[tuple[Any, ...]]: ...
+
+    def entry(self, seq: int) -> Entry | None:
+        for e in self.iter_entries(seq, batch=1):
+            return e if e.seq == seq else None
+        return None
+
+    def leaf_hashes(self, size: int | None = None) -> list[bytes]:
+        stop = self.size() if size is None else size
+        out: list[bytes] = []
+        for e in self.iter_entries(0):
+            if e.seq >= stop:
+                break
+            out.append(e.hash)
+        return out
+
+    def get_row(self, table: str, key: str) -> Any:
+        return self._lookup_row(table, key)
+
+    # --- rebuild -------------------------------------------------------------------
+    def rebuild(self) -> dict[str, int]:
+        """Drop the projections and replay the ledger into them, in one transaction."""
+        from trustledger.ledger.projection import replay
+
+        projector = replay(self.iter_entries())
+        with self._transaction():
+            for table in TABLES:
+                self._clear(table)
+            for table, rows in projector.changed.items():
+                if rows:
+                    self._upsert_rows(table, list(rows.values()))
+        return {t: len(r) for t, r in projector.changed.items()}
+
+    # --- backend hooks -------------------------------------------------------------
+    @abstractmethod
+    def _transaction(self) -> Any:
+        """Context manager: an exclusive write transaction, committed on success."""
+
+    @abstractmethod
+    def _read_head(self) -> Head: ...
+
+    @abstractmethod
+    def _lookup_row(self, table: str, key: str) -> Any: ...
+
+    @abstractmethod
+    def _existing_keys(self, table: str, keys: Sequence[str]) -> set[str]: ...
+
+    @abstractmethod
+    def _insert_entries(self, entries: Sequence[Entry]) -> None: ...
+
+    @abstractmethod
+    def _upsert_rows(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None: ...
+
+    @abstractmethod
+    def _insert_tree_head(self, head: TreeHead, frontier: bytes) -> None: ...
+
+    @abstractmethod
+    def _clear(self, table: str) -> None: ...
+
+
+def head_from(frontier_bytes: bytes | None, last: Entry | None) -> Head:
+    if frontier_bytes is None or last is None:
+        return Head(merkle.Frontier(), GENESIS_PREV, 0)
+    return Head(merkle.Frontier.from_bytes(frontier_bytes), last.hash, last.time_us)
+
+
+def open_store(url: str) -> Store:
+    """A store for ``sqlite:///path`` or ``postgresql://…``."""
+    if url.startswith("sqlite://"):
+        from trustledger.ledger.sqlite import SqliteStore
+
+        return SqliteStore(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        from trustledger.ledger.postgres import PostgresStore
+
+        return PostgresStore(url)
+    raise StoreError(
+        f"unsupported database URL {url!r}: use sqlite:///path/to/file.db or postgresql://…"
+    )

@@ -1,0 +1,34 @@
+"""Every setting in one place, read from the environment (CLI options override some)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DB = "sqlite:///./trustledger.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_url: str = DEFAULT_DB
+    # the HMAC key for person identifiers lives here or in TRUSTLEDGER_PERSON_KEY, never in the DB
+    person_key_file: Path = Path("person.key")
+    uscc_allowlist: Path | None = None
+    # a longer line is rejected without being read into memory whole
+    max_line_bytes: int = 1 << 20
+    # lines per intake transaction: small enough to lose little on a crash, big enough to be fast
+    batch_size: int = 2000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        allowlist = env.get("TRUSTLEDGER_USCC_ALLOWLIST")
+        return cls(
+            db_url=env.get("TRUSTLEDGER_DB", DEFAULT_DB),
+            person_key_file=Path(env.get("TRUSTLEDGER_PERSON_KEY_FILE", "person.key")),
+            uscc_allowlist=Path(allowlist) if allowlist else None,
+            max_line_bytes=int(env.get("TRUSTLEDGER_MAX_LINE_BYTES", 1 << 20)),
+            batch_size=int(env.get("TRUSTLEDGER_BATCH_SIZE", 2000)),
+        )
