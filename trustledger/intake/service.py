@@ -1,0 +1,253 @@
+"""The intake: stateless checks, then the checks that need the ledger, then the append.
+
+Each batch is one write transaction. The checks against the ledger (is the authority
+registered and allowed, does the record exist, is this a duplicate) run inside it, so two
+intakes running at once cannot both accept the same record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from trustledger.catalogue import Catalogue
+from trustledger.domain import AuthorityType, EntryKind, RecordStatus, SubjectKind
+from trustledger.ids import PersonKeyer
+from trustledger.intake.validate import Reject, Submission, Validator
+from trustledger.ledger.projection import AuthorityRow, RecordRow, SubjectRow, json_list
+from trustledger.ledger.store import Store, StoreError, Writer
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outcome: Outcome
+    reason: str | None = None
+    seq: int | None = None  # the entry that recorded it (accepted only)
+    ref: str | None = None  # record, subject or authority id
+
+
+@dataclass
+class Counts:
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def add(self, result: Result) -> None:
+        if result.outcome is Outcome.ACCEPTED:
+            self.accepted += 1
+        elif result.outcome is Outcome.DUPLICATE:
+            self.duplicate += 1
+        else:
+            self.rejected += 1
+            key = (result.reason or "").split(":", 1)[0]
+            self.reasons[key] = self.reasons.get(key, 0) + 1
+
+    @property
+    def total(self) -> int:
+        return self.accepted + self.duplicate + self.rejected
+
+
+class Intake:
+    def __init__(
+        self,
+        store: Store,
+        catalogue: Catalogue,
+        keyer: PersonKeyer | None,
+        *,
+        today: date | None = None,
+        allowlist: frozenset[str] = frozenset(),
+    ) -> None:
+        meta = store.meta()
+        stored = meta.get("person_key_fingerprint")
+        if keyer is not None and stored is not None and stored != keyer.fingerprint():
+            raise StoreError(
+                "the person key does not match the one this database was created with "
+                f"(fingerprint {keyer.fingerprint()}, database expects {stored}); person ids "
+                "made with it would not match the stored ones"
+            )
+        self.store = store
+        self.validator = Validator(catalogue, keyer, today or date.today(), allowlist)
+
+    def submit(self, raw: dict[str, Any]) -> Result:
+        return self.submit_many([raw])[0]
+
+    def submit_many(self, items: Sequence[dict[str, Any] | Reject]) -> list[Result]:
+        """Check and append a batch in one transaction; items may be pre-rejected lines."""
+        checked: list[Submission | Reject] = []
+        for item in items:
+            if isinstance(item, Reject):
+                checked.append(item)
+                continue
+            try:
+                checked.append(self.validator.validate(item))
+            except Reject as exc:
+                checked.append(exc)
+        with self.store.writer() as w:
+            return _Batch(w, checked).run()
+
+
+class _Batch:
+    """The ledger-dependent checks of one batch, inside its write transaction."""
+
+    def __init__(self, writer: Writer, checked: Sequence[Submission | Reject]) -> None:
+        self.w = writer
+        self.checked = checked
+        self.authorities: dict[str, AuthorityRow | None] = {}
+        subs = [s for s in checked if isinstance(s, Submission)]
+        # one query each for what most lines need to know
+        self.known_records = writer.existing(
+            "records", [s.record_id for s in subs if s.op == "issue" and s.record_id]
+        )
+        self.known_subjects = writer.existing(
+            "subjects", list({s.subject_id for s in subs if s.op == "issue" and s.subject_id})
+        )
+        self.known_events = writer.existing(
+            "record_events", [s.event_id for s in subs if s.event_id]
+        )
+
+    def run(self) -> list[Result]:
+        out: list[Result] = []
+        for item in self.checked:
+            if isinstance(item, Reject):
+                out.append(Result(Outcome.REJECTED, item.reason))
+                continue
+            try:
+                out.append(self._one(item))
+            except Reject as exc:
+                out.append(Result(Outcome.REJECTED, exc.reason))
+        return out
+
+    def _authority(self, authority_id: str) -> AuthorityRow:
+        if authority_id not in self.authorities:
+            self.authorities[authority_id] = self.w.get("authorities", authority_id)
+        row = self.authorities[authority_id]
+        if row is None:
+            raise Reject(f"authority: {authority_id} is not a registered issuing authority")
+        return row
+
+    def _one(self, s: Submission) -> Result:
+        if s.op == "issue":
+            return self._issue(s)
+        if s.op == "subject":
+            return self._register(s, "subjects", s.payload["id"])
+        if s.op == "authority":
+            self.authorities.pop(s.payload["id"], None)
+            return self._register(s, "authorities", s.payload["id"])
+        return self._change(s)
+
+    def _register(self, s: Submission, table: str, key: str) -> Result:
+        old = self.w.get(table, key)
+        if old is not None and _same_registration(table, old, s.payload):
+            return Result(Outcome.DUPLICATE, f"{key} is already registered with these details",
+                          ref=key)
+        entry = self.w.append(s.kind, s.payload)
+        return Result(Outcome.ACCEPTED, seq=entry.seq, ref=key)
+
+    def _issue(self, s: Submission) -> Result:
+        assert s.record_id is not None and s.category is not None and s.subject_id is not None
+        rid = s.record_id
+        if rid in self.known_records or rid in self.w.projector.changed["records"]:
+            return Result(Outcome.DUPLICATE, f"record {rid} (same authority, document number, "
+                                             "subject and category) is already in the ledger",
+                          ref=rid)
+        authority = self._authority(s.payload["authority"])
+        if AuthorityType(authority.authority_type) not in s.category.authorities:
+            allowed = ", ".join(a.value for a in s.category.authorities)
+            raise Reject(f"authority: {authority.id} ({authority.authority_type}) may not issue "
+                         f"{s.category.code} (issued by: {allowed})")
+        if (s.subject_id not in self.known_subjects
+                and s.subject_id not in self.w.projector.changed["subjects"]):
+            self._register_from_record(s)
+        entry = self.w.append(EntryKind.RECORD_ISSUED, s.payload)
+        return Result(Outcome.ACCEPTED, seq=entry.seq, ref=rid)
+
+    def _register_from_record(self, s: Submission) -> None:
+        assert s.subject_kind is not None
+        if s.subject_name is None and s.subject_kind is not SubjectKind.PERSON:
+            raise Reject(f"subject: {s.subject_id} is not registered; register it first or give "
+                         "subject_name")
+        self.w.append(EntryKind.SUBJECT_REGISTERED, {
+            "id": s.subject_id,
+            "kind": s.subject_kind.value,
+            "name": s.subject_name or "",
+            "division": s.subject_division,
+            "former_names": [],
+            "aliases": [],
+            "address": None,
+            "established": None,
+        })
+
+    def _change(self, s: Submission) -> Result:
+        assert s.record_id is not None and s.event_id is not None
+        if s.event_id in self.known_events or s.event_id in self.w.projector.changed[
+                "record_events"]:
+            return Result(Outcome.DUPLICATE, f"{s.op} {s.payload['document_number']} of record "
+                                             f"{s.record_id} is already in the ledger",
+                          ref=s.record_id)
+        record: RecordRow | None = self.w.get("records", s.record_id)
+        if record is None:
+            raise Reject(f"record: no record {s.record_id} issued by {s.payload['authority']} "
+                         "matches this line")
+        authority = self._authority(s.payload["authority"])
+        if authority.id != record.authority_id and not (
+            s.op == "revoke" and authority.authority_type == AuthorityType.COURT
+        ):
+            raise Reject(f"authority: {authority.id} did not issue record {record.id} (issued by "
+                         f"{record.authority_id}); only the issuer may {s.op} it"
+                         + (" (or a court revoke it)" if s.op == "revoke" else ""))
+        if record.status in (RecordStatus.REVOKED, RecordStatus.ENDED):
+            raise Reject(f"record: {record.id} is already {record.status} "
+                         f"(on {record.status_date}); it cannot be changed any more")
+        effective = s.payload["effective_date"]
+        if effective < record.decision_date:
+            raise Reject(f"effective_date: {effective} is before the record's decision date "
+                         f"{record.decision_date}")
+        if s.op == "correct":
+            changes = s.payload["changes"]
+            decided = changes.get("decision_date", record.decision_date)
+            published = changes.get("publication_date", record.publication_date)
+            if published < decided:
+                raise Reject(f"changes: publication_date {published} would be before the "
+                             f"decision_date {decided}")
+        entry = self.w.append(s.kind, s.payload)
+        return Result(Outcome.ACCEPTED, seq=entry.seq, ref=record.id)
+
+
+def _same_registration(table: str, old: Any, payload: dict[str, Any]) -> bool:
+    if table == "authorities":
+        row: AuthorityRow = old
+        return (row.name, row.authority_type) == (payload["name"], payload["authority_type"])
+    subject: SubjectRow = old
+    return (
+        subject.name == payload["name"]
+        and subject.former_names == json_list(payload["former_names"])
+        and subject.aliases == json_list(payload["aliases"])
+        and subject.address == payload["address"]
+        and subject.established == payload["established"]
+    )
+
+
+def submit_all(intake: Intake, items: Iterable[dict[str, Any]], batch: int = 2000) -> Counts:
+    """Submit an in-memory stream in batches (used by the demo and tests)."""
+    counts = Counts()
+    chunk: list[dict[str, Any] | Reject] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= batch:
+            for r in intake.submit_many(chunk):
+                counts.add(r)
+            chunk = []
+    if chunk:
+        for r in intake.submit_many(chunk):
+            counts.add(r)
+    return counts

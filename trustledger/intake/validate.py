@@ -1,0 +1,394 @@
+"""Stateless checks of one submission: everything that needs no database.
+
+A submission is a flat mapping of field → value (a JSON Lines object or a CSV row). The
+result is either a `Submission` with normalised, typed values or a `Reject` that names the
+field and the problem in words a clerk can act on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from hashlib import sha256
+from typing import Any
+
+from trustledger.catalogue import Catalogue, Category
+from trustledger.domain import (
+    PERSON_DECISION_TYPES,
+    AuthorityType,
+    DecisionType,
+    EndReason,
+    EntryKind,
+    SubjectKind,
+    Tier,
+)
+from trustledger.ids import IdCheck, PersonKeyer, check_identifier, check_uscc
+from trustledger.ledger.projection import CORRECTABLE_FIELDS
+
+
+class Reject(Exception):
+    """A submission refused with its reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+OPS: dict[str, EntryKind] = {
+    "authority": EntryKind.AUTHORITY_REGISTERED,
+    "subject": EntryKind.SUBJECT_REGISTERED,
+    "issue": EntryKind.RECORD_ISSUED,
+    "correct": EntryKind.RECORD_CORRECTED,
+    "revoke": EntryKind.RECORD_REVOKED,
+    "end": EntryKind.RECORD_ENDED,
+}
+
+_FIELDS: dict[str, frozenset[str]] = {
+    "authority": frozenset({"op", "id", "name", "authority_type"}),
+    "subject": frozenset(
+        {"op", "subject", "subject_kind", "name", "former_names", "aliases", "address",
+         "established"}
+    ),
+    "issue": frozenset(
+        {"op", "authority", "category", "subject", "subject_kind", "subject_name",
+         "document_number", "decision_type", "decision_date", "publication_date", "tier",
+         "title", "amount_cny", "evidence_digest"}
+    ),
+}
+_CHANGE_FIELDS = frozenset(
+    {"op", "authority", "record", "subject", "subject_kind", "category",
+     "target_document_number", "document_number", "effective_date", "reason", "changes"}
+)
+for _op in ("correct", "revoke", "end"):
+    _FIELDS[_op] = _CHANGE_FIELDS
+
+_AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,2})?$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_LIMITS = {"name": 300, "subject_name": 300, "title": 2000, "address": 500, "reason": 2000,
+           "document_number": 200, "target_document_number": 200}
+
+
+@dataclass(slots=True)
+class Submission:
+    """A submission that passed every stateless check, ready for the ledger's checks."""
+
+    op: str
+    kind: EntryKind
+    payload: dict[str, Any]
+    subject_id: str | None = None
+    subject_kind: SubjectKind | None = None
+    subject_name: str | None = None
+    subject_division: str | None = None
+    record_id: str | None = None  # the record issued, or the record a change targets
+    event_id: str | None = None
+    category: Category | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def record_id(authority: str, document_number: str, subject_id: str, category: str) -> str:
+    """The record's id, derived from its natural key so resubmissions land on it."""
+    key = "\x1f".join((authority, document_number, subject_id, category))
+    return "R" + sha256(key.encode()).hexdigest()[:24]
+
+
+def event_id(op: str, authority: str, document_number: str, target: str) -> str:
+    key = "\x1f".join((op, authority, document_number, target))
+    return "E" + sha256(key.encode()).hexdigest()[:24]
+
+
+class Validator:
+    """Stateless checks, with the catalogue, the person key and today's date fixed."""
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        keyer: PersonKeyer | None,
+        today: date,
+        allowlist: frozenset[str] = frozenset(),
+    ) -> None:
+        self.catalogue = catalogue
+        self.keyer = keyer
+        self.today = today
+        self.allowlist = allowlist
+        self.catalogue_ref = f"{catalogue.id}@{catalogue.version}"
+        # identifiers repeat a lot in bulk files (one subject, many records)
+        self._ids: dict[tuple[str, str | None], IdCheck] = {}
+
+    # --- fields ----------------------------------------------------------------------
+    @staticmethod
+    def _text(raw: dict[str, Any], name: str, required: bool = True) -> str | None:
+        value = raw.get(name)
+        if value is None or value == "":
+            if required:
+                raise Reject(f"{name}: missing")
+            return None
+        if not isinstance(value, str):
+            raise Reject(f"{name}: expected text, got {type(value).__name__} {value!r}")
+        value = value.strip()
+        if required and not value:
+            raise Reject(f"{name}: missing")
+        limit = _LIMITS.get(name)
+        if limit is not None and len(value) > limit:
+            raise Reject(f"{name}: {len(value)} characters, at most {limit} allowed")
+        return value or None
+
+    def _required(self, raw: dict[str, Any], name: str) -> str:
+        value = self._text(raw, name)
+        assert value is not None
+        return value
+
+    def _date(self, raw: dict[str, Any], name: str, required: bool = True) -> date | None:
+        text = self._text(raw, name, required)
+        if text is None:
+            return None
+        try:
+            if len(text) != 10:
+                raise ValueError
+            value = date.fromisoformat(text)
+        except ValueError:
+            raise Reject(f"{name}: {text!r} is not a date in the form YYYY-MM-DD") from None
+        if value > self.today:
+            raise Reject(f"{name}: {text} is in the future (today is {self.today.isoformat()})")
+        return value
+
+    @staticmethod
+    def _enum(raw: dict[str, Any], name: str, enum: type[Any], value: str | None) -> Any:
+        if value is None:
+            return None
+        try:
+            return enum(value)
+        except ValueError:
+            allowed = ", ".join(e.value for e in enum)
+            raise Reject(f"{name}: {value!r} is not one of {allowed}") from None
+
+    def _names(self, raw: dict[str, Any], name: str) -> list[str]:
+        value = raw.get(name)
+        if value is None or value == "":
+            return []
+        if isinstance(value, str):
+            value = value.split("|")
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise Reject(f"{name}: expected a list of names")
+        names = [v.strip() for v in value if v.strip()]
+        if any(len(n) > _LIMITS["name"] for n in names):
+            raise Reject(f"{name}: a name is longer than {_LIMITS['name']} characters")
+        return names
+
+    def _identifier(self, raw: dict[str, Any], name: str, hint: str | None) -> IdCheck:
+        text = self._required(raw, name)
+        key = (text, hint)
+        check = self._ids.get(key)
+        if check is None:
+            check = check_identifier(text, hint, self.allowlist, today=self.today)
+            if len(self._ids) > 500_000:
+                self._ids.clear()
+            self._ids[key] = check
+        if not check.valid:
+            what = {"uscc": "USCC", "resident_id": "resident ID number"}.get(
+                check.scheme or "", "identifier"
+            )
+            raise Reject(f"{name}: {what} {check.display_code} is invalid: "
+                         f"{'; '.join(check.errors)}")
+        return check
+
+    def _subject(self, raw: dict[str, Any], sub: Submission) -> None:
+        hint = self._text(raw, "subject_kind", required=False)
+        if hint not in (None, "person", "organisation"):
+            raise Reject(f"subject_kind: {hint!r} is not one of person, organisation")
+        check = self._identifier(raw, "subject", hint)
+        assert check.kind is not None
+        sub.subject_kind = check.kind
+        if check.kind is SubjectKind.PERSON:
+            if self.keyer is None:
+                raise Reject("subject: a resident ID number cannot be accepted: no person key is "
+                             "configured (TRUSTLEDGER_PERSON_KEY or a key file)")
+            sub.subject_id = self.keyer.person_id(check.code)
+            # a person's home county would narrow the person down; it is not kept
+            sub.subject_division = None
+        else:
+            sub.subject_id = check.code
+            sub.subject_division = check.division.county if check.division else None
+
+    def _authority(self, raw: dict[str, Any]) -> str:
+        text = self._required(raw, "authority")
+        check = self._ids.get((text, "organisation"))
+        if check is None:
+            check = check_uscc(text, self.allowlist)
+            self._ids[(text, "organisation")] = check
+        if not check.valid:
+            raise Reject(f"authority: USCC {check.code} is invalid: {'; '.join(check.errors)}")
+        return check.code
+
+    # --- submissions -----------------------------------------------------------------
+    def validate(self, raw: dict[str, Any]) -> Submission:
+        op = raw.get("op") or "issue"
+        if not isinstance(op, str) or op not in OPS:
+            raise Reject(f"op: {op!r} is not one of {', '.join(OPS)}")
+        unknown = raw.keys() - _FIELDS[op]
+        if unknown:
+            raise Reject(f"unknown field{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(sorted(unknown))} for op {op}")
+        if op == "issue":
+            return self._issue(raw)
+        if op == "subject":
+            return self._register_subject(raw)
+        if op == "authority":
+            return self._register_authority(raw)
+        return self._change(op, raw)
+
+    def _issue(self, raw: dict[str, Any]) -> Submission:
+        code = self._required(raw, "category")
+        category = self.catalogue.get(code)
+        if category is None:
+            raise Reject(f"category: unknown category {code!r} (not in catalogue "
+                         f"{self.catalogue_ref})")
+        authority = self._authority(raw)
+        sub = Submission("issue", EntryKind.RECORD_ISSUED, {}, category=category)
+        self._subject(raw, sub)
+        assert sub.subject_kind is not None and sub.subject_id is not None
+        if sub.subject_kind not in category.subject_kinds:
+            allowed = ", ".join(k.value for k in category.subject_kinds)
+            raise Reject(f"subject: category {code} does not concern subjects of kind "
+                         f"{sub.subject_kind.value} (only {allowed})")
+        decision_type = self._enum(raw, "decision_type", DecisionType,
+                                   self._required(raw, "decision_type"))
+        if sub.subject_kind is SubjectKind.PERSON and decision_type not in PERSON_DECISION_TYPES:
+            raise Reject("decision_type: a record about a person must rest on a final court "
+                         "judgment or administrative penalty decision, not "
+                         f"{decision_type.value}")
+        document = self._required(raw, "document_number")
+        decided = self._date(raw, "decision_date")
+        published = self._date(raw, "publication_date")
+        assert decided is not None and published is not None
+        if published < decided:
+            raise Reject(f"publication_date: {published} is before the decision_date {decided}")
+        tier = self._enum(raw, "tier", Tier, self._text(raw, "tier", required=False))
+        sub.subject_name = self._text(raw, "subject_name", required=False)
+        sub.record_id = record_id(authority, document, sub.subject_id, code)
+        sub.payload = {
+            "record_id": sub.record_id,
+            "authority": authority,
+            "category": code,
+            "catalogue": self.catalogue_ref,
+            "subject": sub.subject_id,
+            "subject_kind": sub.subject_kind.value,
+            "tier": (tier or category.default_tier).value,
+            "decision_type": decision_type.value,
+            "document_number": document,
+            "decision_date": decided.isoformat(),
+            "publication_date": published.isoformat(),
+        }
+        self._optional_record_fields(raw, sub.payload)
+        return sub
+
+    def _optional_record_fields(self, raw: dict[str, Any], out: dict[str, Any]) -> None:
+        title = self._text(raw, "title", required=False)
+        if title is not None:
+            out["title"] = title
+        amount = raw.get("amount_cny")
+        if amount not in (None, ""):
+            if isinstance(amount, int) and not isinstance(amount, bool):
+                amount = str(amount)
+            if not isinstance(amount, str) or not _AMOUNT.match(amount.strip()):
+                raise Reject(f"amount_cny: {amount!r} is not an amount in yuan like 20000.00 "
+                             "(digits, at most two decimals, given as text)")
+            whole, _, cents = amount.strip().partition(".")
+            out["amount_cny"] = f"{whole}.{cents.ljust(2, '0')}"
+        digest = self._text(raw, "evidence_digest", required=False)
+        if digest is not None:
+            if not _DIGEST.match(digest):
+                raise Reject(f"evidence_digest: {digest[:80]!r} is not sha256: followed by 64 "
+                             "lower-case hex digits")
+            out["evidence_digest"] = digest
+
+    def _register_subject(self, raw: dict[str, Any]) -> Submission:
+        sub = Submission("subject", EntryKind.SUBJECT_REGISTERED, {})
+        self._subject(raw, sub)
+        assert sub.subject_kind is not None
+        established = self._date(raw, "established", required=False)
+        sub.subject_name = self._required(raw, "name")
+        sub.payload = {
+            "id": sub.subject_id,
+            "kind": sub.subject_kind.value,
+            "name": sub.subject_name,
+            "division": sub.subject_division,
+            "former_names": self._names(raw, "former_names"),
+            "aliases": self._names(raw, "aliases"),
+            "address": self._text(raw, "address", required=False),
+            "established": established.isoformat() if established else None,
+        }
+        return sub
+
+    def _register_authority(self, raw: dict[str, Any]) -> Submission:
+        text = self._required(raw, "id")
+        check = check_uscc(text, self.allowlist)
+        if not check.valid:
+            raise Reject(f"id: USCC {check.code} is invalid: {'; '.join(check.errors)}")
+        if check.kind is not SubjectKind.GOVERNMENT:
+            raise Reject(f"id: {check.code} is not the code of a government organ (11…); "
+                         "only state organs issue records")
+        atype = self._enum(raw, "authority_type", AuthorityType,
+                           self._required(raw, "authority_type"))
+        assert check.division is not None
+        return Submission(
+            "authority",
+            EntryKind.AUTHORITY_REGISTERED,
+            {
+                "id": check.code,
+                "name": self._required(raw, "name"),
+                "authority_type": atype.value,
+                "division": check.division.county,
+            },
+        )
+
+    def _change(self, op: str, raw: dict[str, Any]) -> Submission:
+        authority = self._authority(raw)
+        target = self._text(raw, "record", required=False)
+        sub = Submission(op, OPS[op], {})
+        if target is None:
+            code = self._required(raw, "category")
+            if code not in self.catalogue:
+                raise Reject(f"category: unknown category {code!r}")
+            self._subject(raw, sub)
+            assert sub.subject_id is not None
+            original = self._required(raw, "target_document_number")
+            target = record_id(authority, original, sub.subject_id, code)
+        elif not re.fullmatch(r"R[0-9a-f]{24}", target):
+            raise Reject(f"record: {target[:40]!r} is not a record id (R followed by 24 hex digits)")
+        document = self._required(raw, "document_number")
+        effective = self._date(raw, "effective_date")
+        assert effective is not None
+        reason = self._required(raw, "reason")
+        if op == "end":
+            reason = self._enum(raw, "reason", EndReason, reason).value
+        sub.record_id = target
+        sub.event_id = event_id(op, authority, document, target)
+        sub.payload = {
+            "record_id": target,
+            "event_id": sub.event_id,
+            "authority": authority,
+            "document_number": document,
+            "effective_date": effective.isoformat(),
+            "reason": reason,
+        }
+        if op == "correct":
+            changes = raw.get("changes")
+            if not isinstance(changes, dict) or not changes:
+                raise Reject("changes: a correction needs an object of changed fields")
+            bad = changes.keys() - set(CORRECTABLE_FIELDS)
+            if bad:
+                raise Reject(f"changes: cannot correct {', '.join(sorted(bad))} (correctable: "
+                             f"{', '.join(CORRECTABLE_FIELDS)})")
+            fixed: dict[str, Any] = {}
+            for name in ("decision_date", "publication_date"):
+                if name in changes:
+                    value = self._date(changes, name)
+                    assert value is not None
+                    fixed[name] = value.isoformat()
+            if "tier" in changes:
+                fixed["tier"] = self._enum(changes, "tier", Tier,
+                                           self._required(changes, "tier")).value
+            self._optional_record_fields(changes, fixed)
+            sub.payload["changes"] = fixed
+        return sub
