@@ -34,10 +34,13 @@ PERSON_ID = resident_id()
 def authorities() -> list[dict[str, Any]]:
     return [
         {"op": "authority", "id": COURT, "name": "深圳市南山区人民法院", "authority_type": "court"},
-        {"op": "authority", "id": TAX, "name": "国家税务总局深圳市税务局",
-         "authority_type": "tax"},
-        {"op": "authority", "id": MARKET, "name": "深圳市福田区市场监督管理局",
-         "authority_type": "market_regulation"},
+        {"op": "authority", "id": TAX, "name": "国家税务总局深圳市税务局", "authority_type": "tax"},
+        {
+            "op": "authority",
+            "id": MARKET,
+            "name": "深圳市福田区市场监督管理局",
+            "authority_type": "market_regulation",
+        },
     ]
 
 
@@ -59,7 +62,14 @@ def issue(**fields: Any) -> dict[str, Any]:
 
 
 def debtor(**fields: Any) -> dict[str, Any]:
-    return issue(**{
-        "authority": COURT, "category": "JUD-DEBTOR-G1", "decision_type": "court_judgment",
-        "document_number": "(2024)粤0305执1234号", "title": "有履行能力而拒不履行",
-        "amount_cny": None, **fields})
+    return issue(
+        **{
+            "authority": COURT,
+            "category": "JUD-DEBTOR-G1",
+            "decision_type": "court_judgment",
+            "document_number": "(2024)粤0305执1234号",
+            "title": "有履行能力而拒不履行",
+            "amount_cny": None,
+            **fields,
+        }
+    )

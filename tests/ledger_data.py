@@ -28,17 +28,30 @@ def record_payload(n: int, subject: str = FIRM) -> dict[str, object]:
 
 
 def subject_payload(uscc: str, name: str) -> dict[str, object]:
-    return {"id": uscc, "kind": "enterprise", "name": name, "division": uscc[2:8],
-            "former_names": [], "aliases": ["Example Co., Ltd."], "address": None,
-            "established": "2001-05-01"}
+    return {
+        "id": uscc,
+        "kind": "enterprise",
+        "name": name,
+        "division": uscc[2:8],
+        "former_names": [],
+        "aliases": ["Example Co., Ltd."],
+        "address": None,
+        "established": "2001-05-01",
+    }
 
 
 def fill(store: Store, records: int = 20) -> None:
     """Authority, two subjects, ``records`` records, then an end and a correction."""
     with store.writer() as w:
-        w.append(EntryKind.AUTHORITY_REGISTERED, {"id": COURT, "name": "深圳市南山区人民法院",
-                                                   "authority_type": "court",
-                                                   "division": "440305"})
+        w.append(
+            EntryKind.AUTHORITY_REGISTERED,
+            {
+                "id": COURT,
+                "name": "深圳市南山区人民法院",
+                "authority_type": "court",
+                "division": "440305",
+            },
+        )
         w.append(EntryKind.SUBJECT_REGISTERED, subject_payload(FIRM, "华为技术有限公司"))
         w.append(EntryKind.SUBJECT_REGISTERED, subject_payload(OTHER, "北京某某科技有限公司"))
     for start in range(0, records, 7):  # several transactions, so several tree heads
@@ -46,11 +59,26 @@ def fill(store: Store, records: int = 20) -> None:
             for n in range(start, min(start + 7, records)):
                 w.append(EntryKind.RECORD_ISSUED, record_payload(n, FIRM if n % 2 else OTHER))
     with store.writer() as w:
-        w.append(EntryKind.RECORD_ENDED, {
-            "record_id": f"R{1:024x}", "event_id": "E" + "1" * 24, "authority": COURT,
-            "document_number": "(2024)粤0305执1号之一", "effective_date": "2024-06-01",
-            "reason": "performed"})
-        w.append(EntryKind.RECORD_CORRECTED, {
-            "record_id": f"R{2:024x}", "event_id": "E" + "2" * 24, "authority": COURT,
-            "document_number": "(2024)粤0305执2号之一", "effective_date": "2024-06-02",
-            "reason": "typo in the title", "changes": {"title": "拒不履行"}})
+        w.append(
+            EntryKind.RECORD_ENDED,
+            {
+                "record_id": f"R{1:024x}",
+                "event_id": "E" + "1" * 24,
+                "authority": COURT,
+                "document_number": "(2024)粤0305执1号之一",
+                "effective_date": "2024-06-01",
+                "reason": "performed",
+            },
+        )
+        w.append(
+            EntryKind.RECORD_CORRECTED,
+            {
+                "record_id": f"R{2:024x}",
+                "event_id": "E" + "2" * 24,
+                "authority": COURT,
+                "document_number": "(2024)粤0305执2号之一",
+                "effective_date": "2024-06-02",
+                "reason": "typo in the title",
+                "changes": {"title": "拒不履行"},
+            },
+        )

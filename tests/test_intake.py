@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from builders import (
     COURT,
     FIRM,
@@ -20,6 +19,7 @@ from builders import (
     issue,
     wrong_check,
 )
+
 from trustledger.catalogue import national_catalogue
 from trustledger.ids import PersonKeyer
 from trustledger.intake import Intake, Outcome, record_id
@@ -95,8 +95,10 @@ def test_duplicate_is_idempotent(intake: Intake) -> None:
         (issue(op="delete"), "op: 'delete' is not one of"),
         (issue(title=["not", "text"]), "title: expected text, got list"),
         (issue(title="x" * 2001), "title: 2001 characters, at most 2000 allowed"),
-        (issue(category="TAX-A-GRADE", subject=FIRM.replace("91", "51", 1)),
-         "subject: USCC"),  # type code changed: check character no longer matches
+        (
+            issue(category="TAX-A-GRADE", subject=FIRM.replace("91", "51", 1)),
+            "subject: USCC",
+        ),  # type code changed: check character no longer matches
     ],
 )
 def test_rejects(intake: Intake, line: dict[str, Any], reason: str) -> None:
@@ -104,8 +106,9 @@ def test_rejects(intake: Intake, line: dict[str, Any], reason: str) -> None:
 
 
 def test_category_subject_kind(intake: Intake) -> None:
-    reason = rejected(intake, issue(category="TAX-MAJOR-VIOLATION", subject=PERSON_ID,
-                                    subject_name="张三"))
+    reason = rejected(
+        intake, issue(category="TAX-MAJOR-VIOLATION", subject=PERSON_ID, subject_name="张三")
+    )
     assert "does not concern subjects of kind person" in reason
 
 
@@ -113,7 +116,8 @@ def test_person_record_needs_final_decision(intake: Intake) -> None:
     reason = rejected(intake, debtor(subject=PERSON_ID, decision_type="administrative_decision"))
     assert "a record about a person must rest on a final court judgment" in reason
     assert "document_number: missing" in rejected(
-        intake, debtor(subject=PERSON_ID, document_number=None))
+        intake, debtor(subject=PERSON_ID, document_number=None)
+    )
     accepted = intake.submit(debtor(subject=PERSON_ID, subject_name="张三"))
     assert accepted.outcome is Outcome.ACCEPTED
 
@@ -141,8 +145,12 @@ def test_person_without_key_is_refused(store: Store) -> None:
 def test_wrong_person_key_is_refused(store: Store) -> None:
     # the store was initialised with KEYER's fingerprint
     with pytest.raises(StoreError, match="does not match"):
-        Intake(store, national_catalogue(), PersonKeyer(b"another key, so another person id"),
-               today=TODAY)
+        Intake(
+            store,
+            national_catalogue(),
+            PersonKeyer(b"another key, so another person id"),
+            today=TODAY,
+        )
 
 
 @pytest.fixture
@@ -175,6 +183,7 @@ def test_ambiguous_identifier_needs_kind(intake: Intake) -> None:
 
 # --- changes -------------------------------------------------------------------------
 
+
 def _issued(intake: Intake, **fields: Any) -> str:
     result = intake.submit(debtor(**fields))
     assert result.outcome is Outcome.ACCEPTED
@@ -183,10 +192,16 @@ def _issued(intake: Intake, **fields: Any) -> str:
 
 
 def change(op: str, **fields: Any) -> dict[str, Any]:
-    line = {"op": op, "authority": COURT, "subject": FIRM, "category": "JUD-DEBTOR-G1",
-            "target_document_number": "(2024)粤0305执1234号",
-            "document_number": "(2024)粤0305执1234号之一", "effective_date": "2024-09-01",
-            "reason": "performed"}
+    line = {
+        "op": op,
+        "authority": COURT,
+        "subject": FIRM,
+        "category": "JUD-DEBTOR-G1",
+        "target_document_number": "(2024)粤0305执1234号",
+        "document_number": "(2024)粤0305执1234号之一",
+        "effective_date": "2024-09-01",
+        "reason": "performed",
+    }
     line.update(fields)
     return {k: v for k, v in line.items() if v is not None}
 
@@ -202,15 +217,23 @@ def test_end_then_duplicate_then_refused(intake: Intake) -> None:
 
 def test_correct_and_revoke(intake: Intake) -> None:
     rid = _issued(intake)
-    ok = intake.submit(change("correct", reason="wrong title",
-                              changes={"title": "拒不履行", "tier": "general"}))
+    ok = intake.submit(
+        change("correct", reason="wrong title", changes={"title": "拒不履行", "tier": "general"})
+    )
     assert ok.outcome is Outcome.ACCEPTED
     row = intake.store.get_row("records", rid)
     assert (row.status, row.title, row.tier) == ("corrected", "拒不履行", "general")
     # by record id, as a court after litigation
-    revoked = intake.submit({"op": "revoke", "authority": COURT, "record": rid,
-                             "document_number": "(2024)粤03行终9号",
-                             "effective_date": "2024-10-01", "reason": "quashed on appeal"})
+    revoked = intake.submit(
+        {
+            "op": "revoke",
+            "authority": COURT,
+            "record": rid,
+            "document_number": "(2024)粤03行终9号",
+            "effective_date": "2024-10-01",
+            "reason": "quashed on appeal",
+        }
+    )
     assert revoked.outcome is Outcome.ACCEPTED
     assert intake.store.get_row("records", rid).status == "revoked"
     assert verify(intake.store).ok
@@ -226,8 +249,10 @@ def test_correct_and_revoke(intake: Intake) -> None:
         (change("end", record="R123"), "is not a record id"),
         (change("correct", changes={"subject": "x"}), "cannot correct subject"),
         (change("correct", changes={}), "a correction needs an object"),
-        (change("correct", changes={"publication_date": "2024-01-01"}),
-         "would be before the decision_date"),
+        (
+            change("correct", changes={"publication_date": "2024-01-01"}),
+            "would be before the decision_date",
+        ),
         (change("end", document_number=None), "document_number: missing"),
     ],
 )
@@ -238,15 +263,26 @@ def test_change_rejects(intake: Intake, line: dict[str, Any], reason: str) -> No
 
 def test_only_the_issuer_ends(intake: Intake) -> None:
     rid = _issued(intake)
-    line = {"op": "end", "authority": TAX, "record": rid, "document_number": "D",
-            "effective_date": "2024-09-01", "reason": "performed"}
+    line = {
+        "op": "end",
+        "authority": TAX,
+        "record": rid,
+        "document_number": "D",
+        "effective_date": "2024-09-01",
+        "reason": "performed",
+    }
     assert "did not issue record" in rejected(intake, line)
 
 
 def test_registration_lines(intake: Intake) -> None:
-    line = {"op": "subject", "subject": FIRM2, "name": "北京某某科技有限公司",
-            "former_names": ["北京某某信息技术有限公司"], "aliases": ["Beijing Moumou Tech"],
-            "established": "2010-01-01"}
+    line = {
+        "op": "subject",
+        "subject": FIRM2,
+        "name": "北京某某科技有限公司",
+        "former_names": ["北京某某信息技术有限公司"],
+        "aliases": ["Beijing Moumou Tech"],
+        "established": "2010-01-01",
+    }
     assert intake.submit(line).outcome is Outcome.ACCEPTED
     assert intake.submit(line).outcome is Outcome.DUPLICATE
     assert intake.submit({**line, "name": "北京新名称科技有限公司"}).outcome is Outcome.ACCEPTED
@@ -254,11 +290,36 @@ def test_registration_lines(intake: Intake) -> None:
     assert row.name == "北京新名称科技有限公司" and row.registered_seq < row.last_seq
     assert "name: missing" in rejected(intake, {"op": "subject", "subject": FIRM2})
     assert "is not the code of a government organ" in rejected(
-        intake, {"op": "authority", "id": FIRM2, "name": "x", "authority_type": "tax"})
+        intake, {"op": "authority", "id": FIRM2, "name": "x", "authority_type": "tax"}
+    )
     assert "authority_type: 'police' is not one of" in rejected(
-        intake, {"op": "authority", "id": COURT, "name": "x", "authority_type": "police"})
+        intake, {"op": "authority", "id": COURT, "name": "x", "authority_type": "police"}
+    )
 
 
 def test_unknown_subject_without_name(intake: Intake) -> None:
     assert "register it first or give subject_name" in rejected(
-        intake, issue(subject=FIRM2, subject_name=None))
+        intake, issue(subject=FIRM2, subject_name=None)
+    )
+
+
+def test_court_revokes_another_authoritys_record(intake: Intake) -> None:
+    rid = intake.submit(issue()).ref
+    line = {
+        "op": "revoke",
+        "authority": COURT,
+        "target_authority": TAX,
+        "subject": FIRM,
+        "category": "TAX-PENALTY-GENERAL",
+        "target_document_number": "深税稽罚〔2024〕87号",
+        "document_number": "(2024)粤0305行初12号",
+        "effective_date": "2024-08-01",
+        "reason": "penalty annulled in administrative litigation",
+    }
+    assert intake.submit(line).outcome is Outcome.ACCEPTED
+    assert intake.store.get_row("records", rid).status == "revoked"
+    # a non-court authority cannot do the same
+    other = {**line, "authority": MARKET, "document_number": "x", "op": "revoke"}
+    intake.submit(issue(document_number="深税稽罚〔2024〕88号"))
+    other["target_document_number"] = "深税稽罚〔2024〕88号"
+    assert "only the issuer may revoke it (or a court revoke it)" in rejected(intake, other)

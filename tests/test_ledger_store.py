@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from hashlib import sha256
 
 import pytest
-
 from ledger_data import FIRM, fill, record_payload
+
 from trustledger.domain import EntryKind
 from trustledger.ledger import merkle
 from trustledger.ledger.canonical import canonical_json
@@ -20,26 +21,35 @@ def test_entries_chain_and_tree(store: Store) -> None:
     entries = list(store.iter_entries())
     assert [e.seq for e in entries] == list(range(len(entries)))
     assert entries[0].prev_hash == GENESIS_PREV
-    for before, after in zip(entries, entries[1:], strict=False):
+    for before, after in itertools.pairwise(entries):
         assert after.prev_hash == before.hash
     for e in entries:
         # the stored envelope is the canonical JSON of the whole entry, hashed as an RFC 6962 leaf
-        assert e.envelope() == canonical_json({
-            "kind": e.kind, "payload": e.payload_obj(), "prev": e.prev_hash.hex(),
-            "seq": e.seq, "time_us": e.time_us})
+        assert e.envelope() == canonical_json(
+            {
+                "kind": e.kind,
+                "payload": e.payload_obj(),
+                "prev": e.prev_hash.hex(),
+                "seq": e.seq,
+                "time_us": e.time_us,
+            }
+        )
         assert e.hash == sha256(b"\x00" + e.envelope()).digest()
     head = store.head()
     assert head.size == len(entries) == store.size()
     assert head.root == merkle.root([e.hash for e in entries])
     assert [h.size for h in store.tree_heads()] == sorted({h.size for h in store.tree_heads()})
-    assert all(a.time_us <= b.time_us for a, b in zip(entries, entries[1:], strict=False))
+    assert all(a.time_us <= b.time_us for a, b in itertools.pairwise(entries))
 
 
 def test_projection_written_with_entry(store: Store) -> None:
     fill(store)
     ended = store.get_row("records", f"R{1:024x}")
     assert (ended.status, ended.status_reason, ended.status_date) == (
-        "ended", "performed", "2024-06-01")
+        "ended",
+        "performed",
+        "2024-06-01",
+    )
     corrected = store.get_row("records", f"R{2:024x}")
     assert (corrected.status, corrected.title) == ("corrected", "拒不履行")
     assert store.get_row("subjects", FIRM).name == "华为技术有限公司"
@@ -80,8 +90,10 @@ def test_reopen_continues_chain(db_url: str) -> None:
 
 
 def test_uninitialised_database_is_refused(tmp_path: object) -> None:
-    with open_store(f"sqlite:///{tmp_path}/empty.db") as s, pytest.raises(
-            StoreError, match="not a trustledger database"):
+    with (
+        open_store(f"sqlite:///{tmp_path}/empty.db") as s,
+        pytest.raises(StoreError, match="not a trustledger database"),
+    ):
         s.meta()
 
 

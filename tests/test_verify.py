@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from ledger_data import FIRM, fill
+
 from trustledger.ledger.store import Store
 from trustledger.ledger.verify import verify
 
@@ -67,9 +67,17 @@ def _reorder(store: Store) -> None:
     a, b = store.entry(9), store.entry(10)
     assert a is not None and b is not None
     for target, src in ((9, b), (10, a)):
-        sql(store, "UPDATE entries SET time_us = ?, kind = ?, prev_hash = ?, payload = ?, "
-                   "hash = ? WHERE seq = ?",
-            src.time_us, src.kind, src.prev_hash, src.payload, src.hash, target)
+        sql(
+            store,
+            "UPDATE entries SET time_us = ?, kind = ?, prev_hash = ?, payload = ?, "
+            "hash = ? WHERE seq = ?",
+            src.time_us,
+            src.kind,
+            src.prev_hash,
+            src.payload,
+            src.hash,
+            target,
+        )
 
 
 def _rehash_one(store: Store) -> None:
@@ -79,16 +87,21 @@ def _rehash_one(store: Store) -> None:
     e = store.entry(9)
     assert e is not None
     body = e.payload.replace(b"2024-03-01", b"2023-03-01")
-    sql(store, "UPDATE entries SET payload = ?, hash = ? WHERE seq = 9",
-        body, entry_hash(e.seq, e.time_us, e.kind, e.prev_hash, body))
+    sql(
+        store,
+        "UPDATE entries SET payload = ?, hash = ? WHERE seq = 9",
+        body,
+        entry_hash(e.seq, e.time_us, e.kind, e.prev_hash, body),
+    )
 
 
 def _truncate_tail(store: Store) -> None:
     sql(store, "DELETE FROM entries WHERE seq >= 20")
 
 
-@pytest.mark.parametrize("tamper", [_edit_byte, _edit_hash, _edit_link, _edit_time,
-                                    _delete_entry, _reorder, _rehash_one])
+@pytest.mark.parametrize(
+    "tamper", [_edit_byte, _edit_hash, _edit_link, _edit_time, _delete_entry, _reorder, _rehash_one]
+)
 def test_tampered_entry_is_located(store: Store, tamper: Callable[[Store], None]) -> None:
     fill(store)
     tamper(store)
@@ -115,8 +128,14 @@ def test_rewritten_history_disagrees_with_tree_heads(store: Store) -> None:
     for e in entries[9:]:
         body = e.payload.replace(b"2024-03-01", b"2023-03-01") if e.seq == 9 else e.payload
         h = entry_hash(e.seq, e.time_us, e.kind, prev, body)
-        sql(store, "UPDATE entries SET payload = ?, prev_hash = ?, hash = ? WHERE seq = ?",
-            body, prev, h, e.seq)
+        sql(
+            store,
+            "UPDATE entries SET payload = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+            body,
+            prev,
+            h,
+            e.seq,
+        )
         prev = h
     report = verify(store)
     assert not report.ok
@@ -152,8 +171,11 @@ def test_projection_row_deleted(store: Store) -> None:
 
 def test_projection_row_added(store: Store) -> None:
     fill(store)
-    sql(store, "INSERT INTO authorities (id, name, authority_type, division, last_seq) "
-               "VALUES ('11110000000000002X', 'fake', 'court', '110000', 5)")
+    sql(
+        store,
+        "INSERT INTO authorities (id, name, authority_type, division, last_seq) "
+        "VALUES ('11110000000000002X', 'fake', 'court', '110000', 5)",
+    )
     report = verify(store)
     assert report.first_bad_seq == 5
     assert "has no entry behind it" in report.problems[0][1]

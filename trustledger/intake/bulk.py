@@ -63,8 +63,10 @@ def _decode(line: bytes) -> str:
     try:
         return line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Reject(f"line is not UTF-8: byte 0x{line[exc.start]:02x} at byte {exc.start + 1} "
-                     "cannot be decoded") from None
+        raise Reject(
+            f"line is not UTF-8: byte 0x{line[exc.start]:02x} at byte {exc.start + 1} "
+            "cannot be decoded"
+        ) from None
 
 
 def read_jsonl(f: IO[bytes], max_bytes: int) -> Iterator[Line]:
@@ -161,8 +163,12 @@ def ingest_file(
                     report.rejects_path = rejects_dir / f"{path.name}.rejects.jsonl"
                     rejects = report.rejects_path.open("wb")
                 text = raw[:500].decode("utf-8", "replace")
-                rejects.write(orjson.dumps({"file": str(path), "line": lineno,
-                                            "reason": result.reason, "text": text}) + b"\n")
+                rejects.write(
+                    orjson.dumps(
+                        {"file": str(path), "line": lineno, "reason": result.reason, "text": text}
+                    )
+                    + b"\n"
+                )
 
     try:
         with path.open("rb") as f:

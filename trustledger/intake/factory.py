@@ -26,9 +26,11 @@ def person_keyer(settings: Settings, *, create: bool = False) -> PersonKeyer | N
     A key that is configured but unreadable raises PersonKeyError: silently running without
     it would refuse every person record for the wrong reason.
     """
-    configured = bool(os.environ.get(ENV_PERSON_KEY, "").strip()) or bool(
-        os.environ.get(ENV_PERSON_KEY_FILE, "").strip()
-    ) or settings.person_key_file.exists()
+    configured = (
+        bool(os.environ.get(ENV_PERSON_KEY, "").strip())
+        or bool(os.environ.get(ENV_PERSON_KEY_FILE, "").strip())
+        or settings.person_key_file.exists()
+    )
     if configured:
         return PersonKeyer(load_person_key(os.environ, settings.person_key_file))
     if create:
@@ -39,7 +41,9 @@ def person_keyer(settings: Settings, *, create: bool = False) -> PersonKeyer | N
 def make_intake(store: Store, settings: Settings, console: Console | None = None) -> Intake:
     keyer = person_keyer(settings)
     if keyer is None and console is not None:
-        console.print("[yellow]note:[/yellow] no person key configured; records about persons "
-                      "will be rejected")
+        console.print(
+            "[yellow]note:[/yellow] no person key configured; records about persons "
+            "will be rejected"
+        )
     allowlist = load_allowlist(settings.uscc_allowlist) if settings.uscc_allowlist else frozenset()
     return Intake(store, national_catalogue(), keyer, allowlist=allowlist)

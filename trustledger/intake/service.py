@@ -148,8 +148,9 @@ class _Batch:
     def _register(self, s: Submission, table: str, key: str) -> Result:
         old = self.w.get(table, key)
         if old is not None and _same_registration(table, old, s.payload):
-            return Result(Outcome.DUPLICATE, f"{key} is already registered with these details",
-                          ref=key)
+            return Result(
+                Outcome.DUPLICATE, f"{key} is already registered with these details", ref=key
+            )
         entry = self.w.append(s.kind, s.payload)
         return Result(Outcome.ACCEPTED, seq=entry.seq, ref=key)
 
@@ -157,16 +158,23 @@ class _Batch:
         assert s.record_id is not None and s.category is not None and s.subject_id is not None
         rid = s.record_id
         if rid in self.known_records or rid in self.w.projector.changed["records"]:
-            return Result(Outcome.DUPLICATE, f"record {rid} (same authority, document number, "
-                                             "subject and category) is already in the ledger",
-                          ref=rid)
+            return Result(
+                Outcome.DUPLICATE,
+                f"record {rid} (same authority, document number, "
+                "subject and category) is already in the ledger",
+                ref=rid,
+            )
         authority = self._authority(s.payload["authority"])
         if AuthorityType(authority.authority_type) not in s.category.authorities:
             allowed = ", ".join(a.value for a in s.category.authorities)
-            raise Reject(f"authority: {authority.id} ({authority.authority_type}) may not issue "
-                         f"{s.category.code} (issued by: {allowed})")
-        if (s.subject_id not in self.known_subjects
-                and s.subject_id not in self.w.projector.changed["subjects"]):
+            raise Reject(
+                f"authority: {authority.id} ({authority.authority_type}) may not issue "
+                f"{s.category.code} (issued by: {allowed})"
+            )
+        if (
+            s.subject_id not in self.known_subjects
+            and s.subject_id not in self.w.projector.changed["subjects"]
+        ):
             self._register_from_record(s)
         entry = self.w.append(EntryKind.RECORD_ISSUED, s.payload)
         return Result(Outcome.ACCEPTED, seq=entry.seq, ref=rid)
@@ -174,51 +182,70 @@ class _Batch:
     def _register_from_record(self, s: Submission) -> None:
         assert s.subject_kind is not None
         if s.subject_name is None and s.subject_kind is not SubjectKind.PERSON:
-            raise Reject(f"subject: {s.subject_id} is not registered; register it first or give "
-                         "subject_name")
-        self.w.append(EntryKind.SUBJECT_REGISTERED, {
-            "id": s.subject_id,
-            "kind": s.subject_kind.value,
-            "name": s.subject_name or "",
-            "division": s.subject_division,
-            "former_names": [],
-            "aliases": [],
-            "address": None,
-            "established": None,
-        })
+            raise Reject(
+                f"subject: {s.subject_id} is not registered; register it first or give subject_name"
+            )
+        self.w.append(
+            EntryKind.SUBJECT_REGISTERED,
+            {
+                "id": s.subject_id,
+                "kind": s.subject_kind.value,
+                "name": s.subject_name or "",
+                "division": s.subject_division,
+                "former_names": [],
+                "aliases": [],
+                "address": None,
+                "established": None,
+            },
+        )
 
     def _change(self, s: Submission) -> Result:
         assert s.record_id is not None and s.event_id is not None
-        if s.event_id in self.known_events or s.event_id in self.w.projector.changed[
-                "record_events"]:
-            return Result(Outcome.DUPLICATE, f"{s.op} {s.payload['document_number']} of record "
-                                             f"{s.record_id} is already in the ledger",
-                          ref=s.record_id)
+        if (
+            s.event_id in self.known_events
+            or s.event_id in self.w.projector.changed["record_events"]
+        ):
+            return Result(
+                Outcome.DUPLICATE,
+                f"{s.op} {s.payload['document_number']} of record "
+                f"{s.record_id} is already in the ledger",
+                ref=s.record_id,
+            )
         record: RecordRow | None = self.w.get("records", s.record_id)
         if record is None:
-            raise Reject(f"record: no record {s.record_id} issued by {s.payload['authority']} "
-                         "matches this line")
+            raise Reject(
+                f"record: no record {s.record_id} issued by {s.payload['authority']} "
+                "matches this line"
+            )
         authority = self._authority(s.payload["authority"])
         if authority.id != record.authority_id and not (
             s.op == "revoke" and authority.authority_type == AuthorityType.COURT
         ):
-            raise Reject(f"authority: {authority.id} did not issue record {record.id} (issued by "
-                         f"{record.authority_id}); only the issuer may {s.op} it"
-                         + (" (or a court revoke it)" if s.op == "revoke" else ""))
+            raise Reject(
+                f"authority: {authority.id} did not issue record {record.id} (issued by "
+                f"{record.authority_id}); only the issuer may {s.op} it"
+                + (" (or a court revoke it)" if s.op == "revoke" else "")
+            )
         if record.status in (RecordStatus.REVOKED, RecordStatus.ENDED):
-            raise Reject(f"record: {record.id} is already {record.status} "
-                         f"(on {record.status_date}); it cannot be changed any more")
+            raise Reject(
+                f"record: {record.id} is already {record.status} "
+                f"(on {record.status_date}); it cannot be changed any more"
+            )
         effective = s.payload["effective_date"]
         if effective < record.decision_date:
-            raise Reject(f"effective_date: {effective} is before the record's decision date "
-                         f"{record.decision_date}")
+            raise Reject(
+                f"effective_date: {effective} is before the record's decision date "
+                f"{record.decision_date}"
+            )
         if s.op == "correct":
             changes = s.payload["changes"]
             decided = changes.get("decision_date", record.decision_date)
             published = changes.get("publication_date", record.publication_date)
             if published < decided:
-                raise Reject(f"changes: publication_date {published} would be before the "
-                             f"decision_date {decided}")
+                raise Reject(
+                    f"changes: publication_date {published} would be before the "
+                    f"decision_date {decided}"
+                )
         entry = self.w.append(s.kind, s.payload)
         return Result(Outcome.ACCEPTED, seq=entry.seq, ref=record.id)
 

@@ -47,26 +47,66 @@ OPS: dict[str, EntryKind] = {
 _FIELDS: dict[str, frozenset[str]] = {
     "authority": frozenset({"op", "id", "name", "authority_type"}),
     "subject": frozenset(
-        {"op", "subject", "subject_kind", "name", "former_names", "aliases", "address",
-         "established"}
+        {
+            "op",
+            "subject",
+            "subject_kind",
+            "name",
+            "former_names",
+            "aliases",
+            "address",
+            "established",
+        }
     ),
     "issue": frozenset(
-        {"op", "authority", "category", "subject", "subject_kind", "subject_name",
-         "document_number", "decision_type", "decision_date", "publication_date", "tier",
-         "title", "amount_cny", "evidence_digest"}
+        {
+            "op",
+            "authority",
+            "category",
+            "subject",
+            "subject_kind",
+            "subject_name",
+            "document_number",
+            "decision_type",
+            "decision_date",
+            "publication_date",
+            "tier",
+            "title",
+            "amount_cny",
+            "evidence_digest",
+        }
     ),
 }
 _CHANGE_FIELDS = frozenset(
-    {"op", "authority", "record", "subject", "subject_kind", "category",
-     "target_document_number", "document_number", "effective_date", "reason", "changes"}
+    {
+        "op",
+        "authority",
+        "record",
+        "subject",
+        "subject_kind",
+        "category",
+        "target_document_number",
+        "target_authority",
+        "document_number",
+        "effective_date",
+        "reason",
+        "changes",
+    }
 )
 for _op in ("correct", "revoke", "end"):
     _FIELDS[_op] = _CHANGE_FIELDS
 
 _AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,2})?$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_LIMITS = {"name": 300, "subject_name": 300, "title": 2000, "address": 500, "reason": 2000,
-           "document_number": 200, "target_document_number": 200}
+_LIMITS = {
+    "name": 300,
+    "subject_name": 300,
+    "title": 2000,
+    "address": 500,
+    "reason": 2000,
+    "document_number": 200,
+    "target_document_number": 200,
+}
 
 
 @dataclass(slots=True)
@@ -188,8 +228,9 @@ class Validator:
             what = {"uscc": "USCC", "resident_id": "resident ID number"}.get(
                 check.scheme or "", "identifier"
             )
-            raise Reject(f"{name}: {what} {check.display_code} is invalid: "
-                         f"{'; '.join(check.errors)}")
+            raise Reject(
+                f"{name}: {what} {check.display_code} is invalid: {'; '.join(check.errors)}"
+            )
         return check
 
     def _subject(self, raw: dict[str, Any], sub: Submission) -> None:
@@ -201,8 +242,10 @@ class Validator:
         sub.subject_kind = check.kind
         if check.kind is SubjectKind.PERSON:
             if self.keyer is None:
-                raise Reject("subject: a resident ID number cannot be accepted: no person key is "
-                             "configured (TRUSTLEDGER_PERSON_KEY or a key file)")
+                raise Reject(
+                    "subject: a resident ID number cannot be accepted: no person key is "
+                    "configured (TRUSTLEDGER_PERSON_KEY or a key file)"
+                )
             sub.subject_id = self.keyer.person_id(check.code)
             # a person's home county would narrow the person down; it is not kept
             sub.subject_division = None
@@ -210,14 +253,14 @@ class Validator:
             sub.subject_id = check.code
             sub.subject_division = check.division.county if check.division else None
 
-    def _authority(self, raw: dict[str, Any]) -> str:
-        text = self._required(raw, "authority")
+    def _authority(self, raw: dict[str, Any], name: str = "authority") -> str:
+        text = self._required(raw, name)
         check = self._ids.get((text, "organisation"))
         if check is None:
             check = check_uscc(text, self.allowlist)
             self._ids[(text, "organisation")] = check
         if not check.valid:
-            raise Reject(f"authority: USCC {check.code} is invalid: {'; '.join(check.errors)}")
+            raise Reject(f"{name}: USCC {check.code} is invalid: {'; '.join(check.errors)}")
         return check.code
 
     # --- submissions -----------------------------------------------------------------
@@ -227,8 +270,10 @@ class Validator:
             raise Reject(f"op: {op!r} is not one of {', '.join(OPS)}")
         unknown = raw.keys() - _FIELDS[op]
         if unknown:
-            raise Reject(f"unknown field{'s' if len(unknown) > 1 else ''} "
-                         f"{', '.join(sorted(unknown))} for op {op}")
+            raise Reject(
+                f"unknown field{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(sorted(unknown))} for op {op}"
+            )
         if op == "issue":
             return self._issue(raw)
         if op == "subject":
@@ -241,22 +286,28 @@ class Validator:
         code = self._required(raw, "category")
         category = self.catalogue.get(code)
         if category is None:
-            raise Reject(f"category: unknown category {code!r} (not in catalogue "
-                         f"{self.catalogue_ref})")
+            raise Reject(
+                f"category: unknown category {code!r} (not in catalogue {self.catalogue_ref})"
+            )
         authority = self._authority(raw)
         sub = Submission("issue", EntryKind.RECORD_ISSUED, {}, category=category)
         self._subject(raw, sub)
         assert sub.subject_kind is not None and sub.subject_id is not None
         if sub.subject_kind not in category.subject_kinds:
             allowed = ", ".join(k.value for k in category.subject_kinds)
-            raise Reject(f"subject: category {code} does not concern subjects of kind "
-                         f"{sub.subject_kind.value} (only {allowed})")
-        decision_type = self._enum(raw, "decision_type", DecisionType,
-                                   self._required(raw, "decision_type"))
+            raise Reject(
+                f"subject: category {code} does not concern subjects of kind "
+                f"{sub.subject_kind.value} (only {allowed})"
+            )
+        decision_type = self._enum(
+            raw, "decision_type", DecisionType, self._required(raw, "decision_type")
+        )
         if sub.subject_kind is SubjectKind.PERSON and decision_type not in PERSON_DECISION_TYPES:
-            raise Reject("decision_type: a record about a person must rest on a final court "
-                         "judgment or administrative penalty decision, not "
-                         f"{decision_type.value}")
+            raise Reject(
+                "decision_type: a record about a person must rest on a final court "
+                "judgment or administrative penalty decision, not "
+                f"{decision_type.value}"
+            )
         document = self._required(raw, "document_number")
         decided = self._date(raw, "decision_date")
         published = self._date(raw, "publication_date")
@@ -291,15 +342,19 @@ class Validator:
             if isinstance(amount, int) and not isinstance(amount, bool):
                 amount = str(amount)
             if not isinstance(amount, str) or not _AMOUNT.match(amount.strip()):
-                raise Reject(f"amount_cny: {amount!r} is not an amount in yuan like 20000.00 "
-                             "(digits, at most two decimals, given as text)")
+                raise Reject(
+                    f"amount_cny: {amount!r} is not an amount in yuan like 20000.00 "
+                    "(digits, at most two decimals, given as text)"
+                )
             whole, _, cents = amount.strip().partition(".")
             out["amount_cny"] = f"{whole}.{cents.ljust(2, '0')}"
         digest = self._text(raw, "evidence_digest", required=False)
         if digest is not None:
             if not _DIGEST.match(digest):
-                raise Reject(f"evidence_digest: {digest[:80]!r} is not sha256: followed by 64 "
-                             "lower-case hex digits")
+                raise Reject(
+                    f"evidence_digest: {digest[:80]!r} is not sha256: followed by 64 "
+                    "lower-case hex digits"
+                )
             out["evidence_digest"] = digest
 
     def _register_subject(self, raw: dict[str, Any]) -> Submission:
@@ -326,10 +381,13 @@ class Validator:
         if not check.valid:
             raise Reject(f"id: USCC {check.code} is invalid: {'; '.join(check.errors)}")
         if check.kind is not SubjectKind.GOVERNMENT:
-            raise Reject(f"id: {check.code} is not the code of a government organ (11…); "
-                         "only state organs issue records")
-        atype = self._enum(raw, "authority_type", AuthorityType,
-                           self._required(raw, "authority_type"))
+            raise Reject(
+                f"id: {check.code} is not the code of a government organ (11…); "
+                "only state organs issue records"
+            )
+        atype = self._enum(
+            raw, "authority_type", AuthorityType, self._required(raw, "authority_type")
+        )
         assert check.division is not None
         return Submission(
             "authority",
@@ -353,9 +411,14 @@ class Validator:
             self._subject(raw, sub)
             assert sub.subject_id is not None
             original = self._required(raw, "target_document_number")
-            target = record_id(authority, original, sub.subject_id, code)
+            issuer = authority
+            if raw.get("target_authority") not in (None, ""):
+                issuer = self._authority(raw, "target_authority")
+            target = record_id(issuer, original, sub.subject_id, code)
         elif not re.fullmatch(r"R[0-9a-f]{24}", target):
-            raise Reject(f"record: {target[:40]!r} is not a record id (R followed by 24 hex digits)")
+            raise Reject(
+                f"record: {target[:40]!r} is not a record id (R followed by 24 hex digits)"
+            )
         document = self._required(raw, "document_number")
         effective = self._date(raw, "effective_date")
         assert effective is not None
@@ -378,8 +441,10 @@ class Validator:
                 raise Reject("changes: a correction needs an object of changed fields")
             bad = changes.keys() - set(CORRECTABLE_FIELDS)
             if bad:
-                raise Reject(f"changes: cannot correct {', '.join(sorted(bad))} (correctable: "
-                             f"{', '.join(CORRECTABLE_FIELDS)})")
+                raise Reject(
+                    f"changes: cannot correct {', '.join(sorted(bad))} (correctable: "
+                    f"{', '.join(CORRECTABLE_FIELDS)})"
+                )
             fixed: dict[str, Any] = {}
             for name in ("decision_date", "publication_date"):
                 if name in changes:
@@ -387,8 +452,9 @@ class Validator:
                     assert value is not None
                     fixed[name] = value.isoformat()
             if "tier" in changes:
-                fixed["tier"] = self._enum(changes, "tier", Tier,
-                                           self._required(changes, "tier")).value
+                fixed["tier"] = self._enum(
+                    changes, "tier", Tier, self._required(changes, "tier")
+                ).value
             self._optional_record_fields(changes, fixed)
             sub.payload["changes"] = fixed
         return sub

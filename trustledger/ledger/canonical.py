@@ -20,10 +20,13 @@ class CanonicalJSONError(ValueError):
 
 def canonical_json(value: Any) -> bytes:
     """The RFC 8785 bytes of ``value``; raises CanonicalJSONError for what JCS cannot hold."""
-    if _needs_utf16_order(value, "$"):
-        value = _utf16_sorted(value)
-        return orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER)
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER)
+    try:
+        if _needs_utf16_order(value, "$"):
+            return orjson.dumps(_utf16_sorted(value), option=orjson.OPT_STRICT_INTEGER)
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER)
+    except (orjson.JSONEncodeError, UnicodeEncodeError) as exc:
+        # lone surrogates have no UTF-8 form, so no canonical JSON either
+        raise CanonicalJSONError(f"text that is not valid Unicode: {exc}") from None
 
 
 def parse_json(data: bytes | str) -> Any:

@@ -76,7 +76,9 @@ def make_entry(seq: int, time_us: int, kind: str, prev_hash: bytes, payload: Any
         # the envelope is built by concatenation, so the kind must need no JSON escaping
         raise ValueError(f"entry kind {kind!r} must be lower-case letters, dots and underscores")
     body = canonical_json(payload)
-    return Entry(seq, time_us, kind, prev_hash, body, entry_hash(seq, time_us, kind, prev_hash, body))
+    return Entry(
+        seq, time_us, kind, prev_hash, body, entry_hash(seq, time_us, kind, prev_hash, body)
+    )
 
 
 def now_us() -> int:

@@ -101,8 +101,8 @@ class PostgresStore(Store):
             nxt = rows[-1][0] + 1
 
     def iter_rows(self, table: str) -> Iterator[tuple[Any, ...]]:
-        with self.conn.cursor(name=None) as cur:
-            cur.execute(f"SELECT {', '.join(columns(table))} FROM {table} ORDER BY id COLLATE \"C\"")
+        with self.conn.cursor() as cur:
+            cur.execute(f'SELECT {", ".join(columns(table))} FROM {table} ORDER BY id COLLATE "C"')
             while rows := cur.fetchmany(20_000):
                 yield from rows
 
@@ -117,9 +117,10 @@ class PostgresStore(Store):
         return {r[0] for r in rows}
 
     def _insert_entries(self, entries: Sequence[Entry]) -> None:
-        with self.conn.cursor() as cur, cur.copy(
-            f"COPY entries ({', '.join(ENTRY_COLUMNS)}) FROM STDIN"
-        ) as copy:
+        with (
+            self.conn.cursor() as cur,
+            cur.copy(f"COPY entries ({', '.join(ENTRY_COLUMNS)}) FROM STDIN") as copy,
+        ):
             for e in entries:
                 copy.write_row((e.seq, e.time_us, e.kind, e.prev_hash, e.payload, e.hash))
 

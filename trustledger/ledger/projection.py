@@ -121,10 +121,23 @@ class Projector:
             self._put(
                 "records",
                 RecordRow(
-                    p["record_id"], p["subject"], p["authority"], p["category"], p["tier"],
-                    p["decision_type"], p["document_number"], p["decision_date"],
-                    p["publication_date"], p.get("title"), p.get("amount_cny"),
-                    p.get("evidence_digest"), RecordStatus.ISSUED.value, None, None, seq, seq,
+                    p["record_id"],
+                    p["subject"],
+                    p["authority"],
+                    p["category"],
+                    p["tier"],
+                    p["decision_type"],
+                    p["document_number"],
+                    p["decision_date"],
+                    p["publication_date"],
+                    p.get("title"),
+                    p.get("amount_cny"),
+                    p.get("evidence_digest"),
+                    RecordStatus.ISSUED.value,
+                    None,
+                    None,
+                    seq,
+                    seq,
                 ),
             )
         elif kind == EntryKind.SUBJECT_REGISTERED:
@@ -132,10 +145,16 @@ class Projector:
             self._put(
                 "subjects",
                 SubjectRow(
-                    p["id"], p["kind"], p["name"], p.get("division"),
-                    json_list(p.get("former_names")), json_list(p.get("aliases")),
-                    p.get("address"), p.get("established"),
-                    old.registered_seq if old is not None else seq, seq,
+                    p["id"],
+                    p["kind"],
+                    p["name"],
+                    p.get("division"),
+                    json_list(p.get("former_names")),
+                    json_list(p.get("aliases")),
+                    p.get("address"),
+                    p.get("established"),
+                    old.registered_seq if old is not None else seq,
+                    seq,
                 ),
             )
         elif kind in (EntryKind.RECORD_CORRECTED, EntryKind.RECORD_REVOKED, EntryKind.RECORD_ENDED):
@@ -150,7 +169,9 @@ class Projector:
     def _apply_change(self, entry: Entry, p: dict[str, Any]) -> None:
         record: RecordRow | None = self.get("records", p["record_id"])
         if record is None:
-            raise ProjectionError(f"entry {entry.seq}: {entry.kind} of unknown record {p['record_id']}")
+            raise ProjectionError(
+                f"entry {entry.seq}: {entry.kind} of unknown record {p['record_id']}"
+            )
         if entry.kind == EntryKind.RECORD_CORRECTED:
             changes = {k: p["changes"][k] for k in CORRECTABLE_FIELDS if k in p["changes"]}
             record = record._replace(**changes, status=RecordStatus.CORRECTED.value)
@@ -167,8 +188,12 @@ class Projector:
         self._put(
             "record_events",
             RecordEventRow(
-                p["event_id"], p["record_id"], entry.kind, p["document_number"],
-                p["effective_date"], entry.seq,
+                p["event_id"],
+                p["record_id"],
+                entry.kind,
+                p["document_number"],
+                p["effective_date"],
+                entry.seq,
             ),
         )
 

@@ -15,7 +15,7 @@ from trustledger.ledger.store import SCHEMA_VERSION, Head, Store, StoreError, Tr
 
 
 def sqlite_path(url: str) -> str:
-    """``sqlite:///rel/path.db`` → ``rel/path.db``; ``sqlite:////abs/path.db`` → ``/abs/path.db``."""
+    """``sqlite:///rel.db`` → ``rel.db``; ``sqlite:////abs/x.db`` → ``/abs/x.db``."""
     if not url.startswith("sqlite:///"):
         raise StoreError(f"SQLite URL {url!r} must look like sqlite:///path/to/file.db")
     path = url[len("sqlite:///") :]

@@ -15,7 +15,7 @@ import orjson
 
 from trustledger.ledger import merkle
 from trustledger.ledger.entry import GENESIS_PREV, envelope
-from trustledger.ledger.projection import TABLES, Projector, ProjectionError
+from trustledger.ledger.projection import TABLES, ProjectionError, Projector
 from trustledger.ledger.store import Store
 
 MAX_PROBLEMS = 20
@@ -68,12 +68,18 @@ def verify(store: Store, progress: Callable[[int], None] | None = None) -> Verif
         computed = sha256(b"\x00" + envelope(e.seq, e.time_us, e.kind, e.prev_hash, e.payload))
         digest = computed.digest()
         if digest != e.hash:
-            report.flag(e.seq, f"entry {e.seq} was altered: stored hash {e.hash.hex()[:16]}…, "
-                               f"its content hashes to {digest.hex()[:16]}…")
+            report.flag(
+                e.seq,
+                f"entry {e.seq} was altered: stored hash {e.hash.hex()[:16]}…, "
+                f"its content hashes to {digest.hex()[:16]}…",
+            )
             break
         if e.prev_hash != prev:
-            report.flag(e.seq, f"entry {e.seq} links to {e.prev_hash.hex()[:16]}…, but entry "
-                               f"{e.seq - 1} hashes to {prev.hex()[:16]}…")
+            report.flag(
+                e.seq,
+                f"entry {e.seq} links to {e.prev_hash.hex()[:16]}…, but entry "
+                f"{e.seq - 1} hashes to {prev.hex()[:16]}…",
+            )
             break
         try:
             apply(e, loads(e.payload))
@@ -85,15 +91,20 @@ def verify(store: Store, progress: Callable[[int], None] | None = None) -> Verif
         expected += 1
         root = heads.get(expected)
         if root is not None and root != frontier.root():
-            report.flag(expected - 1, f"tree head at size {expected} has root {root.hex()[:16]}…, "
-                                      f"the entries give {frontier.root().hex()[:16]}…")
+            report.flag(
+                expected - 1,
+                f"tree head at size {expected} has root {root.hex()[:16]}…, "
+                f"the entries give {frontier.root().hex()[:16]}…",
+            )
         if progress is not None and expected % 50_000 == 0:
             progress(expected)
     report.size = expected
     report.root = frontier.root()
     if report.ok and claimed > expected:
-        report.flag(expected, f"the latest tree head claims {claimed} entries, "
-                              f"but the ledger ends after {expected}")
+        report.flag(
+            expected,
+            f"the latest tree head claims {claimed} entries, but the ledger ends after {expected}",
+        )
     if report.ok:
         _compare_projections(store, projector, report)
     return report
@@ -107,19 +118,25 @@ def _compare_projections(store: Store, projector: Projector, report: VerifyRepor
             stored = TABLES[table]._make(raw)
             expected = want.pop(stored.id, None)
             if expected is None:
-                report.flag(getattr(stored, seq_of),
-                            f"{table} row {stored.id} has no entry behind it")
+                report.flag(
+                    getattr(stored, seq_of), f"{table} row {stored.id} has no entry behind it"
+                )
             elif tuple(expected) != tuple(stored):
-                diff = [f"{name}: stored {s!r}, ledger says {x!r}"
-                        for name, s, x in zip(stored._fields, stored, expected, strict=True)
-                        if s != x]
-                report.flag(getattr(expected, seq_of),
-                            f"{table} row {stored.id} differs from entry "
-                            f"{getattr(expected, seq_of)} ({'; '.join(diff)})")
+                diff = [
+                    f"{name}: stored {s!r}, ledger says {x!r}"
+                    for name, s, x in zip(stored._fields, stored, expected, strict=True)
+                    if s != x
+                ]
+                report.flag(
+                    getattr(expected, seq_of),
+                    f"{table} row {stored.id} differs from entry "
+                    f"{getattr(expected, seq_of)} ({'; '.join(diff)})",
+                )
         for key, expected in want.items():
-            report.flag(getattr(expected, seq_of),
-                        f"{table} row {key} is missing (written by entry "
-                        f"{getattr(expected, seq_of)})")
+            report.flag(
+                getattr(expected, seq_of),
+                f"{table} row {key} is missing (written by entry {getattr(expected, seq_of)})",
+            )
 
 
 def _seq_field(table: str) -> str:

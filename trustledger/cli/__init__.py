@@ -1,0 +1,320 @@
+"""`trustledger`: the command line. Thin: every rule lives in the modules it calls."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from trustledger.cli import catalogue as catalogue_cli
+from trustledger.cli import ids as ids_cli
+from trustledger.intake import FileReport, Intake, ingest_file
+from trustledger.ledger import merkle
+from trustledger.ledger.store import Store, StoreError, open_store
+from trustledger.settings import Settings
+
+app = typer.Typer(
+    help="trustledger: a public credit information platform with a tamper-evident ledger.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+ledger_app = typer.Typer(help="Tree heads and proofs of the ledger.", no_args_is_help=True)
+app.add_typer(ids_cli.app, name="ids")
+app.add_typer(catalogue_cli.app, name="catalogue")
+app.add_typer(ledger_app, name="ledger")
+
+console = Console(stderr=True)
+out = Console(highlight=False)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL (sqlite:///path or postgresql://…); "
+        "default $TRUSTLEDGER_DB or sqlite:///./trustledger.db",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+
+def _settings(db: str | None) -> Settings:
+    settings = Settings.from_env()
+    if db:
+        settings = Settings(**{**settings.__dict__, "db_url": db})
+    return settings
+
+
+def _open(settings: Settings, must_exist: bool = True) -> Store:
+    try:
+        store = open_store(settings.db_url)
+        if must_exist:
+            store.meta()
+    except StoreError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    return store
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+
+def _ingest_with_bar(
+    intake: Intake, path: Path, rejects: Path, settings: Settings, quiet: bool = False
+) -> FileReport:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+    ) as bar:
+        task = bar.add_task(path.name, total=path.stat().st_size)
+
+        def advance(position: int) -> None:
+            bar.update(task, completed=position)
+
+        return ingest_file(
+            intake,
+            path,
+            rejects,
+            batch=settings.batch_size,
+            max_line_bytes=settings.max_line_bytes,
+            progress=advance,
+        )
+
+
+def _print_fields(result: dict[str, Any]) -> None:
+    for key, value in result.items():
+        if isinstance(value, list):
+            out.print(f"{key}:" + "".join(f"\n  {v}" for v in value))
+        else:
+            out.print(f"{key}: {value}")
+
+
+@app.command()
+def init(
+    db: DbOption = None,
+    new_person_key: Annotated[
+        bool, typer.Option("--new-person-key", help="Create the person key file if missing.")
+    ] = False,
+) -> None:
+    """Create the database (idempotent) and bind it to the person key, if one is set."""
+    from trustledger.intake.factory import person_keyer
+
+    settings = _settings(db)
+    keyer = person_keyer(settings, create=new_person_key)
+    store = _open(settings, must_exist=False)
+    with store:
+        store.init(keyer.fingerprint() if keyer else None)
+        meta = store.meta()
+    out.print(f"initialised {settings.db_url} (schema {meta['schema_version']})")
+    if keyer is None:
+        out.print(
+            "no person key: records about persons will be refused until one is set "
+            "(TRUSTLEDGER_PERSON_KEY, a key file, or `trustledger init --new-person-key`)"
+        )
+
+
+@app.command()
+def ingest(
+    files: Annotated[
+        list[Path], typer.Argument(help="CSV or JSON Lines files.", exists=True, dir_okay=False)
+    ],
+    db: DbOption = None,
+    rejects: Annotated[Path, typer.Option(help="Folder for the rejects files.")] = Path("."),
+    json_output: JsonOption = False,
+) -> None:
+    """Stream files through the intake. Exit 0 if every line was accepted or a duplicate,
+    2 if any line was rejected."""
+    from trustledger.intake.factory import make_intake
+
+    settings = _settings(db)
+    store = _open(settings)
+    reports = []
+    with store:
+        intake = make_intake(store, settings, console)
+        for path in files:
+            try:
+                report = _ingest_with_bar(intake, path, rejects, settings, quiet=json_output)
+            except ValueError as exc:
+                console.print(f"[red]error:[/red] {path}: {exc}")
+                raise typer.Exit(2) from None
+            reports.append(report)
+    rejected = sum(r.counts.rejected for r in reports)
+    if json_output:
+        _print_json(
+            [
+                {
+                    "file": str(r.path),
+                    "accepted": r.counts.accepted,
+                    "duplicate": r.counts.duplicate,
+                    "rejected": r.counts.rejected,
+                    "rejects_file": str(r.rejects_path) if r.rejects_path else None,
+                }
+                for r in reports
+            ]
+        )
+    else:
+        table = Table("file", "accepted", "duplicate", "rejected", "rejects file")
+        for r in reports:
+            table.add_row(
+                str(r.path),
+                str(r.counts.accepted),
+                str(r.counts.duplicate),
+                str(r.counts.rejected),
+                str(r.rejects_path or ""),
+            )
+        out.print(table)
+    raise typer.Exit(2 if rejected else 0)
+
+
+@app.command()
+def verify(db: DbOption = None, json_output: JsonOption = False) -> None:
+    """Recompute the whole chain, every tree head and the projections. Exit 1 if tampered."""
+    from trustledger.ledger.verify import verify as run_verify
+
+    store = _open(_settings(db))
+    with store, console.status("verifying…", spinner="dots") as status:
+        report = run_verify(store, lambda n: status.update(f"verifying… {n:,} entries"))
+    if json_output:
+        _print_json(report.to_json())
+    elif report.ok:
+        out.print(f"intact: {report.size:,} entries, root {report.root.hex()}")
+    else:
+        out.print(f"TAMPERED: first bad entry is seq {report.first_bad_seq}")
+        for seq, problem in sorted(report.problems):
+            out.print(f"  seq {seq}: {problem}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def rebuild(db: DbOption = None) -> None:
+    """Drop the projections and rebuild them from the ledger alone."""
+    store = _open(_settings(db))
+    with store:
+        counts = store.rebuild()
+    out.print("rebuilt: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
+
+
+@ledger_app.command("head")
+def ledger_head(db: DbOption = None, json_output: JsonOption = False) -> None:
+    """The latest tree head: size, root hash and time."""
+    store = _open(_settings(db))
+    with store:
+        head = store.head()
+    if json_output:
+        _print_json(head.to_json())
+    else:
+        out.print(f"size {head.size:,}\nroot {head.root.hex()}\ntime_us {head.time_us}")
+
+
+@ledger_app.command("proof")
+def ledger_proof(
+    seq: Annotated[int, typer.Argument(help="Sequence number of the entry.")],
+    size: Annotated[
+        int | None, typer.Option(help="Tree size to prove against (default: the latest head).")
+    ] = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """An RFC 6962 inclusion proof of one entry in the tree of the given size."""
+    store = _open(_settings(db))
+    with store:
+        tree_size = store.size() if size is None else size
+        if not 0 <= seq < tree_size or tree_size > store.size():
+            console.print(
+                f"[red]error:[/red] no entry {seq} in a tree of size {tree_size} "
+                f"(the ledger holds {store.size()})"
+            )
+            raise typer.Exit(2)
+        leaves = store.leaf_hashes(tree_size)
+        entry = store.entry(seq)
+    assert entry is not None
+    proof = merkle.inclusion_proof(leaves, seq, tree_size)
+    result = {
+        "seq": seq,
+        "tree_size": tree_size,
+        "root": merkle.root(leaves).hex(),
+        "leaf_hash": entry.hash.hex(),
+        "entry": entry.envelope().decode(),
+        "proof": [p.hex() for p in proof],
+    }
+    if json_output:
+        _print_json(result)
+    else:
+        _print_fields(result)
+
+
+@ledger_app.command("consistency")
+def ledger_consistency(
+    old_size: int,
+    new_size: Annotated[int | None, typer.Argument()] = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """An RFC 6962 consistency proof between two tree sizes."""
+    store = _open(_settings(db))
+    with store:
+        size = store.size() if new_size is None else new_size
+        if not 0 < old_size <= size <= store.size():
+            console.print(f"[red]error:[/red] need 0 < old size ≤ new size ≤ {store.size()}")
+            raise typer.Exit(2)
+        leaves = store.leaf_hashes(size)
+    result = {
+        "old_size": old_size,
+        "new_size": size,
+        "old_root": merkle.root(leaves[:old_size]).hex(),
+        "new_root": merkle.root(leaves).hex(),
+        "proof": [p.hex() for p in merkle.consistency_proof(leaves, old_size, size)],
+    }
+    if json_output:
+        _print_json(result)
+    else:
+        _print_fields(result)
+
+
+@app.command()
+def demo(
+    db: DbOption = None,
+    subjects: Annotated[int, typer.Option(help="Number of subjects to generate.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same data.")] = 7,
+    directory: Annotated[Path, typer.Option("--dir", help="Where to write the files.")] = Path(
+        "demo-data"
+    ),
+) -> None:
+    """Generate realistic synthetic data, initialise the database and ingest it."""
+    from trustledger.demo import write_demo_files
+    from trustledger.intake.factory import make_intake, person_keyer
+
+    settings = _settings(db)
+    keyer = person_keyer(settings, create=True)
+    with console.status(f"generating {subjects:,} subjects…"):
+        files = write_demo_files(directory, seed=seed, subjects=subjects)
+    store = _open(settings, must_exist=False)
+    with store:
+        store.init(keyer.fingerprint() if keyer else None)
+        intake = make_intake(store, settings, console)
+        table = Table("file", "accepted", "duplicate", "rejected")
+        for path in files:
+            if path.suffix == ".csv":
+                continue  # the CSV sample repeats lines of records.jsonl, to show the format
+            report = _ingest_with_bar(intake, path, directory, settings)
+            c = report.counts
+            table.add_row(path.name, f"{c.accepted:,}", f"{c.duplicate:,}", f"{c.rejected:,}")
+        head = store.head()
+    out.print(table)
+    out.print(f"ledger {settings.db_url}: {head.size:,} entries, root {head.root.hex()}")
+
+
+def main() -> None:
+    os.environ.setdefault("COLUMNS", "120")
+    app()
