@@ -19,7 +19,7 @@ class Settings:
     # a longer line is rejected without being read into memory whole
     max_line_bytes: int = 1 << 20
     # lines per intake transaction: small enough to lose little on a crash, big enough to be fast
-    batch_size: int = 2000
+    batch_size: int = 10_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -30,5 +30,5 @@ class Settings:
             person_key_file=Path(env.get("TRUSTLEDGER_PERSON_KEY_FILE", "person.key")),
             uscc_allowlist=Path(allowlist) if allowlist else None,
             max_line_bytes=int(env.get("TRUSTLEDGER_MAX_LINE_BYTES", 1 << 20)),
-            batch_size=int(env.get("TRUSTLEDGER_BATCH_SIZE", 2000)),
+            batch_size=int(env.get("TRUSTLEDGER_BATCH_SIZE", 10_000)),
         )

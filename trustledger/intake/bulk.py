@@ -143,7 +143,7 @@ def ingest_file(
     path: Path,
     rejects_dir: Path,
     *,
-    batch: int = 2000,
+    batch: int = 10_000,
     max_line_bytes: int = 1 << 20,
     progress: Callable[[int], None] | None = None,
 ) -> FileReport:

@@ -77,6 +77,9 @@ class Intake:
             )
         self.store = store
         self.validator = Validator(catalogue, keyer, today or date.today(), allowlist)
+        # registered authorities, remembered across batches: a few hundred rows read on
+        # nearly every line. Only found rows are kept; re-registration here refreshes them.
+        self.authorities: dict[str, AuthorityRow] = {}
 
     def submit(self, raw: dict[str, Any]) -> Result:
         return self.submit_many([raw])[0]
@@ -93,16 +96,21 @@ class Intake:
             except Reject as exc:
                 checked.append(exc)
         with self.store.writer() as w:
-            return _Batch(w, checked).run()
+            return _Batch(w, checked, self.authorities).run()
 
 
 class _Batch:
     """The ledger-dependent checks of one batch, inside its write transaction."""
 
-    def __init__(self, writer: Writer, checked: Sequence[Submission | Reject]) -> None:
+    def __init__(
+        self,
+        writer: Writer,
+        checked: Sequence[Submission | Reject],
+        authorities: dict[str, AuthorityRow],
+    ) -> None:
         self.w = writer
         self.checked = checked
-        self.authorities: dict[str, AuthorityRow | None] = {}
+        self.authorities = authorities
         subs = [s for s in checked if isinstance(s, Submission)]
         # one query each for what most lines need to know
         self.known_records = writer.existing(
@@ -128,11 +136,12 @@ class _Batch:
         return out
 
     def _authority(self, authority_id: str) -> AuthorityRow:
-        if authority_id not in self.authorities:
-            self.authorities[authority_id] = self.w.get("authorities", authority_id)
-        row = self.authorities[authority_id]
+        row = self.authorities.get(authority_id)
         if row is None:
-            raise Reject(f"authority: {authority_id} is not a registered issuing authority")
+            row = self.w.get("authorities", authority_id)
+            if row is None:
+                raise Reject(f"authority: {authority_id} is not a registered issuing authority")
+            self.authorities[authority_id] = row
         return row
 
     def _one(self, s: Submission) -> Result:

@@ -98,6 +98,7 @@ for _op in ("correct", "revoke", "end"):
 
 _AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,2})?$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+DEFAULT_LIMIT = 200
 _LIMITS = {
     "name": 300,
     "subject_name": 300,
@@ -154,24 +155,26 @@ class Validator:
         self.catalogue_ref = f"{catalogue.id}@{catalogue.version}"
         # identifiers repeat a lot in bulk files (one subject, many records)
         self._ids: dict[tuple[str, str | None], IdCheck] = {}
+        # so do dates; only valid, non-future ones are remembered
+        self._dates: dict[str, date] = {}
 
     # --- fields ----------------------------------------------------------------------
     @staticmethod
     def _text(raw: dict[str, Any], name: str, required: bool = True) -> str | None:
         value = raw.get(name)
+        if type(value) is str:
+            # the common case, checked first: plain text within its length limit
+            value = value.strip()
+            if value and len(value) <= _LIMITS.get(name, DEFAULT_LIMIT):
+                return value
         if value is None or value == "":
             if required:
                 raise Reject(f"{name}: missing")
             return None
         if not isinstance(value, str):
             raise Reject(f"{name}: expected text, got {type(value).__name__} {value!r}")
-        value = value.strip()
-        if required and not value:
-            raise Reject(f"{name}: missing")
-        limit = _LIMITS.get(name)
-        if limit is not None and len(value) > limit:
-            raise Reject(f"{name}: {len(value)} characters, at most {limit} allowed")
-        return value or None
+        limit = _LIMITS.get(name, DEFAULT_LIMIT)
+        raise Reject(f"{name}: {len(value)} characters, at most {limit} allowed")
 
     def _required(self, raw: dict[str, Any], name: str) -> str:
         value = self._text(raw, name)
@@ -182,6 +185,9 @@ class Validator:
         text = self._text(raw, name, required)
         if text is None:
             return None
+        value = self._dates.get(text)
+        if value is not None:
+            return value
         try:
             if len(text) != 10:
                 raise ValueError
@@ -190,6 +196,7 @@ class Validator:
             raise Reject(f"{name}: {text!r} is not a date in the form YYYY-MM-DD") from None
         if value > self.today:
             raise Reject(f"{name}: {text} is in the future (today is {self.today.isoformat()})")
+        self._dates[text] = value
         return value
 
     @staticmethod
@@ -197,8 +204,8 @@ class Validator:
         if value is None:
             return None
         try:
-            return enum(value)
-        except ValueError:
+            return enum._value2member_map_[value]
+        except KeyError:
             allowed = ", ".join(e.value for e in enum)
             raise Reject(f"{name}: {value!r} is not one of {allowed}") from None
 

@@ -40,12 +40,6 @@ def _needs_utf16_order(value: Any, path: str) -> bool:
     when a key holds a character above U+FFFF, which then takes the slow path.
     """
     t = type(value)
-    if t is str or t is bool or value is None:
-        return False
-    if t is int:
-        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            raise CanonicalJSONError(f"{path}: integer {value} is outside ±(2**53 − 1)")
-        return False
     if t is dict:
         astral = False
         for key, item in value.items():
@@ -53,15 +47,29 @@ def _needs_utf16_order(value: Any, path: str) -> bool:
                 raise CanonicalJSONError(f"{path}: object key {key!r} is not a string")
             if not key.isascii() and any(ord(c) > 0xFFFF for c in key):
                 astral = True
+            # scalars inline: this walk runs once per ledger entry
+            ti = type(item)
+            if ti is str or item is None or ti is bool:
+                continue
+            if ti is int and -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                continue
             if _needs_utf16_order(item, f"{path}.{key}"):
                 astral = True
         return astral
     if t is list or t is tuple:
         astral = False
         for i, item in enumerate(value):
+            if type(item) is str:
+                continue
             if _needs_utf16_order(item, f"{path}[{i}]"):
                 astral = True
         return astral
+    if t is str or t is bool or value is None:
+        return False
+    if t is int:
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise CanonicalJSONError(f"{path}: integer {value} is outside ±(2**53 − 1)")
+        return False
     if t is float:
         raise CanonicalJSONError(f"{path}: floats are not allowed in ledger payloads ({value!r})")
     raise CanonicalJSONError(f"{path}: {t.__name__} has no JSON form")
