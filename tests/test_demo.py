@@ -33,7 +33,8 @@ FIELDS = {
         "evidence_digest",
     },
     "change": {
-        "op", "authority", "record", "subject", "category", "target_document_number", "target_authority",
+        "op", "authority", "record", "subject", "category", "target_document_number",
+        "target_authority",
         "document_number", "effective_date", "reason", "changes",
     },
 }  # fmt: skip

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from trustledger.cli import catalogue as catalogue_cli
 from trustledger.cli import ids as ids_cli
+from trustledger.ids import PersonKeyError
 from trustledger.intake import FileReport, Intake, ingest_file
 from trustledger.ledger import merkle
 from trustledger.ledger.store import Store, StoreError, open_store
@@ -317,4 +318,9 @@ def demo(
 
 def main() -> None:
     os.environ.setdefault("COLUMNS", "120")
-    app()
+    try:
+        app()
+    except (PersonKeyError, StoreError) as exc:
+        # configuration problems are the user's to fix: a message, not a traceback
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)

@@ -9,7 +9,6 @@ from rich.console import Console
 from trustledger.catalogue import national_catalogue
 from trustledger.ids import (
     ENV_PERSON_KEY,
-    ENV_PERSON_KEY_FILE,
     PersonKeyer,
     create_person_key_file,
     load_allowlist,
@@ -27,9 +26,7 @@ def person_keyer(settings: Settings, *, create: bool = False) -> PersonKeyer | N
     it would refuse every person record for the wrong reason.
     """
     configured = (
-        bool(os.environ.get(ENV_PERSON_KEY, "").strip())
-        or bool(os.environ.get(ENV_PERSON_KEY_FILE, "").strip())
-        or settings.person_key_file.exists()
+        bool(os.environ.get(ENV_PERSON_KEY, "").strip()) or settings.person_key_file.exists()
     )
     if configured:
         return PersonKeyer(load_person_key(os.environ, settings.person_key_file))
