@@ -15,15 +15,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import Timer, pg_schema, save  # noqa: E402
+from common import Timer, pg_schema, save
 
-from trustledger.catalogue import national_catalogue  # noqa: E402
-from trustledger.demo import write_demo_files  # noqa: E402
-from trustledger.ids import PersonKeyer  # noqa: E402
-from trustledger.intake import Intake, ingest_file  # noqa: E402
-from trustledger.ledger.projection import TABLES  # noqa: E402
-from trustledger.ledger.schema import ENTRY_COLUMNS, columns  # noqa: E402
-from trustledger.ledger.store import Store, open_store  # noqa: E402
+from trustledger.catalogue import national_catalogue
+from trustledger.demo import write_demo_files
+from trustledger.ids import PersonKeyer
+from trustledger.intake import Intake, ingest_file
+from trustledger.ledger.projection import TABLES
+from trustledger.ledger.schema import ENTRY_COLUMNS, columns
+from trustledger.ledger.store import Store, open_store
 
 BATCH = 10_000
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import Timer, save  # noqa: E402
+from common import Timer, save
 
-from trustledger.demo import write_demo_files  # noqa: E402
+from trustledger.demo import write_demo_files
 
 # runs the real CLI in a child and reports that child's own peak resident set
 CHILD = """

@@ -14,11 +14,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import Timer, save  # noqa: E402
+from common import Timer, save
 
-from trustledger.domain import EntryKind  # noqa: E402
-from trustledger.ledger.store import open_store  # noqa: E402
-from trustledger.ledger.verify import verify  # noqa: E402
+from trustledger.domain import EntryKind
+from trustledger.ledger.store import open_store
+from trustledger.ledger.verify import verify
 
 COURT = "11440305000000010X"
 

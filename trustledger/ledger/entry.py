@@ -12,9 +12,8 @@ exact bytes can be rebuilt by concatenation, without parsing, when the chain is 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from hashlib import sha256
-from typing import Any
+from typing import Any, NamedTuple
 
 from trustledger.ledger.canonical import canonical_json, parse_json
 
@@ -22,8 +21,9 @@ GENESIS_PREV = bytes(32)
 _KIND_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz._")
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
+    """One stored entry. A tuple, because verify reads a million of them."""
+
     seq: int
     time_us: int
     kind: str

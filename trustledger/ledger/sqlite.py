@@ -104,8 +104,7 @@ class SqliteStore(Store):
             rows = cur.fetchmany(batch)
             if not rows:
                 return
-            for seq, t, kind, prev, payload, h in rows:
-                yield Entry(seq, t, kind, prev, payload, h)
+            yield from map(Entry._make, rows)
 
     def iter_rows(self, table: str) -> Iterator[tuple[Any, ...]]:
         cur = self.conn.execute(f"SELECT {', '.join(columns(table))} FROM {table} ORDER BY id")
