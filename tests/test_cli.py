@@ -8,10 +8,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from typer.testing import CliRunner
-
 from builders import authorities, debtor, issue
 from test_merkle import ref_verify_consistency, ref_verify_inclusion
+from typer.testing import CliRunner
+
 from trustledger.cli import app
 
 runner = CliRunner()

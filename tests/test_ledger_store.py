@@ -71,9 +71,9 @@ def test_failed_transaction_leaves_nothing(store: Store) -> None:
 
 def test_rebuild_gives_identical_projections(store: Store) -> None:
     fill(store)
-    before = {t: list(store.iter_rows(t)) for t in TABLES}
+    before = {t: sorted(store.iter_rows(t)) for t in TABLES}
     counts = store.rebuild()
-    after = {t: list(store.iter_rows(t)) for t in TABLES}
+    after = {t: sorted(store.iter_rows(t)) for t in TABLES}
     assert before == after
     assert counts["records"] == 20
 

@@ -102,7 +102,7 @@ class PostgresStore(Store):
 
     def iter_rows(self, table: str) -> Iterator[tuple[Any, ...]]:
         with self.conn.cursor() as cur:
-            cur.execute(f'SELECT {", ".join(columns(table))} FROM {table} ORDER BY id COLLATE "C"')
+            cur.execute(f"SELECT {', '.join(columns(table))} FROM {table}")
             while rows := cur.fetchmany(20_000):
                 yield from rows
 

@@ -107,7 +107,8 @@ class SqliteStore(Store):
             yield from map(Entry._make, rows)
 
     def iter_rows(self, table: str) -> Iterator[tuple[Any, ...]]:
-        cur = self.conn.execute(f"SELECT {', '.join(columns(table))} FROM {table} ORDER BY id")
+        # table order, not key order: a sequential scan, and callers match rows by id
+        cur = self.conn.execute(f"SELECT {', '.join(columns(table))} FROM {table}")
         while rows := cur.fetchmany(20_000):
             yield from rows
 
