@@ -112,15 +112,13 @@ class _Batch:
         self.checked = checked
         self.authorities = authorities
         subs = [s for s in checked if isinstance(s, Submission)]
-        # one query each for what most lines need to know
-        self.known_records = writer.existing(
-            "records", [s.record_id for s in subs if s.op == "issue" and s.record_id]
-        )
-        self.known_subjects = writer.existing(
-            "subjects", list({s.subject_id for s in subs if s.op == "issue" and s.subject_id})
-        )
-        self.known_events = writer.existing(
-            "record_events", [s.event_id for s in subs if s.event_id]
+        # one query per table for everything the batch will look at, not one per line
+        writer.prefetch("records", [s.record_id for s in subs if s.record_id])
+        writer.prefetch("subjects", [s.subject_id for s in subs if s.subject_id])
+        writer.prefetch("record_events", [s.event_id for s in subs if s.event_id])
+        writer.prefetch(
+            "authorities",
+            [a for s in subs if (a := s.payload.get("authority")) and a not in authorities],
         )
 
     def run(self) -> list[Result]:
@@ -166,7 +164,7 @@ class _Batch:
     def _issue(self, s: Submission) -> Result:
         assert s.record_id is not None and s.category is not None and s.subject_id is not None
         rid = s.record_id
-        if rid in self.known_records or rid in self.w.projector.changed["records"]:
+        if self.w.get("records", rid) is not None:
             return Result(
                 Outcome.DUPLICATE,
                 f"record {rid} (same authority, document number, "
@@ -180,10 +178,7 @@ class _Batch:
                 f"authority: {authority.id} ({authority.authority_type}) may not issue "
                 f"{s.category.code} (issued by: {allowed})"
             )
-        if (
-            s.subject_id not in self.known_subjects
-            and s.subject_id not in self.w.projector.changed["subjects"]
-        ):
+        if self.w.get("subjects", s.subject_id) is None:
             self._register_from_record(s)
         entry = self.w.append(EntryKind.RECORD_ISSUED, s.payload)
         return Result(Outcome.ACCEPTED, seq=entry.seq, ref=rid)
@@ -210,10 +205,7 @@ class _Batch:
 
     def _change(self, s: Submission) -> Result:
         assert s.record_id is not None and s.event_id is not None
-        if (
-            s.event_id in self.known_events
-            or s.event_id in self.w.projector.changed["record_events"]
-        ):
+        if self.w.get("record_events", s.event_id) is not None:
             return Result(
                 Outcome.DUPLICATE,
                 f"{s.op} {s.payload['document_number']} of record "

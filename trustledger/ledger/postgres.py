@@ -112,9 +112,12 @@ class PostgresStore(Store):
         ).fetchone()
         return None if row is None else TABLES[table]._make(row)
 
-    def _existing_keys(self, table: str, keys: Sequence[str]) -> set[str]:
-        rows = self.conn.execute(f"SELECT id FROM {table} WHERE id = ANY(%s)", (list(keys),))
-        return {r[0] for r in rows}
+    def _fetch_rows(self, table: str, keys: Sequence[str]) -> dict[str, Any]:
+        make = TABLES[table]._make
+        rows = self.conn.execute(
+            f"SELECT {', '.join(columns(table))} FROM {table} WHERE id = ANY(%s)", (list(keys),)
+        )
+        return {row[0]: make(row) for row in rows}
 
     def _insert_entries(self, entries: Sequence[Entry]) -> None:
         with (

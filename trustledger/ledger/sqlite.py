@@ -118,12 +118,15 @@ class SqliteStore(Store):
         ).fetchone()
         return None if row is None else TABLES[table]._make(row)
 
-    def _existing_keys(self, table: str, keys: Sequence[str]) -> set[str]:
-        found: set[str] = set()
+    def _fetch_rows(self, table: str, keys: Sequence[str]) -> dict[str, Any]:
+        make = TABLES[table]._make
+        cols = ", ".join(columns(table))
+        found: dict[str, Any] = {}
         for i in range(0, len(keys), 900):  # stay under SQLite's bound-parameter limit
             chunk = keys[i : i + 900]
-            sql = f"SELECT id FROM {table} WHERE id IN ({', '.join('?' for _ in chunk)})"
-            found.update(r[0] for r in self.conn.execute(sql, chunk))
+            sql = f"SELECT {cols} FROM {table} WHERE id IN ({', '.join('?' for _ in chunk)})"
+            for row in self.conn.execute(sql, chunk):
+                found[row[0]] = make(row)
         return found
 
     def _insert_entries(self, entries: Sequence[Entry]) -> None:

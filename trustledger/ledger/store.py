@@ -9,7 +9,7 @@ it lands or none of it does.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -53,22 +53,34 @@ class Writer:
         self._last_hash = head.last_hash
         self._last_time = head.last_time_us
         self.entries: list[Entry] = []
-        self.projector = Projector(store._lookup_row)
+        # rows read in this transaction (None: known to be absent); the write lock makes
+        # them stay true until commit
+        self._read: dict[str, dict[str, Any]] = {t: {} for t in TABLES}
+        self.projector = Projector(self._lookup)
 
     @property
     def size(self) -> int:
         return self._frontier.size
 
+    def _lookup(self, table: str, key: str) -> Any:
+        cache = self._read[table]
+        if key not in cache:
+            cache[key] = self._store._lookup_row(table, key)
+        return cache[key]
+
     def get(self, table: str, key: str) -> Any:
+        """The current row: appended in this transaction, or stored."""
         return self.projector.get(table, key)
 
-    def existing(self, table: str, keys: Sequence[str]) -> set[str]:
-        """Which of ``keys`` already have a row (stored or appended in this transaction)."""
-        found = {k for k in keys if k in self.projector.changed[table]}
-        rest = [k for k in keys if k not in found]
-        if rest:
-            found |= self._store._existing_keys(table, rest)
-        return found
+    def prefetch(self, table: str, keys: Iterable[str]) -> None:
+        """Read many rows in one query, so that `get` on them needs no round trip."""
+        cache = self._read[table]
+        changed = self.projector.changed[table]
+        missing = list({k for k in keys if k not in cache and k not in changed})
+        if missing:
+            found = self._store._fetch_rows(table, missing)
+            for key in missing:
+                cache[key] = found.get(key)
 
     def append(self, kind: str, payload: dict[str, Any]) -> Entry:
         # ledger time never runs backwards, whatever the wall clock does
@@ -192,7 +204,8 @@ class Store(ABC):
     def _lookup_row(self, table: str, key: str) -> Any: ...
 
     @abstractmethod
-    def _existing_keys(self, table: str, keys: Sequence[str]) -> set[str]: ...
+    def _fetch_rows(self, table: str, keys: Sequence[str]) -> dict[str, Any]:
+        """Rows by key, in as few queries as the backend allows; absent keys are left out."""
 
     @abstractmethod
     def _insert_entries(self, entries: Sequence[Entry]) -> None: ...
