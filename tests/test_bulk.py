@@ -48,7 +48,10 @@ def rejects_of(path: Path | None) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
 
-def test_jsonl_bad_lines_do_not_stop_the_batch(intake: Intake, tmp_path: Path) -> None:
+@pytest.mark.parametrize("parallel", [False, True], ids=["one-process", "reader-process"])
+def test_jsonl_bad_lines_do_not_stop_the_batch(
+    intake: Intake, tmp_path: Path, parallel: bool
+) -> None:
     good = records(6)
     lines: list[Any] = [
         good[0],
@@ -66,7 +69,7 @@ def test_jsonl_bad_lines_do_not_stop_the_batch(intake: Intake, tmp_path: Path) -
     data = jsonl(lines) + orjson.dumps(good[5])[:40]  # 12 truncated last line
     path = tmp_path / "batch.jsonl"
     path.write_bytes(data)
-    report = ingest_file(intake, path, tmp_path / "rejects", batch=3)
+    report = ingest_file(intake, path, tmp_path / "rejects", batch=3, parallel=parallel)
     c = report.counts
     assert (c.accepted, c.duplicate, c.rejected) == (5, 0, 6)
     rows = rejects_of(report.rejects_path)
@@ -186,12 +189,13 @@ def test_csv_lists_and_changes(intake: Intake, tmp_path: Path) -> None:
     ]
 
 
-def test_bad_csv_header_and_unknown_type(intake: Intake, tmp_path: Path) -> None:
+@pytest.mark.parametrize("parallel", [False, True], ids=["one-process", "reader-process"])
+def test_bad_csv_header_and_unknown_type(intake: Intake, tmp_path: Path, parallel: bool) -> None:
     path = tmp_path / "h.csv"
     path.write_text("a,a\n1,2\n")
     with pytest.raises(ValueError, match="repeated column names"):
-        ingest_file(intake, path, tmp_path)
+        ingest_file(intake, path, tmp_path, parallel=parallel)
     other = tmp_path / "x.xml"
     other.write_text("<x/>")
     with pytest.raises(ValueError, match="unknown file type"):
-        ingest_file(intake, other, tmp_path)
+        ingest_file(intake, other, tmp_path, parallel=parallel)

@@ -9,6 +9,9 @@ what was committed and reports it as duplicates.
 from __future__ import annotations
 
 import csv
+import multiprocessing
+import os
+import queue
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +20,7 @@ from typing import IO, Any
 import orjson
 
 from trustledger.intake.service import Counts, Intake, Outcome
-from trustledger.intake.validate import Reject
+from trustledger.intake.validate import Reject, Submission, Validator
 
 Line = tuple[int, dict[str, Any] | Reject, bytes]
 _LIST_FIELDS = ("former_names", "aliases")
@@ -138,6 +141,72 @@ def read_csv(f: IO[bytes], max_bytes: int) -> Iterator[Line]:
         yield lineno, row, line
 
 
+Checked = tuple[int, Submission | Reject, bytes]
+# below this size a second process costs more to start than it saves
+PARALLEL_MIN_BYTES = 8 << 20
+
+
+def _checked_chunks(
+    path: Path, validator: Validator, batch: int, max_line_bytes: int
+) -> Iterator[tuple[list[Checked], int]]:
+    """Lines read and checked without the ledger, in chunks, with the file position."""
+    reader = read_jsonl if file_format(path) == "jsonl" else read_csv
+    check = validator.check
+    with path.open("rb") as f:
+        chunk: list[Checked] = []
+        for lineno, item, raw in reader(f, max_line_bytes):
+            chunk.append((lineno, item if isinstance(item, Reject) else check(item), raw))
+            if len(chunk) >= batch:
+                yield chunk, f.tell()
+                chunk = []
+        yield chunk, f.tell()
+
+
+def _check_in_child(
+    path: Path, validator: Validator, batch: int, max_line_bytes: int, out: Any
+) -> None:
+    try:
+        for message in _checked_chunks(path, validator, batch, max_line_bytes):
+            out.put(message)
+        out.put(None)
+    except BaseException as exc:
+        out.put(exc)
+
+
+def _checked_chunks_in_child(
+    path: Path, validator: Validator, batch: int, max_line_bytes: int
+) -> Iterator[tuple[list[Checked], int]]:
+    """The same chunks, read and checked by a second process while this one writes.
+
+    The queue is bounded, so a fast reader waits for the writer instead of filling memory.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue(maxsize=3)
+    child = ctx.Process(
+        target=_check_in_child, args=(path, validator, batch, max_line_bytes, out), daemon=True
+    )
+    child.start()
+    try:
+        while True:
+            try:
+                message = out.get(timeout=1.0)
+            except queue.Empty:
+                if not child.is_alive():
+                    raise RuntimeError(
+                        f"the process reading {path} stopped (exit code {child.exitcode})"
+                    ) from None
+                continue
+            if message is None:
+                return
+            if isinstance(message, BaseException):
+                raise message
+            yield message
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join()
+
+
 def ingest_file(
     intake: Intake,
     path: Path,
@@ -146,15 +215,23 @@ def ingest_file(
     batch: int = 10_000,
     max_line_bytes: int = 1 << 20,
     progress: Callable[[int], None] | None = None,
+    parallel: bool | None = None,
 ) -> FileReport:
-    """Stream one file through the intake; write every rejected line to a rejects file."""
-    reader = read_jsonl if file_format(path) == "jsonl" else read_csv
+    """Stream one file through the intake; write every rejected line to a rejects file.
+
+    With ``parallel`` (default: for files of 8 MiB or more on a machine with two cores or
+    more) a second process reads and checks lines while this one appends them.
+    """
+    file_format(path)  # refuse an unknown type before starting anything
+    if parallel is None:
+        parallel = (os.cpu_count() or 1) > 1 and path.stat().st_size >= PARALLEL_MIN_BYTES
+    source = _checked_chunks_in_child if parallel else _checked_chunks
     report = FileReport(path, None)
     rejects: IO[bytes] | None = None
 
-    def flush(chunk: list[Line]) -> None:
+    def flush(chunk: list[Checked]) -> None:
         nonlocal rejects
-        results = intake.submit_many([item for _, item, _ in chunk])
+        results = intake.commit([item for _, item, _ in chunk])
         for (lineno, _, raw), result in zip(chunk, results, strict=True):
             report.counts.add(result)
             if result.outcome is Outcome.REJECTED:
@@ -171,19 +248,11 @@ def ingest_file(
                 )
 
     try:
-        with path.open("rb") as f:
-            chunk: list[Line] = []
-            for line in reader(f, max_line_bytes):
-                chunk.append(line)
-                if len(chunk) >= batch:
-                    flush(chunk)
-                    chunk = []
-                    if progress is not None:
-                        progress(f.tell())
+        for chunk, position in source(path, intake.validator, batch, max_line_bytes):
             if chunk:
                 flush(chunk)
             if progress is not None:
-                progress(f.tell())
+                progress(position)
     finally:
         if rejects is not None:
             rejects.close()

@@ -13,7 +13,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from trustledger.catalogue import Catalogue
+from trustledger.catalogue import Catalogue, Category
 from trustledger.domain import AuthorityType, EntryKind, RecordStatus, SubjectKind
 from trustledger.ids import PersonKeyer
 from trustledger.intake.validate import Reject, Submission, Validator
@@ -86,17 +86,13 @@ class Intake:
 
     def submit_many(self, items: Sequence[dict[str, Any] | Reject]) -> list[Result]:
         """Check and append a batch in one transaction; items may be pre-rejected lines."""
-        checked: list[Submission | Reject] = []
-        for item in items:
-            if isinstance(item, Reject):
-                checked.append(item)
-                continue
-            try:
-                checked.append(self.validator.validate(item))
-            except Reject as exc:
-                checked.append(exc)
+        check = self.validator.check
+        return self.commit([i if isinstance(i, Reject) else check(i) for i in items])
+
+    def commit(self, checked: Sequence[Submission | Reject]) -> list[Result]:
+        """The ledger checks and the append of submissions that passed `Validator.check`."""
         with self.store.writer() as w:
-            return _Batch(w, checked, self.authorities).run()
+            return _Batch(w, checked, self.authorities, self.validator.categories).run()
 
 
 class _Batch:
@@ -107,8 +103,10 @@ class _Batch:
         writer: Writer,
         checked: Sequence[Submission | Reject],
         authorities: dict[str, AuthorityRow],
+        categories: dict[str, Category],
     ) -> None:
         self.w = writer
+        self.categories = categories
         self.checked = checked
         self.authorities = authorities
         subs = [s for s in checked if isinstance(s, Submission)]
@@ -158,11 +156,13 @@ class _Batch:
             return Result(
                 Outcome.DUPLICATE, f"{key} is already registered with these details", ref=key
             )
-        entry = self.w.append(s.kind, s.payload)
+        entry = self.w.append(s.kind, s.payload, s.body)
         return Result(Outcome.ACCEPTED, seq=entry.seq, ref=key)
 
     def _issue(self, s: Submission) -> Result:
-        assert s.record_id is not None and s.category is not None and s.subject_id is not None
+        assert s.record_id is not None and s.subject_id is not None
+        category = self.categories.get(s.payload["category"])
+        assert category is not None  # the stateless check found it
         rid = s.record_id
         if self.w.get("records", rid) is not None:
             return Result(
@@ -172,20 +172,20 @@ class _Batch:
                 ref=rid,
             )
         authority = self._authority(s.payload["authority"])
-        if AuthorityType(authority.authority_type) not in s.category.authorities:
-            allowed = ", ".join(a.value for a in s.category.authorities)
+        if AuthorityType(authority.authority_type) not in category.authorities:
+            allowed = ", ".join(a.value for a in category.authorities)
             raise Reject(
                 f"authority: {authority.id} ({authority.authority_type}) may not issue "
-                f"{s.category.code} (issued by: {allowed})"
+                f"{category.code} (issued by: {allowed})"
             )
         if self.w.get("subjects", s.subject_id) is None:
             self._register_from_record(s)
-        entry = self.w.append(EntryKind.RECORD_ISSUED, s.payload)
+        entry = self.w.append(EntryKind.RECORD_ISSUED, s.payload, s.body)
         return Result(Outcome.ACCEPTED, seq=entry.seq, ref=rid)
 
     def _register_from_record(self, s: Submission) -> None:
         assert s.subject_kind is not None
-        if s.subject_name is None and s.subject_kind is not SubjectKind.PERSON:
+        if s.subject_name is None and s.subject_kind != SubjectKind.PERSON:
             raise Reject(
                 f"subject: {s.subject_id} is not registered; register it first or give subject_name"
             )
@@ -193,7 +193,7 @@ class _Batch:
             EntryKind.SUBJECT_REGISTERED,
             {
                 "id": s.subject_id,
-                "kind": s.subject_kind.value,
+                "kind": s.subject_kind,
                 "name": s.subject_name or "",
                 "division": s.subject_division,
                 "former_names": [],
@@ -247,7 +247,7 @@ class _Batch:
                     f"changes: publication_date {published} would be before the "
                     f"decision_date {decided}"
                 )
-        entry = self.w.append(s.kind, s.payload)
+        entry = self.w.append(s.kind, s.payload, s.body)
         return Result(Outcome.ACCEPTED, seq=entry.seq, ref=record.id)
 
 

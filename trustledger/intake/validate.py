@@ -8,12 +8,12 @@ field and the problem in words a clerk can act on.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from hashlib import sha256
-from typing import Any
+from typing import Any, NamedTuple
 
-from trustledger.catalogue import Catalogue, Category
+from trustledger.catalogue import Catalogue
 from trustledger.domain import (
     PERSON_DECISION_TYPES,
     AuthorityType,
@@ -24,6 +24,7 @@ from trustledger.domain import (
     Tier,
 )
 from trustledger.ids import IdCheck, PersonKeyer, check_identifier, check_uscc
+from trustledger.ledger.canonical import canonical_json
 from trustledger.ledger.projection import CORRECTABLE_FIELDS
 
 
@@ -110,9 +111,27 @@ _LIMITS = {
 }
 
 
+class Submission(NamedTuple):
+    """A submission that passed every stateless check, ready for the ledger's checks.
+
+    Plain values only (no enums, no objects): bulk intake ships these between processes.
+    """
+
+    op: str
+    kind: str  # an EntryKind value
+    payload: dict[str, Any]
+    body: bytes  # the payload's canonical JSON
+    subject_id: str | None
+    subject_kind: str | None  # a SubjectKind value
+    subject_name: str | None
+    subject_division: str | None
+    record_id: str | None  # the record issued, or the record a change targets
+    event_id: str | None
+
+
 @dataclass(slots=True)
-class Submission:
-    """A submission that passed every stateless check, ready for the ledger's checks."""
+class _Draft:
+    """A submission while it is being checked."""
 
     op: str
     kind: EntryKind
@@ -121,10 +140,22 @@ class Submission:
     subject_kind: SubjectKind | None = None
     subject_name: str | None = None
     subject_division: str | None = None
-    record_id: str | None = None  # the record issued, or the record a change targets
+    record_id: str | None = None
     event_id: str | None = None
-    category: Category | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    def done(self) -> Submission:
+        return Submission(
+            self.op,
+            self.kind.value,
+            self.payload,
+            canonical_json(self.payload),
+            self.subject_id,
+            None if self.subject_kind is None else self.subject_kind.value,
+            self.subject_name,
+            self.subject_division,
+            self.record_id,
+            self.event_id,
+        )
 
 
 def record_id(authority: str, document_number: str, subject_id: str, category: str) -> str:
@@ -153,6 +184,7 @@ class Validator:
         self.today = today
         self.allowlist = allowlist
         self.catalogue_ref = f"{catalogue.id}@{catalogue.version}"
+        self.categories = {c.code: c for c in catalogue}
         # identifiers repeat a lot in bulk files (one subject, many records)
         self._ids: dict[tuple[str, str | None], IdCheck] = {}
         # so do dates; only valid, non-future ones are remembered
@@ -240,7 +272,7 @@ class Validator:
             )
         return check
 
-    def _subject(self, raw: dict[str, Any], sub: Submission) -> None:
+    def _subject(self, raw: dict[str, Any], sub: _Draft) -> None:
         hint = self._text(raw, "subject_kind", required=False)
         if hint not in (None, "person", "organisation"):
             raise Reject(f"subject_kind: {hint!r} is not one of person, organisation")
@@ -271,6 +303,13 @@ class Validator:
         return check.code
 
     # --- submissions -----------------------------------------------------------------
+    def check(self, raw: dict[str, Any]) -> Submission | Reject:
+        """`validate`, with the refusal returned rather than raised."""
+        try:
+            return self.validate(raw)
+        except Reject as exc:
+            return exc
+
     def validate(self, raw: dict[str, Any]) -> Submission:
         op = raw.get("op") or "issue"
         if not isinstance(op, str) or op not in OPS:
@@ -282,22 +321,22 @@ class Validator:
                 f"{', '.join(sorted(unknown))} for op {op}"
             )
         if op == "issue":
-            return self._issue(raw)
+            return self._issue(raw).done()
         if op == "subject":
-            return self._register_subject(raw)
+            return self._register_subject(raw).done()
         if op == "authority":
-            return self._register_authority(raw)
-        return self._change(op, raw)
+            return self._register_authority(raw).done()
+        return self._change(op, raw).done()
 
-    def _issue(self, raw: dict[str, Any]) -> Submission:
+    def _issue(self, raw: dict[str, Any]) -> _Draft:
         code = self._required(raw, "category")
-        category = self.catalogue.get(code)
+        category = self.categories.get(code)
         if category is None:
             raise Reject(
                 f"category: unknown category {code!r} (not in catalogue {self.catalogue_ref})"
             )
         authority = self._authority(raw)
-        sub = Submission("issue", EntryKind.RECORD_ISSUED, {}, category=category)
+        sub = _Draft("issue", EntryKind.RECORD_ISSUED, {})
         self._subject(raw, sub)
         assert sub.subject_kind is not None and sub.subject_id is not None
         if sub.subject_kind not in category.subject_kinds:
@@ -364,8 +403,8 @@ class Validator:
                 )
             out["evidence_digest"] = digest
 
-    def _register_subject(self, raw: dict[str, Any]) -> Submission:
-        sub = Submission("subject", EntryKind.SUBJECT_REGISTERED, {})
+    def _register_subject(self, raw: dict[str, Any]) -> _Draft:
+        sub = _Draft("subject", EntryKind.SUBJECT_REGISTERED, {})
         self._subject(raw, sub)
         assert sub.subject_kind is not None
         established = self._date(raw, "established", required=False)
@@ -382,7 +421,7 @@ class Validator:
         }
         return sub
 
-    def _register_authority(self, raw: dict[str, Any]) -> Submission:
+    def _register_authority(self, raw: dict[str, Any]) -> _Draft:
         text = self._required(raw, "id")
         check = check_uscc(text, self.allowlist)
         if not check.valid:
@@ -396,7 +435,7 @@ class Validator:
             raw, "authority_type", AuthorityType, self._required(raw, "authority_type")
         )
         assert check.division is not None
-        return Submission(
+        return _Draft(
             "authority",
             EntryKind.AUTHORITY_REGISTERED,
             {
@@ -407,13 +446,13 @@ class Validator:
             },
         )
 
-    def _change(self, op: str, raw: dict[str, Any]) -> Submission:
+    def _change(self, op: str, raw: dict[str, Any]) -> _Draft:
         authority = self._authority(raw)
         target = self._text(raw, "record", required=False)
-        sub = Submission(op, OPS[op], {})
+        sub = _Draft(op, OPS[op], {})
         if target is None:
             code = self._required(raw, "category")
-            if code not in self.catalogue:
+            if code not in self.categories:
                 raise Reject(f"category: unknown category {code!r}")
             self._subject(raw, sub)
             assert sub.subject_id is not None

@@ -71,11 +71,27 @@ def entry_hash(seq: int, time_us: int, kind: str, prev_hash: bytes, payload: byt
     return sha256(b"\x00" + envelope(seq, time_us, kind, prev_hash, payload)).digest()
 
 
-def make_entry(seq: int, time_us: int, kind: str, prev_hash: bytes, payload: Any) -> Entry:
-    if not kind or not _KIND_CHARS.issuperset(kind):
-        # the envelope is built by concatenation, so the kind must need no JSON escaping
-        raise ValueError(f"entry kind {kind!r} must be lower-case letters, dots and underscores")
-    body = canonical_json(payload)
+_KNOWN_KINDS: set[str] = set()
+
+
+def make_entry(
+    seq: int,
+    time_us: int,
+    kind: str,
+    prev_hash: bytes,
+    payload: Any,
+    body: bytes | None = None,
+) -> Entry:
+    """A new entry; ``body`` skips canonicalising again a payload already canonicalised."""
+    if kind not in _KNOWN_KINDS:
+        if not kind or not _KIND_CHARS.issuperset(kind):
+            # the envelope is built by concatenation, so the kind must need no JSON escaping
+            raise ValueError(
+                f"entry kind {kind!r} must be lower-case letters, dots and underscores"
+            )
+        _KNOWN_KINDS.add(kind)
+    if body is None:
+        body = canonical_json(payload)
     return Entry(
         seq, time_us, kind, prev_hash, body, entry_hash(seq, time_us, kind, prev_hash, body)
     )

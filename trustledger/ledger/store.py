@@ -50,6 +50,9 @@ class Writer:
     def __init__(self, store: Store, head: Head) -> None:
         self._store = store
         self._frontier = head.frontier
+        # leaf hashes appended since the frontier was last brought up to date: folding them
+        # in at commit, in blocks, costs about one hash per leaf
+        self._leaves: list[bytes] = []
         self._last_hash = head.last_hash
         self._last_time = head.last_time_us
         self.entries: list[Entry] = []
@@ -60,7 +63,7 @@ class Writer:
 
     @property
     def size(self) -> int:
-        return self._frontier.size
+        return self._frontier.size + len(self._leaves)
 
     def _lookup(self, table: str, key: str) -> Any:
         cache = self._read[table]
@@ -82,17 +85,20 @@ class Writer:
             for key in missing:
                 cache[key] = found.get(key)
 
-    def append(self, kind: str, payload: dict[str, Any]) -> Entry:
+    def append(self, kind: str, payload: dict[str, Any], body: bytes | None = None) -> Entry:
+        """Append an entry; ``body``, if given, must be ``canonical_json(payload)``."""
         # ledger time never runs backwards, whatever the wall clock does
         self._last_time = max(now_us(), self._last_time)
-        entry = make_entry(self.size, self._last_time, kind, self._last_hash, payload)
+        entry = make_entry(self.size, self._last_time, kind, self._last_hash, payload, body)
         self.projector.apply(entry, payload)
-        self._frontier.append(entry.hash)
+        self._leaves.append(entry.hash)
         self._last_hash = entry.hash
         self.entries.append(entry)
         return entry
 
     def tree_head(self) -> tuple[TreeHead, bytes]:
+        self._frontier.extend(self._leaves)
+        self._leaves = []
         return (
             TreeHead(self.size, self._frontier.root(), self._last_time),
             self._frontier.to_bytes(),
