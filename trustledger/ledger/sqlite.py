@@ -37,6 +37,7 @@ class SqliteStore(Store):
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("PRAGMA busy_timeout=30000")
         self.conn.execute("PRAGMA cache_size=-65536")
+        self.conn.execute("PRAGMA wal_autocheckpoint=20000")
         self._insert_sql = {
             t: f"INSERT OR REPLACE INTO {t} ({', '.join(columns(t))}) "
             f"VALUES ({', '.join('?' for _ in columns(t))})"
