@@ -199,3 +199,35 @@ def test_bad_csv_header_and_unknown_type(intake: Intake, tmp_path: Path, paralle
     other.write_text("<x/>")
     with pytest.raises(ValueError, match="unknown file type"):
         ingest_file(intake, other, tmp_path, parallel=parallel)
+
+
+def test_two_intakes_at_once_share_one_chain(db_url: str, tmp_path: Path) -> None:
+    """Two processes' worth of intake on one database: one chain, each record once."""
+    import threading
+
+    setup = open_store(db_url)
+    setup.init(KEYER.fingerprint())
+    first = Intake(setup, national_catalogue(), KEYER, today=date(2026, 11, 26))
+    for line in authorities():
+        first.submit(line)
+    path = tmp_path / "same.jsonl"
+    path.write_bytes(jsonl(records(120)))
+    reports: list[Any] = []
+
+    def run() -> None:
+        store = open_store(db_url)
+        intake = Intake(store, national_catalogue(), KEYER, today=date(2026, 11, 26))
+        reports.append(ingest_file(intake, path, tmp_path, batch=15, parallel=False))
+        store.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    accepted = sum(r.counts.accepted for r in reports)
+    duplicates = sum(r.counts.duplicate for r in reports)
+    assert (accepted, duplicates) == (120, 120)
+    assert setup.size() == 3 + 1 + 120
+    assert verify(setup).ok
+    setup.close()
