@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 DEFAULT_DB = "sqlite:///./trustledger.db"
 
@@ -20,6 +22,12 @@ class Settings:
     max_line_bytes: int = 1 << 20
     # lines per intake transaction: small enough to lose little on a crash, big enough to be fast
     batch_size: int = 10_000
+    # dates in records are local dates: "in the future" is judged on this zone's calendar, so
+    # a decision published at 07:00 in Beijing is not refused because UTC is still on yesterday
+    timezone: str = "Asia/Shanghai"
+
+    def today(self) -> date:
+        return datetime.now(ZoneInfo(self.timezone)).date()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -31,4 +39,5 @@ class Settings:
             uscc_allowlist=Path(allowlist) if allowlist else None,
             max_line_bytes=int(env.get("TRUSTLEDGER_MAX_LINE_BYTES", 1 << 20)),
             batch_size=int(env.get("TRUSTLEDGER_BATCH_SIZE", 10_000)),
+            timezone=env.get("TRUSTLEDGER_TIMEZONE", "Asia/Shanghai"),
         )

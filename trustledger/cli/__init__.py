@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -48,7 +49,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machine
 def _settings(db: str | None) -> Settings:
     settings = Settings.from_env()
     if db:
-        settings = Settings(**{**settings.__dict__, "db_url": db})
+        settings = dataclasses.replace(settings, db_url=db)
     return settings
 
 
@@ -299,21 +300,22 @@ def demo(
     settings = _settings(db)
     keyer = person_keyer(settings, create=True)
     with console.status(f"generating {subjects:,} subjects…"):
-        files = write_demo_files(directory, seed=seed, subjects=subjects)
+        files = write_demo_files(directory, seed=seed, subjects=subjects, as_of=settings.today())
     store = _open(settings, must_exist=False)
     with store:
         store.init(keyer.fingerprint() if keyer else None)
         intake = make_intake(store, settings, console)
         table = Table("file", "accepted", "duplicate", "rejected")
-        for path in files:
-            if path.suffix == ".csv":
-                continue  # the CSV sample repeats lines of records.jsonl, to show the format
+        # the CSV sample repeats lines of records.jsonl: ingested last, it shows the
+        # format and that a resubmission is reported as duplicates, not stored twice
+        for path in sorted(files, key=lambda p: p.suffix == ".csv"):
             report = _ingest_with_bar(intake, path, directory, settings)
             c = report.counts
             table.add_row(path.name, f"{c.accepted:,}", f"{c.duplicate:,}", f"{c.rejected:,}")
         head = store.head()
     out.print(table)
     out.print(f"ledger {settings.db_url}: {head.size:,} entries, root {head.root.hex()}")
+    out.print("next: trustledger verify · trustledger ledger head · trustledger ledger proof 42")
 
 
 def main() -> None:

@@ -43,4 +43,4 @@ def make_intake(store: Store, settings: Settings, console: Console | None = None
             "will be rejected"
         )
     allowlist = load_allowlist(settings.uscc_allowlist) if settings.uscc_allowlist else frozenset()
-    return Intake(store, national_catalogue(), keyer, allowlist=allowlist)
+    return Intake(store, national_catalogue(), keyer, today=settings.today(), allowlist=allowlist)
