@@ -125,7 +125,7 @@ class PostgresStore(Store):
             cur.copy(f"COPY entries ({', '.join(ENTRY_COLUMNS)}) FROM STDIN") as copy,
         ):
             for e in entries:
-                copy.write_row((e.seq, e.time_us, e.kind, e.prev_hash, e.payload, e.hash))
+                copy.write_row(e)
 
     def _upsert_rows(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
         cols = columns(table)

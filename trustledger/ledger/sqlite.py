@@ -134,7 +134,7 @@ class SqliteStore(Store):
         self.conn.executemany(
             "INSERT INTO entries (seq, time_us, kind, prev_hash, payload, hash) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            [(e.seq, e.time_us, e.kind, e.prev_hash, e.payload, e.hash) for e in entries],
+            entries,  # an Entry is a tuple in column order
         )
 
     def _upsert_rows(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
