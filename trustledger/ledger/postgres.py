@@ -127,6 +127,14 @@ class PostgresStore(Store):
             for e in entries:
                 copy.write_row(e)
 
+    def _insert_rows(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        with (
+            self.conn.cursor() as cur,
+            cur.copy(f"COPY {table} ({', '.join(columns(table))}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+
     def _upsert_rows(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
         cols = columns(table)
         self.conn.execute(

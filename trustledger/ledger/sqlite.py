@@ -39,9 +39,13 @@ class SqliteStore(Store):
         self.conn.execute("PRAGMA cache_size=-65536")
         self.conn.execute("PRAGMA wal_autocheckpoint=20000")
         self._insert_sql = {
-            t: f"INSERT OR REPLACE INTO {t} ({', '.join(columns(t))}) "
+            t: f"INSERT INTO {t} ({', '.join(columns(t))}) "
             f"VALUES ({', '.join('?' for _ in columns(t))})"
             for t in TABLES
+        }
+        self._upsert_sql = {
+            t: sql.replace("INSERT INTO", "INSERT OR REPLACE INTO", 1)
+            for t, sql in self._insert_sql.items()
         }
 
     def close(self) -> None:
@@ -137,8 +141,11 @@ class SqliteStore(Store):
             entries,  # an Entry is a tuple in column order
         )
 
-    def _upsert_rows(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    def _insert_rows(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
         self.conn.executemany(self._insert_sql[table], rows)
+
+    def _upsert_rows(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        self.conn.executemany(self._upsert_sql[table], rows)
 
     def _insert_tree_head(self, head: TreeHead, frontier: bytes) -> None:
         self.conn.execute(

@@ -75,6 +75,18 @@ class Writer:
         """The current row: appended in this transaction, or stored."""
         return self.projector.get(table, key)
 
+    def split_new(
+        self, table: str, rows: dict[str, Any]
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """The changed rows, split into those known to be new and the rest."""
+        read = self._read[table]
+        new: list[tuple[Any, ...]] = []
+        other: list[tuple[Any, ...]] = []
+        for key, row in rows.items():
+            # read as absent under the write lock: nobody else can have written it since
+            (new if key in read and read[key] is None else other).append(row)
+        return new, other
+
     def prefetch(self, table: str, keys: Iterable[str]) -> None:
         """Read many rows in one query, so that `get` on them needs no round trip."""
         cache = self._read[table]
@@ -140,8 +152,11 @@ class Store(ABC):
     def _write(self, w: Writer) -> None:
         self._insert_entries(w.entries)
         for table, rows in w.projector.changed.items():
-            if rows:
-                self._upsert_rows(table, list(rows.values()))
+            new, changed = w.split_new(table, rows)
+            if new:
+                self._insert_rows(table, new)
+            if changed:
+                self._upsert_rows(table, changed)
         head, frontier = w.tree_head()
         self._insert_tree_head(head, frontier)
 
@@ -195,7 +210,7 @@ class Store(ABC):
                 self._clear(table)
             for table, rows in projector.changed.items():
                 if rows:
-                    self._upsert_rows(table, list(rows.values()))
+                    self._insert_rows(table, list(rows.values()))
         return {t: len(r) for t, r in projector.changed.items()}
 
     # --- backend hooks -------------------------------------------------------------
@@ -217,7 +232,12 @@ class Store(ABC):
     def _insert_entries(self, entries: Sequence[Entry]) -> None: ...
 
     @abstractmethod
-    def _upsert_rows(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None: ...
+    def _insert_rows(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Rows known not to exist yet (the cheap path: no conflict handling)."""
+
+    @abstractmethod
+    def _upsert_rows(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Rows that may exist: insert or replace."""
 
     @abstractmethod
     def _insert_tree_head(self, head: TreeHead, frontier: bytes) -> None: ...
