@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from trustledger.catalogue import Catalogue, Category
 from trustledger.domain import AuthorityType, EntryKind, RecordStatus, SubjectKind
@@ -27,8 +27,9 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(NamedTuple):
+    """What became of one submission (a tuple: bulk intake makes one per line)."""
+
     outcome: Outcome
     reason: str | None = None
     seq: int | None = None  # the entry that recorded it (accepted only)
@@ -172,7 +173,7 @@ class _Batch:
                 ref=rid,
             )
         authority = self._authority(s.payload["authority"])
-        if AuthorityType(authority.authority_type) not in category.authorities:
+        if authority.authority_type not in category.authorities:  # str vs StrEnum: equal
             allowed = ", ".join(a.value for a in category.authorities)
             raise Reject(
                 f"authority: {authority.id} ({authority.authority_type}) may not issue "
