@@ -199,7 +199,9 @@ def _checked_chunks_in_child(
 
     The queue is bounded, so a fast reader waits for the writer instead of filling memory.
     """
-    ctx = multiprocessing.get_context("spawn")
+    # fork: the child starts at once with the validator it needs, and only computes
+    # (it touches no lock, connection or file of the parent's)
+    ctx = multiprocessing.get_context("fork")
     out = ctx.Queue(maxsize=3)
     child = ctx.Process(
         target=_check_in_child, args=(path, validator, batch, max_line_bytes, out), daemon=True
