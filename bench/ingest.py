@@ -118,6 +118,11 @@ def main() -> None:
         ]
         seconds, records, store = ingest(f"sqlite:///{work / 'ours.db'}", files, work)
         entries = store.size()
+        # ours on PostgreSQL first, while this process is small (the reader process forks)
+        if not args.no_postgres:
+            with pg_schema() as ours_url:
+                pg_seconds, pg_records, pg_store = ingest(ours_url, files, work)
+                pg_store.close()
         rows = stored_rows(store)
         store.close()
         bare = bare_sqlite(f"sqlite:///{work / 'bare.db'}", rows)
@@ -132,17 +137,15 @@ def main() -> None:
             "targets": "ratio >= 0.25 and records_per_s >= 50000",
         }
         if not args.no_postgres:
-            with pg_schema() as ours_url, pg_schema() as bare_url:
-                seconds, records, store = ingest(ours_url, files, work)
-                store.close()
+            with pg_schema() as bare_url:
                 bare = bare_postgres(bare_url, rows)
             figures["postgres"] = {
-                "records": records,
-                "seconds": round(seconds, 2),
-                "records_per_s": round(records / seconds),
+                "records": pg_records,
+                "seconds": round(pg_seconds, 2),
+                "records_per_s": round(pg_records / pg_seconds),
                 "bare_copy_seconds": round(bare, 2),
-                "bare_records_per_s": round(records / bare),
-                "ratio_to_bare": round(bare / seconds, 3),
+                "bare_records_per_s": round(pg_records / bare),
+                "ratio_to_bare": round(bare / pg_seconds, 3),
                 "target": "ratio >= 0.25",
             }
     save("ingest", figures)

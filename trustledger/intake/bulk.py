@@ -9,6 +9,7 @@ what was committed and reports it as duplicates.
 from __future__ import annotations
 
 import csv
+import gc
 import multiprocessing
 import os
 import queue
@@ -184,6 +185,9 @@ def _unpack(packed: list[tuple[Any, ...]]) -> list[Checked]:
 def _check_in_child(
     path: Path, validator: Validator, batch: int, max_line_bytes: int, out: Any
 ) -> None:
+    # the parent's objects are only read here: keep the collector off them, or its passes
+    # would touch (and so copy) every page inherited from the parent
+    gc.freeze()
     try:
         for chunk, position in _checked_chunks(path, validator, batch, max_line_bytes):
             out.put((_pack(chunk), position))
