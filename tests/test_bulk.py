@@ -231,3 +231,12 @@ def test_two_intakes_at_once_share_one_chain(db_url: str, tmp_path: Path) -> Non
     assert setup.size() == 3 + 1 + 120
     assert verify(setup).ok
     setup.close()
+
+
+def test_csv_with_byte_order_mark_and_crlf(intake: Intake, tmp_path: Path) -> None:
+    header = list(issue().keys())
+    text = _csv(records(2), header).replace("\n", "\r\n")
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    report = ingest_file(intake, path, tmp_path)
+    assert (report.counts.accepted, report.counts.rejected) == (2, 0)

@@ -44,7 +44,10 @@ def file_format(path: Path) -> str:
 
 
 def _raw_lines(f: IO[bytes], max_bytes: int) -> Iterator[tuple[int, bytes | None, bool]]:
-    """(line number, bytes or None if too long, whether the line ended with a newline)."""
+    """(line number, bytes or None if too long, whether it ended with a newline).
+
+    Blank lines are skipped; a UTF-8 byte-order mark at the start is dropped.
+    """
     lineno = 0
     while True:
         line = f.readline(max_bytes + 1)
@@ -60,7 +63,10 @@ def _raw_lines(f: IO[bytes], max_bytes: int) -> Iterator[tuple[int, bytes | None
             yield lineno, None, True
             continue
         ended = line.endswith(b"\n")
-        yield lineno, line.rstrip(b"\r\n"), ended
+        if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]  # a byte-order mark some spreadsheet tools write
+        if line.strip():
+            yield lineno, line.rstrip(b"\r\n"), ended
 
 
 def _decode(line: bytes) -> str:
@@ -77,10 +83,6 @@ def read_jsonl(f: IO[bytes], max_bytes: int) -> Iterator[Line]:
     for lineno, line, ended in _raw_lines(f, max_bytes):
         if line is None:
             yield lineno, Reject(f"line is longer than {max_bytes} bytes"), b""
-            continue
-        if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
-            line = line[3:]
-        if not line.strip():
             continue
         try:
             _decode(line)
@@ -102,10 +104,6 @@ def read_csv(f: IO[bytes], max_bytes: int) -> Iterator[Line]:
             if header is None:
                 raise ValueError(f"CSV header line is longer than {max_bytes} bytes")
             yield lineno, Reject(f"line is longer than {max_bytes} bytes"), b""
-            continue
-        if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
-            line = line[3:]
-        if not line.strip():
             continue
         try:
             text = _decode(line)
