@@ -79,6 +79,9 @@ def test_verify_head_proofs_and_tampering(env: Path) -> None:
         [bytes.fromhex(p) for p in cons["proof"]],
     )
     assert runner.invoke(app, ["ledger", "proof", "99"]).exit_code == 2
+    # plain output prints the entry verbatim: brackets are data, not markup
+    plain = runner.invoke(app, ["ledger", "proof", "3"]).stdout
+    assert '"former_names":[]' in plain
 
     with sqlite3.connect(env / "cli.db") as conn:
         conn.execute(

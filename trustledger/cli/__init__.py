@@ -33,7 +33,7 @@ app.add_typer(catalogue_cli.app, name="catalogue")
 app.add_typer(ledger_app, name="ledger")
 
 console = Console(stderr=True)
-out = Console(highlight=False)
+out = Console(highlight=False, markup=False, soft_wrap=True)  # data: no markup, no wrapping
 
 DbOption = Annotated[
     str | None,

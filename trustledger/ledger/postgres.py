@@ -106,6 +106,10 @@ class PostgresStore(Store):
             while rows := cur.fetchmany(20_000):
                 yield from rows
 
+    def _hashes(self, size: int) -> list[bytes]:
+        rows = self.conn.execute("SELECT hash FROM entries WHERE seq < %s ORDER BY seq", (size,))
+        return [bytes(r[0]) for r in rows]
+
     def _lookup_row(self, table: str, key: str) -> Any:
         row = self.conn.execute(
             f"SELECT {', '.join(columns(table))} FROM {table} WHERE id = %s", (key,)

@@ -117,6 +117,10 @@ class SqliteStore(Store):
         while rows := cur.fetchmany(20_000):
             yield from rows
 
+    def _hashes(self, size: int) -> list[bytes]:
+        rows = self.conn.execute("SELECT hash FROM entries WHERE seq < ? ORDER BY seq", (size,))
+        return [r[0] for r in rows]
+
     def _lookup_row(self, table: str, key: str) -> Any:
         row = self.conn.execute(
             f"SELECT {', '.join(columns(table))} FROM {table} WHERE id = ?", (key,)

@@ -188,13 +188,8 @@ class Store(ABC):
         return None
 
     def leaf_hashes(self, size: int | None = None) -> list[bytes]:
-        stop = self.size() if size is None else size
-        out: list[bytes] = []
-        for e in self.iter_entries(0):
-            if e.seq >= stop:
-                break
-            out.append(e.hash)
-        return out
+        """The stored entry hashes of the first ``size`` entries (default: all), in order."""
+        return self._hashes(self.size() if size is None else size)
 
     def get_row(self, table: str, key: str) -> Any:
         return self._lookup_row(table, key)
@@ -220,6 +215,9 @@ class Store(ABC):
 
     @abstractmethod
     def _read_head(self) -> Head: ...
+
+    @abstractmethod
+    def _hashes(self, size: int) -> list[bytes]: ...
 
     @abstractmethod
     def _lookup_row(self, table: str, key: str) -> Any: ...
