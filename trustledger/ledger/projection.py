@@ -97,6 +97,16 @@ class ProjectionError(RuntimeError):
     """An entry that cannot be projected: the ledger contradicts itself."""
 
 
+# plain strings: reading an enum member costs a descriptor call, and apply() runs per entry
+_ISSUED = EntryKind.RECORD_ISSUED.value
+_SUBJECT = EntryKind.SUBJECT_REGISTERED.value
+_AUTHORITY = EntryKind.AUTHORITY_REGISTERED.value
+_CHANGES = frozenset(
+    k.value for k in (EntryKind.RECORD_CORRECTED, EntryKind.RECORD_REVOKED, EntryKind.RECORD_ENDED)
+)
+_STATUS_ISSUED = RecordStatus.ISSUED.value
+
+
 class Projector:
     """Applies entries to projection rows; `changed` holds every row written so far."""
 
@@ -117,30 +127,27 @@ class Projector:
         p = payload if payload is not None else entry.payload_obj()
         kind = entry.kind
         seq = entry.seq
-        if kind == EntryKind.RECORD_ISSUED:
-            self._put(
-                "records",
-                RecordRow(
-                    p["record_id"],
-                    p["subject"],
-                    p["authority"],
-                    p["category"],
-                    p["tier"],
-                    p["decision_type"],
-                    p["document_number"],
-                    p["decision_date"],
-                    p["publication_date"],
-                    p.get("title"),
-                    p.get("amount_cny"),
-                    p.get("evidence_digest"),
-                    RecordStatus.ISSUED.value,
-                    None,
-                    None,
-                    seq,
-                    seq,
-                ),
+        if kind == _ISSUED:
+            self.changed["records"][p["record_id"]] = RecordRow(
+                p["record_id"],
+                p["subject"],
+                p["authority"],
+                p["category"],
+                p["tier"],
+                p["decision_type"],
+                p["document_number"],
+                p["decision_date"],
+                p["publication_date"],
+                p.get("title"),
+                p.get("amount_cny"),
+                p.get("evidence_digest"),
+                _STATUS_ISSUED,
+                None,
+                None,
+                seq,
+                seq,
             )
-        elif kind == EntryKind.SUBJECT_REGISTERED:
+        elif kind == _SUBJECT:
             old = self.get("subjects", p["id"])
             self._put(
                 "subjects",
@@ -157,9 +164,9 @@ class Projector:
                     seq,
                 ),
             )
-        elif kind in (EntryKind.RECORD_CORRECTED, EntryKind.RECORD_REVOKED, EntryKind.RECORD_ENDED):
+        elif kind in _CHANGES:
             self._apply_change(entry, p)
-        elif kind == EntryKind.AUTHORITY_REGISTERED:
+        elif kind == _AUTHORITY:
             self._put(
                 "authorities",
                 AuthorityRow(p["id"], p["name"], p["authority_type"], p["division"], seq),
