@@ -186,12 +186,27 @@ def _check_in_child(
     # the parent's objects are only read here: keep the collector off them, or its passes
     # would touch (and so copy) every page inherited from the parent
     gc.freeze()
+    parent = os.getppid()
+
+    def send(message: object) -> bool:
+        # a parent killed outright cannot stop us; notice it instead of waiting forever
+        while True:
+            try:
+                out.put(message, timeout=0.5)
+                return True
+            except queue.Full:
+                if os.getppid() != parent:
+                    # nobody will read the rest: exit without flushing it
+                    out.cancel_join_thread()
+                    return False
+
     try:
         for chunk, position in _checked_chunks(path, validator, batch, max_line_bytes):
-            out.put((_pack(chunk), position))
-        out.put(None)
+            if not send((_pack(chunk), position)):
+                return
+        send(None)
     except BaseException as exc:
-        out.put(exc)
+        send(exc)
 
 
 def _checked_chunks_in_child(
