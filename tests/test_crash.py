@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import orjson
-
 from builders import authorities, issue
+
 from trustledger.ledger.store import open_store
 from trustledger.ledger.verify import verify
 
