@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -109,6 +109,20 @@ class PostgresStore(Store):
     def _hashes(self, size: int) -> list[bytes]:
         rows = self.conn.execute("SELECT hash FROM entries WHERE seq < %s ORDER BY seq", (size,))
         return [bytes(r[0]) for r in rows]
+
+    def _select_where(
+        self, table: str, column: str, values: Sequence[str]
+    ) -> Iterable[tuple[Any, ...]]:
+        return self.conn.execute(
+            f"SELECT {', '.join(columns(table))} FROM {table} WHERE {column} = ANY(%s)",
+            (list(values),),
+        ).fetchall()
+
+    def _entries_at(self, seqs: Sequence[int]) -> list[Entry]:
+        rows = self.conn.execute(
+            f"SELECT {', '.join(ENTRY_COLUMNS)} FROM entries WHERE seq = ANY(%s)", (list(seqs),)
+        )
+        return [Entry(s, t, k, bytes(p), bytes(b), bytes(h)) for s, t, k, p, b, h in rows]
 
     def _lookup_row(self, table: str, key: str) -> Any:
         row = self.conn.execute(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -120,6 +120,27 @@ class SqliteStore(Store):
     def _hashes(self, size: int) -> list[bytes]:
         rows = self.conn.execute("SELECT hash FROM entries WHERE seq < ? ORDER BY seq", (size,))
         return [r[0] for r in rows]
+
+    def _select_where(
+        self, table: str, column: str, values: Sequence[str]
+    ) -> Iterable[tuple[Any, ...]]:
+        cols = ", ".join(columns(table))
+        out: list[tuple[Any, ...]] = []
+        for i in range(0, len(values), 900):
+            chunk = values[i : i + 900]
+            marks = ", ".join("?" for _ in chunk)
+            sql = f"SELECT {cols} FROM {table} WHERE {column} IN ({marks})"
+            out.extend(self.conn.execute(sql, chunk))
+        return out
+
+    def _entries_at(self, seqs: Sequence[int]) -> list[Entry]:
+        out: list[Entry] = []
+        for i in range(0, len(seqs), 900):
+            chunk = seqs[i : i + 900]
+            marks = ", ".join("?" for _ in chunk)
+            sql = f"SELECT {', '.join(ENTRY_COLUMNS)} FROM entries WHERE seq IN ({marks})"
+            out.extend(map(Entry._make, self.conn.execute(sql, chunk)))
+        return out
 
     def _lookup_row(self, table: str, key: str) -> Any:
         row = self.conn.execute(

@@ -191,6 +191,19 @@ class Store(ABC):
         """The stored entry hashes of the first ``size`` entries (default: all), in order."""
         return self._hashes(self.size() if size is None else size)
 
+    def rows_where(self, table: str, column: str, values: Sequence[str]) -> list[Any]:
+        """Rows whose ``column`` is one of ``values`` (an indexed column: subject_id, record_id)."""
+        if column not in TABLES[table]._fields:
+            raise ValueError(f"{table} has no column {column!r}")
+        if not values:
+            return []
+        make = TABLES[table]._make
+        return [make(row) for row in self._select_where(table, column, values)]
+
+    def entries_at(self, seqs: Sequence[int]) -> list[Entry]:
+        """The entries with these sequence numbers, in seq order."""
+        return sorted(self._entries_at(sorted(set(seqs)))) if seqs else []
+
     def get_row(self, table: str, key: str) -> Any:
         return self._lookup_row(table, key)
 
@@ -218,6 +231,14 @@ class Store(ABC):
 
     @abstractmethod
     def _hashes(self, size: int) -> list[bytes]: ...
+
+    @abstractmethod
+    def _select_where(
+        self, table: str, column: str, values: Sequence[str]
+    ) -> Iterable[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def _entries_at(self, seqs: Sequence[int]) -> list[Entry]: ...
 
     @abstractmethod
     def _lookup_row(self, table: str, key: str) -> Any: ...
