@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ledger_data import FIRM, OTHER, fill, record_payload
+
 from trustledger.domain import EntryKind
 from trustledger.evaluate.history import records_as_of
 from trustledger.ledger.store import Store
