@@ -14,7 +14,6 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,6 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from trustledger.domain import AuthorityType, Domain, Polarity, SubjectKind, Tier
 from trustledger.legality import LegalBasis, legal_basis_problems, prohibited_ground_problems
+from trustledger.yamlfile import YamlProblem, format_loc, load_strict, node_line
 
 __all__ = [
     "NATIONAL_CATALOGUE_PATH",
@@ -238,55 +238,6 @@ class CatalogueError(ValueError):
         super().__init__("\n".join(f"{self.source}: {p}" for p in problems))
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys, which plain YAML silently overwrites."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                "while constructing a mapping",
-                node.start_mark,
-                f"duplicate key {key!r}",
-                key_node.start_mark,
-            )
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_StrictLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,
-)
-
-
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text or "(top level)"
-
-
-def _node_line(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """Line (1-based) of the deepest YAML node on `loc` that exists in the file."""
-    node = root
-    if node is None:
-        return None
-    for part in loc:
-        child: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            child = next((v for k, v in node.value if k.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            child = node.value[part] if 0 <= part < len(node.value) else None
-        if child is None:
-            break
-        node = child
-    return int(node.start_mark.line) + 1
-
-
 def _describe(error: Any) -> str:
     kind = error["type"]
     loc = error["loc"]
@@ -306,15 +257,9 @@ def _describe(error: Any) -> str:
 def parse_catalogue(text: str, source: str | Path = "<string>") -> Catalogue:
     """Parse and validate catalogue YAML; `source` names it in error messages."""
     try:
-        data = yaml.load(text, Loader=_StrictLoader)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = exc.problem or exc.context or "unreadable"
-        raise CatalogueError(source, [f"{where}malformed YAML: {problem}"]) from exc
-    except yaml.YAMLError as exc:
-        raise CatalogueError(source, [f"malformed YAML: {exc}"]) from exc
+        data, root = load_strict(text)
+    except YamlProblem as exc:
+        raise CatalogueError(source, [str(exc)]) from exc
     if not isinstance(data, dict):
         raise CatalogueError(source, ["(top level): a catalogue must be a YAML mapping"])
     try:
@@ -323,8 +268,8 @@ def parse_catalogue(text: str, source: str | Path = "<string>") -> Catalogue:
         problems = []
         for error in exc.errors():
             loc = tuple(error["loc"])
-            line = _node_line(root, loc)
-            where = _format_loc(loc) + (f" (line {line})" if line is not None else "")
+            line = node_line(root, loc)
+            where = format_loc(loc) + (f" (line {line})" if line is not None else "")
             problems.append(f"{where}: {_describe(error)}")
         raise CatalogueError(source, problems) from exc
 

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from trustledger.cli import catalogue as catalogue_cli
 from trustledger.cli import ids as ids_cli
+from trustledger.cli import rulebook as rulebook_cli
 from trustledger.ids import PersonKeyError
 from trustledger.intake import FileReport, Intake, ingest_file
 from trustledger.ledger import merkle
@@ -30,6 +31,7 @@ app = typer.Typer(
 ledger_app = typer.Typer(help="Tree heads and proofs of the ledger.", no_args_is_help=True)
 app.add_typer(ids_cli.app, name="ids")
 app.add_typer(catalogue_cli.app, name="catalogue")
+app.add_typer(rulebook_cli.app, name="rulebook")
 app.add_typer(ledger_app, name="ledger")
 
 console = Console(stderr=True)

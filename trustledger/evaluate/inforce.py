@@ -1,0 +1,48 @@
+"""When a record counts: the publicity window and the entries that end it early.
+
+A record is in force on day D (the calendar day of the evaluation instant) when it has
+been published (publication date ≤ D), D is before the end of its publicity period
+(publication date + the rulebook's maximum for it), and no revocation or issuer's end
+takes effect on or before D. A correction changes the record's content (the dates and
+tier used here come already corrected), not whether it is in force.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from trustledger.domain import RecordStatus
+from trustledger.ledger.projection import RecordRow
+from trustledger.rulebook.durations import Duration
+
+
+class Standing(StrEnum):
+    """Why a record does or does not count on a given day; explanations quote it."""
+
+    IN_FORCE = "in force"
+    NOT_YET_PUBLISHED = "not yet published"
+    PUBLICITY_ENDED = "publicity period over"
+    REVOKED = "revoked"
+    ENDED = "ended by its issuer"
+
+
+def standing(record: RecordRow, on: date, publicity_max: Duration | None) -> Standing:
+    """The record's standing on day ``on``; ``publicity_max`` None means no maximum."""
+    published = date.fromisoformat(record.publication_date)
+    if published > on:
+        return Standing.NOT_YET_PUBLISHED
+    if record.status in (RecordStatus.REVOKED, RecordStatus.ENDED):
+        assert record.status_date is not None
+        if date.fromisoformat(record.status_date) <= on:
+            return Standing.REVOKED if record.status == RecordStatus.REVOKED else Standing.ENDED
+    if publicity_max is not None and on >= publicity_max.after(published):
+        return Standing.PUBLICITY_ENDED
+    return Standing.IN_FORCE
+
+
+def publicity_ends(record: RecordRow, publicity_max: Duration | None) -> date | None:
+    """The first day the record no longer counts by itself (None: no maximum)."""
+    if publicity_max is None:
+        return None
+    return publicity_max.after(date.fromisoformat(record.publication_date))

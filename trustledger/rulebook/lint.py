@@ -1,0 +1,476 @@
+"""The legality lint: what makes a well-formed rulebook lawful (DESIGN principles 1, 2, 4, 5).
+
+It runs over a parsed `Rulebook` and the `Catalogue` its treatments select from and
+returns every problem it finds, each naming the place in the file (``measures[1]``) and
+the item, so an author can fix them all in one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from trustledger.catalogue import Catalogue, Category
+from trustledger.domain import Polarity, SubjectKind, Tier
+from trustledger.legality import LegalBasis, legal_basis_problems, prohibited_ground_problems
+from trustledger.rulebook.condition import (
+    Aggregate,
+    Arith,
+    BoolLit,
+    Compare,
+    Condition,
+    Expr,
+    InList,
+    Logic,
+    Name,
+    Neg,
+    Not,
+    TextLit,
+    render,
+)
+from trustledger.rulebook.durations import Duration
+from trustledger.rulebook.schema import (
+    BandedScore,
+    GradesScore,
+    ListDef,
+    MeasureDef,
+    Rulebook,
+    Selection,
+    Treatment,
+    compare_durations,
+)
+
+__all__ = [
+    "TIER_BOUNDS",
+    "CountedCategories",
+    "Problem",
+    "counted_categories",
+    "lint_rulebook",
+    "selected_categories",
+]
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One lint finding: where it is in the file, and what is wrong."""
+
+    loc: Loc
+    message: str
+
+    @property
+    def path(self) -> str:
+        text = ""
+        for part in self.loc:
+            text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+        return text or "(top level)"
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+# NDRC Order No. 58 (2023): publicity of administrative-penalty information by tier, as
+# (minimum, maximum); minor has no minimum ("not published, or at most 3 months").
+TIER_BOUNDS: dict[Tier, tuple[Duration | None, Duration]] = {
+    Tier.MINOR: (None, Duration(3, "m")),
+    Tier.GENERAL: (Duration(3, "m"), Duration(1, "y")),
+    Tier.SERIOUS: (Duration(1, "y"), Duration(3, "y")),
+}
+
+
+def _spoken(duration: Duration) -> str:
+    unit = {"d": "day", "m": "month", "y": "year"}[duration.unit]
+    return f"{duration.count} {unit}" + ("s" if duration.count != 1 else "")
+
+
+def selected_categories(selection: Selection, catalogue: Catalogue) -> list[Category]:
+    """Catalogue categories a treatment's selection matches (all criteria must hold)."""
+    codes = set(selection.codes) if selection.codes is not None else None
+    return [
+        category
+        for category in catalogue
+        if (codes is None or category.code in codes)
+        and (selection.domain is None or category.domain is selection.domain)
+        and (selection.tier is None or category.default_tier is selection.tier)
+    ]
+
+
+def _legality(
+    loc: Loc,
+    item: str,
+    legal_basis: Sequence[LegalBasis] | None,
+    fields: Mapping[str, str | Iterable[str] | None],
+    grounds: Iterable[str] = (),
+) -> list[Problem]:
+    messages = legal_basis_problems(item, legal_basis) + prohibited_ground_problems(
+        item, fields, list(grounds)
+    )
+    return [Problem(loc, message) for message in messages]
+
+
+# ── Publicity ───────────────────────────────────────────────────────────────────────────
+
+
+def _publicity_problems(
+    loc: Loc, item: str, treatment: Treatment, categories: list[Category]
+) -> list[Problem]:
+    if treatment.publicity_override is not None:
+        return []
+    # The tier bounds protect the subject of an adverse record; a positive record (an
+    # honour, an A grade) harms no one by staying public, so only negative ones are held
+    # to them.
+    tiers: dict[Tier, list[str]] = {}
+    for category in categories:
+        if category.polarity is Polarity.NEGATIVE:
+            tiers.setdefault(treatment.tier or category.default_tier, []).append(category.code)
+    problems: list[Problem] = []
+    publicity = treatment.publicity
+    for tier, codes in tiers.items():
+        floor, ceiling = TIER_BOUNDS[tier]
+        whose = (
+            f"{tier} records (tier override)"
+            if treatment.tier
+            else f"{tier} records (default tier of {', '.join(codes)})"
+        )
+        if compare_durations(publicity.max, ceiling) > 0:
+            problems.append(
+                Problem(
+                    (*loc, "publicity", "max"),
+                    f"{item}: publicity max {publicity.max} exceeds the {_spoken(ceiling)} "
+                    f"maximum for {whose} (NDRC Order No. 58); "
+                    "cite publicity_override to go beyond it",
+                )
+            )
+        if floor is not None and compare_durations(floor, publicity.min) > 0:
+            problems.append(
+                Problem(
+                    (*loc, "publicity", "min"),
+                    f"{item}: publicity min {publicity.min} is under the {_spoken(floor)} "
+                    f"minimum for {whose} (NDRC Order No. 58); "
+                    "cite publicity_override to go below it",
+                )
+            )
+    return problems
+
+
+def _treatment_problems(rulebook: Rulebook, catalogue: Catalogue) -> list[Problem]:
+    problems: list[Problem] = []
+    for index, treatment in enumerate(rulebook.treatments):
+        loc: Loc = ("treatments", index)
+        item = f"treatment ({treatment.select.describe()})"
+        problems += _legality(loc, item, treatment.legal_basis, {})
+        selection = treatment.select
+        if selection.codes is not None:
+            unknown = [code for code in selection.codes if code not in catalogue]
+            if unknown:
+                problems.append(
+                    Problem(
+                        (*loc, "select", "codes"),
+                        f"{item}: unknown category code(s) {', '.join(unknown)} "
+                        f"(not in catalogue {catalogue.id})",
+                    )
+                )
+        categories = selected_categories(selection, catalogue)
+        if not categories:
+            problems.append(
+                Problem((*loc, "select"), f"{item}: selects no category of {catalogue.id}")
+            )
+        problems += _publicity_problems(loc, item, treatment, categories)
+    return problems
+
+
+# ── What a condition counts ─────────────────────────────────────────────────────────────
+#
+# The persons rule needs the categories a condition's aggregates can count: a walk over the
+# parsed tree that follows category, domain and tier restrictions through `and`/`or`.
+# Anything it does not recognise (`not`, `!=`, polarity, age…) counts as "no restriction",
+# the safe side.
+
+# None means "no restriction": every category the rulebook counts.
+Restriction = frozenset[str] | None
+
+
+@dataclass
+class CountedCategories:
+    """What a condition counts: the categories its aggregates can see."""
+
+    codes: set[str] = field(default_factory=set)
+    unrestricted: list[str] = field(default_factory=list)  # unrestricted aggregates, rendered
+    counts_records: bool = False
+    named_codes: list[str] = field(default_factory=list)  # literals compared with `category`
+
+
+def _text_values(nodes: Iterable[Expr]) -> list[str] | None:
+    values = [node.value for node in nodes if isinstance(node, TextLit)]
+    return values if all(isinstance(node, TextLit) for node in nodes) else None
+
+
+class _Analyser:
+    def __init__(self, universe: Mapping[str, Tier], catalogue: Catalogue) -> None:
+        self.universe = universe
+        self.catalogue = catalogue
+        self.found = CountedCategories()
+
+    def _named(self, name: str, values: list[str]) -> Restriction:
+        if name == "category":
+            self.found.named_codes += values
+            return frozenset(values)
+        if name == "domain":
+            return frozenset(
+                code
+                for code in self.universe
+                if (category := self.catalogue.get(code)) and category.domain.value in values
+            )
+        if name == "tier":
+            return frozenset(code for code, tier in self.universe.items() if tier in values)
+        return None
+
+    def restriction(self, node: Expr) -> Restriction:
+        """Categories a record must have to satisfy filter `node`."""
+        match node:
+            case Logic(op="or"):
+                left, right = self.restriction(node.left), self.restriction(node.right)
+                return None if left is None or right is None else left | right
+            case Logic(op="and"):
+                left, right = self.restriction(node.left), self.restriction(node.right)
+                if left is None or right is None:
+                    return right if left is None else left
+                return left & right
+            case BoolLit(value=False):
+                return frozenset()
+            case Compare(op="=="):
+                for name, value in ((node.left, node.right), (node.right, node.left)):
+                    if isinstance(name, Name) and isinstance(value, TextLit):
+                        return self._named(name.name, [value.value])
+                return None
+            case InList(negated=False) if isinstance(node.operand, Name):
+                values = _text_values(node.values)
+                return None if values is None else self._named(node.operand.name, values)
+            case Not():
+                self.restriction(node.operand)  # for the category codes it names
+                return None
+            case _:
+                return None
+
+    def scan(self, node: Expr, score_codes: Restriction) -> None:
+        """Find aggregates (and `score`/`grade`) anywhere in a condition."""
+        match node:
+            case Aggregate():
+                restriction = None if node.filter is None else self.restriction(node.filter)
+                self._count(restriction, render(node))
+            case Name(name="score" | "grade"):
+                self._count(score_codes, node.name)
+            case Not() | Neg():
+                self.scan(node.operand, score_codes)
+            case Logic() | Compare() | Arith():
+                self.scan(node.left, score_codes)
+                self.scan(node.right, score_codes)
+            case InList():
+                self.scan(node.operand, score_codes)
+            case _:
+                pass
+
+    def _count(self, restriction: Restriction, text: str) -> None:
+        self.found.counts_records = True
+        if restriction is None:
+            self.found.unrestricted.append(text)
+        else:
+            self.found.codes |= restriction
+
+
+def _countable(rulebook: Rulebook, catalogue: Catalogue) -> dict[str, Tier]:
+    """Categories this rulebook counts, with the tier their records carry under it.
+
+    A record counts only through a treatment (it gives the publicity period), and the
+    first matching treatment wins, so its tier override is the one that applies.
+    """
+    tiers: dict[str, Tier] = {}
+    for treatment in rulebook.treatments:
+        for category in selected_categories(treatment.select, catalogue):
+            tiers.setdefault(category.code, treatment.tier or category.default_tier)
+    return tiers
+
+
+def _score_codes(rulebook: Rulebook, catalogue: Catalogue) -> Restriction:
+    """Categories a subject's score or grade depends on; None if not confined to any."""
+    universe = _countable(rulebook, catalogue)
+    score = rulebook.score
+    if isinstance(score, BandedScore):
+        scored: set[str] = set()
+        for treatment in rulebook.treatments:
+            if treatment.points:
+                scored |= {c.code for c in selected_categories(treatment.select, catalogue)}
+        return frozenset(scored & set(universe))
+    if isinstance(score, GradesScore):
+        analyser = _Analyser(universe, catalogue)
+        for rule in score.rules:
+            analyser.scan(rule.when.tree.root, frozenset())
+        return None if analyser.found.unrestricted else frozenset(analyser.found.codes)
+    return frozenset()  # form none: score 0 and grade "" whatever the records
+
+
+def counted_categories(
+    condition: Condition, rulebook: Rulebook, catalogue: Catalogue
+) -> CountedCategories:
+    """The categories a condition of `rulebook` can count (see `CountedCategories`)."""
+    analyser = _Analyser(_countable(rulebook, catalogue), catalogue)
+    analyser.scan(condition.root, _score_codes(rulebook, catalogue))
+    return analyser.found
+
+
+# ── Lists and measures ──────────────────────────────────────────────────────────────────
+
+
+def _unknown_codes(
+    loc: Loc, item: str, condition: Condition, catalogue: Catalogue
+) -> list[Problem]:
+    analyser = _Analyser({}, catalogue)
+    analyser.scan(condition.root, frozenset())
+    unknown = sorted({code for code in analyser.found.named_codes if code not in catalogue})
+    if not unknown:
+        return []
+    return [
+        Problem(
+            loc,
+            f"{item}: condition names unknown category code(s) {', '.join(unknown)} "
+            f"(not in catalogue {catalogue.id})",
+        )
+    ]
+
+
+def _list_problems(rulebook: Rulebook, catalogue: Catalogue) -> list[Problem]:
+    problems: list[Problem] = []
+    for index, item in enumerate(rulebook.lists):
+        loc: Loc = ("lists", index)
+        label = f"list {item.id}"
+        problems += _legality(
+            loc,
+            label,
+            item.legal_basis,
+            {"id": item.id, "title": item.title, "when": item.when.text, "removal": item.removal},
+            item.grounds,
+        )
+        problems += _unknown_codes((*loc, "when"), label, item.when.tree, catalogue)
+    if isinstance(rulebook.score, GradesScore):
+        for index, rule in enumerate(rulebook.score.rules):
+            loc = ("score", "rules", index)
+            label = f"grade rule {rule.grade}"
+            messages = prohibited_ground_problems(
+                label, {"grade": rule.grade, "when": rule.when.text}
+            )
+            problems += [Problem(loc, message) for message in messages]
+            problems += _unknown_codes((*loc, "when"), label, rule.when.tree, catalogue)
+    return problems
+
+
+def _person_measure_problems(
+    index: int, measure: MeasureDef, listed: ListDef, rulebook: Rulebook, catalogue: Catalogue
+) -> list[Problem]:
+    # Principle 1: a person is listed, and restricted, only on the strength of final court
+    # judgments or administrative penalties about that person: never on a count of "any
+    # record", which would take in categories (monitoring, enterprise filings) that say
+    # nothing about a person, and never on a condition that counts no record at all.
+    loc: Loc = ("measures", index, "subject_kinds")
+    label = f"measure {measure.id}"
+    found = counted_categories(listed.when.tree, rulebook, catalogue)
+    why = (
+        "a measure on persons may only follow from a list whose condition counts records "
+        "of categories that concern persons (court judgments or administrative penalties)"
+    )
+    problems: list[Problem] = []
+    if found.unrestricted:
+        problems.append(
+            Problem(
+                loc,
+                f"{label}: applies to person, but list {listed.id} counts records without "
+                f"restricting their category, domain or tier ({'; '.join(found.unrestricted)})"
+                f"; {why}",
+            )
+        )
+    elif not found.counts_records or not found.codes:
+        problems.append(
+            Problem(
+                loc,
+                f"{label}: applies to person, but the condition of list {listed.id} counts "
+                f"no record; {why}",
+            )
+        )
+    not_persons = sorted(
+        code
+        for code in found.codes
+        if (category := catalogue.get(code)) is not None
+        and SubjectKind.PERSON not in category.subject_kinds
+    )
+    if not_persons:
+        problems.append(
+            Problem(
+                loc,
+                f"{label}: applies to person, but list {listed.id} counts categories that do "
+                f"not concern persons ({', '.join(not_persons)}); {why}",
+            )
+        )
+    return problems
+
+
+def _measure_problems(rulebook: Rulebook, catalogue: Catalogue) -> list[Problem]:
+    problems: list[Problem] = []
+    kinds = set(rulebook.subject_kinds)
+    for index, measure in enumerate(rulebook.measures):
+        loc: Loc = ("measures", index)
+        label = f"measure {measure.id}"
+        problems += _legality(
+            loc,
+            label,
+            measure.legal_basis,
+            {"id": measure.id, "actions": measure.actions, "agency": measure.agency},
+            measure.grounds,
+        )
+        listed = rulebook.list_by_id(measure.list)
+        if listed is None:
+            problems.append(Problem((*loc, "list"), f"{label}: list {measure.list} is not defined"))
+        if measure.duration is None and not measure.until_removed:
+            problems.append(
+                Problem(
+                    loc,
+                    f"{label}: has no end; give a duration (e.g. 3y) or until_removed: true "
+                    "(measures are bounded in time, principle 5)",
+                )
+            )
+        if measure.until_removed and listed is not None and not listed.removal.strip():
+            problems.append(
+                Problem(
+                    (*loc, "until_removed"),
+                    f"{label}: lasts until removal from list {listed.id}, "
+                    "which has no removal rule",
+                )
+            )
+        outside = [kind.value for kind in measure.subject_kinds if kind not in kinds]
+        if outside:
+            problems.append(
+                Problem(
+                    (*loc, "subject_kinds"),
+                    f"{label}: subject kind(s) {', '.join(outside)} not covered by the "
+                    "rulebook's subject_kinds",
+                )
+            )
+        if SubjectKind.PERSON in measure.subject_kinds and listed is not None:
+            problems += _person_measure_problems(index, measure, listed, rulebook, catalogue)
+    return problems
+
+
+def lint_rulebook(rulebook: Rulebook, catalogue: Catalogue) -> list[Problem]:
+    """Every legality problem of `rulebook` against `catalogue`; empty if it is lawful."""
+    problems = _legality(
+        (),
+        f"rulebook {rulebook.id}",
+        rulebook.legal_basis,
+        {"id": rulebook.id, "title": rulebook.title},
+        rulebook.grounds,
+    )
+    if not rulebook.sources:
+        problems.append(Problem(("sources",), f"rulebook {rulebook.id}: no sources cited"))
+    problems += _treatment_problems(rulebook, catalogue)
+    problems += _list_problems(rulebook, catalogue)
+    problems += _measure_problems(rulebook, catalogue)
+    return problems
