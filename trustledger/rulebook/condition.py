@@ -810,3 +810,18 @@ def render(node: Expr | Condition) -> str:
     Text values are assumed free of backslashes, which holds for every parsed tree.
     """
     return _render(node.root if isinstance(node, Condition) else node)
+
+
+def aggregates(node: Expr | Condition) -> list[Aggregate]:
+    """Every aggregate call in a condition, left to right (explanations cite them)."""
+    out: list[Aggregate] = []
+    stack: list[Expr] = [node.root if isinstance(node, Condition) else node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Aggregate):
+            out.append(current)
+        elif isinstance(current, Neg | Not | InList):
+            stack.append(current.operand)
+        elif isinstance(current, Arith | Compare | Logic):
+            stack.extend((current.right, current.left))
+    return out

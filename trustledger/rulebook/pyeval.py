@@ -41,6 +41,7 @@ __all__ = [
     "SubjectFacts",
     "Value",
     "compile_condition",
+    "compile_matcher",
 ]
 
 NO_RECORD_DAYS: Final = 100_000
@@ -277,3 +278,19 @@ def _compile_aggregate(node: Aggregate) -> _Fn:
             return days_since
         case _:
             assert_never(node.func)
+
+
+def compile_matcher(node: Aggregate) -> Callable[[Sequence[RecordFacts], date], list[int]]:
+    """For an aggregate, the positions of the records it counts at T (for explanations)."""
+    keep = None if node.filter is None else _compile(node.filter, _RECORD_INDEX)
+    cutoff = None if node.within is None else _window(node.within)
+
+    def positions(records: Sequence[RecordFacts], t: date) -> list[int]:
+        lo = None if cutoff is None else cutoff(t)
+        return [
+            i
+            for i, r in enumerate(records)
+            if (lo is None or r.published >= lo) and (keep is None or keep(r, t))
+        ]
+
+    return positions

@@ -1,0 +1,386 @@
+"""One subject under one rulebook on one day: the Python evaluation engine.
+
+The profile holds every record with its standing and points, the score and grade, the
+lists the subject is on (with the records that put it there, since when, and until when
+if nothing new happens), the measures in force with their end dates, and a plain
+explanation of each. Batch evaluation in SQL must agree with it.
+
+Listing dates are found by re-evaluating the list condition on the days the subject's
+situation changes (a publication, an end or revocation, a publicity period or a `within`
+window running out). Thresholds on `age` or `days_since` move a listing by their own
+number of days, which these change days do not capture; such conditions give the start
+of the run of change days on which the condition held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from trustledger.catalogue import Catalogue, Category
+from trustledger.evaluate.inforce import Standing, publicity_ends, standing
+from trustledger.ledger.projection import RecordRow, SubjectRow
+from trustledger.rulebook.condition import Aggregate, aggregates, render
+from trustledger.rulebook.lint import selected_categories
+from trustledger.rulebook.pyeval import (
+    Evaluator,
+    RecordFacts,
+    SubjectFacts,
+    compile_condition,
+    compile_matcher,
+)
+from trustledger.rulebook.schema import (
+    GradesScore,
+    ListDef,
+    MeasureDef,
+    NoScore,
+    Rulebook,
+    Treatment,
+)
+
+Matcher = Callable[[Sequence[RecordFacts], date], list[int]]
+
+
+@dataclass(frozen=True)
+class _CompiledList:
+    spec: ListDef
+    holds: Evaluator
+    matchers: list[tuple[Aggregate, Matcher]]
+
+
+@dataclass(frozen=True)
+class CompiledRulebook:
+    """A rulebook ready to evaluate: treatments resolved per category, conditions compiled."""
+
+    rulebook: Rulebook
+    categories: dict[str, Category]
+    treatment_of: dict[str, Treatment]
+    lists: list[_CompiledList]
+    grade_rules: list[tuple[str, Evaluator, str]]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.rulebook.id}@{self.rulebook.version}"
+
+
+def compile_rulebook(rulebook: Rulebook, catalogue: Catalogue) -> CompiledRulebook:
+    treatment_of: dict[str, Treatment] = {}
+    for treatment in rulebook.treatments:  # the first matching treatment wins
+        for category in selected_categories(treatment.select, catalogue):
+            treatment_of.setdefault(category.code, treatment)
+    lists = [
+        _CompiledList(
+            spec,
+            compile_condition(spec.when.tree),
+            [(agg, compile_matcher(agg)) for agg in aggregates(spec.when.tree)],
+        )
+        for spec in rulebook.lists
+    ]
+    grade_rules: list[tuple[str, Evaluator, str]] = []
+    if isinstance(rulebook.score, GradesScore):
+        grade_rules = [
+            (rule.grade, compile_condition(rule.when.tree), rule.when.text)
+            for rule in rulebook.score.rules
+        ]
+    return CompiledRulebook(
+        rulebook, {c.code: c for c in catalogue}, treatment_of, lists, grade_rules
+    )
+
+
+@dataclass(frozen=True)
+class RecordView:
+    record_id: str
+    category: str
+    tier: str
+    points: int
+    standing: str  # a Standing value, or "not covered by this rulebook"
+    published: str
+    publicity_ends: str | None
+    counted: bool
+
+
+@dataclass(frozen=True)
+class ListMembership:
+    list_id: str
+    kind: str
+    title: str
+    since: str
+    until: str | None  # the day it ends by itself if nothing new happens; None: no such day
+    records: list[str]
+    condition: str
+
+
+@dataclass(frozen=True)
+class MeasureInForce:
+    measure_id: str
+    kind: str
+    list_id: str
+    actions: list[str]
+    start: str
+    end: str | None  # None: until the subject leaves the list
+    agency: str
+    legal_basis: list[str]
+
+
+@dataclass
+class Profile:
+    subject_id: str
+    rulebook: str
+    on: str
+    applicable: bool
+    records: list[RecordView] = field(default_factory=list)
+    score: int | None = None
+    grade: str | None = None
+    lists: list[ListMembership] = field(default_factory=list)
+    measures: list[MeasureInForce] = field(default_factory=list)
+    explanation: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def _applicability(rb: Rulebook, subject: SubjectRow, on: date) -> str | None:
+    """Why the rulebook does not apply to the subject on that day; None if it does."""
+    if subject.kind not in rb.subject_kinds:
+        return f"it does not cover subjects of kind {subject.kind}"
+    prefix = rb.scope.division_prefix
+    if prefix and not (subject.division or "").startswith(prefix):
+        return f"its scope is division {prefix}…, the subject's is {subject.division or 'unknown'}"
+    if on < rb.effective.from_ or (rb.effective.until is not None and on > rb.effective.until):
+        return f"it is not in effect on {on.isoformat()}"
+    return None
+
+
+class _Situation:
+    """The subject's records under the rulebook, evaluable on any day."""
+
+    def __init__(self, cr: CompiledRulebook, subject: SubjectRow, records: list[RecordRow]):
+        self.cr = cr
+        self.subject = subject
+        self.covered: list[tuple[RecordRow, Treatment, RecordFacts]] = []
+        self.uncovered: list[RecordRow] = []
+        for record in records:
+            treatment = cr.treatment_of.get(record.category)
+            category = cr.categories.get(record.category)
+            if treatment is None or category is None:
+                self.uncovered.append(record)
+                continue
+            facts = RecordFacts(
+                record.category,
+                category.domain.value,
+                (treatment.tier or record.tier),
+                category.polarity.value,
+                record.decision_type,
+                treatment.points,
+                date.fromisoformat(record.publication_date),
+            )
+            self.covered.append((record, treatment, facts))
+
+    def in_force(self, on: date) -> list[tuple[RecordRow, RecordFacts]]:
+        return [
+            (record, facts)
+            for record, treatment, facts in self.covered
+            if standing(record, on, treatment.publicity.max) is Standing.IN_FORCE
+        ]
+
+    def score_and_grade(self, facts: Sequence[RecordFacts], on: date) -> tuple[int, str]:
+        form = self.cr.rulebook.score
+        if isinstance(form, NoScore):
+            return 0, ""
+        if isinstance(form, GradesScore):
+            subject = SubjectFacts(0, "", self.subject.kind, self.subject.division or "")
+            for grade, holds, _ in self.cr.grade_rules:
+                if holds(subject, facts, on):
+                    return 0, grade
+            return 0, ""
+        score = form.base + sum(f.points for f in facts)
+        if form.floor is not None:
+            score = max(score, form.floor)
+        if form.ceiling is not None:
+            score = min(score, form.ceiling)
+        for band in form.bands:
+            if band.min is None or score >= band.min:
+                return score, band.grade
+        return score, ""
+
+    def facts_on(self, on: date) -> tuple[SubjectFacts, list[RecordFacts]]:
+        facts = [f for _, f in self.in_force(on)]
+        score, grade = self.score_and_grade(facts, on)
+        return SubjectFacts(score, grade, self.subject.kind, self.subject.division or ""), facts
+
+    def change_days(self, lists: Sequence[_CompiledList]) -> list[date]:
+        days: set[date] = set()
+        windows = {agg.within for cl in lists for agg, _ in cl.matchers if agg.within}
+        for record, treatment, facts in self.covered:
+            days.add(facts.published)
+            if record.status_date is not None and record.status in ("ended", "revoked"):
+                days.add(date.fromisoformat(record.status_date))
+            end = publicity_ends(record, treatment.publicity.max)
+            if end is not None:
+                days.add(end)
+            for window in windows:
+                days.add(window.after(facts.published))
+        return sorted(days)
+
+
+def evaluate_subject(
+    cr: CompiledRulebook, subject: SubjectRow, records: list[RecordRow], on: date
+) -> Profile:
+    rb = cr.rulebook
+    profile = Profile(subject.id, cr.ref, on.isoformat(), applicable=True)
+    reason = _applicability(rb, subject, on)
+    if reason is not None:
+        profile.applicable = False
+        profile.explanation.append(f"{rb.title} ({cr.ref}) does not apply: {reason}.")
+        return profile
+
+    situation = _Situation(cr, subject, records)
+    in_force = situation.in_force(on)
+    counted = {r.id for r, _ in in_force}
+    for record, treatment, record_facts in situation.covered:
+        ends = publicity_ends(record, treatment.publicity.max)
+        profile.records.append(
+            RecordView(
+                record.id,
+                record.category,
+                record_facts.tier,
+                record_facts.points,
+                standing(record, on, treatment.publicity.max).value,
+                record.publication_date,
+                ends.isoformat() if ends else None,
+                record.id in counted,
+            )
+        )
+    for record in situation.uncovered:
+        profile.records.append(
+            RecordView(
+                record.id, record.category, record.tier, 0, "not covered by this rulebook",
+                record.publication_date, None, False,
+            )
+        )  # fmt: skip
+
+    subject_facts, facts = situation.facts_on(on)
+    form = rb.score
+    if not isinstance(form, NoScore):
+        profile.score = subject_facts.score if not isinstance(form, GradesScore) else None
+        profile.grade = subject_facts.grade
+    profile.explanation.append(
+        f"{rb.title} ({cr.ref}) as of {on.isoformat()}: {len(in_force)} of "
+        f"{len(records)} records count."
+    )
+    profile.explanation.extend(_score_lines(cr, situation, facts, subject_facts, on))
+
+    days = situation.change_days(cr.lists)
+    for cl in cr.lists:
+        if not cl.holds(subject_facts, facts, on):
+            continue
+        contributing: set[int] = set()
+        for _, match in cl.matchers:
+            contributing.update(match(facts, on))
+        record_ids = [in_force[i][0].id for i in sorted(contributing)]
+        since, until = _run_around(situation, cl.holds, days, on)
+        membership = ListMembership(
+            cl.spec.id,
+            cl.spec.kind,
+            cl.spec.title,
+            since.isoformat(),
+            until.isoformat() if until else None,
+            record_ids,
+            cl.spec.when.text,
+        )
+        profile.lists.append(membership)
+        profile.explanation.append(
+            f"On the {cl.spec.kind} list {cl.spec.title} ({cl.spec.id}) since {since}"
+            + (f", until {until} unless new records arrive" if until else "")
+            + f", because {render(cl.spec.when.tree)} holds; records: "
+            + (", ".join(record_ids) or "none")
+            + f". Removal: {cl.spec.removal}"
+        )
+        for measure in rb.measures:
+            if measure.list == cl.spec.id and subject.kind in measure.subject_kinds:
+                m = _measure(measure, since, until, on)
+                if m is not None:
+                    profile.measures.append(m)
+                    profile.explanation.append(_measure_line(m))
+    if not profile.lists:
+        profile.explanation.append("On no list of this rulebook.")
+    return profile
+
+
+def _run_around(
+    situation: _Situation, holds: Evaluator, days: list[date], on: date
+) -> tuple[date, date | None]:
+    """The first day of the run of change days on which the condition has held up to `on`,
+    and the first later change day on which it stops holding (None if none)."""
+    since = on
+    for day in reversed([d for d in days if d <= on]):
+        subject, facts = situation.facts_on(day)
+        if not holds(subject, facts, day):
+            break
+        since = day
+    until: date | None = None
+    for day in (d for d in days if d > on):
+        subject, facts = situation.facts_on(day)
+        if not holds(subject, facts, day):
+            until = day
+            break
+    return since, until
+
+
+def _measure(
+    measure: MeasureDef, since: date, until: date | None, on: date
+) -> MeasureInForce | None:
+    if measure.duration is not None:
+        end: date | None = measure.duration.after(since)
+        if until is not None and end is not None:
+            end = min(end, until)
+    else:
+        end = until
+    if end is not None and end <= on:
+        return None  # its time is up, though the list still holds
+    return MeasureInForce(
+        measure.id,
+        measure.kind,
+        measure.list,
+        list(measure.actions),
+        since.isoformat(),
+        end.isoformat() if end else None,
+        measure.agency,
+        [str(b) for b in measure.legal_basis],
+    )
+
+
+def _measure_line(m: MeasureInForce) -> str:
+    until = f"until {m.end}" if m.end else "until the subject leaves the list"
+    return (
+        f"{m.kind.capitalize()} {m.measure_id}: {', '.join(m.actions)} from {m.start} {until}; "
+        f"applied by {m.agency}; legal basis: {'; '.join(m.legal_basis) or 'none cited'}."
+    )
+
+
+def _score_lines(
+    cr: CompiledRulebook,
+    situation: _Situation,
+    facts: Sequence[RecordFacts],
+    subject: SubjectFacts,
+    on: date,
+) -> list[str]:
+    form = cr.rulebook.score
+    if isinstance(form, NoScore):
+        return ["This rulebook keeps records only: no score or grade."]
+    if isinstance(form, GradesScore):
+        for grade, holds, text in cr.grade_rules:
+            if holds(subject, facts, on):
+                return [f"Grade {grade}: the first grade rule that holds is {text}."]
+        return ["No grade rule holds."]
+    moved = sum(f.points for f in facts)
+    parts = [f"Score {subject.score} = base {form.base} {'+' if moved >= 0 else '−'} {abs(moved)}"]
+    parts.append(f" from {sum(1 for f in facts if f.points)} records with points")
+    raw = form.base + moved
+    if raw != subject.score:
+        parts.append(f" (clamped from {raw})")
+    return ["".join(parts) + f"; grade {subject.grade}."]
