@@ -120,3 +120,41 @@ def test_demo_small(env: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "records.jsonl" in result.stdout
     assert runner.invoke(app, ["verify"]).exit_code == 0
+
+
+def test_publish_and_profile_as_of(env: Path) -> None:
+    from builders import COURT, FIRM
+
+    rulebooks = Path(__file__).parent.parent / "rulebooks"
+    result = runner.invoke(
+        app, ["rulebook", "publish", *map(str, sorted(rulebooks.glob("*.yaml")))]
+    )
+    assert result.exit_code == 0, result.output
+    lines = [*authorities(), debtor(publication_date="2024-03-05", decision_date="2024-03-01")]
+    runner.invoke(app, ["ingest", str(write_jsonl(env / "d.jsonl", lines))])
+    args = ["profile", FIRM, "--rulebook", "cn-spc-dishonest-debtors", "--json"]
+    (before,) = json.loads(runner.invoke(app, args).stdout)
+    assert [m["list_id"] for m in before["lists"]] == ["dishonest-judgment-debtors"]
+    assert any(m["measure_id"] == "no-air-travel" for m in before["measures"])
+
+    # the court's end entry: the debtor comes off the list …
+    end = {"op": "end", "authority": COURT, "subject": FIRM,
+           "category": "JUD-DEBTOR-G1", "target_document_number": "(2024)粤0305执1234号",
+           "document_number": "(2024)粤0305执1234号之一", "effective_date": "2024-09-01",
+           "reason": "performed"}  # fmt: skip
+    head = json.loads(runner.invoke(app, ["ledger", "head", "--json"]).stdout)
+    runner.invoke(app, ["ingest", str(write_jsonl(env / "e.jsonl", [end]))])
+    (after,) = json.loads(runner.invoke(app, args).stdout)
+    assert after["lists"] == [] and after["measures"] == []
+    # … but the profile as of before that entry is unchanged
+    from datetime import UTC, datetime, timedelta
+
+    t = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=head["time_us"])).isoformat()
+    (then,) = json.loads(runner.invoke(app, [*args, "--at", t]).stdout)
+    assert then["lists"] == before["lists"] and then["measures"] == before["measures"]
+
+    plain = runner.invoke(app, ["profile", FIRM]).stdout
+    assert "cn-spc-dishonest-debtors" in plain
+    assert runner.invoke(app, ["profile", FIRM, "--at", "not-a-date"]).exit_code == 2
+    assert runner.invoke(app, ["profile", "914403001922038216"]).exit_code == 2  # unknown
+    assert runner.invoke(app, [*args[:3], "no-such-rulebook"]).exit_code == 2

@@ -125,6 +125,7 @@ class EntryKind(StrEnum):
     RECORD_CORRECTED = "record.corrected"
     RECORD_REVOKED = "record.revoked"
     RECORD_ENDED = "record.ended"
+    RULEBOOK_PUBLISHED = "rulebook.published"
 
 
 # USCC registering-authority code (position 1) and type code (position 2) → subject kind.

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from trustledger.cli import catalogue as catalogue_cli
 from trustledger.cli import ids as ids_cli
 from trustledger.cli import rulebook as rulebook_cli
+from trustledger.cli.common import (
+    DbOption,
+    JsonOption,
+    console,
+    open_db,
+    out,
+    print_json,
+    settings_for,
+)
 from trustledger.ids import PersonKeyError
 from trustledger.intake import FileReport, Intake, ingest_file
 from trustledger.ledger import merkle
-from trustledger.ledger.store import Store, StoreError, open_store
+from trustledger.ledger.store import Store, StoreError
 from trustledger.settings import Settings
 
 app = typer.Typer(
@@ -33,41 +39,6 @@ app.add_typer(ids_cli.app, name="ids")
 app.add_typer(catalogue_cli.app, name="catalogue")
 app.add_typer(rulebook_cli.app, name="rulebook")
 app.add_typer(ledger_app, name="ledger")
-
-console = Console(stderr=True)
-out = Console(highlight=False, markup=False, soft_wrap=True)  # data: no markup, no wrapping
-
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="Database URL (sqlite:///path or postgresql://…); "
-        "default $TRUSTLEDGER_DB or sqlite:///./trustledger.db",
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
-
-
-def _settings(db: str | None) -> Settings:
-    settings = Settings.from_env()
-    if db:
-        settings = dataclasses.replace(settings, db_url=db)
-    return settings
-
-
-def _open(settings: Settings, must_exist: bool = True) -> Store:
-    try:
-        store = open_store(settings.db_url)
-        if must_exist:
-            store.meta()
-    except StoreError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    return store
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
 
 
 def _ingest_with_bar(
@@ -114,9 +85,9 @@ def init(
     """Create the database (idempotent) and bind it to the person key, if one is set."""
     from trustledger.intake.factory import person_keyer
 
-    settings = _settings(db)
+    settings = settings_for(db)
     keyer = person_keyer(settings, create=new_person_key)
-    store = _open(settings, must_exist=False)
+    store = open_db(settings, must_exist=False)
     with store:
         store.init(keyer.fingerprint() if keyer else None)
         meta = store.meta()
@@ -141,8 +112,8 @@ def ingest(
     2 if any line was rejected."""
     from trustledger.intake.factory import make_intake
 
-    settings = _settings(db)
-    store = _open(settings)
+    settings = settings_for(db)
+    store = open_db(settings)
     reports = []
     with store:
         intake = make_intake(store, settings, console)
@@ -155,7 +126,7 @@ def ingest(
             reports.append(report)
     rejected = sum(r.counts.rejected for r in reports)
     if json_output:
-        _print_json(
+        print_json(
             [
                 {
                     "file": str(r.path),
@@ -186,11 +157,11 @@ def verify(db: DbOption = None, json_output: JsonOption = False) -> None:
     """Recompute the whole chain, every tree head and the projections. Exit 1 if tampered."""
     from trustledger.ledger.verify import verify as run_verify
 
-    store = _open(_settings(db))
+    store = open_db(settings_for(db))
     with store, console.status("verifying…", spinner="dots") as status:
         report = run_verify(store, lambda n: status.update(f"verifying… {n:,} entries"))
     if json_output:
-        _print_json(report.to_json())
+        print_json(report.to_json())
     elif report.ok:
         out.print(f"intact: {report.size:,} entries, root {report.root.hex()}")
     else:
@@ -203,7 +174,7 @@ def verify(db: DbOption = None, json_output: JsonOption = False) -> None:
 @app.command()
 def rebuild(db: DbOption = None) -> None:
     """Drop the projections and rebuild them from the ledger alone."""
-    store = _open(_settings(db))
+    store = open_db(settings_for(db))
     with store:
         counts = store.rebuild()
     out.print("rebuilt: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
@@ -212,11 +183,11 @@ def rebuild(db: DbOption = None) -> None:
 @ledger_app.command("head")
 def ledger_head(db: DbOption = None, json_output: JsonOption = False) -> None:
     """The latest tree head: size, root hash and time."""
-    store = _open(_settings(db))
+    store = open_db(settings_for(db))
     with store:
         head = store.head()
     if json_output:
-        _print_json(head.to_json())
+        print_json(head.to_json())
     else:
         out.print(f"size {head.size:,}\nroot {head.root.hex()}\ntime_us {head.time_us}")
 
@@ -231,7 +202,7 @@ def ledger_proof(
     json_output: JsonOption = False,
 ) -> None:
     """An RFC 6962 inclusion proof of one entry in the tree of the given size."""
-    store = _open(_settings(db))
+    store = open_db(settings_for(db))
     with store:
         tree_size = store.size() if size is None else size
         if not 0 <= seq < tree_size or tree_size > store.size():
@@ -253,7 +224,7 @@ def ledger_proof(
         "proof": [p.hex() for p in proof],
     }
     if json_output:
-        _print_json(result)
+        print_json(result)
     else:
         _print_fields(result)
 
@@ -266,7 +237,7 @@ def ledger_consistency(
     json_output: JsonOption = False,
 ) -> None:
     """An RFC 6962 consistency proof between two tree sizes."""
-    store = _open(_settings(db))
+    store = open_db(settings_for(db))
     with store:
         size = store.size() if new_size is None else new_size
         if not 0 < old_size <= size <= store.size():
@@ -281,7 +252,7 @@ def ledger_consistency(
         "proof": [p.hex() for p in merkle.consistency_proof(leaves, old_size, size)],
     }
     if json_output:
-        _print_json(result)
+        print_json(result)
     else:
         _print_fields(result)
 
@@ -294,16 +265,19 @@ def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Where to write the files.")] = Path(
         "demo-data"
     ),
+    rulebooks: Annotated[
+        Path | None, typer.Option(help="Rulebooks to publish (default: the shipped ones).")
+    ] = None,
 ) -> None:
     """Generate realistic synthetic data, initialise the database and ingest it."""
     from trustledger.demo import write_demo_files
     from trustledger.intake.factory import make_intake, person_keyer
 
-    settings = _settings(db)
+    settings = settings_for(db)
     keyer = person_keyer(settings, create=True)
     with console.status(f"generating {subjects:,} subjects…"):
         files = write_demo_files(directory, seed=seed, subjects=subjects, as_of=settings.today())
-    store = _open(settings, must_exist=False)
+    store = open_db(settings, must_exist=False)
     with store:
         store.init(keyer.fingerprint() if keyer else None)
         intake = make_intake(store, settings, console)
@@ -314,10 +288,83 @@ def demo(
             report = _ingest_with_bar(intake, path, directory, settings)
             c = report.counts
             table.add_row(path.name, f"{c.accepted:,}", f"{c.duplicate:,}", f"{c.rejected:,}")
+        published = _publish_shipped(store, rulebooks)
         head = store.head()
     out.print(table)
+    if published:
+        out.print("rulebooks published: " + ", ".join(published))
     out.print(f"ledger {settings.db_url}: {head.size:,} entries, root {head.root.hex()}")
     out.print("next: trustledger verify · trustledger ledger head · trustledger ledger proof 42")
+
+
+def _publish_shipped(store: Store, directory: Path | None) -> list[str]:
+    from trustledger.catalogue import national_catalogue
+    from trustledger.rulebook.publish import publish_rulebook
+
+    if directory is None:
+        # the shipped regimes live beside the package in a checkout
+        directory = Path(__file__).resolve().parents[2] / "rulebooks"
+    if not directory.is_dir():
+        console.print(f"[yellow]note:[/yellow] no rulebooks at {directory}; none published")
+        return []
+    return [
+        publish_rulebook(store, path, national_catalogue()).ref
+        for path in sorted(directory.glob("*.yaml"))
+    ]
+
+
+@app.command()
+def profile(
+    subject: Annotated[str, typer.Argument(help="USCC, resident ID number or internal id.")],
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="As of this instant (YYYY-MM-DD: the end of that day; or ISO "
+            "date-time). Default: now."
+        ),
+    ] = None,
+    rulebook: Annotated[
+        str | None, typer.Option(help="Only this rulebook (its id); default: all published.")
+    ] = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """A subject's records, score, grade, lists, measures and explanation as of an instant."""
+    from trustledger.catalogue import national_catalogue
+    from trustledger.evaluate.service import (
+        UnknownRulebook,
+        UnknownSubject,
+        resolve_instant,
+        resolve_subject,
+        subject_profiles,
+    )
+    from trustledger.intake.factory import person_keyer
+
+    settings = settings_for(db)
+    try:
+        at_us, on = resolve_instant(at, settings.timezone)
+        subject_id = resolve_subject(subject, person_keyer(settings))
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}", markup=True)
+        raise typer.Exit(2) from None
+    store = open_db(settings)
+    with store:
+        try:
+            profiles = subject_profiles(
+                store, national_catalogue(), subject_id, at_us=at_us, on=on, rulebook_id=rulebook
+            )
+        except (UnknownSubject, UnknownRulebook) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+    if json_output:
+        print_json([p.to_json() for p in profiles])
+        return
+    if not profiles:
+        out.print("no rulebook has been published yet (trustledger rulebook publish FILE)")
+    for p in profiles:
+        out.print(f"== {p.rulebook}")
+        for line in p.explanation:
+            out.print(f"  {line}")
 
 
 def main() -> None:

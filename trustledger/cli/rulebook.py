@@ -10,7 +10,10 @@ import typer
 from rich.console import Console
 
 from trustledger.catalogue import national_catalogue
+from trustledger.cli.common import DbOption, JsonOption, open_db, out, print_json, settings_for
+from trustledger.cli.common import console as err
 from trustledger.rulebook.load import RulebookError, load_rulebook, validate_rulebook_file
+from trustledger.rulebook.publish import PublishError, publish_rulebook
 from trustledger.rulebook.schema import BandedScore, GradesScore, Rulebook
 
 app = typer.Typer(
@@ -139,3 +142,35 @@ def show(
         return
     for line in _render(rulebook):
         _say(console, line)
+
+
+@app.command()
+def publish(
+    files: Annotated[list[Path], typer.Argument(help="Rulebook YAML files.")],
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Publish rulebooks to the ledger (only ones that validate clean). Exit 1 if any fails."""
+    store = open_db(settings_for(db))
+    results: list[dict[str, object]] = []
+    failed = False
+    with store:
+        for path in files:
+            try:
+                done = publish_rulebook(store, path, national_catalogue())
+            except (PublishError, RulebookError, OSError) as exc:
+                failed = True
+                results.append({"file": str(path), "published": False, "problems": str(exc)})
+                if not json_output:
+                    _say(err, str(exc))
+                continue
+            results.append(
+                {"file": str(path), "published": True, "rulebook": done.ref,
+                 "seq": done.seq, "sha256": done.sha256}
+            )  # fmt: skip
+            if not json_output:
+                what = f"entry {done.seq}" if done.seq is not None else "already published"
+                _say(out, f"published {done.ref} from {path} ({what})")
+    if json_output:
+        print_json(results)
+    raise typer.Exit(1 if failed else 0)

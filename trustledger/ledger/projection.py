@@ -66,7 +66,17 @@ class RecordEventRow(NamedTuple):
     seq: int
 
 
-Row = AuthorityRow | SubjectRow | RecordRow | RecordEventRow
+class RulebookRow(NamedTuple):
+    id: str  # "<rulebook id>@<version>"
+    rulebook_id: str
+    version: str
+    title: str
+    sha256: str  # of the YAML source, as published
+    source: str
+    seq: int
+
+
+Row = AuthorityRow | SubjectRow | RecordRow | RecordEventRow | RulebookRow
 
 # table name → row type; the order is the order tables are written and compared in
 TABLES: dict[str, type[Any]] = {
@@ -74,6 +84,7 @@ TABLES: dict[str, type[Any]] = {
     "subjects": SubjectRow,
     "records": RecordRow,
     "record_events": RecordEventRow,
+    "rulebooks": RulebookRow,
 }
 
 Lookup = Callable[[str, str], Any]
@@ -105,6 +116,7 @@ _CHANGES = frozenset(
     k.value for k in (EntryKind.RECORD_CORRECTED, EntryKind.RECORD_REVOKED, EntryKind.RECORD_ENDED)
 )
 _STATUS_ISSUED = RecordStatus.ISSUED.value
+_RULEBOOK = EntryKind.RULEBOOK_PUBLISHED.value
 
 
 class Projector:
@@ -171,7 +183,15 @@ class Projector:
                 "authorities",
                 AuthorityRow(p["id"], p["name"], p["authority_type"], p["division"], seq),
             )
-        # other entry kinds (rulebooks, due process) project elsewhere
+        elif kind == _RULEBOOK:
+            self._put(
+                "rulebooks",
+                RulebookRow(
+                    f"{p['id']}@{p['version']}", p["id"], p["version"], p["title"],
+                    p["sha256"], p["source"], seq,
+                ),
+            )  # fmt: skip
+        # other entry kinds (due process) project elsewhere
 
     def _apply_change(self, entry: Entry, p: dict[str, Any]) -> None:
         record: RecordRow | None = self.get("records", p["record_id"])

@@ -72,6 +72,15 @@ CREATE TABLE IF NOT EXISTS record_events (
     seq {int} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS record_events_record ON record_events (record_id);
+CREATE TABLE IF NOT EXISTS rulebooks (
+    id TEXT PRIMARY KEY,
+    rulebook_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    title TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    source TEXT NOT NULL,
+    seq {int} NOT NULL
+);
 """
 
 

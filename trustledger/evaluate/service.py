@@ -1,0 +1,97 @@
+"""Profiles of one subject as of an instant, under the rulebooks published by then."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from trustledger.catalogue import Catalogue
+from trustledger.domain import SubjectKind
+from trustledger.evaluate.history import records_as_of
+from trustledger.evaluate.profile import Profile, compile_rulebook, evaluate_subject
+from trustledger.ids import PersonKeyer, check_identifier
+from trustledger.ledger.projection import SubjectRow
+from trustledger.ledger.store import Store
+from trustledger.rulebook.publish import published_rulebooks
+
+
+class UnknownSubject(LookupError):
+    pass
+
+
+class UnknownRulebook(LookupError):
+    pass
+
+
+def subject_profiles(
+    store: Store,
+    catalogue: Catalogue,
+    subject_id: str,
+    *,
+    at_us: int | None,
+    on: date,
+    rulebook_id: str | None = None,
+) -> list[Profile]:
+    """The subject's profile under each published rulebook (or the one named), as of
+    ledger time ``at_us`` (None: now), judged on calendar day ``on``."""
+    subject: SubjectRow | None = store.get_row("subjects", subject_id)
+    if subject is not None and at_us is not None:
+        (registered,) = store.entries_at([subject.registered_seq])
+        if registered.time_us > at_us:
+            subject = None
+    if subject is None:
+        raise UnknownSubject(f"no subject {subject_id} in the ledger at that time")
+    rulebooks = published_rulebooks(store, at_us)
+    if rulebook_id is not None:
+        if rulebook_id not in rulebooks:
+            known = ", ".join(sorted(rulebooks)) or "none"
+            raise UnknownRulebook(
+                f"rulebook {rulebook_id} was not published then (published: {known})"
+            )
+        rulebooks = {rulebook_id: rulebooks[rulebook_id]}
+    records = records_as_of(store, subject_id, at_us)
+    return [
+        evaluate_subject(compile_rulebook(rb, catalogue), subject, records, on)
+        for _, rb in sorted(rulebooks.items())
+    ]
+
+
+def resolve_instant(text: str | None, timezone: str) -> tuple[int | None, date]:
+    """`--at` → (ledger time in µs, or None for now; the calendar day to judge on).
+
+    A bare date means the end of that day on the local calendar; a date-time without a
+    zone is local time.
+    """
+    zone = ZoneInfo(timezone)
+    if text is None:
+        return None, datetime.now(zone).date()
+    try:
+        if len(text) == 10:
+            moment = datetime.combine(date.fromisoformat(text), time.max, zone)
+        else:
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=zone)
+    except ValueError:
+        raise ValueError(f"--at {text!r} is not a date (YYYY-MM-DD) or an ISO date-time") from None
+    micros = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    return micros, moment.astimezone(zone).date()
+
+
+def resolve_subject(
+    text: str, keyer: PersonKeyer | None, allowlist: frozenset[str] = frozenset()
+) -> str:
+    """A subject's ledger id from what a user types: a USCC, a resident ID number (hashed
+    here, never kept) or an internal person id."""
+    if len(text) == 33 and text.startswith("P") and all(c in "0123456789abcdef" for c in text[1:]):
+        return text
+    check = check_identifier(text, None, allowlist)
+    if not check.valid:
+        raise ValueError(
+            f"{check.display_code} is not a valid identifier: {'; '.join(check.errors)}"
+        )
+    if check.kind is SubjectKind.PERSON:
+        if keyer is None:
+            raise ValueError("a resident ID number needs the person key (TRUSTLEDGER_PERSON_KEY)")
+        return keyer.person_id(check.code)
+    return check.code

@@ -1,0 +1,76 @@
+"""Publishing rulebooks to the ledger, and reading back the ones in force at an instant.
+
+A rulebook is published as a `rulebook.published` entry holding its YAML source, so every
+outcome can name the exact version it came from and anyone can re-run it. Only a rulebook
+that validates clean (schema and legality lint) is published.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from hashlib import sha256
+from pathlib import Path
+
+from trustledger.catalogue import Catalogue
+from trustledger.domain import EntryKind
+from trustledger.ledger.projection import RulebookRow
+from trustledger.ledger.store import Store
+from trustledger.rulebook.load import parse_rulebook, validate_rulebook_file
+from trustledger.rulebook.schema import Rulebook
+
+
+class PublishError(ValueError):
+    """A rulebook that may not be published, with every reason."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        super().__init__(f"{path}: not published:\n" + "\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Published:
+    ref: str  # "<id>@<version>"
+    seq: int | None  # the entry, or None if this exact source was already published
+    sha256: str
+
+
+def publish_rulebook(store: Store, path: Path, catalogue: Catalogue) -> Published:
+    problems = validate_rulebook_file(path, catalogue)
+    if problems:
+        raise PublishError(path, problems)
+    source = path.read_text(encoding="utf-8")
+    rulebook = parse_rulebook(source, path)
+    digest = sha256(source.encode()).hexdigest()
+    ref = f"{rulebook.id}@{rulebook.version}"
+    with store.writer() as w:
+        existing: RulebookRow | None = w.get("rulebooks", ref)
+        if existing is not None:
+            if existing.sha256 == digest:
+                return Published(ref, None, digest)
+            raise PublishError(
+                path,
+                [f"{ref} is already published with different content (sha256 "
+                 f"{existing.sha256[:12]}…); publish changes as a new version"],
+            )  # fmt: skip
+        entry = w.append(
+            EntryKind.RULEBOOK_PUBLISHED,
+            {
+                "id": rulebook.id,
+                "version": rulebook.version,
+                "title": rulebook.title,
+                "sha256": digest,
+                "source": source,
+            },
+        )
+    return Published(ref, entry.seq, digest)
+
+
+def published_rulebooks(store: Store, at_us: int | None = None) -> dict[str, Rulebook]:
+    """The latest published version of each rulebook as of ledger time ``at_us``."""
+    rows: list[RulebookRow] = [RulebookRow._make(r) for r in store.iter_rows("rulebooks")]
+    times = {e.seq: e.time_us for e in store.entries_at([r.seq for r in rows])}
+    latest: dict[str, RulebookRow] = {}
+    for row in sorted(rows, key=lambda r: r.seq):
+        if at_us is None or times[row.seq] <= at_us:
+            latest[row.rulebook_id] = row
+    return {rid: parse_rulebook(row.source, row.id) for rid, row in latest.items()}
