@@ -80,6 +80,9 @@ def test_one_major_environmental_incident_is_red() -> None:
     p = evaluate_subject(rb, FIRM, [incident], date(2025, 6, 1))
     assert p.grade == "red"
     assert any("Grade red" in line for line in p.explanation)
+    # the red list reads the grade, so it rests on the record behind the grade
+    (red,) = [m for m in p.lists if m.kind == "black"]
+    assert red.records == [incident.id]
     assert evaluate_subject(rb, FIRM, [], date(2025, 6, 1)).grade == "green"
 
 

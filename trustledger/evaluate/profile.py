@@ -22,7 +22,7 @@ from typing import Any
 from trustledger.catalogue import Catalogue, Category
 from trustledger.evaluate.inforce import Standing, publicity_ends, standing
 from trustledger.ledger.projection import RecordRow, SubjectRow
-from trustledger.rulebook.condition import Aggregate, aggregates, render
+from trustledger.rulebook.condition import Aggregate, aggregates, names, render
 from trustledger.rulebook.lint import selected_categories
 from trustledger.rulebook.pyeval import (
     Evaluator,
@@ -48,6 +48,16 @@ class _CompiledList:
     spec: ListDef
     holds: Evaluator
     matchers: list[tuple[Aggregate, Matcher]]
+    # a list on `score` or `grade` rests on the records behind the score or grade
+    reads_score: bool
+
+
+@dataclass(frozen=True)
+class _GradeRule:
+    grade: str
+    holds: Evaluator
+    text: str
+    matchers: list[Matcher]
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,7 @@ class CompiledRulebook:
     categories: dict[str, Category]
     treatment_of: dict[str, Treatment]
     lists: list[_CompiledList]
-    grade_rules: list[tuple[str, Evaluator, str]]
+    grade_rules: list[_GradeRule]
 
     @property
     def ref(self) -> str:
@@ -75,13 +85,19 @@ def compile_rulebook(rulebook: Rulebook, catalogue: Catalogue) -> CompiledRulebo
             spec,
             compile_condition(spec.when.tree),
             [(agg, compile_matcher(agg)) for agg in aggregates(spec.when.tree)],
+            bool(names(spec.when.tree) & {"score", "grade"}),
         )
         for spec in rulebook.lists
     ]
-    grade_rules: list[tuple[str, Evaluator, str]] = []
+    grade_rules: list[_GradeRule] = []
     if isinstance(rulebook.score, GradesScore):
         grade_rules = [
-            (rule.grade, compile_condition(rule.when.tree), rule.when.text)
+            _GradeRule(
+                rule.grade,
+                compile_condition(rule.when.tree),
+                rule.when.text,
+                [compile_matcher(agg) for agg in aggregates(rule.when.tree)],
+            )
             for rule in rulebook.score.rules
         ]
     return CompiledRulebook(
@@ -192,11 +208,8 @@ class _Situation:
         if isinstance(form, NoScore):
             return 0, ""
         if isinstance(form, GradesScore):
-            subject = SubjectFacts(0, "", self.subject.kind, self.subject.division or "")
-            for grade, holds, _ in self.cr.grade_rules:
-                if holds(subject, facts, on):
-                    return 0, grade
-            return 0, ""
+            rule = self.grade_rule(facts, on)
+            return 0, "" if rule is None else rule.grade
         score = form.base + sum(f.points for f in facts)
         if form.floor is not None:
             score = max(score, form.floor)
@@ -206,6 +219,20 @@ class _Situation:
             if band.min is None or score >= band.min:
                 return score, band.grade
         return score, ""
+
+    def grade_rule(self, facts: Sequence[RecordFacts], on: date) -> _GradeRule | None:
+        subject = SubjectFacts(0, "", self.subject.kind, self.subject.division or "")
+        for rule in self.cr.grade_rules:
+            if rule.holds(subject, facts, on):
+                return rule
+        return None
+
+    def behind_score(self, facts: Sequence[RecordFacts], on: date) -> set[int]:
+        """Positions of the records the score or grade rests on."""
+        if isinstance(self.cr.rulebook.score, GradesScore):
+            rule = self.grade_rule(facts, on)
+            return {i for m in (rule.matchers if rule else []) for i in m(facts, on)}
+        return {i for i, f in enumerate(facts) if f.points}
 
     def facts_on(self, on: date) -> tuple[SubjectFacts, list[RecordFacts]]:
         facts = [f for _, f in self.in_force(on)]
@@ -278,7 +305,7 @@ def evaluate_subject(
     for cl in cr.lists:
         if not cl.holds(subject_facts, facts, on):
             continue
-        contributing: set[int] = set()
+        contributing: set[int] = situation.behind_score(facts, on) if cl.reads_score else set()
         for _, match in cl.matchers:
             contributing.update(match(facts, on))
         record_ids = [in_force[i][0].id for i in sorted(contributing)]
@@ -373,10 +400,10 @@ def _score_lines(
     if isinstance(form, NoScore):
         return ["This rulebook keeps records only: no score or grade."]
     if isinstance(form, GradesScore):
-        for grade, holds, text in cr.grade_rules:
-            if holds(subject, facts, on):
-                return [f"Grade {grade}: the first grade rule that holds is {text}."]
-        return ["No grade rule holds."]
+        rule = situation.grade_rule(facts, on)
+        if rule is None:
+            return ["No grade rule holds."]
+        return [f"Grade {rule.grade}: the first grade rule that holds is {rule.text}."]
     moved = sum(f.points for f in facts)
     parts = [f"Score {subject.score} = base {form.base} {'+' if moved >= 0 else '−'} {abs(moved)}"]
     parts.append(f" from {sum(1 for f in facts if f.points)} records with points")

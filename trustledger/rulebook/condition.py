@@ -825,3 +825,18 @@ def aggregates(node: Expr | Condition) -> list[Aggregate]:
         elif isinstance(current, Arith | Compare | Logic):
             stack.extend((current.right, current.left))
     return out
+
+
+def names(node: Expr | Condition) -> set[str]:
+    """The names a condition reads outside aggregates (`score`, `grade`, `kind`, …)."""
+    found: set[str] = set()
+    stack: list[Expr] = [node.root if isinstance(node, Condition) else node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Name):
+            found.add(current.name)
+        elif isinstance(current, Neg | Not | InList):
+            stack.append(current.operand)
+        elif isinstance(current, Arith | Compare | Logic):
+            stack.extend((current.right, current.left))
+    return found
