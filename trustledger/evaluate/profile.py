@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any
 
 from trustledger.catalogue import Catalogue, Category
-from trustledger.evaluate.inforce import Standing, publicity_ends, standing
+from trustledger.evaluate.inforce import publicity_ends, standing
 from trustledger.ledger.projection import RecordRow, SubjectRow
 from trustledger.rulebook.condition import Aggregate, aggregates, names, render
 from trustledger.rulebook.lint import selected_categories
@@ -32,6 +32,7 @@ from trustledger.rulebook.pyeval import (
     compile_matcher,
 )
 from trustledger.rulebook.schema import (
+    BandedScore,
     GradesScore,
     ListDef,
     MeasureDef,
@@ -41,6 +42,7 @@ from trustledger.rulebook.schema import (
 )
 
 Matcher = Callable[[Sequence[RecordFacts], date], list[int]]
+_TERMINAL = frozenset({"ended", "revoked"})
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,18 @@ class _Situation:
         self.subject = subject
         self.covered: list[tuple[RecordRow, Treatment, RecordFacts]] = []
         self.uncovered: list[RecordRow] = []
+        # (facts, first day out of force or None): in_force() runs for every change day
+        self._windows: list[tuple[RecordRow, RecordFacts, date | None]] = []
+        self.publicity_end: dict[str, date | None] = {}
+        self._on: dict[date, tuple[SubjectFacts, list[RecordFacts]]] = {}
+        form = cr.rulebook.score
+        self._form = form.form
+        # plain tuples: the score is recomputed for every change day
+        self._banding: tuple[int, int | None, int | None, list[tuple[str, int | None]]] = (
+            (form.base, form.floor, form.ceiling, [(b.grade, b.min) for b in form.bands])
+            if isinstance(form, BandedScore)
+            else (0, None, None, [])
+        )
         for record in records:
             treatment = cr.treatment_of.get(record.category)
             category = cr.categories.get(record.category)
@@ -195,29 +209,35 @@ class _Situation:
                 date.fromisoformat(record.publication_date),
             )
             self.covered.append((record, treatment, facts))
+            out = self.publicity_end[record.id] = publicity_ends(record, treatment.publicity.max)
+            if record.status in _TERMINAL and record.status_date is not None:
+                stop = date.fromisoformat(record.status_date)
+                out = stop if out is None else min(out, stop)
+            self._windows.append((record, facts, out))
 
     def in_force(self, on: date) -> list[tuple[RecordRow, RecordFacts]]:
+        # the same rule as inforce.standing(), on precomputed dates
         return [
             (record, facts)
-            for record, treatment, facts in self.covered
-            if standing(record, on, treatment.publicity.max) is Standing.IN_FORCE
+            for record, facts, out in self._windows
+            if facts.published <= on and (out is None or on < out)
         ]
 
     def score_and_grade(self, facts: Sequence[RecordFacts], on: date) -> tuple[int, str]:
-        form = self.cr.rulebook.score
-        if isinstance(form, NoScore):
+        if self._form == "none":
             return 0, ""
-        if isinstance(form, GradesScore):
+        if self._form == "grades":
             rule = self.grade_rule(facts, on)
             return 0, "" if rule is None else rule.grade
-        score = form.base + sum(f.points for f in facts)
-        if form.floor is not None:
-            score = max(score, form.floor)
-        if form.ceiling is not None:
-            score = min(score, form.ceiling)
-        for band in form.bands:
-            if band.min is None or score >= band.min:
-                return score, band.grade
+        base, floor, ceiling, bands = self._banding
+        score = base + sum([f.points for f in facts])
+        if floor is not None and score < floor:
+            score = floor
+        if ceiling is not None and score > ceiling:
+            score = ceiling
+        for grade, minimum in bands:
+            if minimum is None or score >= minimum:
+                return score, grade
         return score, ""
 
     def grade_rule(self, facts: Sequence[RecordFacts], on: date) -> _GradeRule | None:
@@ -235,18 +255,22 @@ class _Situation:
         return {i for i, f in enumerate(facts) if f.points}
 
     def facts_on(self, on: date) -> tuple[SubjectFacts, list[RecordFacts]]:
-        facts = [f for _, f in self.in_force(on)]
-        score, grade = self.score_and_grade(facts, on)
-        return SubjectFacts(score, grade, self.subject.kind, self.subject.division or ""), facts
+        known = self._on.get(on)
+        if known is None:
+            facts = [f for _, f in self.in_force(on)]
+            score, grade = self.score_and_grade(facts, on)
+            subject = SubjectFacts(score, grade, self.subject.kind, self.subject.division or "")
+            known = self._on[on] = (subject, facts)
+        return known
 
     def change_days(self, lists: Sequence[_CompiledList]) -> list[date]:
         days: set[date] = set()
         windows = {agg.within for cl in lists for agg, _ in cl.matchers if agg.within}
-        for record, treatment, facts in self.covered:
+        for record, facts, out in self._windows:
             days.add(facts.published)
-            if record.status_date is not None and record.status in ("ended", "revoked"):
-                days.add(date.fromisoformat(record.status_date))
-            end = publicity_ends(record, treatment.publicity.max)
+            if out is not None:
+                days.add(out)
+            end = self.publicity_end[record.id]
             if end is not None:
                 days.add(end)
             for window in windows:
@@ -269,7 +293,7 @@ def evaluate_subject(
     in_force = situation.in_force(on)
     counted = {r.id for r, _ in in_force}
     for record, treatment, record_facts in situation.covered:
-        ends = publicity_ends(record, treatment.publicity.max)
+        ends = situation.publicity_end[record.id]
         profile.records.append(
             RecordView(
                 record.id,
