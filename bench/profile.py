@@ -58,7 +58,7 @@ def main() -> None:
                 None,
                 i,
                 i,
-            )  # fmt: skip
+            )
         )
     profile = evaluate_subject(cr, subject, records, ON)
     assert profile.applicable
