@@ -1,0 +1,313 @@
+"""The SQL compiler of conditions: every subject at once, in DuckDB or PostgreSQL.
+
+The query reads two relations the caller prepares (columns NOT NULL):
+
+* `subjects(subject_id TEXT, score BIGINT, grade TEXT, kind TEXT, division TEXT)`
+* `facts(subject_id TEXT, category TEXT, domain TEXT, tier TEXT, polarity TEXT,
+  decision_type TEXT, points BIGINT, published DATE)`, the records in force at T,
+
+and yields one row per subject: `subject_id` and the value of each condition. The
+semantics are pyeval's to the day and to the integer (docs/rulebooks.md, "Condition
+language"); where SQL would differ on its own the rendering says so:
+
+* every aggregate of every condition is one `FILTER` column of a single grouped scan of
+  `facts`, left-joined to `subjects`; a subject without matching records gets the
+  aggregate's default (0, or 100000 for `days_since`) through COALESCE, never NULL;
+* `within` windows are cut at `Duration.before(T)` computed here, because T is a constant
+  of the query: the clamping is then Python's by construction, and a window such as
+  `within='999999999y'` cannot overflow the engine's date arithmetic;
+* ints are BIGINT throughout (literals included: an untyped `42` is a 32-bit INTEGER in
+  both engines and would overflow early); an intermediate outside 64 bits raises an
+  out-of-range error in the engine instead of giving a wrong value;
+* `/` uses each engine's truncating integer division (`//` in DuckDB, `/` on BIGINT in
+  PostgreSQL; Python's `//` floors instead) and `NULLIF` turns x / 0 into NULL, which
+  COALESCE makes 0 without rendering either operand twice;
+* text comparisons are pinned to code-point order (`COLLATE "C"` in PostgreSQL,
+  `COLLATE "binary"` in DuckDB), whatever the database's default collation is.
+
+Nothing from a condition reaches the SQL unquoted: names map through fixed tables, ints
+are rendered from Python ints, text is quoted with its quotes doubled, and the column
+names of `compile_sql_many` are checked against `[a-z0-9_]` and quoted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Final, Literal, TypeAlias, assert_never
+
+from trustledger.rulebook.condition import (
+    RECORD_NAMES,
+    SUBJECT_NAMES,
+    Aggregate,
+    Arith,
+    BoolLit,
+    Compare,
+    Condition,
+    Expr,
+    InList,
+    IntLit,
+    Logic,
+    Name,
+    Neg,
+    Not,
+    TextLit,
+    ValueType,
+)
+from trustledger.rulebook.pyeval import NO_RECORD_DAYS
+
+__all__ = ["INT64_MAX", "INT64_MIN", "Dialect", "compile_sql", "compile_sql_many"]
+
+Dialect: TypeAlias = Literal["duckdb", "postgres"]
+
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
+
+# PostgreSQL truncates identifiers to 63 bytes; two longer names could silently collide.
+_MAX_COLUMN_NAME: Final = 63
+_COLUMN_NAME_RE: Final = re.compile(r"[a-z0-9_]+")
+_SQL_TYPES: Final[Mapping[ValueType, str]] = {"bool": "BOOLEAN", "int": "BIGINT", "text": "TEXT"}
+_COMPARE_SQL: Final[Mapping[str, str]] = {
+    "==": "=",
+    "!=": "<>",
+    "<": "<",
+    "<=": "<=",
+    ">": ">",
+    ">=": ">=",
+}
+# Only these strings ever become column references; `age` is computed, not read.
+_SUBJECT_COLUMNS: Final[Mapping[str, str]] = {n: f"s.{n}" for n in SUBJECT_NAMES}
+_FACT_COLUMNS: Final[Mapping[str, str]] = {n: f"f.{n}" for n in RECORD_NAMES if n != "age"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Style:
+    int_div: str
+    collation: str
+
+
+_STYLES: Final[Mapping[Dialect, _Style]] = {
+    "duckdb": _Style(int_div="//", collation='"binary"'),
+    "postgres": _Style(int_div="/", collation='"C"'),
+}
+
+
+def compile_sql(cond: Condition, dialect: Dialect, at: date) -> str:
+    """One query yielding `(subject_id, value)` for every row of `subjects`.
+
+    `value` is BOOLEAN, BIGINT or TEXT after the type of the condition's tree.
+    """
+    return _Compiler(dialect, at).query({"value": cond})
+
+
+def compile_sql_many(conds: Mapping[str, Condition], dialect: Dialect, at: date) -> str:
+    """One query yielding `subject_id` and one column per named condition, in one pass.
+
+    Names are the column names: `[a-z0-9_]+`, at most 63 characters, not `subject_id`.
+    Aggregates shared by several conditions are computed once.
+    """
+    for name in conds:
+        _check_column_name(name)
+    return _Compiler(dialect, at).query(conds)
+
+
+def _check_column_name(name: str) -> None:
+    if not isinstance(name, str) or _COLUMN_NAME_RE.fullmatch(name) is None:
+        raise ValueError(f"invalid column name {name!r}: use lower-case letters, digits and _")
+    if len(name) > _MAX_COLUMN_NAME:
+        raise ValueError(f"invalid column name {name!r}: longer than {_MAX_COLUMN_NAME}")
+    if name == "subject_id":
+        raise ValueError("invalid column name 'subject_id': it is the key column")
+
+
+def _date_literal(d: date) -> str:
+    # isoformat() pads the year to four digits, which both engines read back exactly.
+    return f"DATE '{d.isoformat()}'"
+
+
+def _int_literal(value: int) -> str:
+    if type(value) is not int:
+        raise ValueError(f"int literal expected, got {value!r}")
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError(f"int literal {value} is outside the 64-bit range SQL evaluates in")
+    return f"CAST({value} AS BIGINT)"
+
+
+def _text_literal(value: str, dialect: Dialect) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"text literal expected, got {value!r}")
+    quoted = value.replace("'", "''")
+    if dialect == "duckdb":
+        # DuckDB strings have no escapes at all: doubled quotes are the whole story.
+        return f"'{quoted}'"
+    if "\x00" in value:
+        raise ValueError("PostgreSQL text cannot hold the character U+0000")
+    if "\\" in value:
+        # With standard_conforming_strings off a backslash in '...' would escape the next
+        # quote; E'...' reads the same with the setting on or off.
+        return "E'" + quoted.replace("\\", "\\\\") + "'"
+    return f"'{quoted}'"
+
+
+class _Compiler:
+    """Renders the trees of one query, collecting their aggregates as it goes."""
+
+    def __init__(self, dialect: Dialect, at: date) -> None:
+        if dialect not in _STYLES:
+            raise ValueError(f"unknown SQL dialect {dialect!r}")
+        # A datetime is a date too, but its isoformat() is no date literal.
+        if not isinstance(at, date) or isinstance(at, datetime):
+            raise ValueError(f"evaluation date expected, got {at!r}")
+        self.dialect: Dialect = dialect
+        self.style = _STYLES[dialect]
+        self.at = _date_literal(at)
+        self.at_date = at
+        # Equal aggregates (trees compare without columns) share one column.
+        self.aggregates: dict[Aggregate, str] = {}
+        self.columns: list[str] = []
+        self.cutoffs: list[date | None] = []
+
+    def query(self, conds: Mapping[str, Condition]) -> str:
+        outputs: list[str] = []
+        for name, cond in conds.items():
+            if not isinstance(cond, Condition):
+                raise ValueError(f"condition expected for {name!r}, got {cond!r}")
+            if cond.scope == "filter":
+                raise ValueError(
+                    "a filter condition is compiled as part of its aggregate, not alone"
+                )
+            sql = self.expr(cond.root, in_filter=False)
+            sql_type = _SQL_TYPES[cond.root.value_type]
+            outputs.append(f'CAST({sql} AS {sql_type}) AS "{name}"')
+        select = ",\n       ".join(["s.subject_id", *outputs])
+        if not self.aggregates:
+            return f"SELECT {select}\nFROM subjects AS s"
+        columns = ",\n         ".join(["f.subject_id", *self.columns])
+        # When every aggregate has a window, rows older than the widest one cannot count
+        # anywhere; dropping them before grouping saves the FILTERs' work on them.
+        where = ""
+        if all(c is not None for c in self.cutoffs):
+            oldest = min(c for c in self.cutoffs if c is not None)
+            where = f"\n  WHERE f.published >= {_date_literal(oldest)}"
+        return (
+            f"SELECT {select}\n"
+            "FROM subjects AS s\n"
+            "LEFT JOIN (\n"
+            f"  SELECT {columns}\n"
+            f"  FROM facts AS f{where}\n"
+            "  GROUP BY f.subject_id\n"
+            ") AS a ON a.subject_id = s.subject_id"
+        )
+
+    def expr(self, node: Expr, *, in_filter: bool) -> str:
+        # Every composite is parenthesised: no precedence to get wrong, and a negation of a
+        # negation can never render as "--", which would start a comment.
+        match node:
+            case IntLit():
+                return _int_literal(node.value)
+            case TextLit():
+                return _text_literal(node.value, self.dialect)
+            case BoolLit():
+                if type(node.value) is not bool:
+                    raise ValueError(f"bool literal expected, got {node.value!r}")
+                return "TRUE" if node.value else "FALSE"
+            case Name():
+                return self.name(node, in_filter=in_filter)
+            case Neg():
+                return f"(-{self.expr(node.operand, in_filter=in_filter)})"
+            case Not():
+                return f"(NOT {self.expr(node.operand, in_filter=in_filter)})"
+            case Arith():
+                left = self.expr(node.left, in_filter=in_filter)
+                right = self.expr(node.right, in_filter=in_filter)
+                if node.op == "/":
+                    return (
+                        f"COALESCE(({left} {self.style.int_div} NULLIF({right}, 0)), "
+                        "CAST(0 AS BIGINT))"
+                    )
+                return f"({left} {node.op} {right})"
+            case Compare():
+                left = self.expr(node.left, in_filter=in_filter)
+                right = self.expr(node.right, in_filter=in_filter)
+                if node.left.value_type == "text":
+                    left = f"({left} COLLATE {self.style.collation})"
+                return f"({left} {_COMPARE_SQL[node.op]} {right})"
+            case InList():
+                return self.in_list(node, in_filter=in_filter)
+            case Logic():
+                left = self.expr(node.left, in_filter=in_filter)
+                right = self.expr(node.right, in_filter=in_filter)
+                return f"({left} {node.op.upper()} {right})"
+            case Aggregate():
+                if in_filter:
+                    raise ValueError(f"{node.func}() inside a filter: aggregates may not nest")
+                return self.aggregate(node)
+            case _:
+                assert_never(node)
+
+    def name(self, node: Name, *, in_filter: bool) -> str:
+        if in_filter:
+            if node.name == "age":
+                return f"CAST(({self.at} - f.published) AS BIGINT)"
+            column = _FACT_COLUMNS.get(node.name)
+        else:
+            column = _SUBJECT_COLUMNS.get(node.name)
+        if column is None:
+            where = "inside a filter" if in_filter else "at the top level"
+            raise ValueError(f"name {node.name!r} is not valid {where}")
+        return column
+
+    def in_list(self, node: InList, *, in_filter: bool) -> str:
+        if not node.values:
+            # `x IN ()` is a syntax error in PostgreSQL; nothing is in an empty list.
+            return "TRUE" if node.negated else "FALSE"
+        operand = self.expr(node.operand, in_filter=in_filter)
+        if node.operand.value_type == "text":
+            operand = f"({operand} COLLATE {self.style.collation})"
+        for value in node.values:
+            if value.value_type != node.operand.value_type:
+                raise ValueError(f"{value!r} in a list of {node.operand.value_type} values")
+        values = ", ".join(self.expr(v, in_filter=in_filter) for v in node.values)
+        op = "NOT IN" if node.negated else "IN"
+        # No operand or value is ever NULL, so NOT IN has no three-valued surprise.
+        return f"({operand} {op} ({values}))"
+
+    def aggregate(self, node: Aggregate) -> str:
+        column = self.aggregates.get(node)
+        if column is None:
+            column = f"a{len(self.aggregates)}"
+            self.aggregates[node] = column
+            self.columns.append(f"{self.aggregate_column(node)} AS {column}")
+        if node.func == "days_since":
+            return (
+                f"COALESCE(CAST(({self.at} - a.{column}) AS BIGINT), "
+                f"CAST({NO_RECORD_DAYS} AS BIGINT))"
+            )
+        return f"COALESCE(a.{column}, CAST(0 AS BIGINT))"
+
+    def aggregate_column(self, node: Aggregate) -> str:
+        conditions: list[str] = []
+        cutoff = None if node.within is None else node.within.before(self.at_date)
+        self.cutoffs.append(cutoff)
+        if cutoff is not None:
+            conditions.append(f"f.published >= {_date_literal(cutoff)}")
+        if node.filter is not None:
+            if node.filter.value_type != "bool":
+                raise ValueError(f"{node.func}() filter must be a bool, got {node.filter!r}")
+            conditions.append(self.expr(node.filter, in_filter=True))
+        match node.func:
+            case "count":
+                call = "count(*)"
+            case "sum" | "max" | "min":
+                call = f"{node.func}(f.points)"
+            case "days_since":
+                call = "max(f.published)"
+            case _:
+                assert_never(node.func)
+        if conditions:
+            call += f" FILTER (WHERE {' AND '.join(conditions)})"
+        # count is BIGINT already; sum widens (HUGEINT, NUMERIC) and is brought back, so a
+        # total beyond 64 bits fails loudly rather than changing type under the caller.
+        return f"CAST({call} AS BIGINT)" if node.func in ("sum", "max", "min") else call
