@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -124,7 +126,10 @@ def ingest(
                 console.print(f"[red]error:[/red] {path}: {exc}")
                 raise typer.Exit(2) from None
             reports.append(report)
+        refreshed = _refresh(store, set().union(*(r.touched for r in reports)), settings)
     rejected = sum(r.counts.rejected for r in reports)
+    if refreshed and not json_output:
+        out.print(f"re-evaluated {refreshed:,} subjects under the published rulebooks")
     if json_output:
         print_json(
             [
@@ -297,6 +302,17 @@ def demo(
     out.print("next: trustledger verify · trustledger ledger head · trustledger ledger proof 42")
 
 
+def _refresh(store: Store, subjects: set[str], settings: Settings) -> int:
+    """Keep the state tables current for the subjects an ingest touched, once evaluation
+    has run (a store nobody has evaluated has no state to keep current)."""
+    from trustledger.catalogue import national_catalogue
+    from trustledger.evaluate.state import refresh_subjects
+
+    if not subjects or not store.has_state():
+        return 0
+    return refresh_subjects(store, national_catalogue(), subjects, on=settings.today())
+
+
 def _publish_shipped(store: Store, directory: Path | None) -> list[str]:
     from trustledger.catalogue import national_catalogue
     from trustledger.rulebook.publish import publish_rulebook
@@ -311,6 +327,68 @@ def _publish_shipped(store: Store, directory: Path | None) -> list[str]:
         publish_rulebook(store, path, national_catalogue()).ref
         for path in sorted(directory.glob("*.yaml"))
     ]
+
+
+class EngineChoice(StrEnum):
+    DUCKDB = "duckdb"
+    PYTHON = "python"
+
+
+@app.command()
+def evaluate(
+    at: Annotated[str | None, typer.Option(help="As of this instant (default: now).")] = None,
+    engine: Annotated[
+        EngineChoice,
+        typer.Option(help="duckdb: SQL for all subjects; python: one subject at a time."),
+    ] = EngineChoice.DUCKDB,
+    rulebook: Annotated[str | None, typer.Option(help="Only this rulebook (its id).")] = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Evaluate every subject under the published rulebooks and rewrite the state tables."""
+    from trustledger.catalogue import national_catalogue
+    from trustledger.evaluate.service import resolve_instant
+    from trustledger.evaluate.state import evaluate_all
+
+    settings = settings_for(db)
+    try:
+        at_us, on = resolve_instant(at, settings.timezone)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    store = open_db(settings)
+    with store, Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
+            "{task.completed}/{task.total} rulebooks"), console=console,
+            disable=json_output) as bar:  # fmt: skip
+        task = bar.add_task("evaluating", total=None)
+
+        def step(ref: str, done: int, total: int) -> None:
+            bar.update(task, description=f"evaluating {ref}", completed=done, total=total)
+
+        summaries = evaluate_all(
+            store,
+            national_catalogue(),
+            at_us=at_us,
+            on=on,
+            engine="duckdb" if engine is EngineChoice.DUCKDB else "python",
+            rulebook_id=rulebook,
+            progress=step,
+        )
+        bar.update(task, completed=len(summaries), total=len(summaries))
+    if json_output:
+        print_json([dataclasses.asdict(s) for s in summaries])
+        return
+    table = Table("rulebook", "subjects", "on lists", "grades", "measures")
+    for s in summaries:
+        table.add_row(
+            s.rulebook, f"{s.subjects:,}",
+            ", ".join(f"{k} {v:,}" for k, v in sorted(s.listed.items())) or "—",
+            ", ".join(f"{k} {v:,}" for k, v in sorted(s.grades.items())) or "—",
+            f"{s.measures:,}",
+        )  # fmt: skip
+    out.print(table)
+    if not summaries:
+        out.print("no rulebook has been published yet (trustledger rulebook publish FILE)")
 
 
 @app.command()

@@ -39,6 +39,8 @@ def open_db(settings: Settings, must_exist: bool = True) -> Store:
         store = open_store(settings.db_url)
         if must_exist:
             store.meta()
+            # tables added by later versions are created here; nothing existing changes
+            store.init()
     except StoreError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -32,6 +32,8 @@ class FileReport:
     path: Path
     rejects_path: Path | None
     counts: Counts = field(default_factory=Counts)
+    # subjects whose files changed: evaluation refreshes just these
+    touched: set[str] = field(default_factory=set)
 
 
 def file_format(path: Path) -> str:
@@ -273,6 +275,8 @@ def ingest_file(
         results = intake.commit([item for _, item, _ in chunk])
         for (lineno, _, raw), result in zip(chunk, results, strict=True):
             report.counts.add(result)
+            if result.subject is not None:
+                report.touched.add(result.subject)
             if result.outcome is Outcome.REJECTED:
                 if rejects is None:
                     rejects_dir.mkdir(parents=True, exist_ok=True)

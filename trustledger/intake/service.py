@@ -34,6 +34,7 @@ class Result(NamedTuple):
     reason: str | None = None
     seq: int | None = None  # the entry that recorded it (accepted only)
     ref: str | None = None  # record, subject or authority id
+    subject: str | None = None  # the subject whose file changed (accepted only)
 
 
 @dataclass
@@ -158,7 +159,8 @@ class _Batch:
                 Outcome.DUPLICATE, f"{key} is already registered with these details", ref=key
             )
         entry = self.w.append(s.kind, s.payload, s.body)
-        return Result(Outcome.ACCEPTED, seq=entry.seq, ref=key)
+        subject = key if table == "subjects" else None
+        return Result(Outcome.ACCEPTED, seq=entry.seq, ref=key, subject=subject)
 
     def _issue(self, s: Submission) -> Result:
         assert s.record_id is not None and s.subject_id is not None
@@ -182,7 +184,7 @@ class _Batch:
         if self.w.get("subjects", s.subject_id) is None:
             self._register_from_record(s)
         entry = self.w.append(EntryKind.RECORD_ISSUED, s.payload, s.body)
-        return Result(Outcome.ACCEPTED, seq=entry.seq, ref=rid)
+        return Result(Outcome.ACCEPTED, seq=entry.seq, ref=rid, subject=s.subject_id)
 
     def _register_from_record(self, s: Submission) -> None:
         assert s.subject_kind is not None
@@ -249,7 +251,7 @@ class _Batch:
                     f"decision_date {decided}"
                 )
         entry = self.w.append(s.kind, s.payload, s.body)
-        return Result(Outcome.ACCEPTED, seq=entry.seq, ref=record.id)
+        return Result(Outcome.ACCEPTED, seq=entry.seq, ref=record.id, subject=record.subject_id)
 
 
 def _same_registration(table: str, old: Any, payload: dict[str, Any]) -> bool:

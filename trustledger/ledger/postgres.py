@@ -110,6 +110,13 @@ class PostgresStore(Store):
         rows = self.conn.execute("SELECT hash FROM entries WHERE seq < %s ORDER BY seq", (size,))
         return [bytes(r[0]) for r in rows]
 
+    def _run(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(sql.replace("?", "%s"), rows)
+
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql.replace("?", "%s"), params).fetchall()
+
     def _select_where(
         self, table: str, column: str, values: Sequence[str]
     ) -> Iterable[tuple[Any, ...]]:

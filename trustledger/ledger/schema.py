@@ -84,8 +84,49 @@ CREATE TABLE IF NOT EXISTS rulebooks (
 """
 
 
+# State written by evaluation (derived from the ledger and the published rulebooks; not
+# part of what verify checks, and rebuilt by `trustledger evaluate`).
+_STATE_DDL = """
+CREATE TABLE IF NOT EXISTS state_profiles (
+    rulebook TEXT NOT NULL,
+    subject_id TEXT NOT NULL,
+    score {int},
+    grade TEXT,
+    lists TEXT NOT NULL,
+    evaluated_on TEXT NOT NULL,
+    ledger_size {int} NOT NULL,
+    PRIMARY KEY (rulebook, subject_id)
+);
+CREATE TABLE IF NOT EXISTS state_lists (
+    rulebook TEXT NOT NULL,
+    list_id TEXT NOT NULL,
+    subject_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    since TEXT NOT NULL,
+    until TEXT,
+    records TEXT NOT NULL,
+    PRIMARY KEY (rulebook, list_id, subject_id)
+);
+CREATE TABLE IF NOT EXISTS state_measures (
+    rulebook TEXT NOT NULL,
+    measure_id TEXT NOT NULL,
+    subject_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    list_id TEXT NOT NULL,
+    actions TEXT NOT NULL,
+    starts TEXT NOT NULL,
+    ends TEXT,
+    agency TEXT NOT NULL,
+    PRIMARY KEY (rulebook, measure_id, subject_id)
+);
+CREATE INDEX IF NOT EXISTS state_lists_subject ON state_lists (subject_id);
+CREATE INDEX IF NOT EXISTS state_measures_subject ON state_measures (subject_id);
+"""
+STATE_TABLES = ("state_profiles", "state_lists", "state_measures")
+
+
 def ddl(int_type: str, blob_type: str) -> list[str]:
-    text = _DDL.format(int=int_type, blob=blob_type)
+    text = (_DDL + _STATE_DDL).format(int=int_type, blob=blob_type)
     return [s.strip() for s in text.split(";") if s.strip()]
 
 

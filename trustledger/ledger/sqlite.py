@@ -121,6 +121,12 @@ class SqliteStore(Store):
         rows = self.conn.execute("SELECT hash FROM entries WHERE seq < ? ORDER BY seq", (size,))
         return [r[0] for r in rows]
 
+    def _run(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        self.conn.executemany(sql, rows)
+
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql, params).fetchall()
+
     def _select_where(
         self, table: str, column: str, values: Sequence[str]
     ) -> Iterable[tuple[Any, ...]]:

@@ -17,6 +17,7 @@ from typing import Any
 from trustledger.ledger import merkle
 from trustledger.ledger.entry import GENESIS_PREV, Entry, make_entry, now_us
 from trustledger.ledger.projection import TABLES, Projector
+from trustledger.ledger.schema import STATE_TABLES
 
 SCHEMA_VERSION = "1"
 
@@ -207,6 +208,46 @@ class Store(ABC):
     def get_row(self, table: str, key: str) -> Any:
         return self._lookup_row(table, key)
 
+    # --- evaluation state ------------------------------------------------------------
+    def replace_state(
+        self,
+        rulebook_id: str,
+        subject_ids: Sequence[str] | None,
+        profiles: Sequence[tuple[Any, ...]],
+        lists: Sequence[tuple[Any, ...]],
+        measures: Sequence[tuple[Any, ...]],
+    ) -> None:
+        """Replace the state rows of one rulebook (every version of it) — for all subjects,
+        or only for ``subject_ids`` — in one transaction."""
+        with self._transaction():
+            for table in STATE_TABLES:
+                if subject_ids is None:
+                    self._run(f"DELETE FROM {table} WHERE rulebook LIKE ?", [(rulebook_id + "@%",)])
+                else:
+                    self._run(
+                        f"DELETE FROM {table} WHERE rulebook LIKE ? AND subject_id = ?",
+                        [(rulebook_id + "@%", s) for s in subject_ids],
+                    )
+            for table, rows in zip(STATE_TABLES, (profiles, lists, measures), strict=True):
+                if rows:
+                    marks = ", ".join("?" for _ in rows[0])
+                    self._run(f"INSERT INTO {table} VALUES ({marks})", rows)
+
+    def state_rows(self, table: str, subject_id: str | None = None) -> list[tuple[Any, ...]]:
+        if table not in STATE_TABLES:
+            raise ValueError(f"{table} is not a state table")
+        where, params = ("", ()) if subject_id is None else (" WHERE subject_id = ?", (subject_id,))
+        return self._query(f"SELECT * FROM {table}{where} ORDER BY 1, 2, 3", params)
+
+    def has_state(self) -> bool:
+        """Whether evaluation has written any state yet."""
+        return bool(self._query("SELECT 1 FROM state_profiles LIMIT 1", ()))
+
+    def size_at(self, at_us: int) -> int:
+        """How many entries had been appended by ledger time ``at_us``."""
+        rows = self._query("SELECT count(*) FROM entries WHERE time_us <= ?", (at_us,))
+        return int(rows[0][0])
+
     # --- rebuild -------------------------------------------------------------------
     def rebuild(self) -> dict[str, int]:
         """Drop the projections and replay the ledger into them, in one transaction."""
@@ -231,6 +272,14 @@ class Store(ABC):
 
     @abstractmethod
     def _hashes(self, size: int) -> list[bytes]: ...
+
+    @abstractmethod
+    def _run(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """A statement (with `?` placeholders) once per row of parameters."""
+
+    @abstractmethod
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """A query with `?` placeholders."""
 
     @abstractmethod
     def _select_where(

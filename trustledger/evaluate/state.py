@@ -1,0 +1,184 @@
+"""The state tables: every subject's profile under every published rulebook, written by
+batch evaluation and kept current for the subjects an intake touches.
+
+`state_profiles` holds score, grade and the lists each subject is on; `state_lists` and
+`state_measures` hold the memberships and measures in force with their dates. Checks and
+pages read these; they are derived data, rebuilt by `trustledger evaluate`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+import duckdb
+
+from trustledger.catalogue import Catalogue
+from trustledger.evaluate.batch import explain_listed, load_inputs, sql_outcomes
+from trustledger.evaluate.history import records_as_of
+from trustledger.evaluate.profile import (
+    CompiledRulebook,
+    Profile,
+    compile_rulebook,
+    evaluate_subject,
+)
+from trustledger.ledger.projection import Projector, RecordRow, SubjectRow
+from trustledger.ledger.store import Store
+from trustledger.rulebook.publish import published_rulebooks
+
+Engine = Literal["python", "duckdb"]
+
+
+@dataclass
+class Summary:
+    """What one rulebook's evaluation found."""
+
+    rulebook: str
+    subjects: int = 0
+    listed: dict[str, int] = field(default_factory=dict)
+    grades: dict[str, int] = field(default_factory=dict)
+    measures: int = 0
+
+
+def _as_of(store: Store, at_us: int | None) -> tuple[list[SubjectRow], list[RecordRow], int]:
+    """Subjects and records as of ledger time `at_us` (None: the current projection)."""
+    if at_us is None:
+        subjects = [SubjectRow._make(r) for r in store.iter_rows("subjects")]
+        records = [RecordRow._make(r) for r in store.iter_rows("records")]
+        return subjects, records, store.size()
+    size = store.size_at(at_us)
+    projector = Projector()
+    for entry in store.iter_entries():
+        if entry.seq >= size:
+            break
+        projector.apply(entry)
+    return (
+        list(projector.changed["subjects"].values()),
+        list(projector.changed["records"].values()),
+        size,
+    )
+
+
+def _rows(
+    cr: CompiledRulebook, profile: Profile, on: date, size: int
+) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    lists = json.dumps([m.list_id for m in profile.lists])
+    head = (cr.ref, profile.subject_id, profile.score, profile.grade, lists, on.isoformat(), size)
+    memberships = [
+        (cr.ref, m.list_id, profile.subject_id, m.kind, m.since, m.until, json.dumps(m.records))
+        for m in profile.lists
+    ]
+    measures = [
+        (cr.ref, m.measure_id, profile.subject_id, m.kind, m.list_id, json.dumps(m.actions),
+         m.start, m.end, m.agency)
+        for m in profile.measures
+    ]  # fmt: skip
+    return head, memberships, measures
+
+
+def evaluate_all(
+    store: Store,
+    catalogue: Catalogue,
+    *,
+    at_us: int | None,
+    on: date,
+    engine: Engine = "duckdb",
+    rulebook_id: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[Summary]:
+    """Evaluate every subject under every published rulebook (or the one named) and
+    replace the state tables with the result."""
+    rulebooks = published_rulebooks(store, at_us)
+    if rulebook_id is not None:
+        rulebooks = {k: v for k, v in rulebooks.items() if k == rulebook_id}
+    subjects, records, size = _as_of(store, at_us)
+    by_id = {s.id: s for s in subjects}
+    records_of: dict[str, list[RecordRow]] = defaultdict(list)
+    for record in records:
+        records_of[record.subject_id].append(record)
+    con: duckdb.DuckDBPyConnection | None = None
+    if engine == "duckdb":
+        con = duckdb.connect()
+        load_inputs(con, subjects, records)
+    summaries = []
+    for n, (rid, rulebook) in enumerate(sorted(rulebooks.items())):
+        cr = compile_rulebook(rulebook, catalogue)
+        if progress is not None:
+            progress(cr.ref, n, len(rulebooks))
+        summary = Summary(cr.ref)
+        profile_rows: list[tuple[Any, ...]] = []
+        list_rows: list[tuple[Any, ...]] = []
+        measure_rows: list[tuple[Any, ...]] = []
+        if con is not None:
+            outcomes = sql_outcomes(con, cr, on)
+            explained = {
+                p.subject_id: p for p in explain_listed(cr, outcomes, by_id, records_of, on)
+            }
+            for o in outcomes:
+                p = explained.get(o.subject_id)
+                if p is None:  # on no list: SQL's verdict is the whole profile
+                    score, grade = _shown(cr, o.score, o.grade)
+                    profile_rows.append(
+                        (cr.ref, o.subject_id, score, grade, "[]", on.isoformat(), size)
+                    )
+                    continue
+                head, memberships, measures = _rows(cr, p, on, size)
+                profile_rows.append(head)
+                list_rows += memberships
+                measure_rows += measures
+        else:
+            for subject in subjects:
+                p = evaluate_subject(cr, subject, records_of.get(subject.id, []), on)
+                if p.applicable:
+                    head, memberships, measures = _rows(cr, p, on, size)
+                    profile_rows.append(head)
+                    list_rows += memberships
+                    measure_rows += measures
+        store.replace_state(rid, None, profile_rows, list_rows, measure_rows)
+        summary.subjects = len(profile_rows)
+        summary.listed = dict(Counter(row[1] for row in list_rows))
+        summary.grades = dict(Counter(row[3] for row in profile_rows if row[3]))
+        summary.measures = len(measure_rows)
+        summaries.append(summary)
+    return summaries
+
+
+def _shown(cr: CompiledRulebook, score: int, grade: str) -> tuple[int | None, str | None]:
+    # the same conventions as Profile: no score without a points form, no grade without one
+    form = cr.rulebook.score.form
+    return (score if form in ("points", "percent") else None), (grade if form != "none" else None)
+
+
+def refresh_subjects(
+    store: Store, catalogue: Catalogue, subject_ids: Iterable[str], *, on: date
+) -> int:
+    """Re-evaluate just these subjects under every published rulebook (after an intake)."""
+    ids = sorted(set(subject_ids))
+    if not ids:
+        return 0
+    rulebooks = published_rulebooks(store)
+    if not rulebooks:
+        return 0
+    subjects: dict[str, SubjectRow] = {s.id: s for s in store.rows_where("subjects", "id", ids)}
+    size = store.size()
+    records = {sid: records_as_of(store, sid) for sid in subjects}
+    for rid, rulebook in sorted(rulebooks.items()):
+        cr = compile_rulebook(rulebook, catalogue)
+        rows: tuple[list[tuple[Any, ...]], ...] = ([], [], [])
+        for sid, subject in subjects.items():
+            p = evaluate_subject(cr, subject, records[sid], on)
+            if p.applicable:
+                head, memberships, measures = _rows(cr, p, on, size)
+                rows[0].append(head)
+                rows[1].extend(memberships)
+                rows[2].extend(measures)
+        store.replace_state(rid, list(subjects), *rows)
+    return len(subjects)
+
+
+def profiles_from_state(store: Store, subject_id: str) -> Sequence[tuple[Any, ...]]:
+    return store.state_rows("state_profiles", subject_id)
