@@ -1,0 +1,83 @@
+"""State tables: both engines write the same state; ingest keeps it current; --at replays."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from builders import COURT, FIRM, FIRM2, authorities, debtor, issue
+
+from trustledger.catalogue import national_catalogue
+from trustledger.evaluate.state import evaluate_all, refresh_subjects
+from trustledger.ids import PersonKeyer
+from trustledger.intake import Intake
+from trustledger.ledger.store import Store, open_store
+from trustledger.rulebook.publish import publish_rulebook
+
+KEYER = PersonKeyer(bytes(range(32)))
+ON = date(2026, 11, 26)
+RULEBOOKS = sorted((Path(__file__).parent.parent / "rulebooks").glob("*.yaml"))
+
+
+@pytest.fixture
+def filled(db_url: str) -> Store:
+    store = open_store(db_url)
+    store.init(KEYER.fingerprint())
+    intake = Intake(store, national_catalogue(), KEYER, today=ON)
+    lines = [*authorities(), debtor(), issue(), debtor(subject=FIRM2, subject_name="北京某某",
+             document_number="(2025)粤0305执9号", decision_date="2025-05-01",
+             publication_date="2025-05-02")]  # fmt: skip
+    assert all(r.outcome == "accepted" for r in intake.submit_many(lines))
+    for path in RULEBOOKS:
+        publish_rulebook(store, path, national_catalogue())
+    return store
+
+
+def state(store: Store) -> dict[str, list[tuple[object, ...]]]:
+    return {t: store.state_rows(t) for t in ("state_profiles", "state_lists", "state_measures")}
+
+
+def test_both_engines_write_the_same_state(filled: Store) -> None:
+    evaluate_all(filled, national_catalogue(), at_us=None, on=ON, engine="python")
+    by_python = state(filled)
+    summaries = evaluate_all(filled, national_catalogue(), at_us=None, on=ON, engine="duckdb")
+    assert state(filled) == by_python
+    spc = next(s for s in summaries if s.rulebook.startswith("cn-spc"))
+    assert spc.listed == {"dishonest-judgment-debtors": 2}
+    listed = {row[2] for row in by_python["state_lists"] if row[1] == "dishonest-judgment-debtors"}
+    assert listed == {FIRM, FIRM2}
+
+
+def test_refresh_after_an_end_and_history(filled: Store) -> None:
+    evaluate_all(filled, national_catalogue(), at_us=None, on=ON)
+    intake = Intake(filled, national_catalogue(), KEYER, today=ON)
+    end = {"op": "end", "authority": COURT, "subject": FIRM, "category": "JUD-DEBTOR-G1",
+           "target_document_number": "(2024)粤0305执1234号", "document_number": "执结1号",
+           "effective_date": "2024-09-01", "reason": "performed"}  # fmt: skip
+    (result,) = intake.submit_many([end])
+    assert result.subject == FIRM
+    assert refresh_subjects(filled, national_catalogue(), [FIRM], on=ON) == 1
+    debtors = {
+        r[2] for r in filled.state_rows("state_lists") if r[1] == "dishonest-judgment-debtors"
+    }
+    assert debtors == {FIRM2}
+    spc_measures = [r for r in filled.state_rows("state_measures") if r[0].startswith("cn-spc")]
+    assert {r[2] for r in spc_measures} == {FIRM2}
+
+
+def test_evaluate_as_of_before_the_end(filled: Store) -> None:
+    t = filled.head().time_us
+    intake = Intake(filled, national_catalogue(), KEYER, today=ON)
+    intake.submit({"op": "end", "authority": COURT, "subject": FIRM, "category": "JUD-DEBTOR-G1",
+                   "target_document_number": "(2024)粤0305执1234号", "document_number": "执结1号",
+                   "effective_date": "2024-09-01", "reason": "performed"})  # fmt: skip
+    evaluate_all(
+        filled, national_catalogue(), at_us=t, on=ON, rulebook_id="cn-spc-dishonest-debtors"
+    )
+    then = {r[2] for r in filled.state_rows("state_lists")}
+    evaluate_all(
+        filled, national_catalogue(), at_us=None, on=ON, rulebook_id="cn-spc-dishonest-debtors"
+    )
+    now = {r[2] for r in filled.state_rows("state_lists")}
+    assert then == {FIRM, FIRM2} and now == {FIRM2}
