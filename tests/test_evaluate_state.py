@@ -81,3 +81,23 @@ def test_evaluate_as_of_before_the_end(filled: Store) -> None:
     )
     now = {r[2] for r in filled.state_rows("state_lists")}
     assert then == {FIRM, FIRM2} and now == {FIRM2}
+
+
+def test_compare_counts_and_agreement(filled: Store) -> None:
+    from trustledger.evaluate.compare import UnknownRulebooks, compare
+
+    result = compare(
+        filled,
+        national_catalogue(),
+        ["cn-spc-dishonest-debtors", "cn-national-admin-penalty"],
+        at_us=None,
+        on=ON,
+    )
+    spc, admin = result.figures
+    assert (spc.blacklisted, admin.blacklisted) == (2, 0)
+    (pair,) = result.agreements
+    # both subjects are black-listed by the court's rulebook only: no agreement at all
+    assert (pair.common_subjects, pair.agree) == (2, 0.0)
+    assert pair.jaccard == 0.0
+    with pytest.raises(UnknownRulebooks, match="not published then: nope"):
+        compare(filled, national_catalogue(), ["nope"], at_us=None, on=ON)

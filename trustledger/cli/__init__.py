@@ -392,6 +392,48 @@ def evaluate(
 
 
 @app.command()
+def compare(
+    rulebooks: Annotated[list[str], typer.Argument(help="Ids of published rulebooks.")],
+    at: Annotated[str | None, typer.Option(help="As of this instant (default: now).")] = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """The same subjects under several rulebooks: lists, grades and pairwise agreement."""
+    from trustledger.catalogue import national_catalogue
+    from trustledger.evaluate.compare import UnknownRulebooks
+    from trustledger.evaluate.compare import compare as run_compare
+    from trustledger.evaluate.service import resolve_instant
+
+    settings = settings_for(db)
+    try:
+        at_us, on = resolve_instant(at, settings.timezone)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    store = open_db(settings)
+    with store, console.status("evaluating…"):
+        try:
+            result = run_compare(store, national_catalogue(), rulebooks, at_us=at_us, on=on)
+        except UnknownRulebooks as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+    if json_output:
+        print_json(dataclasses.asdict(result))
+        return
+    table = Table("rulebook", "subjects", "black-listed", "red-listed", "grades")
+    for f in result.figures:
+        grades = ", ".join(f"{g} {n:,}" for g, n in f.grades.items()) or "—"
+        table.add_row(f.rulebook, f"{f.subjects:,}", f"{f.blacklisted:,}", f"{f.redlisted:,}",
+                      grades)  # fmt: skip
+    out.print(table)
+    pairs = Table("rulebooks", "common subjects", "agree on black-listing", "Jaccard")
+    for a in result.agreements:
+        pairs.add_row(f"{a.left} × {a.right}", f"{a.common_subjects:,}", f"{a.agree:.1%}",
+                      f"{a.jaccard:.2f}")  # fmt: skip
+    out.print(pairs)
+
+
+@app.command()
 def profile(
     subject: Annotated[str, typer.Argument(help="USCC, resident ID number or internal id.")],
     at: Annotated[

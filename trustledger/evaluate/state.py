@@ -44,7 +44,9 @@ class Summary:
     measures: int = 0
 
 
-def _as_of(store: Store, at_us: int | None) -> tuple[list[SubjectRow], list[RecordRow], int]:
+def subjects_and_records_as_of(
+    store: Store, at_us: int | None
+) -> tuple[list[SubjectRow], list[RecordRow], int]:
     """Subjects and records as of ledger time `at_us` (None: the current projection)."""
     if at_us is None:
         subjects = [SubjectRow._make(r) for r in store.iter_rows("subjects")]
@@ -95,7 +97,7 @@ def evaluate_all(
     rulebooks = published_rulebooks(store, at_us)
     if rulebook_id is not None:
         rulebooks = {k: v for k, v in rulebooks.items() if k == rulebook_id}
-    subjects, records, size = _as_of(store, at_us)
+    subjects, records, size = subjects_and_records_as_of(store, at_us)
     by_id = {s.id: s for s in subjects}
     records_of: dict[str, list[RecordRow]] = defaultdict(list)
     for record in records:
