@@ -8,6 +8,14 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 
-for script in ("ingest.py", "verify.py", "memory.py", "condition.py", "profile.py", "sqlgen.py"):
+for script in (
+    "ingest.py",
+    "verify.py",
+    "memory.py",
+    "condition.py",
+    "profile.py",
+    "sqlgen.py",
+    "batch.py",
+):
     print(f"== {script}", flush=True)
     subprocess.run([sys.executable, str(HERE / script)], check=True)

@@ -274,7 +274,8 @@ def demo(
         Path | None, typer.Option(help="Rulebooks to publish (default: the shipped ones).")
     ] = None,
 ) -> None:
-    """Generate realistic synthetic data, initialise the database and ingest it."""
+    """Generate realistic synthetic data, ingest it, publish the shipped rulebooks and
+    evaluate every subject under them."""
     from trustledger.demo import write_demo_files
     from trustledger.intake.factory import make_intake, person_keyer
 
@@ -294,12 +295,27 @@ def demo(
             c = report.counts
             table.add_row(path.name, f"{c.accepted:,}", f"{c.duplicate:,}", f"{c.rejected:,}")
         published = _publish_shipped(store, rulebooks)
+        summaries = []
+        if published:
+            from trustledger.catalogue import national_catalogue
+            from trustledger.evaluate.state import evaluate_all
+
+            with console.status("evaluating every subject under the published rulebooks…"):
+                summaries = evaluate_all(
+                    store, national_catalogue(), at_us=None, on=settings.today()
+                )
         head = store.head()
     out.print(table)
     if published:
         out.print("rulebooks published: " + ", ".join(published))
+    for summary in summaries:
+        listed = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.listed.items())) or "none"
+        out.print(f"  {summary.rulebook}: {summary.subjects:,} subjects; on lists: {listed}")
     out.print(f"ledger {settings.db_url}: {head.size:,} entries, root {head.root.hex()}")
-    out.print("next: trustledger verify · trustledger ledger head · trustledger ledger proof 42")
+    out.print(
+        "next: trustledger profile 91440607MA5JA4BC7E · trustledger compare "
+        "cn-spc-dishonest-debtors cn-national-admin-penalty · trustledger verify"
+    )
 
 
 def _refresh(store: Store, subjects: set[str], settings: Settings) -> int:

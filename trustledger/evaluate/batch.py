@@ -14,10 +14,9 @@ import csv
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 
@@ -38,9 +37,8 @@ _RECORD_COLUMNS = {
 }
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """SQL's verdict for one subject."""
+class Outcome(NamedTuple):
+    """SQL's verdict for one subject (a tuple: there is one per subject)."""
 
     subject_id: str
     score: int
@@ -103,14 +101,14 @@ def sql_outcomes(con: duckdb.DuckDBPyConnection, cr: CompiledRulebook, on: date)
     if cr.treatment_of:
         con.executemany("INSERT INTO treatments VALUES (?, ?, ?, ?, ?, ?, ?)", _treatments(cr))
     con.execute(
-        f"""CREATE OR REPLACE TABLE applicable AS SELECT subject_id, kind,
+        f"""CREATE OR REPLACE TEMP VIEW applicable AS SELECT subject_id, kind,
             coalesce(division, '') AS division FROM subjects_input
             WHERE kind IN ({kinds}) AND coalesce(division, '') LIKE '{prefix}%'"""
     )
     # the same rule as inforce.standing(): published, within the publicity maximum,
     # not ended or revoked with effect on or before the day
     con.execute(
-        f"""CREATE OR REPLACE TABLE facts AS
+        f"""CREATE OR REPLACE TEMP VIEW facts AS
         SELECT r.subject_id, r.category, t.domain,
                CASE WHEN t.tier = '' THEN r.tier ELSE t.tier END AS tier,
                t.polarity, r.decision_type, t.points, r.published
@@ -133,7 +131,7 @@ def sql_outcomes(con: duckdb.DuckDBPyConnection, cr: CompiledRulebook, on: date)
             f"WHEN true THEN '{b.grade}'" for b in form.bands
         )  # fmt: skip
         con.execute(
-            f"""CREATE OR REPLACE TABLE subjects_scored AS
+            f"""CREATE OR REPLACE TEMP VIEW subjects_scored AS
             SELECT subject_id, score, CASE {bands} ELSE '' END AS grade, kind, division FROM (
               SELECT a.subject_id, ({total})::BIGINT AS score, a.kind, a.division
               FROM applicable a LEFT JOIN facts f USING (subject_id)
@@ -165,8 +163,12 @@ def sql_outcomes(con: duckdb.DuckDBPyConnection, cr: CompiledRulebook, on: date)
     else:
         rows = con.execute("SELECT subject_id, score, grade FROM subjects_scored").fetchall()
     ids = [spec.id for spec in rb.lists]
+    none: tuple[str, ...] = ()
+    # most subjects are on no list: skip building an empty tuple for each of them
     return [
-        Outcome(r[0], int(r[1]), r[2], tuple(i for i, hit in zip(ids, r[3:], strict=True) if hit))
+        Outcome(r[0], r[1], r[2], none)
+        if not any(r[3:])
+        else Outcome(r[0], r[1], r[2], tuple(i for i, hit in zip(ids, r[3:], strict=True) if hit))
         for r in rows
     ]
 
