@@ -164,7 +164,7 @@ def main() -> None:
             "on_lists": {
                 lid: sum(lid in o.lists for o in outcomes)
                 for lid in ("low-grade", "repeat-tax", "exemplary")
-            },  # fmt: skip
+            },
             "generate_seconds": round(generated, 2),
             "evaluate_seconds": round(ours, 2),
             "hand_written_seconds": round(baseline, 2),

@@ -13,7 +13,7 @@ for script in (
     "verify.py",
     "memory.py",
     "condition.py",
-    "profile.py",
+    "subject_profile.py",
     "sqlgen.py",
     "batch.py",
 ):

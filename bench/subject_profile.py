@@ -1,7 +1,7 @@
 """One subject with 20 records under the Rongcheng points rulebook (score, grade, two lists,
 measures, explanation), against the bare compiled conditions over the same records.
 
-    python bench/profile.py
+    python bench/subject_profile.py
 """
 
 from __future__ import annotations
