@@ -78,6 +78,21 @@ class CompiledRulebook:
 
 
 def compile_rulebook(rulebook: Rulebook, catalogue: Catalogue) -> CompiledRulebook:
+    """Compile once; a published version and a catalogue never change, so it is cached."""
+    key = (id(rulebook), id(catalogue))
+    cached = _COMPILED.get(key)
+    if cached is None or cached[0] is not rulebook or cached[1] is not catalogue:
+        cached = (rulebook, catalogue, _compile_rulebook(rulebook, catalogue))
+        if len(_COMPILED) > 64:
+            _COMPILED.clear()
+        _COMPILED[key] = cached
+    return cached[2]
+
+
+_COMPILED: dict[tuple[int, int], tuple[Rulebook, Catalogue, CompiledRulebook]] = {}
+
+
+def _compile_rulebook(rulebook: Rulebook, catalogue: Catalogue) -> CompiledRulebook:
     treatment_of: dict[str, Treatment] = {}
     for treatment in rulebook.treatments:  # the first matching treatment wins
         for category in selected_categories(treatment.select, catalogue):

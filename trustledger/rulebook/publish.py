@@ -8,6 +8,7 @@ that validates clean (schema and legality lint) is published.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from hashlib import sha256
 from pathlib import Path
 
@@ -73,4 +74,10 @@ def published_rulebooks(store: Store, at_us: int | None = None) -> dict[str, Rul
     for row in sorted(rows, key=lambda r: r.seq):
         if at_us is None or times[row.seq] <= at_us:
             latest[row.rulebook_id] = row
-    return {rid: parse_rulebook(row.source, row.id) for rid, row in latest.items()}
+    return {rid: _parsed(row.source, row.id) for rid, row in latest.items()}
+
+
+@lru_cache(maxsize=64)
+def _parsed(source: str, ref: str) -> Rulebook:
+    # a published version never changes, so its parse can be kept; the model is frozen
+    return parse_rulebook(source, ref)
