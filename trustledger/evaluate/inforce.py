@@ -29,6 +29,11 @@ class Standing(StrEnum):
 
 def standing(record: RecordRow, on: date, publicity_max: Duration | None) -> Standing:
     """The record's standing on day ``on``; ``publicity_max`` None means no maximum."""
+    return standing_until(record, on, publicity_ends(record, publicity_max))
+
+
+def standing_until(record: RecordRow, on: date, publicity_end: date | None) -> Standing:
+    """`standing`, given the first day after the publicity period (None: no maximum)."""
     published = date.fromisoformat(record.publication_date)
     if published > on:
         return Standing.NOT_YET_PUBLISHED
@@ -36,7 +41,7 @@ def standing(record: RecordRow, on: date, publicity_max: Duration | None) -> Sta
         assert record.status_date is not None
         if date.fromisoformat(record.status_date) <= on:
             return Standing.REVOKED if record.status == RecordStatus.REVOKED else Standing.ENDED
-    if publicity_max is not None and on >= publicity_max.after(published):
+    if publicity_end is not None and on >= publicity_end:
         return Standing.PUBLICITY_ENDED
     return Standing.IN_FORCE
 

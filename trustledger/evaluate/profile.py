@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from trustledger.catalogue import Catalogue, Category
-from trustledger.evaluate.inforce import publicity_ends, standing
+from trustledger.evaluate.inforce import Standing, publicity_ends, standing_until
 from trustledger.ledger.projection import RecordRow, SubjectRow
 from trustledger.rulebook.condition import Aggregate, aggregates, names, render
 from trustledger.rulebook.lint import selected_categories
@@ -122,8 +122,9 @@ def _compile_rulebook(rulebook: Rulebook, catalogue: Catalogue) -> CompiledRuleb
     )
 
 
-@dataclass(frozen=True)
-class RecordView:
+class RecordView(NamedTuple):
+    """One record as this rulebook sees it (a tuple: a profile may list many)."""
+
     record_id: str
     category: str
     tier: str
@@ -173,7 +174,9 @@ class Profile:
     def to_json(self) -> dict[str, Any]:
         from dataclasses import asdict
 
-        return asdict(self)
+        out = asdict(self)
+        out["records"] = [r._asdict() for r in self.records]
+        return out
 
 
 def _applicability(rb: Rulebook, subject: SubjectRow, on: date) -> str | None:
@@ -229,6 +232,9 @@ class _Situation:
                 stop = date.fromisoformat(record.status_date)
                 out = stop if out is None else min(out, stop)
             self._windows.append((record, facts, out))
+
+    def standing_on(self, record: RecordRow, on: date) -> Standing:
+        return standing_until(record, on, self.publicity_end[record.id])
 
     def in_force(self, on: date) -> list[tuple[RecordRow, RecordFacts]]:
         # the same rule as inforce.standing(), on precomputed dates
@@ -307,7 +313,7 @@ def evaluate_subject(
     situation = _Situation(cr, subject, records)
     in_force = situation.in_force(on)
     counted = {r.id for r, _ in in_force}
-    for record, treatment, record_facts in situation.covered:
+    for record, _, record_facts in situation.covered:
         ends = situation.publicity_end[record.id]
         profile.records.append(
             RecordView(
@@ -315,7 +321,7 @@ def evaluate_subject(
                 record.category,
                 record_facts.tier,
                 record_facts.points,
-                standing(record, on, treatment.publicity.max).value,
+                situation.standing_on(record, on).value,
                 record.publication_date,
                 ends.isoformat() if ends else None,
                 record.id in counted,
