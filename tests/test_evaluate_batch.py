@@ -7,6 +7,8 @@ from datetime import date, timedelta
 from typing import Any
 
 import duckdb
+import psycopg
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_condition import exprs
@@ -137,3 +139,25 @@ def test_sql_agrees_with_python(rb: Rulebook, data: st.DataObject) -> None:
         o = sql[subject.id]
         assert (o.score, o.grade) == (p.score or 0, p.grade or ""), p.explanation
         assert set(o.lists) == {m.list_id for m in p.lists}, p.explanation
+
+
+@pytest.mark.postgres
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(rb=rulebooks(), data=st.data())
+def test_postgres_agrees_with_python(pg_url: str, rb: Rulebook, data: st.DataObject) -> None:
+    cr = compile_rulebook(rb, national_catalogue())
+    recs = {s.id: data.draw(records(s.id)) for s in SUBJECTS}
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        load_inputs(con, SUBJECTS, [r for rs in recs.values() for r in rs])
+        sql = {o.subject_id: o for o in sql_outcomes(con, cr, ON)}
+    for subject in SUBJECTS:
+        p = evaluate_subject(cr, subject, recs[subject.id], ON)
+        assert p.applicable == (subject.id in sql)
+        if p.applicable:
+            o = sql[subject.id]
+            assert (o.score, o.grade) == (p.score or 0, p.grade or ""), p.explanation
+            assert set(o.lists) == {m.list_id for m in p.lists}, p.explanation

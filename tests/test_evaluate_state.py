@@ -38,11 +38,17 @@ def state(store: Store) -> dict[str, list[tuple[object, ...]]]:
     return {t: store.state_rows(t) for t in ("state_profiles", "state_lists", "state_measures")}
 
 
-def test_both_engines_write_the_same_state(filled: Store) -> None:
+def test_every_engine_writes_the_same_state(filled: Store, db_url: str) -> None:
     evaluate_all(filled, national_catalogue(), at_us=None, on=ON, engine="python")
     by_python = state(filled)
     summaries = evaluate_all(filled, national_catalogue(), at_us=None, on=ON, engine="duckdb")
     assert state(filled) == by_python
+    if db_url.startswith("postgresql"):
+        evaluate_all(filled, national_catalogue(), at_us=None, on=ON, engine="postgres")
+        assert state(filled) == by_python
+    else:
+        with pytest.raises(ValueError, match="inside a PostgreSQL store"):
+            evaluate_all(filled, national_catalogue(), at_us=None, on=ON, engine="postgres")
     spc = next(s for s in summaries if s.rulebook.startswith("cn-spc"))
     assert spc.listed == {"dishonest-judgment-debtors": 2}
     listed = {row[2] for row in by_python["state_lists"] if row[1] == "dishonest-judgment-debtors"}

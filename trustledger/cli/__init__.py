@@ -347,6 +347,7 @@ def _publish_shipped(store: Store, directory: Path | None) -> list[str]:
 
 class EngineChoice(StrEnum):
     DUCKDB = "duckdb"
+    POSTGRES = "postgres"
     PYTHON = "python"
 
 
@@ -386,7 +387,7 @@ def evaluate(
             national_catalogue(),
             at_us=at_us,
             on=on,
-            engine="duckdb" if engine is EngineChoice.DUCKDB else "python",
+            engine=engine.value,
             rulebook_id=rulebook,
             progress=step,
         )

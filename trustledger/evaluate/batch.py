@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import duckdb
 
@@ -46,10 +46,35 @@ class Outcome(NamedTuple):
     lists: tuple[str, ...]  # ids of the lists that hold
 
 
-def _load(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str],
-          rows: Iterable[Sequence[Any]]) -> None:  # fmt: skip
-    """Rows into a DuckDB table through a CSV file: DuckDB's reader is C, a Python insert
-    loop is hundreds of times slower."""
+Dialect = Literal["duckdb", "postgres"]
+
+
+def _dialect(con: Any) -> Dialect:
+    return "duckdb" if isinstance(con, duckdb.DuckDBPyConnection) else "postgres"
+
+
+def _create(con: Any, kind: str, name: str, select: str) -> None:
+    """(Re)create a temporary table or view; each name is always the same kind."""
+    if _dialect(con) == "duckdb":
+        con.execute(f"CREATE OR REPLACE TEMP {kind} {name} AS {select}")
+    else:
+        # PostgreSQL cannot replace a view whose columns change, nor a table at all
+        # qualified: a store's own `subjects` table must never be the one dropped
+        con.execute(f"DROP {kind} IF EXISTS pg_temp.{name} CASCADE")
+        con.execute(f"CREATE TEMP {kind} {name} AS {select}")
+
+
+def _load(con: Any, table: str, columns: dict[str, str], rows: Iterable[Sequence[Any]]) -> None:
+    """Rows into a temporary table: DuckDB through a CSV file (its reader is C, a Python
+    insert loop is hundreds of times slower), PostgreSQL through COPY."""
+    if _dialect(con) == "postgres":
+        cols = ", ".join(f"{c} {'TEXT' if t == 'VARCHAR' else t}" for c, t in columns.items())
+        con.execute(f"DROP TABLE IF EXISTS pg_temp.{table} CASCADE")
+        con.execute(f"CREATE TEMP TABLE {table} ({cols})")
+        with con.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([None if v == "" else v for v in row])
+        return
     con.execute(
         f"CREATE OR REPLACE TABLE {table} ({', '.join(f'{c} {t}' for c, t in columns.items())})"
     )
@@ -85,7 +110,7 @@ def _treatments(cr: CompiledRulebook) -> list[tuple[str, int, str, str, int, str
     return out
 
 
-def sql_outcomes(con: duckdb.DuckDBPyConnection, cr: CompiledRulebook, on: date) -> list[Outcome]:
+def sql_outcomes(con: Any, cr: CompiledRulebook, on: date) -> list[Outcome]:
     """Score, grade and lists for every subject in the `subjects` and `records` tables
     (already loaded, see `load_inputs`) that the rulebook applies to."""
     rb = cr.rulebook
@@ -94,30 +119,37 @@ def sql_outcomes(con: duckdb.DuckDBPyConnection, cr: CompiledRulebook, on: date)
         return []
     kinds = ", ".join(f"'{k.value}'" for k in rb.subject_kinds)
     prefix = rb.scope.division_prefix
-    con.execute(
-        "CREATE OR REPLACE TABLE treatments (category VARCHAR, points BIGINT, tier VARCHAR, "
-        "unit VARCHAR, n BIGINT, domain VARCHAR, polarity VARCHAR)"
-    )
-    if cr.treatment_of:
-        con.executemany("INSERT INTO treatments VALUES (?, ?, ?, ?, ?, ?, ?)", _treatments(cr))
-    con.execute(
-        f"""CREATE OR REPLACE TEMP VIEW applicable AS SELECT subject_id, kind,
+    dialect = _dialect(con)
+    # intermediate results: views in DuckDB (it plans the whole pipeline as one query),
+    # tables in PostgreSQL (its planner re-runs a view at every use)
+    step = "VIEW" if dialect == "duckdb" else "TABLE"
+    _load(con, "treatments", {"category": "VARCHAR", "points": "BIGINT", "tier": "VARCHAR",
+                              "unit": "VARCHAR", "n": "BIGINT", "domain": "VARCHAR",
+                              "polarity": "VARCHAR"}, _treatments(cr))  # fmt: skip
+    _create(
+        con,
+        step,
+        "applicable",
+        f"""SELECT subject_id, kind,
             coalesce(division, '') AS division FROM subjects_input
-            WHERE kind IN ({kinds}) AND coalesce(division, '') LIKE '{prefix}%'"""
+            WHERE kind IN ({kinds}) AND coalesce(division, '') LIKE '{prefix}%'""",
     )
     # the same rule as inforce.standing(): published, within the publicity maximum,
     # not ended or revoked with effect on or before the day
-    con.execute(
-        f"""CREATE OR REPLACE TEMP VIEW facts AS
+    _create(
+        con,
+        step,
+        "facts",
+        f"""
         SELECT r.subject_id, r.category, t.domain,
-               CASE WHEN t.tier = '' THEN r.tier ELSE t.tier END AS tier,
+               CASE WHEN coalesce(t.tier, '') = '' THEN r.tier ELSE t.tier END AS tier,
                t.polarity, r.decision_type, t.points, r.published
-        FROM records r JOIN treatments t USING (category)
+        FROM records_input r JOIN treatments t USING (category)
         JOIN applicable a USING (subject_id)
         WHERE r.published <= {d}
-          AND {d} < CASE t.unit WHEN 'd' THEN r.published + t.n * INTERVAL 1 DAY
-                               ELSE r.published + t.n * INTERVAL 1 MONTH END
-          AND NOT (r.status IN ('ended', 'revoked') AND r.status_date <= {d})"""
+          AND {d} < CASE t.unit WHEN 'd' THEN r.published + t.n * INTERVAL '1 day'
+                               ELSE r.published + t.n * INTERVAL '1 month' END
+          AND NOT (r.status IN ('ended', 'revoked') AND r.status_date <= {d})""",
     )
     form = rb.score
     if isinstance(form, BandedScore):
@@ -130,38 +162,48 @@ def sql_outcomes(con: duckdb.DuckDBPyConnection, cr: CompiledRulebook, on: date)
             f"WHEN score >= {b.min} THEN '{b.grade}'" if b.min is not None else
             f"WHEN true THEN '{b.grade}'" for b in form.bands
         )  # fmt: skip
-        con.execute(
-            f"""CREATE OR REPLACE TEMP VIEW subjects_scored AS
+        scored = "scored_points"
+        _create(
+            con,
+            step,
+            scored,
+            f"""
             SELECT subject_id, score, CASE {bands} ELSE '' END AS grade, kind, division FROM (
-              SELECT a.subject_id, ({total})::BIGINT AS score, a.kind, a.division
+              SELECT a.subject_id, CAST({total} AS BIGINT) AS score, a.kind, a.division
               FROM applicable a LEFT JOIN facts f USING (subject_id)
-              GROUP BY a.subject_id, a.kind, a.division)"""
+              GROUP BY a.subject_id, a.kind, a.division) totals""",
         )
     else:
-        con.execute("CREATE OR REPLACE TABLE subjects_scored AS SELECT subject_id, "
-                    "0::BIGINT AS score, '' AS grade, kind, division FROM applicable")  # fmt: skip
+        scored = "scored_none"
+        _create(con, step, scored, "SELECT subject_id, CAST(0 AS BIGINT) AS score, "
+                "'' AS grade, kind, division FROM applicable")  # fmt: skip
         if isinstance(form, GradesScore):
             rules = {f"g{i}": rule.when.tree for i, rule in enumerate(form.rules)}
-            _as_subjects(con, "subjects_scored")
+            _as_subjects(con, scored)
             picks = " ".join(f"WHEN g{i} THEN '{rule.grade}'" for i, rule in enumerate(form.rules))
-            con.execute(
-                f"""CREATE OR REPLACE TABLE subjects_scored AS
-                SELECT s.subject_id, 0::BIGINT AS score, CASE {picks} ELSE '' END AS grade,
-                       s.kind, s.division
-                FROM subjects_scored s JOIN ({compile_sql_many(rules, "duckdb", on)}) g
-                USING (subject_id)"""
+            # a table, not a view: the grade query reads `subjects`, which is re-pointed below
+            _create(
+                con,
+                "TABLE",
+                "scored_grades",
+                f"""
+                SELECT s.subject_id, CAST(0 AS BIGINT) AS score,
+                       CASE {picks} ELSE '' END AS grade, s.kind, s.division
+                FROM {scored} s JOIN ({compile_sql_many(rules, dialect, on)}) g
+                USING (subject_id)""",
             )
+            scored = "scored_grades"
     if rb.lists:
-        _as_subjects(con, "subjects_scored")
+        _as_subjects(con, scored)
         conds = {f"l{i}": spec.when.tree for i, spec in enumerate(rb.lists)}
         hits = ", ".join(f"l.l{i}" for i in range(len(conds)))
         rows = con.execute(
             f"""SELECT s.subject_id, s.score, s.grade, {hits}
-            FROM subjects_scored s JOIN ({compile_sql_many(conds, "duckdb", on)}) l
+            FROM {scored} s JOIN ({compile_sql_many(conds, dialect, on)}) l
             USING (subject_id)"""
         ).fetchall()
     else:
-        rows = con.execute("SELECT subject_id, score, grade FROM subjects_scored").fetchall()
+        rows = con.execute(f"SELECT subject_id, score, grade FROM {scored}").fetchall()
     ids = [spec.id for spec in rb.lists]
     none: tuple[str, ...] = ()
     # most subjects are on no list: skip building an empty tuple for each of them
@@ -173,18 +215,18 @@ def sql_outcomes(con: duckdb.DuckDBPyConnection, cr: CompiledRulebook, on: date)
     ]
 
 
-def _as_subjects(con: duckdb.DuckDBPyConnection, table: str) -> None:
+def _as_subjects(con: Any, table: str) -> None:
     # the compiled conditions read a relation named `subjects`; point it at this stage
-    con.execute(f"CREATE OR REPLACE TEMP VIEW subjects AS SELECT * FROM {table}")
+    _create(con, "VIEW", "subjects", f"SELECT * FROM {table}")
 
 
-def load_inputs(
-    con: duckdb.DuckDBPyConnection, subjects: Iterable[SubjectRow], records: Iterable[RecordRow]
-) -> None:
-    """The subjects and records (as of the evaluation instant) into DuckDB."""
+def load_inputs(con: Any, subjects: Iterable[SubjectRow], records: Iterable[RecordRow]) -> None:
+    """The subjects and records (as of the evaluation instant) into the engine: a DuckDB
+    connection, or a PostgreSQL connection of its own (it gets temporary tables that shadow
+    the store's own `subjects`, so it must not be the store's connection)."""
     _load(con, "subjects_input", _SUBJECT_COLUMNS,
           ((s.id, s.kind, s.division or "") for s in subjects))  # fmt: skip
-    _load(con, "records", _RECORD_COLUMNS,
+    _load(con, "records_input", _RECORD_COLUMNS,
           ((r.subject_id, r.category, r.tier, r.decision_type, r.publication_date, r.status,
             r.status_date or "") for r in records))  # fmt: skip
 

@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any, Literal
 
 import duckdb
+import psycopg
 
 from trustledger.catalogue import Catalogue
 from trustledger.evaluate.batch import explain_listed, load_inputs, sql_outcomes
@@ -30,7 +31,7 @@ from trustledger.ledger.projection import Projector, RecordRow, SubjectRow
 from trustledger.ledger.store import Store
 from trustledger.rulebook.publish import published_rulebooks
 
-Engine = Literal["python", "duckdb"]
+Engine = Literal["python", "duckdb", "postgres"]
 
 
 @dataclass
@@ -102,9 +103,15 @@ def evaluate_all(
     records_of: dict[str, list[RecordRow]] = defaultdict(list)
     for record in records:
         records_of[record.subject_id].append(record)
-    con: duckdb.DuckDBPyConnection | None = None
+    con: Any = None
     if engine == "duckdb":
         con = duckdb.connect()
+    elif engine == "postgres":
+        if not store.url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("the postgres engine evaluates inside a PostgreSQL store")
+        # a connection of its own: its temporary tables shadow the store's `subjects`
+        con = psycopg.connect(store.url, autocommit=True)
+    if con is not None:
         load_inputs(con, subjects, records)
     summaries = []
     for n, (rid, rulebook) in enumerate(sorted(rulebooks.items())):
@@ -146,6 +153,8 @@ def evaluate_all(
         summary.grades = dict(Counter(row[3] for row in profile_rows if row[3]))
         summary.measures = len(measure_rows)
         summaries.append(summary)
+    if con is not None:
+        con.close()
     return summaries
 
 
