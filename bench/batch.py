@@ -82,7 +82,7 @@ def generate(con: duckdb.DuckDBPyConnection, subjects: int, records: int) -> Non
                '440305' AS division
         FROM range({subjects}) r(i)""")
     con.execute(f"""
-        CREATE OR REPLACE TABLE records AS
+        CREATE OR REPLACE TABLE records_input AS
         SELECT printf('S%08d', CAST(hash(j, 's') % {subjects} AS BIGINT)) AS subject_id,
                ([{cats}])[1 + CAST(hash(j, 'c') % {len(CATEGORIES)} AS INTEGER)] AS category,
                (['minor', 'general', 'serious'])[1 + CAST(hash(j, 't') % 3 AS INTEGER)] AS tier,
@@ -111,7 +111,7 @@ def hand_written(con: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
             v(category, points, months, domain, polarity)),
         f AS (
           SELECT r.subject_id, t.points, t.domain, t.polarity, r.published
-          FROM records r JOIN t USING (category)
+          FROM records_input r JOIN t USING (category)
           WHERE r.published <= {d} AND {d} < r.published + t.months * INTERVAL 1 MONTH
             AND NOT (r.status = 'ended' AND r.status_date <= {d})),
         agg AS (
