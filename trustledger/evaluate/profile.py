@@ -52,6 +52,7 @@ class _CompiledList:
     matchers: list[tuple[Aggregate, Matcher]]
     # a list on `score` or `grade` rests on the records behind the score or grade
     reads_score: bool
+    rendered: str  # the condition in canonical form, for explanations
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ def _compile_rulebook(rulebook: Rulebook, catalogue: Catalogue) -> CompiledRuleb
             compile_condition(spec.when.tree),
             [(agg, compile_matcher(agg)) for agg in aggregates(spec.when.tree)],
             bool(names(spec.when.tree) & {"score", "grade"}),
+            render(spec.when.tree),
         )
         for spec in rulebook.lists
     ]
@@ -278,7 +280,9 @@ class _Situation:
     def facts_on(self, on: date) -> tuple[SubjectFacts, list[RecordFacts]]:
         known = self._on.get(on)
         if known is None:
-            facts = [f for _, f in self.in_force(on)]
+            facts = [
+                f for _, f, out in self._windows if f.published <= on and (out is None or on < out)
+            ]
             score, grade = self.score_and_grade(facts, on)
             subject = SubjectFacts(score, grade, self.subject.kind, self.subject.division or "")
             known = self._on[on] = (subject, facts)
@@ -368,7 +372,7 @@ def evaluate_subject(
         profile.explanation.append(
             f"On the {cl.spec.kind} list {cl.spec.title} ({cl.spec.id}) since {since}"
             + (f", until {until} unless new records arrive" if until else "")
-            + f", because {render(cl.spec.when.tree)} holds; records: "
+            + f", because {cl.rendered} holds; records: "
             + (", ".join(record_ids) or "none")
             + f". Removal: {cl.spec.removal}"
         )
