@@ -138,7 +138,7 @@ def sql_outcomes(con: Any, cr: CompiledRulebook, on: date) -> list[Outcome]:
     # not ended or revoked with effect on or before the day
     _create(
         con,
-        step,
+        "TABLE",  # read twice (score, then lists): join and filter once
         "facts",
         f"""
         SELECT r.subject_id, r.category, t.domain,
