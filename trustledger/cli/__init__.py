@@ -20,6 +20,7 @@ from trustledger.cli.common import (
     DbOption,
     JsonOption,
     console,
+    instant_for,
     open_db,
     out,
     print_json,
@@ -356,7 +357,10 @@ def evaluate(
     at: Annotated[str | None, typer.Option(help="As of this instant (default: now).")] = None,
     engine: Annotated[
         EngineChoice,
-        typer.Option(help="duckdb: SQL for all subjects; python: one subject at a time."),
+        typer.Option(
+            help="duckdb: SQL for all subjects, embedded; postgres: the same SQL inside a "
+            "PostgreSQL store; python: one subject at a time."
+        ),
     ] = EngineChoice.DUCKDB,
     rulebook: Annotated[str | None, typer.Option(help="Only this rulebook (its id).")] = None,
     db: DbOption = None,
@@ -364,15 +368,10 @@ def evaluate(
 ) -> None:
     """Evaluate every subject under the published rulebooks and rewrite the state tables."""
     from trustledger.catalogue import national_catalogue
-    from trustledger.evaluate.service import resolve_instant
     from trustledger.evaluate.state import evaluate_all
 
     settings = settings_for(db)
-    try:
-        at_us, on = resolve_instant(at, settings.timezone)
-    except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    at_us, on = instant_for(at, settings)
     store = open_db(settings)
     with store, Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
             "{task.completed}/{task.total} rulebooks"), console=console,
@@ -419,14 +418,9 @@ def compare(
     from trustledger.catalogue import national_catalogue
     from trustledger.evaluate.compare import UnknownRulebooks
     from trustledger.evaluate.compare import compare as run_compare
-    from trustledger.evaluate.service import resolve_instant
 
     settings = settings_for(db)
-    try:
-        at_us, on = resolve_instant(at, settings.timezone)
-    except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    at_us, on = instant_for(at, settings)
     store = open_db(settings)
     with store, console.status("evaluating…"):
         try:
@@ -471,15 +465,14 @@ def profile(
     from trustledger.evaluate.service import (
         UnknownRulebook,
         UnknownSubject,
-        resolve_instant,
         resolve_subject,
         subject_profiles,
     )
     from trustledger.intake.factory import person_keyer
 
     settings = settings_for(db)
+    at_us, on = instant_for(at, settings)
     try:
-        at_us, on = resolve_instant(at, settings.timezone)
         subject_id = resolve_subject(subject, person_keyer(settings))
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}", markup=True)

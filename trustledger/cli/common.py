@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from datetime import date
 from typing import Annotated, Any
 
 import typer
@@ -49,3 +50,14 @@ def open_db(settings: Settings, must_exist: bool = True) -> Store:
 
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+
+def instant_for(at: str | None, settings: Settings) -> tuple[int | None, date]:
+    """`--at` as (ledger time, calendar day), or a clean exit naming what is wrong."""
+    from trustledger.evaluate.service import resolve_instant
+
+    try:
+        return resolve_instant(at, settings.timezone)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
