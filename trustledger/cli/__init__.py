@@ -14,6 +14,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from trustledger.cli import catalogue as catalogue_cli
+from trustledger.cli import check as check_cli
 from trustledger.cli import ids as ids_cli
 from trustledger.cli import rulebook as rulebook_cli
 from trustledger.cli.common import (
@@ -42,6 +43,7 @@ app.add_typer(ids_cli.app, name="ids")
 app.add_typer(catalogue_cli.app, name="catalogue")
 app.add_typer(rulebook_cli.app, name="rulebook")
 app.add_typer(ledger_app, name="ledger")
+app.command(name="check")(check_cli.check)
 
 
 def _ingest_with_bar(

@@ -1,0 +1,176 @@
+"""Checks from the in-memory index: deny with reasons, allow after an end, incentives, and
+"unknown" (never a silent allow) for what cannot be answered. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+import typer
+from builders import COURT, FIRM, FIRM2, authorities, debtor, issue, resident_id, uscc
+from typer.testing import CliRunner
+
+from trustledger.catalogue import national_catalogue
+from trustledger.cli.check import check as check_command
+from trustledger.evaluate.state import evaluate_all, refresh_subjects
+from trustledger.ids import PersonKeyer
+from trustledger.intake import Intake
+from trustledger.ledger.store import Store, open_store
+from trustledger.rulebook.publish import publish_rulebook
+from trustledger.sanctions.check import (
+    UNEVALUATED,
+    UNKNOWN_ACTION,
+    UNKNOWN_SUBJECT,
+    CheckIndex,
+)
+
+KEYER = PersonKeyer(bytes(range(32)))
+ON = date(2026, 11, 26)
+RULEBOOKS = sorted((Path(__file__).parent.parent / "rulebooks").glob("*.yaml"))
+FIRM3 = uscc("91", "440305", "MA5DA0C3")
+STRANGER = uscc("91", "440305", "MA5DA0D4")
+END = {"op": "end", "authority": COURT, "subject": FIRM, "category": "JUD-DEBTOR-G1",
+       "target_document_number": "(2024)粤0305执1234号", "document_number": "执结1号",
+       "effective_date": "2024-09-01", "reason": "performed"}  # fmt: skip
+
+
+@pytest.fixture
+def evaluated(db_url: str) -> Store:
+    store = open_store(db_url)
+    store.init(KEYER.fingerprint())
+    intake = Intake(store, national_catalogue(), KEYER, today=ON)
+    lines = [*authorities(), debtor(), issue(), debtor(subject=FIRM2, subject_name="北京某某",
+             document_number="(2025)粤0305执9号", decision_date="2025-05-01",
+             publication_date="2025-05-02")]  # fmt: skip
+    assert all(r.outcome == "accepted" for r in intake.submit_many(lines))
+    for path in RULEBOOKS:
+        publish_rulebook(store, path, national_catalogue())
+    evaluate_all(store, national_catalogue(), at_us=None, on=ON)
+    return store
+
+
+def test_a_listed_debtor_is_denied_with_reasons(evaluated: Store) -> None:
+    index = CheckIndex.load(evaluated)
+    decision = index.check(FIRM, "air_travel", ON)
+    assert decision.status == "deny" and not decision.allowed
+    assert decision.ledger_size == evaluated.size()
+    (reason,) = decision.reasons
+    assert reason["measure"] == "no-air-travel"
+    assert reason["kind"] == "restriction"
+    assert reason["list"] == "dishonest-judgment-debtors"
+    assert reason["rulebook"].startswith("cn-spc-dishonest-debtors@")
+    assert reason["agency"] == "中国民用航空局"
+    assert reason["end"] == "2027-03-05"  # when the listing ends by itself
+    (record_id,) = reason["records"]
+    assert evaluated.get_row("records", record_id).document_number == "(2024)粤0305执1234号"
+    # the other high-consumption actions of the same list, and the same answer in bulk
+    assert {d.status for d in index.check_many([(FIRM, "star_hotel"), (FIRM2, "rail_first_class")],
+                                               ON)} == {"deny"}  # fmt: skip
+    assert json.loads(json.dumps(decision.to_json()))["reasons"][0]["records"] == [record_id]
+
+
+def test_deny_only_from_the_start_until_the_end(evaluated: Store) -> None:
+    index = CheckIndex.load(evaluated)
+    (reason,) = index.check(FIRM, "air_travel", ON).reasons
+    start, end = date.fromisoformat(reason["start"]), date.fromisoformat(reason["end"])
+    assert index.check(FIRM, "air_travel", date.fromordinal(end.toordinal() - 1)).status == "deny"
+    assert index.check(FIRM, "air_travel", end).status == "allow"
+    assert index.check(FIRM, "air_travel", start).status == "deny"
+    assert index.check(FIRM, "air_travel", date.fromordinal(start.toordinal() - 1)).status == (
+        "allow"
+    )
+
+
+def test_after_the_courts_end_a_reloaded_index_allows(evaluated: Store) -> None:
+    before = CheckIndex.load(evaluated)
+    (result,) = Intake(evaluated, national_catalogue(), KEYER, today=ON).submit_many([END])
+    assert result.subject == FIRM
+    assert refresh_subjects(evaluated, national_catalogue(), [FIRM], on=ON) == 1
+    after = CheckIndex.load(evaluated)
+    assert before.check(FIRM, "air_travel", ON).status == "deny"  # a loaded index is a snapshot
+    decision = after.check(FIRM, "air_travel", ON)
+    assert (decision.status, decision.reasons) == ("allow", ())
+    assert decision.ledger_size == evaluated.size() > before.ledger_size
+    assert after.check(FIRM2, "air_travel", ON).status == "deny"
+
+
+def test_a_green_listed_enterprise_gets_its_incentives(evaluated: Store) -> None:
+    index = CheckIndex.load(evaluated)
+    # FIRM2 has no environmental record: green under the environmental rulebook, which
+    # rewards the green list with fewer inspections and a green channel
+    for action in ("green_channel", "reduced_inspection_frequency"):
+        decision = index.check(FIRM2, action, ON)
+        assert decision.status == "allow_with_incentives" and decision.allowed
+        measures = {(r["measure"], r["list"], r["kind"]) for r in decision.reasons}
+        assert ("green-fewer-inspections", "environmental-green", "incentive") in measures
+        assert all(r["rulebook"].startswith("cn-environmental-credit@") for r in decision.reasons)
+    assert index.check(FIRM2, "public_procurement", ON).status == "allow"
+
+
+def test_what_cannot_be_answered_is_unknown(evaluated: Store) -> None:
+    Intake(evaluated, national_catalogue(), KEYER, today=ON).submit(
+        issue(
+            subject=FIRM3, subject_name="深圳市新来有限公司", document_number="深税稽罚〔2026〕1号"
+        )
+    )
+    index = CheckIndex.load(evaluated)
+    cases = {
+        (STRANGER, "air_travel"): UNKNOWN_SUBJECT,
+        (FIRM, "teleportation"): UNKNOWN_ACTION,
+        (FIRM2, "teleportation"): UNKNOWN_ACTION,
+        (FIRM3, "air_travel"): UNEVALUATED,  # in the ledger, but appended after evaluation
+    }
+    for (subject, action), why in cases.items():
+        decision = index.check(subject, action, ON)
+        assert (decision.status, decision.why, decision.allowed) == ("unknown", why, False)
+    decisions = index.check_many(list(cases), ON)
+    assert [d.why for d in decisions] == list(cases.values())
+
+
+def test_measures_are_judged_by_their_dates_and_restrictions_win() -> None:
+    profiles = [("rb@1", "S1", None, None, "[]", "2025-01-01", 7)]
+    lists = [("rb@1", "black", "S1", "black", "2025-01-01", None, '["R1"]'),
+             ("rb@1", "red", "S1", "red", "2025-01-01", None, '["R2"]')]  # fmt: skip
+    measures = [
+        ("rb@1", "m-deny", "S1", "restriction", "black", '["air_travel"]', "2025-01-01",
+         "2025-02-01", "agency"),
+        ("rb@1", "m-reward", "S1", "incentive", "red", '["air_travel", "green_channel"]',
+         "2025-01-01", None, "agency"),
+        ("rb@1", "m-odd", "S1", "restriction", "black", '["not_catalogued"]', "2025-01-01",
+         None, "agency"),
+    ]  # fmt: skip
+    index = CheckIndex(subjects=["S1", "S2"], profiles=profiles, lists=lists, measures=measures)
+    assert index.check("S1", "air_travel", date(2025, 1, 31)).status == "deny"
+    assert index.check("S1", "air_travel", date(2025, 1, 1)).reasons[0]["records"] == ("R1",)
+    assert index.check("S1", "air_travel", date(2025, 2, 1)).status == "allow_with_incentives"
+    assert index.check("S1", "air_travel", date(2024, 12, 31)).status == "allow"
+    assert index.check("S1", "not_catalogued", date(2025, 3, 1)).why == UNKNOWN_ACTION
+    assert index.check("S2", "air_travel").why == UNEVALUATED
+    assert index.ledger_size == 7
+
+
+def _run(args: list[str]) -> tuple[int, str]:
+    app = typer.Typer()
+    app.command()(check_command)
+    result = CliRunner().invoke(app, args)
+    return result.exit_code, result.stdout
+
+
+def test_cli_exit_codes(evaluated: Store, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRUSTLEDGER_PERSON_KEY", bytes(range(32)).hex())
+    db = ["--db", db_url, "--at", ON.isoformat()]
+    code, text = _run([FIRM, "air_travel", *db])
+    assert code == 3 and "DENY" in text and "no-air-travel" in text
+    assert "dishonest-judgment-debtors" in text and "cn-spc-dishonest-debtors@" in text
+    code, text = _run([FIRM2, "green_channel", *db, "--json"])
+    assert code == 0 and json.loads(text)["status"] == "allow_with_incentives"
+    assert _run([FIRM2, "public_procurement", *db])[0] == 0
+    assert _run([FIRM, "teleportation", *db])[0] == 4
+    assert _run([STRANGER, "air_travel", *db])[0] == 4
+    person = resident_id()
+    code, text = _run([person, "air_travel", *db, "--json"])
+    assert code == 4 and json.loads(text)["why"] == UNKNOWN_SUBJECT
+    assert person not in text and json.loads(text)["subject"] == KEYER.person_id(person)
+    assert _run(["not-an-id", "air_travel", *db])[0] == 2

@@ -1,0 +1,1 @@
+"""Name screening: ranked candidate subjects for a name, always for human review."""

@@ -1,0 +1,190 @@
+"""The check index: "may subject X do action Y on day D?", answered from memory with reasons.
+
+The index is built once from the state tables that evaluation writes. Everything a check
+needs is precomputed into plain dicts keyed by ``(subject_id, action)``, so the common
+case (no measure touches the pair) is one dict miss plus two membership tests, and the
+answer is a shared immutable ``Decision``.
+
+Fail closed (principle 7): an action outside the catalogue, a subject the ledger does not
+know, and a subject that was never evaluated are each answered ``unknown`` with a reason,
+never ``allow``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from trustledger.ledger.store import Store
+from trustledger.sanctions.actions import load_actions
+
+__all__ = [
+    "UNEVALUATED",
+    "UNKNOWN_ACTION",
+    "UNKNOWN_SUBJECT",
+    "CheckIndex",
+    "Decision",
+    "Status",
+]
+
+Status = Literal["allow", "deny", "allow_with_incentives", "unknown"]
+
+UNKNOWN_ACTION = "unknown action"
+UNEVALUATED = "no evaluation for this subject"
+UNKNOWN_SUBJECT = "subject unknown"
+
+# An open-ended measure (ends when the subject leaves the list) compares as never ending.
+_OPEN = date.max.toordinal() + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer to one check. ``reasons`` are the measures behind a deny or an incentive;
+    ``ledger_size`` is the ledger position the index reflects; ``why`` explains "unknown"."""
+
+    status: Status
+    reasons: tuple[dict[str, Any], ...] = ()
+    ledger_size: int = 0
+    why: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.status in ("allow", "allow_with_incentives")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "why": self.why,
+            "ledger_size": self.ledger_size,
+            "reasons": [{**r, "records": list(r["records"])} for r in self.reasons],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Measure:
+    start: int  # date ordinal
+    end: int  # date ordinal, exclusive; _OPEN when open-ended
+    reason: dict[str, Any]
+
+
+@dataclass(slots=True)
+class _Pair:
+    restrictions: list[_Measure] = field(default_factory=list)
+    incentives: list[_Measure] = field(default_factory=list)
+
+
+def _ordinal(text: str | None, default: int) -> int:
+    return default if text is None else date.fromisoformat(text).toordinal()
+
+
+class CheckIndex:
+    """Measures in force per (subject, action), built from the state tables."""
+
+    __slots__ = ("_actions", "_allow", "_evaluated", "_known", "_pairs", "_zone", "ledger_size")
+
+    def __init__(
+        self,
+        *,
+        subjects: Iterable[str],
+        profiles: Iterable[Sequence[Any]],
+        lists: Iterable[Sequence[Any]],
+        measures: Iterable[Sequence[Any]],
+        actions: Iterable[str] | None = None,
+        timezone: str = "Asia/Shanghai",
+    ) -> None:
+        """Rows as the state tables hold them (``state_profiles``, ``state_lists``,
+        ``state_measures``, column order of ledger/schema.py); ``subjects`` are every
+        subject id the ledger knows; ``actions`` default to the shipped catalogue."""
+        self._actions = frozenset(load_actions().codes if actions is None else actions)
+        self._zone = ZoneInfo(timezone)
+        self._known = set(subjects)
+        self._evaluated: set[str] = set()
+        size = 0
+        for profile in profiles:
+            self._evaluated.add(profile[1])
+            size = max(size, int(profile[6]))
+        # the newest position any state row reflects: incremental refreshes only rewrite the
+        # subjects an entry touched, so the rest are current as of that position too
+        self.ledger_size = size
+        records: dict[tuple[str, str, str], tuple[str, ...]] = {
+            (row[0], row[1], row[2]): tuple(json.loads(row[6])) for row in lists
+        }
+        pairs: dict[tuple[str, str], _Pair] = defaultdict(_Pair)
+        for rulebook, measure_id, subject_id, kind, list_id, acts, starts, ends, agency in measures:
+            if subject_id not in self._evaluated:
+                continue  # a measure without a profile is inconsistent state: fail closed
+            reason = {
+                "measure": measure_id,
+                "kind": kind,
+                "list": list_id,
+                "rulebook": rulebook,
+                "start": starts,
+                "end": ends,
+                "agency": agency,
+                "records": records.get((rulebook, list_id, subject_id), ()),
+            }
+            m = _Measure(_ordinal(starts, 0), _ordinal(ends, _OPEN), reason)
+            for action in json.loads(acts):
+                # an action outside the catalogue stays unanswerable rather than half-known
+                if action in self._actions:
+                    pair = pairs[subject_id, action]
+                    (pair.restrictions if kind == "restriction" else pair.incentives).append(m)
+        self._pairs: dict[tuple[str, str], _Pair] = dict(pairs)
+        self._allow = Decision("allow", (), size)
+
+    @classmethod
+    def load(cls, store: Store, *, timezone: str = "Asia/Shanghai") -> CheckIndex:
+        return cls(
+            subjects=(row[0] for row in store.iter_rows("subjects")),
+            profiles=store.state_rows("state_profiles"),
+            lists=store.state_rows("state_lists"),
+            measures=store.state_rows("state_measures"),
+            timezone=timezone,
+        )
+
+    @property
+    def actions(self) -> frozenset[str]:
+        return self._actions
+
+    def today(self) -> date:
+        return datetime.now(self._zone).date()
+
+    def check(self, subject_id: str, action: str, on: date | None = None) -> Decision:
+        """The decision for ``subject_id`` doing ``action`` on day ``on`` (default today)."""
+        pair = self._pairs.get((subject_id, action))
+        if pair is None:
+            if action in self._actions and subject_id in self._evaluated:
+                return self._allow
+            return self._unknown(subject_id, action)
+        return self._decide(pair, (self.today() if on is None else on).toordinal())
+
+    def check_many(
+        self, pairs: Iterable[tuple[str, str]], on: date | None = None
+    ) -> list[Decision]:
+        """Decisions for many (subject id, action) pairs, in order, all judged on one day."""
+        day = self.today() if on is None else on
+        check = self.check
+        return [check(subject_id, action, day) for subject_id, action in pairs]
+
+    def _unknown(self, subject_id: str, action: str) -> Decision:
+        if action not in self._actions:
+            why = UNKNOWN_ACTION
+        elif subject_id in self._known:
+            why = UNEVALUATED
+        else:
+            why = UNKNOWN_SUBJECT
+        return Decision("unknown", (), self.ledger_size, why)
+
+    def _decide(self, pair: _Pair, day: int) -> Decision:
+        denied = tuple(dict(m.reason) for m in pair.restrictions if m.start <= day < m.end)
+        if denied:
+            return Decision("deny", denied, self.ledger_size)
+        rewarded = tuple(dict(m.reason) for m in pair.incentives if m.start <= day < m.end)
+        if rewarded:
+            return Decision("allow_with_incentives", rewarded, self.ledger_size)
+        return self._allow
