@@ -1,1 +1,1 @@
-"""Name screening: ranked candidate subjects for a name, always for human review."""
+"""Joint rewards and sanctions: the action catalogue, the check index, name screening."""
