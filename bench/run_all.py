@@ -8,14 +8,8 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 
-for script in (
-    "ingest.py",
-    "verify.py",
-    "memory.py",
-    "condition.py",
-    "subject_profile.py",
-    "sqlgen.py",
-    "batch.py",
-):
-    print(f"== {script}", flush=True)
-    subprocess.run([sys.executable, str(HERE / script)], check=True)
+for script in sorted(HERE.glob("*.py")):
+    if script.name in ("common.py", "run_all.py"):
+        continue
+    print(f"== {script.name}", flush=True)
+    subprocess.run([sys.executable, str(script)], check=True)
