@@ -120,6 +120,18 @@ def test_demo_small(env: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "records.jsonl" in result.stdout
     assert runner.invoke(app, ["verify"]).exit_code == 0
+    # screening finds a demo firm by its name, and only ever proposes review
+    with sqlite3.connect(env / "cli.db") as conn:
+        firm, name = conn.execute(
+            "SELECT id, name FROM subjects WHERE kind = 'enterprise' ORDER BY id LIMIT 1"
+        ).fetchone()
+    screened = json.loads(runner.invoke(app, ["screen", name, "--json"]).stdout)
+    assert screened[0]["subject_id"] == firm
+    assert {c["outcome"] for c in screened} == {"review"}
+    # and the check service answers from the evaluated state
+    checked = runner.invoke(app, ["check", firm, "air_travel", "--json"])
+    assert checked.exit_code in (0, 3) and json.loads(checked.stdout)["status"] in ("allow", "deny")
+    assert runner.invoke(app, ["check", firm, "teleportation"]).exit_code == 4
 
 
 def test_publish_and_profile_as_of(env: Path) -> None:

@@ -447,6 +447,39 @@ def compare(
 
 
 @app.command()
+def screen(
+    name: Annotated[
+        str, typer.Argument(help="A company or organisation name, Chinese or romanised.")
+    ],
+    region: Annotated[
+        str | None, typer.Option(help="Division code of the region (2, 4 or 6 digits).")
+    ] = None,
+    address: Annotated[str | None, typer.Option(help="An address to compare.")] = None,
+    limit: Annotated[int, typer.Option(help="How many candidates.")] = 10,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Ranked candidates for a name, with the features behind each score. A name match is
+    only ever a reason for review: it never clears or denies anyone."""
+    from trustledger.ledger.projection import SubjectRow
+    from trustledger.sanctions.screening import ScreeningIndex
+
+    store = open_db(settings_for(db))
+    with store, console.status("indexing names…"):
+        index = ScreeningIndex.build(SubjectRow._make(r) for r in store.iter_rows("subjects"))
+    candidates = index.screen(name, region=region, address=address, limit=limit)
+    if json_output:
+        print_json([dataclasses.asdict(c) for c in candidates])
+        return
+    if not candidates:
+        out.print("no candidates")
+    for c in candidates:
+        out.print(f"{c.score:.3f}  {c.outcome}  {c.subject_id}  {c.matched_name} ({c.name_form})")
+        for line in c.explain():
+            out.print(f"         {line}")
+
+
+@app.command()
 def profile(
     subject: Annotated[str, typer.Argument(help="USCC, resident ID number or internal id.")],
     at: Annotated[
