@@ -4,6 +4,7 @@ on PostgreSQL, for every subject at once."""
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -57,15 +58,15 @@ Population: TypeAlias = Mapping[str, tuple[SubjectFacts, Sequence[RecordFacts]]]
 Rows: TypeAlias = dict[str, tuple[Value, ...]]
 
 
-class Engine:
+class Engine(ABC):
     """One database holding `subjects` and `facts`, refilled per population."""
 
     def __init__(self, dialect: Dialect, execute: Callable[[str], list[tuple[Any, ...]]]) -> None:
         self.dialect: Dialect = dialect
         self._execute = execute
 
-    def load(self, population: Population) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def load(self, population: Population) -> None: ...
 
     def run(self, sql: str) -> Rows:
         return {row[0]: tuple(row[1:]) for row in self._execute(sql)}
