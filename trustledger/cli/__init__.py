@@ -17,6 +17,7 @@ from trustledger.cli import catalogue as catalogue_cli
 from trustledger.cli import check as check_cli
 from trustledger.cli import ids as ids_cli
 from trustledger.cli import rulebook as rulebook_cli
+from trustledger.cli import serve as serve_cli
 from trustledger.cli.common import (
     DbOption,
     JsonOption,
@@ -44,6 +45,10 @@ app.add_typer(catalogue_cli.app, name="catalogue")
 app.add_typer(rulebook_cli.app, name="rulebook")
 app.add_typer(ledger_app, name="ledger")
 app.command(name="check")(check_cli.check)
+app.command(name="serve")(serve_cli.serve)
+keys_app = typer.Typer(help="API keys (shown once, stored only as a hash).", no_args_is_help=True)
+keys_app.command(name="create")(serve_cli.keys_create)
+app.add_typer(keys_app, name="keys")
 
 
 def _ingest_with_bar(

@@ -1,0 +1,346 @@
+"""The HTTP API (FastAPI, under /v1): a thin face over the check index and the ledger.
+
+No domain rule lives here: subjects are resolved by ``resolve_subject`` (a resident ID
+number is hashed on arrival and never logged or echoed), answers come from ``CheckIndex``
+(fail closed: what cannot be answered is ``unknown``, never ``allow``), and every error is
+an RFC 9457 problem document.
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from trustledger.access.keys import ApiKey, authenticate, ensure_table
+from trustledger.evaluate.service import resolve_subject
+from trustledger.ids import PersonKeyer
+from trustledger.intake.factory import person_keyer
+from trustledger.ledger.store import Store, open_store
+from trustledger.sanctions.check import CheckIndex, Decision
+from trustledger.settings import Settings
+
+__all__ = ["MAX_BATCH", "create_app"]
+
+MAX_BATCH = 10_000
+PROBLEM_TYPE = "application/problem+json"
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+# --- response and request models ------------------------------------------------------
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    ledger_size: int = Field(description="Entries in the ledger.")
+    root: str = Field(description="Merkle root of the ledger (hex).")
+    index_ledger_size: int = Field(description="The ledger position the check index reflects.")
+
+
+class Reason(BaseModel):
+    measure: str
+    kind: str
+    list: str
+    rulebook: str
+    start: str | None
+    end: str | None
+    agency: str | None
+    records: builtins.list[str]  # `list` is a field name here
+
+
+class CheckResult(BaseModel):
+    subject: str = Field(description="The subject's ledger id (a keyed hash for a person).")
+    action: str
+    on: date
+    status: Literal["allow", "deny", "allow_with_incentives", "unknown"]
+    why: str | None = Field(description="Why the answer is unknown, if it is.")
+    ledger_size: int
+    reasons: list[Reason]
+
+
+class Pair(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subject: str = Field(min_length=1, max_length=64)
+    action: str = Field(min_length=1, max_length=64)
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pairs: list[Pair] = Field(max_length=MAX_BATCH)
+    on: date | None = None
+
+
+class BatchResult(BaseModel):
+    on: date
+    results: list[CheckResult]
+
+
+class ApiProblem(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def _problem(
+    status: int, detail: str | None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = Problem(title=_TITLES.get(status, "Error"), status=status, detail=detail)
+    return JSONResponse(
+        body.model_dump(), status_code=status, media_type=PROBLEM_TYPE, headers=headers
+    )
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {s: {"model": Problem, "description": _TITLES[s]} for s in statuses}
+
+
+# --- the index holder -----------------------------------------------------------------
+class _Service:
+    """The store, the person keyer and the check index, reloaded when the ledger moves."""
+
+    def __init__(self, settings: Settings, reload_interval: float) -> None:
+        self.settings = settings
+        self.reload_interval = reload_interval
+        self.lock = threading.Lock()
+        self.store: Store = open_store(settings.db_url)
+        ensure_table(self.store)
+        self.keyer: PersonKeyer | None = person_keyer(settings)
+        self.signature = self._signature()
+        self.index = CheckIndex.load(self.store, timezone=settings.timezone)
+        self.checked = time.monotonic()
+
+    def _signature(self) -> tuple[Any, ...]:
+        # the ledger size, plus the state tables' shape: evaluation rewrites state without
+        # appending to the ledger
+        rows = self.store._query("SELECT count(*), max(ledger_size) FROM state_profiles", ())
+        return (self.store.size(), *rows[0])
+
+    def current(self) -> CheckIndex:
+        with self.lock:
+            now = time.monotonic()
+            if now - self.checked >= self.reload_interval:
+                self.checked = now
+                signature = self._signature()
+                if signature != self.signature:
+                    self.index = CheckIndex.load(self.store, timezone=self.settings.timezone)
+                    self.signature = signature
+            return self.index
+
+    def authenticate(self, key: str) -> ApiKey | None:
+        with self.lock:
+            return authenticate(self.store, key)
+
+    def health(self) -> tuple[int, str]:
+        with self.lock:
+            head = self.store.head()
+            return head.size, head.root.hex()
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _result(subject_id: str, action: str, on: date, decision: Decision) -> CheckResult:
+    return CheckResult.model_validate(
+        {"subject": subject_id, "action": action, "on": on, **decision.to_json()}
+    )
+
+
+# --- dependencies --------------------------------------------------------------------
+def service(request: Request) -> _Service:
+    svc: _Service = request.app.state.service
+    return svc
+
+
+def caller(
+    svc: Annotated[_Service, Depends(service)],
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> ApiKey:
+    key = x_api_key
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            key = token.strip()
+    if not key:
+        raise ApiProblem(401, "an API key is required (Authorization: Bearer <key>)")
+    found = svc.authenticate(key)
+    if found is None:
+        raise ApiProblem(401, "unknown API key")
+    if found.role != "checker":
+        raise ApiProblem(403, "this key may not run checks")
+    return found
+
+
+def in_scope(key: ApiKey, index: CheckIndex, action: str) -> None:
+    # an action outside the catalogue is answered "unknown" (nothing to disclose);
+    # a catalogued action outside the key's scope is refused
+    if action in index.actions and not key.may(action):
+        raise ApiProblem(403, f"this key may not check the action {action!r}")
+
+
+def subject_id(svc: _Service, text: str, where: str) -> str:
+    try:
+        return resolve_subject(text, svc.keyer)
+    except ValueError:
+        # never echo the input: it may be a resident ID number
+        raise ApiProblem(
+            400, f"{where} is not a valid USCC, resident ID number or person id"
+        ) from None
+
+
+# --- the app -------------------------------------------------------------------------
+def create_app(settings: Settings, *, reload_interval: float = 1.0) -> FastAPI:
+    """The API over the ledger at ``settings.db_url``; the check index is loaded at startup
+    and reloaded when the ledger or the evaluation state changes (checked at most once per
+    ``reload_interval`` seconds)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.service = _Service(settings, reload_interval)
+        try:
+            yield
+        finally:
+            app.state.service.close()
+
+    app = FastAPI(
+        title="trustledger",
+        version="1",
+        description="Public credit information: checks of measures in force, with reasons.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(ApiProblem)
+    async def api_problem(_: Request, exc: ApiProblem) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return _problem(exc.status, exc.detail, headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_problem(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _problem(exc.status_code, str(exc.detail), dict(exc.headers or {}) or None)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_problem(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # location and message only: the offending input is never echoed
+        parts = [
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+            for e in exc.errors()[:10]
+        ]
+        return _problem(422, "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(Exception)
+    async def server_problem(_: Request, exc: Exception) -> JSONResponse:
+        return _problem(500, "internal error")
+
+    @app.get("/v1/health", response_model=Health, responses=_problems(500), tags=["ledger"])
+    def health(svc: Annotated[_Service, Depends(service)]) -> Health:
+        """The service is up: ledger size and root, and the position the check index reflects."""
+        index = svc.current()
+        size, root = svc.health()
+        return Health(status="ok", ledger_size=size, root=root, index_ledger_size=index.ledger_size)
+
+    @app.get(
+        "/v1/check",
+        response_model=CheckResult,
+        responses=_problems(400, 401, 403, 422, 500),
+        tags=["checks"],
+    )
+    def check(
+        svc: Annotated[_Service, Depends(service)],
+        key: Annotated[ApiKey, Depends(caller)],
+        subject: Annotated[
+            str,
+            Query(
+                min_length=1,
+                max_length=64,
+                description="USCC, resident ID number (hashed on arrival) or person id.",
+            ),
+        ],
+        action: Annotated[str, Query(min_length=1, max_length=64)],
+        on: Annotated[date | None, Query(description="Judge on this day (default today).")] = None,
+    ) -> CheckResult:
+        """May SUBJECT do ACTION on day ON? ``unknown`` is never an allow."""
+        index = svc.current()
+        in_scope(key, index, action)
+        sid = subject_id(svc, subject, "subject")
+        day = index.today() if on is None else on
+        return _result(sid, action, day, index.check(sid, action, day))
+
+    @app.post(
+        "/v1/check/batch",
+        response_model=BatchResult,
+        responses=_problems(400, 401, 403, 422, 500),
+        tags=["checks"],
+    )
+    def check_batch(
+        svc: Annotated[_Service, Depends(service)],
+        key: Annotated[ApiKey, Depends(caller)],
+        body: BatchRequest,
+    ) -> BatchResult:
+        """Many checks at once (at most 10,000 pairs), all judged on one day."""
+        index = svc.current()
+        for pair in body.pairs:
+            in_scope(key, index, pair.action)
+        ids = [subject_id(svc, p.subject, f"pairs[{i}].subject") for i, p in enumerate(body.pairs)]
+        day = index.today() if body.on is None else body.on
+        decisions = index.check_many(zip(ids, (p.action for p in body.pairs), strict=True), day)
+        return BatchResult(
+            on=day,
+            results=[
+                _result(sid, p.action, day, d)
+                for sid, p, d in zip(ids, body.pairs, decisions, strict=True)
+            ],
+        )
+
+    app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The OpenAPI document, with error responses served as application/problem+json."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    for status, response in operation.get("responses", {}).items():
+                        content = response.get("content", {})
+                        if status[0] in "45" and "application/json" in content:
+                            content[PROBLEM_TYPE] = content.pop("application/json")
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi
