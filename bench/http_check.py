@@ -39,7 +39,7 @@ BARE = """
 from fastapi import FastAPI
 app = FastAPI()
 @app.get("/v1/bare")
-def bare() -> dict[str, str]:
+async def bare() -> dict[str, str]:
     return {"status": "allow"}
 """
 

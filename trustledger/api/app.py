@@ -189,12 +189,12 @@ def _json(value: Any) -> Response:
 
 
 # --- dependencies --------------------------------------------------------------------
-def service(request: Request) -> _Service:
+async def service(request: Request) -> _Service:
     svc: _Service = request.app.state.service
     return svc
 
 
-def caller(
+async def caller(
     svc: Annotated[_Service, Depends(service)],
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
@@ -287,7 +287,7 @@ def create_app(settings: Settings, *, reload_interval: float = 1.0) -> FastAPI:
         responses=_problems(400, 401, 403, 422, 500),
         tags=["checks"],
     )
-    def check(
+    async def check(
         svc: Annotated[_Service, Depends(service)],
         key: Annotated[ApiKey, Depends(caller)],
         subject: Annotated[
@@ -314,7 +314,7 @@ def create_app(settings: Settings, *, reload_interval: float = 1.0) -> FastAPI:
         responses=_problems(400, 401, 403, 422, 500),
         tags=["checks"],
     )
-    def check_batch(
+    async def check_batch(
         svc: Annotated[_Service, Depends(service)],
         key: Annotated[ApiKey, Depends(caller)],
         body: BatchRequest,
