@@ -212,7 +212,13 @@ def test_the_index_follows_the_ledger(client: TestClient, evaluated: Store, key:
 def test_unknown_routes_and_the_openapi(client: TestClient) -> None:
     assert_problem(client.get("/v1/nothing"), 404)
     spec = client.get("/openapi.json").json()
-    assert {"/v1/health", "/v1/check", "/v1/check/batch"} <= set(spec["paths"])
+    assert {"/v1/health", "/v1/check", "/v1/check/batch", "/v1/screen"} <= set(spec["paths"])
+    assert {"/v1/subjects/{subject}/profile", "/v1/lists/{rulebook}/{list_id}"} <= set(
+        spec["paths"]
+    )
+    profile = spec["paths"]["/v1/subjects/{subject}/profile"]["get"]["responses"]
+    assert {"200", "401", "403", "404"} <= set(profile)
+    assert PROBLEM in profile["403"]["content"]
     check = spec["paths"]["/v1/check"]["get"]["responses"]
     assert {"200", "400", "401", "403", "422"} <= set(check)
     assert PROBLEM in check["401"]["content"]
@@ -242,7 +248,7 @@ def test_the_api_conforms_to_its_openapi(client: TestClient, key: str) -> None:
     # the client has run the app's startup; the schema calls the same app in process
     schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 3
+    assert len(operations) == 6
     # a subject's check character cannot be said in JSON Schema: a schema-valid but invalid
     # identifier is rightly a 400 problem, so that one check is left out
     from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -257,3 +263,111 @@ def test_the_api_conforms_to_its_openapi(client: TestClient, key: str) -> None:
             case.call_and_validate(headers=bearer(key), excluded_checks=[positive_data_acceptance])
 
         conforms()
+
+
+LIST = "/v1/lists/cn-spc-dishonest-debtors/dishonest-judgment-debtors"
+
+
+def test_new_routes_need_a_key(client: TestClient) -> None:
+    assert_problem(client.get(f"/v1/subjects/{FIRM}/profile"), 401)
+    assert_problem(client.get(LIST), 401)
+    assert_problem(client.post("/v1/screen", json={"name": "华韵科技"}), 401)
+
+
+def test_a_list_page_shows_organisations_and_withholds_persons(
+    client: TestClient, key: str
+) -> None:
+    response = client.get(LIST, headers=bearer(key))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [m["subject_id"] for m in body["members"]] == sorted([FIRM, FIRM2])
+    assert body["persons_withheld"] == 1 and body["next"] is None
+    (firm,) = [m for m in body["members"] if m["subject_id"] == FIRM]
+    assert firm["name"] == "深圳市华韵科技有限公司" and firm["kind"] == "black"
+    assert len(firm["records"]) == 1 and firm["since"]
+    person = KEYER.person_id(PERSON_ID)
+    assert (
+        person not in response.text
+        and PERSON_ID not in response.text
+        and "张三" not in (response.text)
+    )
+    # keyset paging: one at a time
+    first = client.get(LIST, params={"limit": 1}, headers=bearer(key)).json()
+    assert [m["subject_id"] for m in first["members"]] == [min(FIRM, FIRM2)]
+    assert first["next"] == min(FIRM, FIRM2)
+    second = client.get(
+        LIST, params={"limit": 1, "after": first["next"]}, headers=bearer(key)
+    ).json()
+    assert [m["subject_id"] for m in second["members"]] == [max(FIRM, FIRM2)]
+    assert second["next"] is None
+    assert_problem(client.get(LIST, params={"limit": 0}, headers=bearer(key)), 422)
+    assert_problem(client.get(LIST, params={"limit": 1001}, headers=bearer(key)), 422)
+
+
+def test_unknown_lists_are_not_found(client: TestClient, key: str) -> None:
+    assert_problem(
+        client.get("/v1/lists/nope/dishonest-judgment-debtors", headers=bearer(key)), 404
+    )
+    assert_problem(client.get("/v1/lists/cn-spc-dishonest-debtors/nope", headers=bearer(key)), 404)
+
+
+def test_the_profile_of_an_enterprise(client: TestClient, key: str) -> None:
+    response = client.get(f"/v1/subjects/{FIRM}/profile", headers=bearer(key))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["subject"] == FIRM and body["kind"] != "person"
+    spc = [p for p in body["profiles"] if p["rulebook"].startswith("cn-spc-dishonest-debtors@")]
+    (profile,) = spc
+    assert [m["list_id"] for m in profile["lists"]] == ["dishonest-judgment-debtors"]
+    assert "no-air-travel" in {m["measure_id"] for m in profile["measures"]}
+    only = client.get(
+        f"/v1/subjects/{FIRM}/profile",
+        params={"rulebook": "cn-spc-dishonest-debtors"},
+        headers=bearer(key),
+    ).json()
+    assert len(only["profiles"]) == 1
+    assert_problem(
+        client.get(f"/v1/subjects/{FIRM}/profile", params={"rulebook": "nope"},
+                   headers=bearer(key)),
+        404,
+    )  # fmt: skip
+
+
+def test_a_persons_profile_is_refused_and_unknowns_are_not_found(
+    client: TestClient, key: str
+) -> None:
+    person = KEYER.person_id(PERSON_ID)
+    for subject in (PERSON_ID, person):
+        response = client.get(f"/v1/subjects/{subject}/profile", headers=bearer(key))
+        body = assert_problem(response, 403)
+        assert body["detail"] == "a person's file is not served to checkers"
+        assert PERSON_ID not in response.text and "张三" not in response.text
+    new = uscc("91", "440305", "MA5DA0C3")
+    assert_problem(client.get(f"/v1/subjects/{new}/profile", headers=bearer(key)), 404)
+    bad = PERSON_ID[:-1] + ("0" if PERSON_ID[-1] != "0" else "1")
+    response = client.get(f"/v1/subjects/{bad}/profile", headers=bearer(key))
+    assert_problem(response, 400)
+    assert bad not in response.text
+
+
+def test_screening_ranks_the_firm_first_for_review(
+    client: TestClient, evaluated: Store, key: str
+) -> None:
+    query = {"name": "深圳华韵科技有限公司", "region": "440305", "limit": 5}
+    response = client.post("/v1/screen", json=query, headers=bearer(key))
+    assert response.status_code == 200, response.text
+    candidates = response.json()["candidates"]
+    assert candidates[0]["subject_id"] == FIRM
+    assert all(c["outcome"] == "review" for c in candidates)
+    assert {"name_similarity", "region_match"} <= set(candidates[0]["features"])
+    assert KEYER.person_id(PERSON_ID) not in response.text
+    # the index follows the ledger
+    new = uscc("91", "440305", "MA5DA0C3")
+    Intake(evaluated, national_catalogue(), KEYER, today=ON).submit(
+        debtor(subject=new, subject_name="深圳市新来有限公司", document_number="(2025)粤0305执8号")
+    )
+    again = client.post("/v1/screen", json={"name": "深圳市新来有限公司"}, headers=bearer(key))
+    assert again.json()["candidates"][0]["subject_id"] == new
+    assert_problem(client.post("/v1/screen", json={"name": ""}, headers=bearer(key)), 422)
+    too_many = {"name": "华韵", "limit": 51}
+    assert_problem(client.post("/v1/screen", json=too_many, headers=bearer(key)), 422)

@@ -17,7 +17,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
@@ -25,16 +25,25 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trustledger.access.keys import ApiKey, authenticate, ensure_table
-from trustledger.evaluate.service import resolve_subject
+from trustledger.catalogue import Catalogue, national_catalogue
+from trustledger.evaluate.service import UnknownRulebook, UnknownSubject, resolve_subject
+from trustledger.evaluate.service import subject_profiles as _subject_profiles
 from trustledger.ids import PersonKeyer
 from trustledger.intake.factory import person_keyer
+from trustledger.ledger.projection import SubjectRow
 from trustledger.ledger.store import Store, open_store
+from trustledger.rulebook.publish import published_rulebooks
+from trustledger.rulebook.schema import ID_PATTERN
 from trustledger.sanctions.check import CheckIndex, Decision
+from trustledger.sanctions.screening import ScreeningIndex
 from trustledger.settings import Settings
 
 __all__ = ["MAX_BATCH", "create_app"]
 
 MAX_BATCH = 10_000
+MAX_PAGE = 1000
+MAX_SCREEN = 50
+PERSON_FILE = "a person's file is not served to checkers"
 PROBLEM_TYPE = "application/problem+json"
 _TITLES = {
     400: "Bad Request",
@@ -103,6 +112,103 @@ class BatchResult(BaseModel):
     results: list[CheckResult]
 
 
+class RecordViewOut(BaseModel):
+    record_id: str
+    category: str
+    tier: str
+    points: int
+    standing: str
+    published: str
+    publicity_ends: str | None
+    counted: bool
+
+
+class ListMembershipOut(BaseModel):
+    list_id: str
+    kind: str
+    title: str
+    since: str
+    until: str | None
+    records: builtins.list[str]
+    condition: str
+
+
+class MeasureOut(BaseModel):
+    measure_id: str
+    kind: str
+    list_id: str
+    actions: builtins.list[str]
+    start: str
+    end: str | None
+    agency: str
+    legal_basis: builtins.list[str]
+
+
+class ProfileOut(BaseModel):
+    subject_id: str
+    rulebook: str = Field(description="The rulebook version (id@version).")
+    on: str
+    applicable: bool
+    records: list[RecordViewOut]
+    score: int | None
+    grade: str | None
+    lists: list[ListMembershipOut]
+    measures: list[MeasureOut]
+    explanation: list[str]
+
+
+class SubjectProfiles(BaseModel):
+    subject: str = Field(description="The subject's ledger id.")
+    kind: str
+    name: str
+    on: date
+    ledger_size: int
+    profiles: list[ProfileOut]
+
+
+class ListMember(BaseModel):
+    subject_id: str
+    name: str
+    kind: str = Field(description="The list's kind (black or red).")
+    since: str
+    until: str | None
+    records: list[str]
+
+
+class ListPage(BaseModel):
+    rulebook: str
+    list: str
+    members: builtins.list[ListMember]
+    persons_withheld: int = Field(
+        description="Persons on the list, left out of every page (principle 6)."
+    )
+    next: str | None = Field(description="Pass as `after` for the next page; null at the end.")
+
+
+class ScreenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    region: str | None = Field(
+        default=None, pattern=r"^[0-9]{2}(?:[0-9]{2}){0,2}$", description="2, 4 or 6 digits."
+    )
+    address: str | None = Field(default=None, max_length=500)
+    limit: int = Field(default=10, ge=1, le=MAX_SCREEN)
+
+
+class CandidateOut(BaseModel):
+    subject_id: str
+    matched_name: str
+    name_form: Literal["name", "former_name", "alias"]
+    score: float
+    features: dict[str, float]
+    outcome: Literal["review"]
+
+
+class ScreenResult(BaseModel):
+    ledger_size: int
+    candidates: builtins.list[CandidateOut]
+
+
 class ApiProblem(Exception):
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
@@ -140,6 +246,10 @@ class _Service:
         # keys found, by the key itself: a check must not cost a database read; the cache is
         # emptied whenever the ledger or the state is looked at again (once per interval)
         self.keys: dict[str, ApiKey] = {}
+        self.catalogue: Catalogue = national_catalogue()
+        # built on first use, rebuilt when the ledger grows (under the lock)
+        self.screening: ScreeningIndex | None = None
+        self.screening_size = -1
 
     def _signature(self) -> tuple[Any, ...]:
         # the ledger size, plus the state tables' shape: evaluation rewrites state without
@@ -172,6 +282,70 @@ class _Service:
         with self.lock:
             head = self.store.head()
             return head.size, head.root.hex()
+
+    def subject(self, subject_id: str) -> SubjectRow | None:
+        with self.lock:
+            row = self.store.get_row("subjects", subject_id)
+        return None if row is None else SubjectRow._make(row)
+
+    def profiles(
+        self, subject_id: str, rulebook_id: str | None
+    ) -> tuple[date, int, builtins.list[dict[str, Any]]]:
+        day = self.settings.today()
+        with self.lock:
+            size = self.store.size()
+            found = _subject_profiles(
+                self.store, self.catalogue, subject_id, at_us=None, on=day, rulebook_id=rulebook_id
+            )
+        return day, size, [p.to_json() for p in found]
+
+    def list_page(
+        self, rulebook_id: str, list_id: str, after: str | None, limit: int
+    ) -> tuple[builtins.list[tuple[Any, ...]], int, bool]:
+        """(up to limit + 1 organisation members after ``after``, persons on the list,
+        whether the rulebook publishes that list)."""
+        # ids match ID_PATTERN: no LIKE wildcards in them
+        prefix = rulebook_id + "@%"
+        with self.lock:
+            rows = self.store._query(
+                "SELECT l.subject_id, s.name, l.kind, l.since, l.until, l.records"
+                " FROM state_lists l JOIN subjects s ON s.id = l.subject_id"
+                " WHERE l.rulebook LIKE ? AND l.list_id = ? AND l.subject_id > ?"
+                " AND s.kind <> 'person' ORDER BY l.subject_id LIMIT ?",
+                (prefix, list_id, after or "", limit + 1),
+            )
+            persons = self.store._query(
+                "SELECT count(*) FROM state_lists l JOIN subjects s ON s.id = l.subject_id"
+                " WHERE l.rulebook LIKE ? AND l.list_id = ? AND s.kind = 'person'",
+                (prefix, list_id),
+            )
+            published = False
+            if not rows and not int(persons[0][0]):
+                rulebook = published_rulebooks(self.store).get(rulebook_id)
+                published = rulebook is not None and any(d.id == list_id for d in rulebook.lists)
+        return rows, int(persons[0][0]), published or bool(rows) or bool(int(persons[0][0]))
+
+    def screen(
+        self, name: str, region: str | None, address: str | None, limit: int
+    ) -> tuple[int, builtins.list[dict[str, Any]]]:
+        with self.lock:
+            size = self.store.size()
+            if self.screening is None or size != self.screening_size:
+                rows = (SubjectRow._make(r) for r in self.store.iter_rows("subjects"))
+                self.screening = ScreeningIndex.build(rows)
+                self.screening_size = size
+            found = self.screening.screen(name, region=region, address=address, limit=limit)
+        return size, [
+            {
+                "subject_id": c.subject_id,
+                "matched_name": c.matched_name,
+                "name_form": c.name_form,
+                "score": c.score,
+                "features": c.features,
+                "outcome": c.outcome,
+            }
+            for c in found
+        ]
 
     def close(self) -> None:
         self.store.close()
@@ -335,6 +509,121 @@ def create_app(settings: Settings, *, reload_interval: float = 1.0) -> FastAPI:
                 ],
             }
         )
+
+    @app.get(
+        "/v1/subjects/{subject}/profile",
+        response_model=SubjectProfiles,
+        responses=_problems(400, 401, 403, 404, 422, 500),
+        tags=["subjects"],
+    )
+    async def profile(
+        svc: Annotated[_Service, Depends(service)],
+        key: Annotated[ApiKey, Depends(caller)],
+        subject: Annotated[
+            str,
+            Path(
+                min_length=1,
+                max_length=64,
+                description="USCC or ledger id of an organisation (a person's file is refused).",
+            ),
+        ],
+        rulebook: Annotated[
+            str | None,
+            Query(pattern=ID_PATTERN, max_length=80, description="Only this rulebook."),
+        ] = None,
+    ) -> Response:
+        """The subject's profiles under the published rulebooks (today, local calendar):
+        records, score, grade, lists and measures, with the explanation."""
+        sid = subject_id(svc, subject, "subject")
+        row = svc.subject(sid)
+        if row is None:
+            raise ApiProblem(404, "no such subject in the ledger")
+        if row.kind == "person":
+            # principle 6: a person's file needs its own role and an access log
+            raise ApiProblem(403, PERSON_FILE)
+        try:
+            day, size, found = svc.profiles(sid, rulebook)
+        except UnknownSubject:
+            raise ApiProblem(404, "no such subject in the ledger") from None
+        except UnknownRulebook:
+            raise ApiProblem(404, "no such rulebook is published") from None
+        return _json(
+            {
+                "subject": sid,
+                "kind": row.kind,
+                "name": row.name,
+                "on": day,
+                "ledger_size": size,
+                "profiles": found,
+            }
+        )
+
+    @app.get(
+        "/v1/lists/{rulebook}/{list_id}",
+        response_model=ListPage,
+        responses=_problems(401, 403, 404, 422, 500),
+        tags=["lists"],
+    )
+    async def list_members(
+        svc: Annotated[_Service, Depends(service)],
+        key: Annotated[ApiKey, Depends(caller)],
+        rulebook: Annotated[str, Path(pattern=ID_PATTERN, max_length=80)],
+        list_id: Annotated[str, Path(pattern=ID_PATTERN, max_length=80)],
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+        after: Annotated[
+            str | None,
+            Query(
+                pattern=r"^[0-9A-Za-z]+$",
+                max_length=64,
+                description="The `next` of the previous page (a subject id).",
+            ),
+        ] = None,
+    ) -> Response:
+        """The organisations on a list, by subject id, a page at a time; persons are
+        withheld and only counted."""
+        rows, persons, known = svc.list_page(rulebook, list_id, after, limit)
+        if not known:
+            raise ApiProblem(404, "no such list under a published rulebook")
+        members = [
+            {
+                "subject_id": r[0],
+                "name": r[1],
+                "kind": r[2],
+                "since": r[3],
+                "until": r[4],
+                "records": orjson.loads(r[5]),
+            }
+            for r in rows[:limit]
+        ]
+        more = len(rows) > limit
+        return _json(
+            {
+                "rulebook": rulebook,
+                "list": list_id,
+                "members": members,
+                "persons_withheld": persons,
+                "next": members[-1]["subject_id"] if more else None,
+            }
+        )
+
+    @app.post(
+        "/v1/screen",
+        response_model=ScreenResult,
+        responses=_problems(400, 401, 403, 422, 500),
+        tags=["screening"],
+    )
+    async def screen(
+        svc: Annotated[_Service, Depends(service)],
+        key: Annotated[ApiKey, Depends(caller)],
+        body: ScreenRequest,
+    ) -> Response:
+        """Organisations that may be the one named, best first; every candidate is for a
+        person to review (a name alone never clears or denies anyone)."""
+        try:
+            size, found = svc.screen(body.name, body.region, body.address, body.limit)
+        except ValueError:
+            raise ApiProblem(400, "region must be 2, 4 or 6 digits") from None
+        return _json({"ledger_size": size, "candidates": found})
 
     app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
     return app
