@@ -371,3 +371,38 @@ def test_screening_ranks_the_firm_first_for_review(
     assert_problem(client.post("/v1/screen", json={"name": ""}, headers=bearer(key)), 422)
     too_many = {"name": "华韵", "limit": 51}
     assert_problem(client.post("/v1/screen", json=too_many, headers=bearer(key)), 422)
+
+
+def test_an_end_is_visible_to_checks_within_a_second_without_a_rebuild(
+    settings: Settings, evaluated: Store, key: str
+) -> None:
+    import time
+
+    from builders import COURT
+
+    from trustledger.evaluate.state import refresh_subjects
+
+    params = {"subject": FIRM, "action": "air_travel", "on": ON.isoformat()}
+    with TestClient(create_app(settings, reload_interval=1.0)) as c:
+        assert c.get("/v1/check", params=params, headers=bearer(key)).json()["status"] == "deny"
+        index = c.app.state.service.index  # type: ignore[attr-defined]
+        # the court's end entry, then the re-evaluation an ingest does for the subject
+        end = {"op": "end", "authority": COURT, "subject": FIRM, "category": "JUD-DEBTOR-G1",
+               "target_document_number": "(2024)粤0305执1234号", "document_number": "执结1号",
+               "effective_date": "2024-09-01", "reason": "performed"}  # fmt: skip
+        assert Intake(evaluated, national_catalogue(), KEYER, today=ON).submit(end).subject == FIRM
+        refresh_subjects(evaluated, national_catalogue(), [FIRM], on=ON)
+        start = time.monotonic()
+        answer = {}
+        while time.monotonic() - start < 3:
+            answer = c.get("/v1/check", params=params, headers=bearer(key)).json()
+            if answer["status"] == "allow":
+                break
+            time.sleep(0.02)
+        assert answer["status"] == "allow"
+        assert time.monotonic() - start <= 1.2  # the one-second interval, plus a test's slack
+        assert answer["ledger_size"] == evaluated.size()
+        # the index was patched for that subject, not rebuilt
+        assert c.app.state.service.index is index  # type: ignore[attr-defined]
+        other = {"subject": FIRM2, "action": "air_travel", "on": ON.isoformat()}
+        assert c.get("/v1/check", params=other, headers=bearer(key)).json()["status"] == "deny"

@@ -265,9 +265,32 @@ class _Service:
                 self.keys = {}
                 signature = self._signature()
                 if signature != self.signature:
-                    self.index = CheckIndex.load(self.store, timezone=self.settings.timezone)
-                    self.signature = signature
+                    self._follow(signature)
             return self.index
+
+    # beyond this many changed subjects a fresh load is cheaper than patching
+    FOLLOW_LIMIT = 5000
+
+    def _follow(self, signature: tuple[Any, ...]) -> None:
+        """Bring the index up to the current state: patch just the subjects whose state
+        rows are newer than what the index holds (an ingest re-evaluates only the subjects
+        it touched); reload whole when many changed (a batch evaluation)."""
+        old_size, _, old_state = self.signature
+        q = self.store._query
+        changed = {r[0] for r in q(
+            "SELECT DISTINCT subject_id FROM state_profiles WHERE ledger_size > ?",
+            (old_state or 0,))}  # fmt: skip
+        changed |= {r[0] for r in q(
+            "SELECT id FROM subjects WHERE last_seq >= ?", (old_size,))}  # fmt: skip
+        if len(changed) > self.FOLLOW_LIMIT or signature[1] < (self.signature[1] or 0):
+            self.index = CheckIndex.load(self.store, timezone=self.settings.timezone)
+        else:
+            rows = {t: [r for sid in sorted(changed) for r in self.store.state_rows(t, sid)]
+                    for t in ("state_profiles", "state_lists", "state_measures")}  # fmt: skip
+            self.index.replace_subjects(
+                changed, rows["state_profiles"], rows["state_lists"], rows["state_measures"]
+            )
+        self.signature = signature
 
     def authenticate(self, key: str) -> ApiKey | None:
         found = self.keys.get(key)

@@ -85,7 +85,16 @@ def _ordinal(text: str | None, default: int) -> int:
 class CheckIndex:
     """Measures in force per (subject, action), built from the state tables."""
 
-    __slots__ = ("_actions", "_allow", "_evaluated", "_known", "_pairs", "_zone", "ledger_size")
+    __slots__ = (
+        "_actions",
+        "_allow",
+        "_by_subject",
+        "_evaluated",
+        "_known",
+        "_pairs",
+        "_zone",
+        "ledger_size",
+    )
 
     def __init__(
         self,
@@ -104,17 +113,26 @@ class CheckIndex:
         self._zone = ZoneInfo(timezone)
         self._known = set(subjects)
         self._evaluated: set[str] = set()
-        size = 0
+        self._pairs: dict[tuple[str, str], _Pair] = {}
+        # the actions each subject has measures for, so one subject can be replaced alone
+        self._by_subject: dict[str, set[str]] = defaultdict(set)
+        self.ledger_size = 0
+        self._add(profiles, lists, measures)
+
+    def _add(
+        self,
+        profiles: Iterable[Sequence[Any]],
+        lists: Iterable[Sequence[Any]],
+        measures: Iterable[Sequence[Any]],
+    ) -> None:
         for profile in profiles:
             self._evaluated.add(profile[1])
-            size = max(size, int(profile[6]))
-        # the newest position any state row reflects: incremental refreshes only rewrite the
-        # subjects an entry touched, so the rest are current as of that position too
-        self.ledger_size = size
+            # the newest position any state row reflects: incremental refreshes only rewrite
+            # the subjects an entry touched, so the rest are current as of that position too
+            self.ledger_size = max(self.ledger_size, int(profile[6]))
         records: dict[tuple[str, str, str], tuple[str, ...]] = {
             (row[0], row[1], row[2]): tuple(json.loads(row[6])) for row in lists
         }
-        pairs: dict[tuple[str, str], _Pair] = defaultdict(_Pair)
         for rulebook, measure_id, subject_id, kind, list_id, acts, starts, ends, agency in measures:
             if subject_id not in self._evaluated:
                 continue  # a measure without a profile is inconsistent state: fail closed
@@ -132,10 +150,27 @@ class CheckIndex:
             for action in json.loads(acts):
                 # an action outside the catalogue stays unanswerable rather than half-known
                 if action in self._actions:
-                    pair = pairs[subject_id, action]
+                    pair = self._pairs.get((subject_id, action))
+                    if pair is None:
+                        pair = self._pairs[subject_id, action] = _Pair()
+                        self._by_subject[subject_id].add(action)
                     (pair.restrictions if kind == "restriction" else pair.incentives).append(m)
-        self._pairs: dict[tuple[str, str], _Pair] = dict(pairs)
-        self._allow = Decision("allow", (), size)
+        self._allow = Decision("allow", (), self.ledger_size)
+
+    def replace_subjects(
+        self,
+        subject_ids: Iterable[str],
+        profiles: Iterable[Sequence[Any]],
+        lists: Iterable[Sequence[Any]],
+        measures: Iterable[Sequence[Any]],
+    ) -> None:
+        """Swap in the current state rows of just these subjects (no full rebuild)."""
+        for subject_id in subject_ids:
+            self._known.add(subject_id)
+            self._evaluated.discard(subject_id)
+            for action in self._by_subject.pop(subject_id, ()):
+                self._pairs.pop((subject_id, action), None)
+        self._add(profiles, lists, measures)
 
     @classmethod
     def load(cls, store: Store, *, timezone: str = "Asia/Shanghai") -> CheckIndex:
