@@ -246,6 +246,7 @@ class _Service:
         # keys found, by the key itself: a check must not cost a database read; the cache is
         # emptied whenever the ledger or the state is looked at again (once per interval)
         self.keys: dict[str, ApiKey] = {}
+        self.subjects: dict[str, str] = {}  # valid organisation ids seen (never persons)
         self.catalogue: Catalogue = national_catalogue()
         # built on first use, rebuilt when the ledger grows (under the lock)
         self.screening: ScreeningIndex | None = None
@@ -419,13 +420,23 @@ def in_scope(key: ApiKey, index: CheckIndex, action: str) -> None:
 
 
 def subject_id(svc: _Service, text: str, where: str) -> str:
+    # checkers ask about the same subjects again and again: remember valid organisation
+    # ids (a resident ID number is never kept, not even in memory: it is hashed each time)
+    known = svc.subjects.get(text)
+    if known is not None:
+        return known
     try:
-        return resolve_subject(text, svc.keyer)
+        resolved = resolve_subject(text, svc.keyer)
     except ValueError:
         # never echo the input: it may be a resident ID number
         raise ApiProblem(
             400, f"{where} is not a valid USCC, resident ID number or person id"
         ) from None
+    if resolved == text:  # a USCC or an internal id: nothing personal to keep
+        if len(svc.subjects) >= 1_000_000:
+            svc.subjects.clear()
+        svc.subjects[text] = resolved
+    return resolved
 
 
 # --- the app -------------------------------------------------------------------------
