@@ -382,6 +382,20 @@ def _result(subject_id: str, action: str, on: date, decision: Decision) -> dict[
     return {"subject": subject_id, "action": action, "on": on, **decision.to_json()}
 
 
+def _results(
+    ids: list[str], pairs: list[Pair], decisions: list[Decision], day: date
+) -> list[dict[str, Any]]:
+    # most answers in a batch are the index's one shared "allow": describe it once
+    described: dict[int, dict[str, Any]] = {}
+    out = []
+    for sid, pair, decision in zip(ids, pairs, decisions, strict=True):
+        body = described.get(id(decision))
+        if body is None:
+            body = described[id(decision)] = decision.to_json()
+        out.append({"subject": sid, "action": pair.action, "on": day, **body})
+    return out
+
+
 def _json(value: Any) -> Response:
     return Response(orjson.dumps(value), media_type="application/json")
 
@@ -537,10 +551,7 @@ def create_app(settings: Settings, *, reload_interval: float = 1.0) -> FastAPI:
         return _json(
             {
                 "on": day,
-                "results": [
-                    _result(sid, p.action, day, d)
-                    for sid, p, d in zip(ids, body.pairs, decisions, strict=True)
-                ],
+                "results": _results(ids, body.pairs, decisions, day),
             }
         )
 
