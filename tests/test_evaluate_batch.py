@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from test_condition import exprs
 
@@ -123,6 +123,15 @@ SUBJECTS = [
 ]  # fmt: skip
 
 
+def _outcomes(con: Any, cr: Any) -> list[Any]:
+    """SQL's outcomes; an example whose arithmetic leaves 64 bits is set aside — SQL raises
+    there while Python's ints grow, and test_sqlgen holds that behaviour to account."""
+    try:
+        return sql_outcomes(con, cr, ON)
+    except (duckdb.OutOfRangeException, psycopg.errors.NumericValueOutOfRange):
+        reject()
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rb=rulebooks(), data=st.data())
 def test_sql_agrees_with_python(rb: Rulebook, data: st.DataObject) -> None:
@@ -130,7 +139,7 @@ def test_sql_agrees_with_python(rb: Rulebook, data: st.DataObject) -> None:
     recs = {s.id: data.draw(records(s.id)) for s in SUBJECTS}
     con = duckdb.connect()
     load_inputs(con, SUBJECTS, [r for rs in recs.values() for r in rs])
-    sql = {o.subject_id: o for o in sql_outcomes(con, cr, ON)}
+    sql = {o.subject_id: o for o in _outcomes(con, cr)}
     for subject in SUBJECTS:
         p = evaluate_subject(cr, subject, recs[subject.id], ON)
         assert p.applicable == (subject.id in sql)
@@ -153,7 +162,7 @@ def test_postgres_agrees_with_python(pg_url: str, rb: Rulebook, data: st.DataObj
     recs = {s.id: data.draw(records(s.id)) for s in SUBJECTS}
     with psycopg.connect(pg_url, autocommit=True) as con:
         load_inputs(con, SUBJECTS, [r for rs in recs.values() for r in rs])
-        sql = {o.subject_id: o for o in sql_outcomes(con, cr, ON)}
+        sql = {o.subject_id: o for o in _outcomes(con, cr)}
     for subject in SUBJECTS:
         p = evaluate_subject(cr, subject, recs[subject.id], ON)
         assert p.applicable == (subject.id in sql)
