@@ -28,6 +28,7 @@ from trustledger.access.keys import ApiKey, authenticate, ensure_table
 from trustledger.catalogue import Catalogue, national_catalogue
 from trustledger.evaluate.service import UnknownRulebook, UnknownSubject, resolve_subject
 from trustledger.evaluate.service import subject_profiles as _subject_profiles
+from trustledger.evaluate.state import changed_subjects, list_members, state_signature
 from trustledger.ids import PersonKeyer
 from trustledger.intake.factory import person_keyer
 from trustledger.ledger.projection import SubjectRow
@@ -253,10 +254,7 @@ class _Service:
         self.screening_size = -1
 
     def _signature(self) -> tuple[Any, ...]:
-        # the ledger size, plus the state tables' shape: evaluation rewrites state without
-        # appending to the ledger
-        rows = self.store._query("SELECT count(*), max(ledger_size) FROM state_profiles", ())
-        return (self.store.size(), *rows[0])
+        return state_signature(self.store)
 
     def current(self) -> CheckIndex:
         with self.lock:
@@ -277,12 +275,7 @@ class _Service:
         rows are newer than what the index holds (an ingest re-evaluates only the subjects
         it touched); reload whole when many changed (a batch evaluation)."""
         old_size, _, old_state = self.signature
-        q = self.store._query
-        changed = {r[0] for r in q(
-            "SELECT DISTINCT subject_id FROM state_profiles WHERE ledger_size > ?",
-            (old_state or 0,))}  # fmt: skip
-        changed |= {r[0] for r in q(
-            "SELECT id FROM subjects WHERE last_seq >= ?", (old_size,))}  # fmt: skip
+        changed = changed_subjects(self.store, old_size, old_state)
         if len(changed) > self.FOLLOW_LIMIT or signature[1] < (self.signature[1] or 0):
             self.index = CheckIndex.load(self.store, timezone=self.settings.timezone)
         else:
@@ -328,26 +321,13 @@ class _Service:
     ) -> tuple[builtins.list[tuple[Any, ...]], int, bool]:
         """(up to limit + 1 organisation members after ``after``, persons on the list,
         whether the rulebook publishes that list)."""
-        # ids match ID_PATTERN: no LIKE wildcards in them
-        prefix = rulebook_id + "@%"
         with self.lock:
-            rows = self.store._query(
-                "SELECT l.subject_id, s.name, l.kind, l.since, l.until, l.records"
-                " FROM state_lists l JOIN subjects s ON s.id = l.subject_id"
-                " WHERE l.rulebook LIKE ? AND l.list_id = ? AND l.subject_id > ?"
-                " AND s.kind <> 'person' ORDER BY l.subject_id LIMIT ?",
-                (prefix, list_id, after or "", limit + 1),
-            )
-            persons = self.store._query(
-                "SELECT count(*) FROM state_lists l JOIN subjects s ON s.id = l.subject_id"
-                " WHERE l.rulebook LIKE ? AND l.list_id = ? AND s.kind = 'person'",
-                (prefix, list_id),
-            )
+            rows, persons = list_members(self.store, rulebook_id, list_id, after, limit + 1)
             published = False
-            if not rows and not int(persons[0][0]):
+            if not rows and not persons:
                 rulebook = published_rulebooks(self.store).get(rulebook_id)
                 published = rulebook is not None and any(d.id == list_id for d in rulebook.lists)
-        return rows, int(persons[0][0]), published or bool(rows) or bool(int(persons[0][0]))
+        return rows, persons, published or bool(rows) or bool(persons)
 
     def screen(
         self, name: str, region: str | None, address: str | None, limit: int

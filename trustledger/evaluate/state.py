@@ -193,3 +193,41 @@ def refresh_subjects(
 
 def profiles_from_state(store: Store, subject_id: str) -> Sequence[tuple[Any, ...]]:
     return store.state_rows("state_profiles", subject_id)
+
+
+def state_signature(store: Store) -> tuple[int, int, int | None]:
+    """(ledger size, state rows, newest state position): changes when the ledger grows or
+    evaluation rewrites state (which it may do without appending to the ledger)."""
+    rows = store._query("SELECT count(*), max(ledger_size) FROM state_profiles", ())
+    return store.size(), int(rows[0][0]), rows[0][1]
+
+
+def changed_subjects(store: Store, since_size: int, since_state: int | None) -> set[str]:
+    """Subjects whose state rows are newer than ``since_state``, or registered or changed
+    since ledger size ``since_size``."""
+    q = store._query
+    newer = q("SELECT DISTINCT subject_id FROM state_profiles WHERE ledger_size > ?",
+              (since_state or 0,))  # fmt: skip
+    touched = q("SELECT id FROM subjects WHERE last_seq >= ?", (since_size,))
+    return {r[0] for r in newer} | {r[0] for r in touched}
+
+
+def list_members(
+    store: Store, rulebook_id: str, list_id: str, after: str | None, limit: int
+) -> tuple[list[tuple[Any, ...]], int]:
+    """A page of a list's organisation members after ``after`` (keyset, by subject id),
+    and how many persons the list holds — persons are never paged out."""
+    prefix = rulebook_id + "@%"  # ids match ID_PATTERN: no LIKE wildcards in them
+    rows = store._query(
+        "SELECT l.subject_id, s.name, l.kind, l.since, l.until, l.records"
+        " FROM state_lists l JOIN subjects s ON s.id = l.subject_id"
+        " WHERE l.rulebook LIKE ? AND l.list_id = ? AND l.subject_id > ?"
+        " AND s.kind <> 'person' ORDER BY l.subject_id LIMIT ?",
+        (prefix, list_id, after or "", limit),
+    )
+    persons = store._query(
+        "SELECT count(*) FROM state_lists l JOIN subjects s ON s.id = l.subject_id"
+        " WHERE l.rulebook LIKE ? AND l.list_id = ? AND s.kind = 'person'",
+        (prefix, list_id),
+    )
+    return rows, int(persons[0][0])
