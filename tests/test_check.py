@@ -135,11 +135,11 @@ def test_measures_are_judged_by_their_dates_and_restrictions_win() -> None:
              ("rb@1", "red", "S1", "red", "2025-01-01", None, '["R2"]')]  # fmt: skip
     measures = [
         ("rb@1", "m-deny", "S1", "restriction", "black", '["air_travel"]', "2025-01-01",
-         "2025-02-01", "agency"),
+         "2025-02-01", "agency", "{}"),
         ("rb@1", "m-reward", "S1", "incentive", "red", '["air_travel", "green_channel"]',
-         "2025-01-01", None, "agency"),
+         "2025-01-01", None, "agency", "{}"),
         ("rb@1", "m-odd", "S1", "restriction", "black", '["not_catalogued"]', "2025-01-01",
-         None, "agency"),
+         None, "agency", "{}"),
     ]  # fmt: skip
     index = CheckIndex(subjects=["S1", "S2"], profiles=profiles, lists=lists, measures=measures)
     assert index.check("S1", "air_travel", date(2025, 1, 31)).status == "deny"
@@ -174,3 +174,88 @@ def test_cli_exit_codes(evaluated: Store, db_url: str, monkeypatch: pytest.Monke
     assert code == 4 and json.loads(text)["why"] == UNKNOWN_SUBJECT
     assert person not in text and json.loads(text)["subject"] == KEYER.person_id(person)
     assert _run(["not-an-id", "air_travel", *db])[0] == 2
+
+
+# --- a debtor organisation's legal representative (SPC provisions art. 3 para. 2) ---------
+
+REPRESENTATIVE = resident_id(seq="555")
+REP = KEYER.person_id(REPRESENTATIVE)
+
+
+@pytest.fixture
+def represented(db_url: str) -> Store:
+    store = open_store(db_url)
+    store.init(KEYER.fingerprint())
+    intake = Intake(store, national_catalogue(), KEYER, today=ON)
+    lines = [*authorities(), debtor(legal_representative=REPRESENTATIVE)]
+    assert all(r.outcome == "accepted" for r in intake.submit_many(lines))
+    for path in RULEBOOKS:
+        publish_rulebook(store, path, national_catalogue())
+    evaluate_all(store, national_catalogue(), at_us=None, on=ON)
+    return store
+
+
+def test_the_legal_representative_of_a_debtor_is_restricted_not_listed(
+    represented: Store,
+) -> None:
+    index = CheckIndex.load(represented)
+    decision = index.check(REP, "air_travel", ON)
+    assert decision.status == "deny"
+    (reason,) = decision.reasons
+    assert reason["via"] == {"subject": FIRM, "role": "legal_representative"}
+    assert reason["measure"] == "no-air-travel" and reason["list"] == "dishonest-judgment-debtors"
+    assert index.check(REP, "star_hotel", ON).status == "deny"
+    # only what a measure extends: for anything else the person (never a subject of a
+    # record) has no standing of its own that could be allowed
+    assert index.check(REP, "public_procurement", ON).status == "unknown"
+    # the person is not on the list itself (Fafa [2019] No. 35)
+    members = represented.state_rows("state_lists", REP)
+    assert members == []
+
+
+def test_the_restriction_on_the_representative_follows_the_organisation(
+    represented: Store,
+) -> None:
+    index = CheckIndex.load(represented)
+    intake = Intake(represented, national_catalogue(), KEYER, today=ON)
+    (result,) = intake.submit_many([END])
+    assert result.outcome == "accepted"
+    refresh_subjects(represented, national_catalogue(), [FIRM], on=ON)
+    index.replace_subjects(
+        [FIRM],
+        represented.state_rows("state_profiles", FIRM),
+        represented.state_rows("state_lists", FIRM),
+        represented.state_rows("state_measures", FIRM),
+    )
+    assert index.check(FIRM, "air_travel", ON).status == "allow"
+    assert index.check(REP, "air_travel", ON).status == "unknown"
+    assert CheckIndex.load(represented).check(REP, "air_travel", ON).status == "unknown"
+
+
+def test_extended_and_own_measures_are_replaced_independently() -> None:
+    profiles = [("rb@1", "ORG", None, None, '["black"]', "2025-01-01", 5),
+                ("rb@1", "P1", None, None, "[]", "2025-01-01", 5)]  # fmt: skip
+    lists = [("rb@1", "black", "ORG", "black", "2025-01-01", None, '["R1"]')]
+    extended = ("rb@1", "m", "ORG", "restriction", "black", '["air_travel"]', "2025-01-01",
+                None, "court", '{"legal_representative": ["P1"]}')  # fmt: skip
+    index = CheckIndex(subjects=["ORG", "P1"], profiles=profiles, lists=lists,
+                       measures=[extended])  # fmt: skip
+    day = date(2025, 6, 1)
+    assert index.check("P1", "air_travel", day).status == "deny"
+    assert index.check("P1", "star_hotel", day).status == "allow"  # evaluated, not extended
+    # the person's own state changes: the organisation's reach stays
+    index.replace_subjects(["P1"], [profiles[1]], [], [])
+    assert index.check("P1", "air_travel", day).status == "deny"
+    # the organisation leaves the list: the person is free again
+    index.replace_subjects(["ORG"], [profiles[0]], [], [])
+    assert index.check("P1", "air_travel", day).status == "allow"
+    assert index.check("ORG", "air_travel", day).status == "allow"
+
+
+def test_incentives_never_reach_a_representative() -> None:
+    profiles = [("rb@1", "ORG", None, None, '["red"]', "2025-01-01", 5)]
+    lists = [("rb@1", "red", "ORG", "red", "2025-01-01", None, '["R1"]')]
+    reward = ("rb@1", "m", "ORG", "incentive", "red", '["green_channel"]', "2025-01-01",
+              None, "agency", '{"legal_representative": ["P1"]}')  # fmt: skip
+    index = CheckIndex(subjects=["ORG"], profiles=profiles, lists=lists, measures=[reward])
+    assert index.check("P1", "green_channel", date(2025, 6, 1)).status == "unknown"

@@ -30,7 +30,7 @@ FIELDS = {
     "issue": {
         "op", "authority", "category", "subject", "subject_name", "document_number",
         "decision_type", "decision_date", "publication_date", "tier", "title", "amount_cny",
-        "evidence_digest",
+        "evidence_digest", "legal_representative",
     },
     "change": {
         "op", "authority", "record", "subject", "category", "target_document_number",
@@ -367,3 +367,13 @@ def test_write_demo_files(tmp_path: Path) -> None:
     assert 0 < len(rows) <= 300
     assert len({row["authority"] for row in rows}) == 1
     assert all(row["op"] == "issue" and row["decision_date"] for row in rows)
+
+
+def test_court_records_name_a_debtor_organisations_legal_representative(
+    lines: list[Line],
+) -> None:
+    persons = {line["subject"] for line in lines if line["op"] == "subject"
+               and len(str(line["subject"])) == 18 and str(line["subject"])[:17].isdigit()}  # fmt: skip
+    named = [line for line in lines if "legal_representative" in line]
+    assert named and all(str(line["category"]).startswith("JUD-DEBTOR") for line in named)
+    assert {line["legal_representative"] for line in named} <= persons

@@ -53,3 +53,10 @@ def test_revoked_and_no_maximum() -> None:
 def test_leap_day_publication() -> None:
     r = record("2024-02-29")
     assert publicity_ends(r, parse_duration("1y")) == date(2025, 2, 28)
+
+
+def test_a_record_on_automated_data_counts_only_once_confirmed() -> None:
+    pending = record("2024-05-01")._replace(confirmation="pending")
+    assert standing(pending, date(2024, 6, 1), THREE_YEARS) is Standing.UNCONFIRMED
+    confirmed = pending._replace(confirmation="confirmed")
+    assert standing(confirmed, date(2024, 6, 1), THREE_YEARS) is Standing.IN_FORCE

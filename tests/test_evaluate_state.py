@@ -107,3 +107,38 @@ def test_compare_counts_and_agreement(filled: Store) -> None:
     assert pair.jaccard == 0.0
     with pytest.raises(UnknownRulebooks, match="not published then: nope"):
         compare(filled, national_catalogue(), ["nope"], at_us=None, on=ON)
+
+
+def test_automated_records_count_once_a_person_confirms_them(filled: Store, db_url: str) -> None:
+    from builders import uscc
+
+    monitor = uscc("11", "440305", "00000046")
+    intake = Intake(filled, national_catalogue(), KEYER, today=ON)
+    lines = [{"op": "authority", "id": monitor, "name": "深圳市生态环境监测站",
+              "authority_type": "monitoring"}]  # fmt: skip
+    lines += [
+        issue(authority=monitor, category="ENV-EXCEEDANCE-AUTOMATED",
+              decision_type="administrative_decision", document_number=f"EP-{n}",
+              decision_date="2026-10-01", publication_date="2026-10-02", amount_cny=None)
+        for n in range(5)
+    ]  # fmt: skip
+    results = intake.submit_many(lines)
+    assert all(r.outcome == "accepted" for r in results)
+    engines = ["python", "duckdb"] + (["postgres"] if db_url.startswith("postgresql") else [])
+
+    def grades() -> set[object]:
+        rows = filled.state_rows("state_profiles", FIRM)
+        return {row[3] for row in rows if row[0].startswith("cn-environmental-credit@")}
+
+    for engine in engines:  # pending: none of the five counts, on every engine
+        evaluate_all(filled, national_catalogue(), at_us=None, on=ON, engine=engine)  # type: ignore[arg-type]
+        assert grades() == {"green"}
+    confirms = [
+        {"op": "confirm", "authority": monitor, "record": r.ref, "document_number": f"R-{n}",
+         "effective_date": "2026-10-05", "reason": "reviewed: readings valid"}
+        for n, r in enumerate(results[1:])
+    ]  # fmt: skip
+    assert all(r.outcome == "accepted" for r in intake.submit_many(confirms))
+    for engine in engines:
+        evaluate_all(filled, national_catalogue(), at_us=None, on=ON, engine=engine)  # type: ignore[arg-type]
+        assert grades() == {"yellow"}

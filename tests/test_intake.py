@@ -323,3 +323,75 @@ def test_court_revokes_another_authoritys_record(intake: Intake) -> None:
     intake.submit(issue(document_number="深税稽罚〔2024〕88号"))
     other["target_document_number"] = "深税稽罚〔2024〕88号"
     assert "only the issuer may revoke it (or a court revoke it)" in rejected(intake, other)
+
+
+# --- the legal representative a decision names, and records resting on automated data ------
+
+ENV_POINT = {"category": "ENV-EXCEEDANCE-AUTOMATED", "decision_type": "administrative_decision",
+             "document_number": "HJ212-EP-0001", "title": "SO2 above 35 mg/m3 for 5 hours",
+             "amount_cny": None}  # fmt: skip
+
+
+def test_a_representative_is_kept_only_as_a_keyed_id(intake: Intake) -> None:
+    result = intake.submit(debtor(legal_representative=PERSON_ID))
+    assert result.outcome is Outcome.ACCEPTED
+    record = intake.store.get_row("records", result.ref)
+    assert record.legal_representative == KEYER.person_id(PERSON_ID)
+    (entry,) = intake.store.entries_at([record.issued_seq])
+    assert PERSON_ID not in entry.payload.decode()
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (debtor(legal_representative=FIRM2), "legal_representative: resident ID number 911101"),
+        (debtor(legal_representative=wrong_check(PERSON_ID)), "legal_representative: resident"),
+        (debtor(subject=PERSON_ID, legal_representative=PERSON_ID),
+         "only a record about an organisation names one"),
+        (issue(basis="hearsay"), "basis: 'hearsay' is not one of decision, automated"),
+        (issue(basis="automated"), "is not one that automated data may ground"),
+    ],
+)  # fmt: skip
+def test_representative_and_basis_rejects(
+    intake: Intake, line: dict[str, Any], reason: str
+) -> None:
+    assert reason in rejected(intake, line)
+
+
+@pytest.fixture
+def monitoring(intake: Intake) -> tuple[Intake, str]:
+    from builders import uscc
+
+    monitor = uscc("11", "440305", "00000046")
+    line = {"op": "authority", "id": monitor, "name": "深圳市生态环境监测站",
+            "authority_type": "monitoring"}  # fmt: skip
+    assert intake.submit(line).outcome is Outcome.ACCEPTED
+    return intake, monitor
+
+
+def test_an_automated_record_waits_for_confirmation(monitoring: tuple[Intake, str]) -> None:
+    intake, monitor = monitoring
+    result = intake.submit(issue(authority=monitor, **ENV_POINT))
+    assert result.outcome is Outcome.ACCEPTED
+    assert intake.store.get_row("records", result.ref).confirmation == "pending"
+    confirm = {"op": "confirm", "authority": monitor, "record": result.ref,
+               "document_number": "REVIEW-1", "effective_date": "2024-03-06",
+               "reason": "reviewed by 王敏: readings valid, limit applies"}  # fmt: skip
+    # only the issuer confirms
+    assert "only the issuer may confirm it" in rejected(intake, {**confirm, "authority": TAX})
+    assert intake.submit(confirm).outcome is Outcome.ACCEPTED
+    assert intake.store.get_row("records", result.ref).confirmation == "confirmed"
+    # once only, and a decision-based record never awaits confirmation
+    again = {**confirm, "document_number": "REVIEW-2"}
+    assert "does not await confirmation" in rejected(intake, again)
+    plain = intake.submit(issue())
+    assert "does not await confirmation" in rejected(
+        intake, {**again, "authority": TAX, "record": plain.ref}
+    )
+    assert verify(intake.store).ok
+
+
+def test_an_automated_category_cannot_claim_a_decision(monitoring: tuple[Intake, str]) -> None:
+    intake, monitor = monitoring
+    line = issue(authority=monitor, basis="decision", **ENV_POINT)
+    assert "rests on automated data, not a decision" in rejected(intake, line)

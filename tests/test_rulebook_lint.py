@@ -272,3 +272,28 @@ def test_file_problems_carry_lines(tmp_path: Path) -> None:
     (problem,) = validate_rulebook_file(path, national_catalogue())
     assert problem.startswith(f"{path}: measures[0] (line ")
     assert "measure no-procurement: has no end" in problem
+
+
+def test_a_restriction_with_its_article_may_extend_to_the_legal_representative() -> None:
+    assert lint(**with_measure(extends_to=["legal_representative"])) == []
+
+
+def test_extension_rejects() -> None:
+    assert lint(**with_measure(extends_to=["legal_representative"], kind="incentive")) == [
+        "measures[0].extends_to: measure no-procurement: only a restriction may extend to persons"
+    ]
+    no_article = [{"instrument": "Government Procurement Law"}]
+    assert lint(**with_measure(extends_to=["legal_representative"], legal_basis=no_article)) == [
+        "measures[0].extends_to: measure no-procurement: extending a measure to persons needs "
+        "the article of law that does so in its legal_basis"
+    ]
+    assert lint(
+        **with_measure(
+            extends_to=["legal_representative"], subject_kinds=["person"], list="serious"
+        )
+    ) == [
+        "measures[0].extends_to: measure no-procurement: extends to the persons of an "
+        "organisation, but applies to no organisation kind"
+    ]
+    with pytest.raises(ValueError, match="extends_to"):
+        lint(**with_measure(extends_to=["cousin"]))

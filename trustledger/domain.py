@@ -125,6 +125,8 @@ class EntryKind(StrEnum):
     RECORD_CORRECTED = "record.corrected"
     RECORD_REVOKED = "record.revoked"
     RECORD_ENDED = "record.ended"
+    # a person confirms a record that rests on automated data (monitoring)
+    RECORD_CONFIRMED = "record.confirmed"
     RULEBOOK_PUBLISHED = "rulebook.published"
 
 

@@ -1268,6 +1268,7 @@ def _records(world: _World, roster: list[Subject], changes: list[Line]) -> Itera
     for auth in world.by_type[AuthorityType.COURT]:
         courts_by_province.setdefault((auth.division.province, auth.level), []).append(auth)
         courts_by_province.setdefault(("", auth.level), []).append(auth)
+    persons = [s.id for s in roster if s.kind is SubjectKind.PERSON]
     for subj in roster:
         n = _record_count(rng, subj.kind)
         start = subj.earliest.toordinal()
@@ -1302,6 +1303,15 @@ def _records(world: _World, roster: list[Subject], changes: list[Line]) -> Itera
             amount = _amount(rng, cat, person)
             if amount is not None:
                 line["amount_cny"] = amount
+            if (
+                cat.code.startswith("JUD-DEBTOR")
+                and subj.kind is not SubjectKind.PERSON
+                and persons
+            ):
+                # the court's decision names the debtor organisation's legal representative;
+                # chosen from the id so the rest of the generated world stays as it was
+                pick = int(hashlib.sha256(subj.id.encode()).hexdigest(), 16) % len(persons)
+                line["legal_representative"] = persons[pick]
             if cat.authority is AuthorityType.ECOLOGY_ENVIRONMENT and rng.random() < 0.4:
                 digest = hashlib.sha256(f"{doc}|{subj.id}|{cat.code}".encode()).hexdigest()
                 line["evidence_digest"] = "sha256:" + digest
@@ -1451,6 +1461,7 @@ ISSUE_FIELDS: tuple[str, ...] = (
     "title",
     "amount_cny",
     "evidence_digest",
+    "legal_representative",
 )
 SAMPLE_ROWS = 300
 

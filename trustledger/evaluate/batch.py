@@ -228,7 +228,8 @@ def load_inputs(con: Any, subjects: Iterable[SubjectRow], records: Iterable[Reco
           ((s.id, s.kind, s.division or "") for s in subjects))  # fmt: skip
     _load(con, "records_input", _RECORD_COLUMNS,
           ((r.subject_id, r.category, r.tier, r.decision_type, r.publication_date, r.status,
-            r.status_date or "") for r in records))  # fmt: skip
+            r.status_date or "") for r in records
+           if r.confirmation != "pending"))  # fmt: skip
 
 
 def explain_listed(

@@ -3,7 +3,8 @@
 A record is in force on day D (the calendar day of the evaluation instant) when it has
 been published (publication date ≤ D), D is before the end of its publicity period
 (publication date + the rulebook's maximum for it), and no revocation or issuer's end
-takes effect on or before D. A correction changes the record's content (the dates and
+takes effect on or before D. A record resting on automated data counts only once a person
+has confirmed it (principle 4). A correction changes the record's content (the dates and
 tier used here come already corrected), not whether it is in force.
 """
 
@@ -25,6 +26,7 @@ class Standing(StrEnum):
     PUBLICITY_ENDED = "publicity period over"
     REVOKED = "revoked"
     ENDED = "ended by its issuer"
+    UNCONFIRMED = "rests on automated data not yet confirmed by a person"
 
 
 def standing(record: RecordRow, on: date, publicity_max: Duration | None) -> Standing:
@@ -34,6 +36,8 @@ def standing(record: RecordRow, on: date, publicity_max: Duration | None) -> Sta
 
 def standing_until(record: RecordRow, on: date, publicity_end: date | None) -> Standing:
     """`standing`, given the first day after the publicity period (None: no maximum)."""
+    if record.confirmation == "pending":
+        return Standing.UNCONFIRMED
     published = date.fromisoformat(record.publication_date)
     if published > on:
         return Standing.NOT_YET_PUBLISHED

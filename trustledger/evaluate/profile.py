@@ -158,6 +158,8 @@ class MeasureInForce:
     end: str | None  # None: until the subject leaves the list
     agency: str
     legal_basis: list[str]
+    # role → keyed ids of the persons the list's records name, whom the measure also reaches
+    extends_to: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -233,7 +235,8 @@ class _Situation:
             if record.status in _TERMINAL and record.status_date is not None:
                 stop = date.fromisoformat(record.status_date)
                 out = stop if out is None else min(out, stop)
-            self._windows.append((record, facts, out))
+            if record.confirmation != "pending":  # unconfirmed automated data counts never
+                self._windows.append((record, facts, out))
 
     def standing_on(self, record: RecordRow, on: date) -> Standing:
         return standing_until(record, on, self.publicity_end[record.id])
@@ -376,9 +379,12 @@ def evaluate_subject(
             + (", ".join(record_ids) or "none")
             + f". Removal: {cl.spec.removal}"
         )
+        representatives = sorted(
+            {rep for i in contributing if (rep := in_force[i][0].legal_representative)}
+        )
         for measure in rb.measures:
             if measure.list == cl.spec.id and subject.kind in measure.subject_kinds:
-                m = _measure(measure, since, until, on)
+                m = _measure(measure, since, until, on, representatives)
                 if m is not None:
                     profile.measures.append(m)
                     profile.explanation.append(_measure_line(m))
@@ -408,7 +414,7 @@ def _run_around(
 
 
 def _measure(
-    measure: MeasureDef, since: date, until: date | None, on: date
+    measure: MeasureDef, since: date, until: date | None, on: date, representatives: list[str]
 ) -> MeasureInForce | None:
     if measure.duration is not None:
         end: date | None = measure.duration.after(since)
@@ -427,6 +433,9 @@ def _measure(
         end.isoformat() if end else None,
         measure.agency,
         [str(b) for b in measure.legal_basis],
+        {"legal_representative": representatives}
+        if "legal_representative" in measure.extends_to and representatives
+        else {},
     )
 
 
@@ -435,6 +444,11 @@ def _measure_line(m: MeasureInForce) -> str:
     return (
         f"{m.kind.capitalize()} {m.measure_id}: {', '.join(m.actions)} from {m.start} {until}; "
         f"applied by {m.agency}; legal basis: {'; '.join(m.legal_basis) or 'none cited'}."
+        + "".join(
+            f" It also applies to the {role.replace('_', ' ')} the records name"
+            f" ({len(ids)} person{'s' if len(ids) > 1 else ''})."
+            for role, ids in m.extends_to.items()
+        )
     )
 
 

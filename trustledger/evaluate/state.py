@@ -77,7 +77,7 @@ def _rows(
     ]
     measures = [
         (cr.ref, m.measure_id, profile.subject_id, m.kind, m.list_id, json.dumps(m.actions),
-         m.start, m.end, m.agency)
+         m.start, m.end, m.agency, json.dumps(m.extends_to, sort_keys=True))
         for m in profile.measures
     ]  # fmt: skip
     return head, memberships, measures

@@ -235,6 +235,11 @@ class _Batch:
                 f"record: {record.id} is already {record.status} "
                 f"(on {record.status_date}); it cannot be changed any more"
             )
+        if s.op == "confirm" and record.confirmation != "pending":
+            raise Reject(
+                f"record: {record.id} does not await confirmation (only a record resting on "
+                "automated data does, once)"
+            )
         effective = s.payload["effective_date"]
         if effective < record.decision_date:
             raise Reject(

@@ -43,6 +43,7 @@ OPS: dict[str, EntryKind] = {
     "correct": EntryKind.RECORD_CORRECTED,
     "revoke": EntryKind.RECORD_REVOKED,
     "end": EntryKind.RECORD_ENDED,
+    "confirm": EntryKind.RECORD_CONFIRMED,
 }
 
 _FIELDS: dict[str, frozenset[str]] = {
@@ -75,6 +76,8 @@ _FIELDS: dict[str, frozenset[str]] = {
             "title",
             "amount_cny",
             "evidence_digest",
+            "legal_representative",
+            "basis",
         }
     ),
 }
@@ -94,7 +97,7 @@ _CHANGE_FIELDS = frozenset(
         "changes",
     }
 )
-for _op in ("correct", "revoke", "end"):
+for _op in ("correct", "revoke", "end", "confirm"):
     _FIELDS[_op] = _CHANGE_FIELDS
 
 _AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,2})?$")
@@ -362,6 +365,19 @@ class Validator:
             raise Reject(f"publication_date: {published} is before the decision_date {decided}")
         tier = self._enum(raw, "tier", Tier, self._text(raw, "tier", required=False))
         sub.subject_name = self._text(raw, "subject_name", required=False)
+        representative = self._representative(raw, sub.subject_kind)
+        basis = self._text(raw, "basis", required=False)
+        if basis not in (None, "decision", "automated"):
+            raise Reject(f"basis: {basis!r} is not one of decision, automated")
+        if basis == "automated" and not category.automated:
+            raise Reject(
+                f"basis: category {code} is not one that automated data may ground "
+                "(records resting on automated data use a category marked automated)"
+            )
+        if category.automated:
+            if basis == "decision":
+                raise Reject(f"basis: category {code} rests on automated data, not a decision")
+            basis = "automated"
         sub.record_id = record_id(authority, document, sub.subject_id, code)
         sub.payload = {
             "record_id": sub.record_id,
@@ -376,8 +392,29 @@ class Validator:
             "decision_date": decided.isoformat(),
             "publication_date": published.isoformat(),
         }
+        if representative is not None:
+            sub.payload["legal_representative"] = representative
+        if basis == "automated":
+            # principle 4: counts toward nothing until a person confirms it
+            sub.payload["basis"] = "automated"
         self._optional_record_fields(raw, sub.payload)
         return sub
+
+    def _representative(self, raw: dict[str, Any], kind: SubjectKind) -> str | None:
+        """The keyed id of the legal representative a decision names, if it names one."""
+        if raw.get("legal_representative") in (None, ""):
+            return None
+        if kind is SubjectKind.PERSON:
+            raise Reject("legal_representative: only a record about an organisation names one")
+        check = self._identifier(raw, "legal_representative", "person")
+        if check.kind is not SubjectKind.PERSON:
+            raise Reject(f"legal_representative: {check.display_code} is not a resident ID number")
+        if self.keyer is None:
+            raise Reject(
+                "legal_representative: a resident ID number cannot be accepted: no person "
+                "key is configured (TRUSTLEDGER_PERSON_KEY or a key file)"
+            )
+        return self.keyer.person_id(check.code)
 
     def _optional_record_fields(self, raw: dict[str, Any], out: dict[str, Any]) -> None:
         title = self._text(raw, "title", required=False)

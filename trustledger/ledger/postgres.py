@@ -11,7 +11,15 @@ import psycopg
 from trustledger.ledger.entry import Entry
 from trustledger.ledger.projection import TABLES
 from trustledger.ledger.schema import ENTRY_COLUMNS, columns, ddl
-from trustledger.ledger.store import SCHEMA_VERSION, Head, Store, StoreError, TreeHead, head_from
+from trustledger.ledger.store import (
+    SCHEMA_VERSION,
+    Head,
+    Store,
+    StoreError,
+    TreeHead,
+    checked_meta,
+    head_from,
+)
 
 
 class PostgresStore(Store):
@@ -58,7 +66,7 @@ class PostgresStore(Store):
             raise StoreError(
                 f"{self.url} is not a trustledger database (run `trustledger init`)"
             ) from exc
-        return {k: v for k, v in rows}
+        return checked_meta(self.url, {k: v for k, v in rows})
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

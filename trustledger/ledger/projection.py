@@ -55,6 +55,11 @@ class RecordRow(NamedTuple):
     status_reason: str | None
     issued_seq: int
     last_seq: int
+    # the person (keyed id) a court decision names as the organisation's legal representative
+    legal_representative: str | None = None
+    # None for records resting on a decision; "pending" while a record resting on automated
+    # data awaits a person's confirmation (it counts toward nothing), then "confirmed"
+    confirmation: str | None = None
 
 
 class RecordEventRow(NamedTuple):
@@ -113,7 +118,13 @@ _ISSUED = EntryKind.RECORD_ISSUED.value
 _SUBJECT = EntryKind.SUBJECT_REGISTERED.value
 _AUTHORITY = EntryKind.AUTHORITY_REGISTERED.value
 _CHANGES = frozenset(
-    k.value for k in (EntryKind.RECORD_CORRECTED, EntryKind.RECORD_REVOKED, EntryKind.RECORD_ENDED)
+    k.value
+    for k in (
+        EntryKind.RECORD_CORRECTED,
+        EntryKind.RECORD_REVOKED,
+        EntryKind.RECORD_ENDED,
+        EntryKind.RECORD_CONFIRMED,
+    )
 )
 _STATUS_ISSUED = RecordStatus.ISSUED.value
 _RULEBOOK = EntryKind.RULEBOOK_PUBLISHED.value
@@ -158,6 +169,8 @@ class Projector:
                 None,
                 seq,
                 seq,
+                p.get("legal_representative"),
+                "pending" if p.get("basis") == "automated" else None,
             )
         elif kind == _SUBJECT:
             old = self.get("subjects", p["id"])
@@ -204,6 +217,11 @@ class Projector:
             record = record._replace(**changes, status=RecordStatus.CORRECTED.value)
         elif entry.kind == EntryKind.RECORD_REVOKED:
             record = record._replace(status=RecordStatus.REVOKED.value)
+        elif entry.kind == EntryKind.RECORD_CONFIRMED:
+            # confirming changes whether the record counts, not its status or dates
+            self._put("records", record._replace(confirmation="confirmed", last_seq=entry.seq))
+            self._event(entry, p)
+            return
         else:
             record = record._replace(status=RecordStatus.ENDED.value)
         self._put(
@@ -212,6 +230,9 @@ class Projector:
                 status_date=p["effective_date"], status_reason=p["reason"], last_seq=entry.seq
             ),
         )
+        self._event(entry, p)
+
+    def _event(self, entry: Entry, p: dict[str, Any]) -> None:
         self._put(
             "record_events",
             RecordEventRow(

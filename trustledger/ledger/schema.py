@@ -60,7 +60,9 @@ CREATE TABLE IF NOT EXISTS records (
     status_date TEXT,
     status_reason TEXT,
     issued_seq {int} NOT NULL,
-    last_seq {int} NOT NULL
+    last_seq {int} NOT NULL,
+    legal_representative TEXT,
+    confirmation TEXT
 );
 CREATE INDEX IF NOT EXISTS records_subject ON records (subject_id);
 CREATE TABLE IF NOT EXISTS record_events (
@@ -117,6 +119,7 @@ CREATE TABLE IF NOT EXISTS state_measures (
     starts TEXT NOT NULL,
     ends TEXT,
     agency TEXT NOT NULL,
+    extends_to TEXT NOT NULL,
     PRIMARY KEY (rulebook, measure_id, subject_id)
 );
 CREATE INDEX IF NOT EXISTS state_lists_subject ON state_lists (subject_id);

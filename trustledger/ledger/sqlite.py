@@ -11,7 +11,15 @@ from typing import Any
 from trustledger.ledger.entry import Entry
 from trustledger.ledger.projection import TABLES
 from trustledger.ledger.schema import ENTRY_COLUMNS, columns, ddl
-from trustledger.ledger.store import SCHEMA_VERSION, Head, Store, StoreError, TreeHead, head_from
+from trustledger.ledger.store import (
+    SCHEMA_VERSION,
+    Head,
+    Store,
+    StoreError,
+    TreeHead,
+    checked_meta,
+    head_from,
+)
 
 
 def sqlite_path(url: str) -> str:
@@ -67,11 +75,12 @@ class SqliteStore(Store):
 
     def meta(self) -> dict[str, str]:
         try:
-            return dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+            meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.OperationalError as exc:
             raise StoreError(
                 f"{self.url} is not a trustledger database (run `trustledger init`): {exc}"
             ) from exc
+        return checked_meta(self.url, meta)
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

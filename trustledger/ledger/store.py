@@ -19,7 +19,7 @@ from trustledger.ledger.entry import GENESIS_PREV, Entry, make_entry, now_us
 from trustledger.ledger.projection import TABLES, Projector
 from trustledger.ledger.schema import STATE_TABLES
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 
 class StoreError(RuntimeError):
@@ -318,6 +318,17 @@ def head_from(frontier_bytes: bytes | None, last: Entry | None) -> Head:
     if frontier_bytes is None or last is None:
         return Head(merkle.Frontier(), GENESIS_PREV, 0)
     return Head(merkle.Frontier.from_bytes(frontier_bytes), last.hash, last.time_us)
+
+
+def checked_meta(url: str, meta: dict[str, str]) -> dict[str, str]:
+    """``meta`` if the database's schema is the one this code writes; a clear error if not."""
+    found = meta.get("schema_version", SCHEMA_VERSION)
+    if found != SCHEMA_VERSION:
+        raise StoreError(
+            f"{url} has database schema {found}; this version of trustledger reads schema "
+            f"{SCHEMA_VERSION}: create a new database and ingest the data again"
+        )
+    return meta
 
 
 def open_store(url: str) -> Store:

@@ -456,6 +456,28 @@ def _measure_problems(rulebook: Rulebook, catalogue: Catalogue) -> list[Problem]
             )
         if SubjectKind.PERSON in measure.subject_kinds and listed is not None:
             problems += _person_measure_problems(index, measure, listed, rulebook, catalogue)
+        if measure.extends_to:
+            problems += _extension_problems(loc, label, measure)
+    return problems
+
+
+def _extension_problems(loc: Loc, label: str, measure: MeasureDef) -> list[Problem]:
+    """A measure reaches the persons an organisation's records name only as a restriction
+    the law itself extends, on an organisation's listing, with the article cited."""
+    where: Loc = (*loc, "extends_to")
+    problems = []
+    if measure.kind != "restriction":
+        problems.append(Problem(where, f"{label}: only a restriction may extend to persons"))
+    if not any(kind is not SubjectKind.PERSON for kind in measure.subject_kinds):
+        problems.append(
+            Problem(where, f"{label}: extends to the persons of an organisation, but applies "
+                    "to no organisation kind")
+        )  # fmt: skip
+    if not any(basis.article for basis in measure.legal_basis):
+        problems.append(
+            Problem(where, f"{label}: extending a measure to persons needs the article of "
+                    "law that does so in its legal_basis")
+        )  # fmt: skip
     return problems
 
 

@@ -412,6 +412,12 @@ class MeasureDef(_Model):
     grounds: builtins.list[str] = Field(
         default_factory=builtins.list, description="declared ground tags"
     )
+    # Persons a listed organisation's records name, to whom the measure also applies. Only
+    # where the law says so (the SPC's consumption restriction reaches the legal
+    # representative of a debtor organisation); the lint checks the rest.
+    extends_to: builtins.list[Literal["legal_representative"]] = Field(
+        default_factory=builtins.list
+    )
 
     @field_validator("actions")
     @classmethod

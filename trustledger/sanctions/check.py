@@ -76,6 +76,10 @@ class _Measure:
 class _Pair:
     restrictions: list[_Measure] = field(default_factory=list)
     incentives: list[_Measure] = field(default_factory=list)
+    # restrictions that reach this person through an organisation's listing (its legal
+    # representative, where the rulebook says so); kept apart so that either side's
+    # state can be replaced without the other's
+    extended: list[_Measure] = field(default_factory=list)
 
 
 def _ordinal(text: str | None, default: int) -> int:
@@ -90,6 +94,7 @@ class CheckIndex:
         "_allow",
         "_by_subject",
         "_evaluated",
+        "_extended_by",
         "_known",
         "_pairs",
         "_zone",
@@ -116,6 +121,8 @@ class CheckIndex:
         self._pairs: dict[tuple[str, str], _Pair] = {}
         # the actions each subject has measures for, so one subject can be replaced alone
         self._by_subject: dict[str, set[str]] = defaultdict(set)
+        # organisation → the (person, action) pairs its measures reach
+        self._extended_by: dict[str, set[tuple[str, str]]] = defaultdict(set)
         self.ledger_size = 0
         self._add(profiles, lists, measures)
 
@@ -133,7 +140,8 @@ class CheckIndex:
         records: dict[tuple[str, str, str], tuple[str, ...]] = {
             (row[0], row[1], row[2]): tuple(json.loads(row[6])) for row in lists
         }
-        for rulebook, measure_id, subject_id, kind, list_id, acts, starts, ends, agency in measures:
+        for row in measures:
+            rulebook, measure_id, subject_id, kind, list_id, acts, starts, ends, agency = row[:9]
             if subject_id not in self._evaluated:
                 continue  # a measure without a profile is inconsistent state: fail closed
             reason = {
@@ -155,7 +163,24 @@ class CheckIndex:
                         pair = self._pairs[subject_id, action] = _Pair()
                         self._by_subject[subject_id].add(action)
                     (pair.restrictions if kind == "restriction" else pair.incentives).append(m)
+            if kind == "restriction" and row[9] != "{}":
+                self._extend(subject_id, m, json.loads(row[9]), json.loads(acts))
         self._allow = Decision("allow", (), self.ledger_size)
+
+    def _extend(
+        self, organisation: str, m: _Measure, extends_to: dict[str, list[str]], acts: list[str]
+    ) -> None:
+        for role, persons in extends_to.items():
+            reason = {**m.reason, "via": {"subject": organisation, "role": role}}
+            extended = _Measure(m.start, m.end, reason)
+            for person in persons:
+                for action in acts:
+                    if action in self._actions:
+                        pair = self._pairs.get((person, action))
+                        if pair is None:
+                            pair = self._pairs[person, action] = _Pair()
+                        pair.extended.append(extended)
+                        self._extended_by[organisation].add((person, action))
 
     def replace_subjects(
         self,
@@ -169,8 +194,20 @@ class CheckIndex:
             self._known.add(subject_id)
             self._evaluated.discard(subject_id)
             for action in self._by_subject.pop(subject_id, ()):
-                self._pairs.pop((subject_id, action), None)
+                pair = self._pairs[subject_id, action]
+                pair.restrictions, pair.incentives = [], []
+                self._drop_if_empty(subject_id, action, pair)
+            for person, action in self._extended_by.pop(subject_id, ()):
+                pair = self._pairs[person, action]
+                pair.extended = [
+                    m for m in pair.extended if m.reason["via"]["subject"] != subject_id
+                ]
+                self._drop_if_empty(person, action, pair)
         self._add(profiles, lists, measures)
+
+    def _drop_if_empty(self, subject_id: str, action: str, pair: _Pair) -> None:
+        if not (pair.restrictions or pair.incentives or pair.extended):
+            del self._pairs[subject_id, action]
 
     @classmethod
     def load(cls, store: Store, *, timezone: str = "Asia/Shanghai") -> CheckIndex:
@@ -196,7 +233,9 @@ class CheckIndex:
             if action in self._actions and subject_id in self._evaluated:
                 return self._allow
             return self._unknown(subject_id, action)
-        return self._decide(pair, (self.today() if on is None else on).toordinal())
+        return self._decide(
+            subject_id, action, pair, (self.today() if on is None else on).toordinal()
+        )
 
     def check_many(
         self, pairs: Iterable[tuple[str, str]], on: date | None = None
@@ -215,10 +254,16 @@ class CheckIndex:
             why = UNKNOWN_SUBJECT
         return Decision("unknown", (), self.ledger_size, why)
 
-    def _decide(self, pair: _Pair, day: int) -> Decision:
-        denied = tuple(dict(m.reason) for m in pair.restrictions if m.start <= day < m.end)
+    def _decide(self, subject_id: str, action: str, pair: _Pair, day: int) -> Decision:
+        denied = tuple(
+            dict(m.reason) for m in (*pair.restrictions, *pair.extended) if m.start <= day < m.end
+        )
         if denied:
             return Decision("deny", denied, self.ledger_size)
+        if subject_id not in self._evaluated:
+            # only reached through an organisation, and not restricted today: the person's
+            # own standing is not known here
+            return self._unknown(subject_id, action)
         rewarded = tuple(dict(m.reason) for m in pair.incentives if m.start <= day < m.end)
         if rewarded:
             return Decision("allow_with_incentives", rewarded, self.ledger_size)
