@@ -1,0 +1,1 @@
+"""Third-party emission monitoring: HJ 212 codec and receiver, validity, aggregation, episodes."""
