@@ -372,8 +372,11 @@ def test_write_demo_files(tmp_path: Path) -> None:
 def test_court_records_name_a_debtor_organisations_legal_representative(
     lines: list[Line],
 ) -> None:
-    persons = {line["subject"] for line in lines if line["op"] == "subject"
-               and len(str(line["subject"])) == 18 and str(line["subject"])[:17].isdigit()}  # fmt: skip
+    persons = {
+        line["subject"]
+        for line in lines
+        if line["op"] == "subject" and str(line["subject"])[:17].isdigit()
+    }
     named = [line for line in lines if "legal_representative" in line]
     assert named and all(str(line["category"]).startswith("JUD-DEBTOR") for line in named)
     assert {line["legal_representative"] for line in named} <= persons

@@ -16,6 +16,7 @@ from rich.table import Table
 from trustledger.cli import catalogue as catalogue_cli
 from trustledger.cli import check as check_cli
 from trustledger.cli import ids as ids_cli
+from trustledger.cli import monitor as monitor_cli
 from trustledger.cli import rulebook as rulebook_cli
 from trustledger.cli import serve as serve_cli
 from trustledger.cli.common import (
@@ -49,6 +50,7 @@ app.command(name="serve")(serve_cli.serve)
 keys_app = typer.Typer(help="API keys (shown once, stored only as a hash).", no_args_is_help=True)
 keys_app.command(name="create")(serve_cli.keys_create)
 app.add_typer(keys_app, name="keys")
+app.add_typer(monitor_cli.app, name="monitor")
 
 
 def _ingest_with_bar(

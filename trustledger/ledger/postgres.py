@@ -122,6 +122,12 @@ class PostgresStore(Store):
         with self.conn.cursor() as cur:
             cur.executemany(sql.replace("?", "%s"), rows)
 
+    def create_tables(self, statements: Sequence[str]) -> None:
+        """Tables of another part of the platform (monitoring) in this database."""
+        with self._transaction():
+            for statement in statements:
+                self.conn.execute(statement)
+
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         return self.conn.execute(sql.replace("?", "%s"), params).fetchall()
 

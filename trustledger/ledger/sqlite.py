@@ -133,6 +133,12 @@ class SqliteStore(Store):
     def _run(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         self.conn.executemany(sql, rows)
 
+    def create_tables(self, statements: Sequence[str]) -> None:
+        """Tables of another part of the platform (monitoring) in this database."""
+        with self._transaction():
+            for statement in statements:
+                self.conn.execute(statement)
+
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         return self.conn.execute(sql, params).fetchall()
 

@@ -278,6 +278,10 @@ class Store(ABC):
         """A statement (with `?` placeholders) once per row of parameters."""
 
     @abstractmethod
+    def create_tables(self, statements: Sequence[str]) -> None:
+        """Run ``CREATE … IF NOT EXISTS`` statements in one transaction."""
+
+    @abstractmethod
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """A query with `?` placeholders."""
 

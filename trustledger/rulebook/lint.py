@@ -34,6 +34,7 @@ from trustledger.rulebook.schema import (
     GradesScore,
     ListDef,
     MeasureDef,
+    MonitoringDef,
     Rulebook,
     Selection,
     Treatment,
@@ -495,4 +496,35 @@ def lint_rulebook(rulebook: Rulebook, catalogue: Catalogue) -> list[Problem]:
     problems += _treatment_problems(rulebook, catalogue)
     problems += _list_problems(rulebook, catalogue)
     problems += _measure_problems(rulebook, catalogue)
+    if rulebook.monitoring is not None:
+        problems += _monitoring_problems(rulebook.monitoring, catalogue)
+    return problems
+
+
+def _monitoring_problems(monitoring: MonitoringDef, catalogue: Catalogue) -> list[Problem]:
+    """Records from monitoring data rest on an automated category and cited law; each
+    limit set cites the standard it comes from."""
+    problems = _legality(
+        ("monitoring",), "monitoring", monitoring.legal_basis, {"category": monitoring.category}, []
+    )
+    category = next((c for c in catalogue if c.code == monitoring.category), None)
+    if category is None:
+        problems.append(
+            Problem(("monitoring", "category"),
+                    f"monitoring: unknown category {monitoring.category}")
+        )  # fmt: skip
+    elif not category.automated:
+        problems.append(
+            Problem(("monitoring", "category"),
+                    f"monitoring: category {category.code} is not an automated category "
+                    "(records from monitoring data wait for a person's confirmation)")
+        )  # fmt: skip
+    for index, limit_set in enumerate(monitoring.limit_sets):
+        problems += _legality(
+            ("monitoring", "limit_sets", index),
+            f"limit set {limit_set.id}",
+            limit_set.legal_basis,
+            {"id": limit_set.id, "title": limit_set.title},
+            [],
+        )
     return problems

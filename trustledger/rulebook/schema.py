@@ -441,6 +441,56 @@ class MeasureDef(_Model):
         return self
 
 
+# ── Monitoring: limits and the episode threshold ───────────────────────────────────────
+
+
+class LimitSet(_Model):
+    """Emission limits (mg/m³ at the reference oxygen) a monitoring point is judged by."""
+
+    id: str = Field(pattern=ID_PATTERN, max_length=80)
+    title: str = Field(min_length=1)
+    reference_o2: float | None = Field(
+        default=None, ge=0, lt=21, description="% O₂; none: judge measured concentrations"
+    )
+    averaging: Literal["hourly", "daily"] = "hourly"  # daily for waste incineration
+    limits: dict[str, float] = Field(min_length=1, description="pollutant code → limit")
+    legal_basis: builtins.list[LegalBasis] = Field(default_factory=builtins.list)
+
+    @field_validator("limits")
+    @classmethod
+    def _known_codes(cls, value: dict[str, float]) -> dict[str, float]:
+        from trustledger.monitoring.vocabulary import canonical, known
+
+        out: dict[str, float] = {}
+        for code, limit in value.items():
+            if not known(code):
+                raise ValueError(f"limits: {code!r} is not a pollutant code of the vocabulary")
+            if limit <= 0:
+                raise ValueError(f"limits: {code} must be above 0, not {limit}")
+            out[canonical(code)] = limit
+        return out
+
+
+class MonitoringDef(_Model):
+    """How monitoring data becomes records under this rulebook."""
+
+    category: str = Field(min_length=1, description="an automated catalogue category")
+    episode_min_hours: int = Field(
+        ge=1, description="exceedance hours (days, for daily averaging) that make a record"
+    )
+    legal_basis: builtins.list[LegalBasis] = Field(default_factory=builtins.list)
+    limit_sets: builtins.list[LimitSet] = Field(min_length=1)
+
+    @field_validator("limit_sets")
+    @classmethod
+    def _ids_unique(cls, value: builtins.list[LimitSet]) -> builtins.list[LimitSet]:
+        _unique([item.id for item in value], "limit set ids")
+        return value
+
+    def limit_set(self, limit_set_id: str) -> LimitSet | None:
+        return next((item for item in self.limit_sets if item.id == limit_set_id), None)
+
+
 # ── The rulebook ────────────────────────────────────────────────────────────────────────
 
 
@@ -461,6 +511,7 @@ class Rulebook(_Model):
     score: ScoreForm = Field(default_factory=lambda: NoScore(form="none"))
     lists: list[ListDef] = Field(default_factory=list)
     measures: list[MeasureDef] = Field(default_factory=list)
+    monitoring: MonitoringDef | None = None
 
     @field_validator("version", mode="before")
     @classmethod

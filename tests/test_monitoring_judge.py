@@ -1,0 +1,218 @@
+"""A synthetic plant end to end: stored minute packets → hourly means → episodes → one
+pending record with evidence; invalid hours and broken sensors never make a record.
+On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from builders import FIRM, authorities, uscc
+from typer.testing import CliRunner
+
+from trustledger.catalogue import national_catalogue
+from trustledger.cli import app
+from trustledger.ids import PersonKeyer
+from trustledger.intake import Intake
+from trustledger.ledger.store import Store, open_store
+from trustledger.monitoring.codec import build_data, parse
+from trustledger.monitoring.judge import local_epoch
+from trustledger.monitoring.points import PointError, judge_all, point_view, register_point
+from trustledger.monitoring.receiver import now_us
+from trustledger.monitoring.store import MonitoringStore, Received
+from trustledger.rulebook.publish import publish_rulebook
+
+KEYER = PersonKeyer(bytes(range(32)))
+TODAY = date.today()
+MONITOR = uscc("11", "440305", "00000046")
+MN = "PLANT0000000001"
+RULEBOOK = Path(__file__).parent.parent / "rulebooks" / "cn-environmental-credit.yaml"
+START = datetime.combine(TODAY - timedelta(days=1), datetime.min.time())  # local midnight
+
+Minute = Callable[[int, int], tuple[float, str]]  # (hour, minute) → (SO₂, flag)
+
+
+@pytest.fixture
+def plant(db_url: str) -> tuple[Store, MonitoringStore, Intake]:
+    store = open_store(db_url)
+    store.init(KEYER.fingerprint())
+    intake = Intake(store, national_catalogue(), KEYER, today=TODAY)
+    lines = [*authorities(),
+             {"op": "authority", "id": MONITOR, "name": "深圳市生态环境监测站",
+              "authority_type": "monitoring"},
+             {"op": "subject", "subject": FIRM, "name": "深圳市华韵热电有限公司"}]  # fmt: skip
+    assert all(r.outcome == "accepted" for r in intake.submit_many(lines))
+    publish_rulebook(store, RULEBOOK, national_catalogue())
+    mstore = MonitoringStore(store)
+    register_point(store, mstore, mn=MN, subject=FIRM, outlet="boiler 1 stack",
+                   authority=MONITOR, rulebook_id="cn-environmental-credit",
+                   limit_set="ultra-low-coal-power", now_us=now_us())  # fmt: skip
+    return store, mstore, intake
+
+
+def send(mstore: MonitoringStore, minute: Minute, hours: int = 8, o2: float = 9.0) -> None:
+    """Minute data (CN 2051) as a logger sends it; O₂ 9 % converts ×15/12 at 6 %."""
+    received = now_us()
+    items = []
+    for h in range(hours):
+        for m in range(60):
+            so2, flag = minute(h, m)
+            frame = build_data(
+                MN, "2051", START + timedelta(hours=h, minutes=m),
+                {"a21026": {"Avg": so2, "Flag": flag}, "a19001": {"Avg": o2, "Flag": "N"},
+                 "a34013": {"Avg": 3.0 + (m % 7) * 0.1, "Flag": "N"}},
+            )  # fmt: skip
+            items.append(Received(parse(frame), received, "test"))
+    mstore.save(items)
+
+
+def exceeding(flag_in_episode: str = "N", hours: range = range(2, 7)) -> Minute:
+    # 32 mg/m³ measured is 40 at 6 % O₂ (above 35); 20 measured is 25 (below)
+    def minute(h: int, m: int) -> tuple[float, str]:
+        if h in hours:
+            return 32.0 + (m % 5) * 0.2, flag_in_episode
+        return 20.0 + (m % 3) * 0.5, "N"
+
+    return minute
+
+
+def test_five_valid_exceedance_hours_make_one_pending_record_with_evidence(
+    plant: tuple[Store, MonitoringStore, Intake],
+) -> None:
+    store, mstore, intake = plant
+    send(mstore, exceeding())
+    (outcome,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    assert outcome.hours_judged >= 8 and outcome.episodes == 1
+    (record_id,) = outcome.records
+    record = store.get_row("records", record_id)
+    assert record.category == "ENV-EXCEEDANCE-AUTOMATED" and record.authority_id == MONITOR
+    assert record.subject_id == FIRM and record.confirmation == "pending"
+    assert "SO2 above 35 mg/m³" in record.title and "5 valid hours" in record.title
+    (episode,) = mstore.episodes(MN)
+    evidence = json.loads(episode[9])
+    assert evidence["limit_set"] == "ultra-low-coal-power" and evidence["limit_mg_m3"] == "35"
+    assert [v[0][11:] for v in evidence["values"]] == ["02:00", "03:00", "04:00", "05:00", "06:00"]
+    assert all(40.0 <= float(v[1]) <= 42.0 for v in evidence["values"])  # converted to 6 % O₂
+    assert len(evidence["packets"]) == 5 * 60  # the minute packets behind those hours
+    assert record.evidence_digest.startswith("sha256:")
+    # a replay of the same traffic and judging again issue nothing twice
+    send(mstore, exceeding())
+    (again,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    assert again.records == [] and again.duplicates == [record_id]
+
+
+@pytest.mark.parametrize("flag", ["M", "D"])
+def test_the_same_hours_flagged_invalid_make_no_record(
+    plant: tuple[Store, MonitoringStore, Intake], flag: str
+) -> None:
+    store, mstore, intake = plant
+    send(mstore, exceeding(flag_in_episode=flag))
+    (outcome,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    assert outcome.records == [] and outcome.episodes == 0
+    kinds = {n.kind for n in mstore.notices(MN)}
+    assert "invalid_run" in kinds  # the operator hears of the gap in valid data
+
+
+def test_four_hours_stay_below_the_threshold(
+    plant: tuple[Store, MonitoringStore, Intake],
+) -> None:
+    store, mstore, intake = plant
+    send(mstore, exceeding(hours=range(2, 6)))
+    (outcome,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    assert outcome.episodes == 1 and outcome.records == []
+    (episode,) = mstore.episodes(MN)
+    assert episode[7] == 4 and episode[10] is None
+
+
+def test_a_stuck_sensor_gets_a_notice_not_a_record(
+    plant: tuple[Store, MonitoringStore, Intake],
+) -> None:
+    store, mstore, intake = plant
+    send(mstore, lambda h, m: (12.5, "N"))
+    (outcome,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    assert outcome.records == []
+    flat = [n for n in mstore.notices(MN) if n.kind == "flatline" and n.pollutant == "a21026"]
+    assert flat and "stuck at 12.50" in flat[0].detail
+
+
+def test_a_device_clock_far_off_is_flagged_and_not_trusted(
+    plant: tuple[Store, MonitoringStore, Intake],
+) -> None:
+    store, mstore, intake = plant
+    items = [
+        Received(parse(build_data(MN, "2051", datetime(2000, 2, 2, h, m),
+                                  {"a21026": {"Avg": 90.0, "Flag": "N"},
+                                   "a19001": {"Avg": 6.0, "Flag": "N"}})), now_us(), "test")
+        for h in range(8) for m in range(60)
+    ]  # fmt: skip
+    mstore.save(items)
+    (outcome,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    assert outcome.records == [] and outcome.hours_judged == 0
+    assert any(n.kind == "clock_skew" for n in mstore.notices(MN))
+
+
+def test_confirming_makes_the_record_count(
+    plant: tuple[Store, MonitoringStore, Intake], db_url: str
+) -> None:
+    store, mstore, intake = plant
+    send(mstore, exceeding())
+    (outcome,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    (record_id,) = outcome.records
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["monitor", "confirm", record_id, "--reviewer", "王敏", "--db", db_url]
+    )
+    assert result.exit_code == 0, result.output
+    assert open_store(db_url).get_row("records", record_id).confirmation == "confirmed"
+    again = runner.invoke(app, ["monitor", "confirm", record_id, "--reviewer", "王敏",
+                                "--db", db_url])  # fmt: skip
+    assert again.exit_code == 0 and "already confirmed" in again.output
+
+
+def test_views_and_unregistered_points(plant: tuple[Store, MonitoringStore, Intake]) -> None:
+    store, mstore, intake = plant
+    send(mstore, exceeding())
+    judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    view = point_view(store, mstore, MN)
+    so2 = view["pollutants"]["a21026"]
+    assert so2["limit"] == 35 and len(so2["hours"]) == 8
+    assert [h["valid"] for h in so2["hours"]] == [True] * 8
+    assert view["episodes"][0]["hours"] == 5 and view["episodes"][0]["record"]
+    other = build_data("STRANGER01", "2051", START, {"a21026": {"Avg": 999.0, "Flag": "N"}})
+    mstore.save([Received(parse(other), now_us(), "test")])
+    assert mstore.unregistered() == [("STRANGER01", 1)]
+    assert len(judge_all(store, mstore, intake, today=TODAY, now_us=now_us())) == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"mn": "bad mn!"}, "mn: 'bad mn!' is not a monitoring point id"),
+        ({"subject": uscc("91", "440305", "MA5DA0D9")}, "is not registered in the ledger"),
+        ({"authority": uscc("11", "440305", "00000001")}, "is not a registered monitoring"),
+        ({"limit_set": "nope"}, "limit_set: 'nope' is not in cn-environmental-credit"),
+        ({"rulebook_id": "cn-spc-dishonest-debtors"}, "is not published"),
+        ({"pollutants": ["zz999"]}, "pollutants: unknown code(s) zz999"),
+        ({"outlet": " "}, "outlet: missing"),
+        ({"flow_unit": "gallons"}, "flow_unit: 'gallons' is not one of"),
+    ],
+)
+def test_registration_rejects(
+    plant: tuple[Store, MonitoringStore, Intake], changes: dict[str, object], reason: str
+) -> None:
+    store, mstore, _ = plant
+    args: dict[str, object] = {
+        "mn": "P2", "subject": FIRM, "outlet": "stack 2", "authority": MONITOR,
+        "rulebook_id": "cn-environmental-credit", "limit_set": "ultra-low-coal-power",
+        **changes,
+    }  # fmt: skip
+    with pytest.raises(PointError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        register_point(store, mstore, now_us=now_us(), **args)  # type: ignore[arg-type]
+    assert [p.mn for p in mstore.points()] == [MN]
+
+
+def test_local_times_are_china_standard_time() -> None:
+    assert local_epoch("2026-01-01T08:00:00") == 1767225600

@@ -1,0 +1,447 @@
+"""Judging a monitoring point: valid hourly means, exceedance episodes, notices, records.
+
+For each registered point and each pollutant its limit set names: the stored minute data
+(CN 2051; real-time data CN 2011 rolled up to minutes where a point sends no minute data)
+becomes hourly means (≥ 45 valid minutes, flag N only), converted to the reference oxygen;
+valid hours above the limit form episodes. An episode that reaches the rulebook's
+threshold becomes one `record.issued` through the normal intake — resting on automated
+data, so it counts toward nothing until a person confirms it. Faults of the instrument
+(stuck values, gaps, jumps, negative values, runs of invalid flags, clocks far off) become
+notices, never records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trustledger.intake import Intake
+from trustledger.ledger.canonical import canonical_json
+from trustledger.monitoring.aggregate import (
+    CHINA_OFFSET_S,
+    Episode,
+    classify_flags,
+    daily_means,
+    episodes_meeting,
+    exceedance_episodes,
+    judge_series,
+    minute_rollup,
+)
+from trustledger.monitoring.faults import clock_skew, detect_faults, zs_mismatch_notices
+from trustledger.monitoring.store import MonitoringStore, Notice, Point, StoredPacket
+from trustledger.monitoring.vocabulary import describe
+from trustledger.rulebook.schema import LimitSet, MonitoringDef, Rulebook
+
+OXYGEN = "a19001"
+MINUTE_DATA = "2051"
+REAL_TIME = "2011"
+HOUR_S = 3600
+
+
+class JudgeError(ValueError):
+    """A point that cannot be judged as registered (no rulebook, no such limit set)."""
+
+
+@dataclass
+class Series:
+    """One pollutant's readings at one point, in arrival order."""
+
+    t: list[int] = field(default_factory=list)  # period start, epoch seconds
+    value: list[float] = field(default_factory=list)
+    zs: list[float] = field(default_factory=list)
+    flag: list[str] = field(default_factory=list)
+    received: list[int] = field(default_factory=list)  # epoch seconds
+    dialect: list[str] = field(default_factory=list)
+    digest: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PointOutcome:
+    mn: str
+    hours_judged: int = 0
+    episodes: int = 0
+    records: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    notices: int = 0
+
+
+def local_epoch(text: str, offset_s: int = CHINA_OFFSET_S) -> int:
+    """Epoch seconds of a device-local ISO time (China Standard Time has no DST)."""
+    moment = datetime.fromisoformat(text).replace(tzinfo=UTC)
+    return int(moment.timestamp()) - offset_s
+
+
+def local_text(epoch_s: int, offset_s: int = CHINA_OFFSET_S) -> str:
+    moment = datetime.fromtimestamp(epoch_s + offset_s, UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="minutes")
+
+
+def collect(packets: Sequence[StoredPacket], field_name: str, zs_name: str) -> dict[str, Series]:
+    """Per pollutant: the readings of one command's packets."""
+    series: dict[str, Series] = defaultdict(Series)
+    for p in packets:
+        if p.data_time is None:
+            continue
+        t = local_epoch(p.data_time)
+        for code, reading in p.readings.items():
+            value = reading["values"].get(field_name)
+            if value is None:
+                continue
+            s = series[code]
+            s.t.append(t)
+            s.value.append(float(value))
+            s.zs.append(float(reading["values"].get(zs_name, np.nan)))
+            s.flag.append(reading.get("flag") or "")
+            s.received.append(p.received_us // 1_000_000)
+            s.dialect.append(p.dialect)
+            s.digest.append(p.digest)
+    return series
+
+
+def _valid(s: Series) -> NDArray[np.bool_]:
+    """Flag validity by each reading's own dialect (F means different things)."""
+    flags = np.array(s.flag, dtype=object)
+    dialects = np.array(s.dialect, dtype=object)
+    valid = np.zeros(len(s.flag), dtype=np.bool_)
+    for dialect in set(s.dialect):
+        where = dialects == dialect
+        valid[where] = classify_flags(flags[where].astype(str), dialect).valid
+    return valid
+
+
+def _review(s: Series) -> NDArray[np.bool_]:
+    flags = np.array(s.flag, dtype=object)
+    dialects = np.array(s.dialect, dtype=object)
+    review = np.zeros(len(s.flag), dtype=np.bool_)
+    for dialect in set(s.dialect):
+        where = dialects == dialect
+        review[where] = classify_flags(flags[where].astype(str), dialect).review
+    return review
+
+
+def _name(code: str) -> str:
+    pollutant = describe(code)
+    return pollutant.name if pollutant is not None else code
+
+
+def _minutes(store: MonitoringStore, mn: str) -> tuple[dict[str, Series], int]:
+    """Minute data where the point sends it; otherwise real-time data rolled to minutes.
+    Returns the series and their period in seconds."""
+    minute = collect(store.packets(mn, [MINUTE_DATA]), "Avg", "ZsAvg")
+    if minute:
+        return minute, _period(minute)
+    realtime = collect(store.packets(mn, [REAL_TIME]), "Rtd", "ZsRtd")
+    return realtime, 0  # 0: roll up first
+
+
+def _period(series: dict[str, Series]) -> int:
+    """The minute-data interval (1–30 min): the commonest step between readings."""
+    steps: list[int] = []
+    for s in series.values():
+        ts = np.unique(np.asarray(s.t, dtype=np.int64))
+        if ts.size > 1:
+            steps.extend(np.diff(ts).tolist())
+    if not steps:
+        return 60
+    values, counts = np.unique(np.asarray(steps), return_counts=True)
+    step = int(values[np.argmax(counts)])
+    return min(max(step, 60), 1800)
+
+
+@dataclass
+class _Prepared:
+    t: NDArray[np.int64]
+    value: NDArray[np.float64]
+    zs: NDArray[np.float64]
+    valid: NDArray[np.bool_]
+    digest: list[str]
+    period_s: int
+
+
+def _prepare(s: Series, period_s: int, trusted: NDArray[np.bool_]) -> _Prepared:
+    """Readings whose clock is trusted, as minute-or-longer periods."""
+    t = np.asarray(s.t, dtype=np.int64)[trusted]
+    value = np.asarray(s.value, dtype=np.float64)[trusted]
+    zs = np.asarray(s.zs, dtype=np.float64)[trusted]
+    valid = _valid(s)[trusted]
+    digest = [d for d, ok in zip(s.digest, trusted.tolist(), strict=True) if ok]
+    if period_s:
+        return _Prepared(t, value, zs, valid, digest, period_s)
+    rolled = minute_rollup(t, value, valid, 60)
+    zs_rolled = minute_rollup(t, zs, valid & np.isfinite(zs), 60)
+    zs_by_minute = dict(zip(zs_rolled.minute_start.tolist(), zs_rolled.mean.tolist(), strict=True))
+    zs_out = np.array([zs_by_minute.get(m, np.nan) for m in rolled.minute_start.tolist()])
+    return _Prepared(rolled.minute_start, rolled.mean, zs_out, rolled.valid, digest, 60)
+
+
+def judge_point(
+    store: MonitoringStore,
+    intake: Intake,
+    point: Point,
+    rulebook: Rulebook,
+    *,
+    today: date,
+    now_us: int,
+) -> PointOutcome:
+    monitoring = rulebook.monitoring
+    if monitoring is None:
+        raise JudgeError(f"rulebook {rulebook.id} has no monitoring section")
+    limit_set = monitoring.limit_set(point.limit_set)
+    if limit_set is None:
+        raise JudgeError(f"rulebook {rulebook.id} has no limit set {point.limit_set}")
+    outcome = PointOutcome(point.mn)
+    series, period_s = _minutes(store, point.mn)
+    notices: list[Notice] = []
+    trusted: dict[str, NDArray[np.bool_]] = {}
+    for code, s in series.items():
+        skew = clock_skew(
+            np.asarray(s.t, dtype=np.int64),
+            np.asarray(s.received, dtype=np.int64),
+            name=_name(code),
+        )
+        trusted[code] = ~skew.skewed
+        notices += [_notice(point.mn, code, n) for n in skew.notices]
+        review = _review(s)
+        if review.any():
+            ts = np.asarray(s.t, dtype=np.int64)[review]
+            notices.append(
+                Notice(point.mn, code, "above_range", int(ts.min()), int(ts.max()),
+                       int(review.sum()),
+                       f"{_name(code)} above the instrument's range (flag T) in "
+                       f"{int(review.sum())} readings: to review, not judged as a number")
+            )  # fmt: skip
+    oxygen = series.get(OXYGEN)
+    o2 = _prepare(oxygen, period_s, trusted[OXYGEN]) if oxygen is not None else None
+    for code, s in series.items():
+        prepared = _prepare(s, period_s, trusted[code])
+        pollutant = describe(code)
+        concentration = pollutant is not None and pollutant.kind == "concentration"
+        notices += [
+            _notice(point.mn, code, n)
+            for n in detect_faults(
+                prepared.t, prepared.value, prepared.valid,
+                expected_period_s=prepared.period_s, name=_name(code),
+                allow_negative=not concentration,
+            )
+        ]  # fmt: skip
+        limit = limit_set.limits.get(code)
+        if limit is None:
+            continue
+        outcome_hours, episodes = _judge(prepared, o2, limit_set, limit)
+        outcome.hours_judged += int(outcome_hours["valid"].sum())
+        if np.isfinite(prepared.zs).any():
+            notices += [
+                _notice(point.mn, code, n)
+                for n in zs_mismatch_notices(
+                    outcome_hours["hour_start"], outcome_hours["converted"],
+                    outcome_hours["zs"], name=_name(code),
+                )
+            ]  # fmt: skip
+        for episode in episodes:
+            outcome.episodes += 1
+            _record_episode(
+                store, intake, point, rulebook, monitoring, limit_set, code, limit, episode,
+                prepared, today=today, now_us=now_us, outcome=outcome,
+            )  # fmt: skip
+    outcome.notices = store.save_notices(notices, now_us)
+    return outcome
+
+
+def _judge(
+    p: _Prepared, o2: _Prepared | None, limit_set: LimitSet, limit: float
+) -> tuple[dict[str, NDArray[Any]], list[Episode]]:
+    o2_values: NDArray[np.float64] | None = None
+    o2_valid: NDArray[np.bool_] | None = None
+    if limit_set.reference_o2 is not None:
+        # O₂ at the concentration's timestamps; a missing O₂ reading makes the minute unjudgeable
+        o2_values = np.full(p.t.shape, np.nan)
+        o2_valid = np.zeros(p.t.shape, dtype=np.bool_)
+        if o2 is not None:
+            index = {t: i for i, t in enumerate(o2.t.tolist())}
+            for i, t in enumerate(p.t.tolist()):
+                j = index.get(t)
+                if j is not None:
+                    o2_values[i] = o2.value[j]
+                    o2_valid[i] = o2.valid[j]
+    judged = judge_series(
+        p.t, p.value, p.valid, o2_values, o2_ref=limit_set.reference_o2, limit=limit,
+        period_s=p.period_s, o2_valid=o2_valid,
+    )  # fmt: skip
+    hours = judged.hours
+    zs_hourly = _hourly_zs(p, hours.hour_start)
+    out: dict[str, NDArray[Any]] = {
+        "hour_start": hours.hour_start,
+        "converted": hours.converted,
+        "valid": hours.valid,
+        "zs": zs_hourly,
+    }
+    if limit_set.averaging == "daily":
+        days = daily_means(hours.hour_start, hours.converted, hours.valid)
+        episodes = exceedance_episodes(days.day_start, days.mean, days.valid, limit,
+                                       max_gap_hours=24 * 24)  # fmt: skip
+        return out, episodes
+    return out, judged.episodes
+
+
+def _hourly_zs(p: _Prepared, hour_start: NDArray[np.int64]) -> NDArray[np.float64]:
+    """The logger's own converted values, averaged per hour over the valid minutes."""
+    ok = p.valid & np.isfinite(p.zs)
+    hours = (p.t // HOUR_S) * HOUR_S
+    sums: dict[int, list[float]] = defaultdict(list)
+    for h, z, good in zip(hours.tolist(), p.zs.tolist(), ok.tolist(), strict=True):
+        if good:
+            sums[h].append(z)
+    return np.array([float(np.mean(sums[h])) if sums.get(h) else np.nan
+                     for h in hour_start.tolist()])  # fmt: skip
+
+
+def _notice(mn: str, code: str, n: Any) -> Notice:
+    return Notice(mn, code, str(n.kind), int(n.start), int(n.end), int(n.count), n.detail)
+
+
+def episode_key(mn: str, code: str, limit_set: str, first_hour: int) -> str:
+    """Point, pollutant, limit set and first hour: a replay finds the same episode."""
+    text = f"{mn}|{code}|{limit_set}|{first_hour}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _record_episode(
+    store: MonitoringStore,
+    intake: Intake,
+    point: Point,
+    rulebook: Rulebook,
+    monitoring: MonitoringDef,
+    limit_set: LimitSet,
+    code: str,
+    limit: float,
+    episode: Episode,
+    p: _Prepared,
+    *,
+    today: date,
+    now_us: int,
+    outcome: PointOutcome,
+) -> None:
+    key = episode_key(point.mn, code, limit_set.id, episode.first_hour)
+    period = HOUR_S if limit_set.averaging == "hourly" else 86400
+    # the packets whose readings made the exceedance hours (or days)
+    starts = np.asarray([h for h, _ in episode.values], dtype=np.int64)
+    bucket = (p.t // period) * period
+    if limit_set.averaging == "daily":
+        bucket = ((p.t + CHINA_OFFSET_S) // period) * period - CHINA_OFFSET_S
+    used = np.isin(bucket, starts) & p.valid
+    digests = sorted({d for d, ok in zip(p.digest, used.tolist(), strict=False) if ok})
+    unit = "day" if limit_set.averaging == "daily" else "hour"
+    evidence = {
+        "point": point.mn,
+        "subject": point.subject,
+        "outlet": point.outlet,
+        "pollutant": code,
+        "rulebook": f"{rulebook.id}@{rulebook.version}",
+        "limit_set": limit_set.id,
+        # numbers as decimal text: canonical JSON (RFC 8785) in the ledger admits no floats
+        "limit_mg_m3": f"{limit:g}",
+        "reference_o2": None if limit_set.reference_o2 is None else f"{limit_set.reference_o2:g}",
+        "averaging": limit_set.averaging,
+        "threshold": monitoring.episode_min_hours,
+        "values": [[local_text(h), f"{v:.3f}"] for h, v in episode.values],
+        "packets": digests,
+    }
+    digest = "sha256:" + hashlib.sha256(canonical_json(evidence)).hexdigest()
+    name = _name(code)
+    first = local_text(episode.first_hour)
+    last = local_text(episode.last_hour + period)
+    title = (
+        f"{name} above {limit:g} mg/m³ ({limit_set.title}"
+        + (f", {limit_set.reference_o2:g}% O₂" if limit_set.reference_o2 is not None else "")
+        + f") for {episode.hours} valid {unit}{'s' if episode.hours > 1 else ''}, "
+        f"{first} to {last}, monitoring point {point.mn} ({point.outlet}); "
+        f"max {episode.max_value:.1f} mg/m³"
+    )
+    record_id: str | None = None
+    meets = bool(episodes_meeting([episode], monitoring.episode_min_hours))
+    if meets:
+        line = {
+            "op": "issue",
+            "authority": point.authority,
+            "category": monitoring.category,
+            "subject": point.subject,
+            "document_number": f"HJ212-{point.mn}-{code}-{limit_set.id}-"
+            f"{first.replace('-', '').replace(':', '').replace('T', '')}",
+            "decision_type": "administrative_decision",
+            "decision_date": today.isoformat(),
+            "publication_date": today.isoformat(),
+            "title": title[:2000],
+            "evidence_digest": digest,
+            "basis": "automated",
+        }
+        result = intake.submit(line)
+        if result.outcome == "accepted":
+            outcome.records.append(str(result.ref))
+        elif result.outcome == "duplicate":
+            outcome.duplicates.append(str(result.ref))
+        else:
+            outcome.rejected.append(f"{key}: {result.reason}")
+        record_id = str(result.ref) if result.ref else None
+    store.save_episode(
+        (key, point.mn, code, limit_set.id, limit, episode.first_hour, episode.last_hour,
+         episode.hours, episode.max_value, canonical_json(evidence).decode(), record_id,
+         now_us)
+    )  # fmt: skip
+
+
+def evidence_of(store: MonitoringStore, key: str) -> dict[str, Any] | None:
+    import json
+
+    row = store.episode(key)
+    return None if row is None else dict(json.loads(row[9]))
+
+
+def series_view(
+    store: MonitoringStore, point: Point, rulebook: Rulebook, *, days: int = 7
+) -> dict[str, Any]:
+    """Hourly series per pollutant with the limit, validity and the point's episodes."""
+    monitoring = rulebook.monitoring
+    limit_set = monitoring.limit_set(point.limit_set) if monitoring else None
+    series, period_s = _minutes(store, point.mn)
+    oxygen = series.get(OXYGEN)
+    trusted_all = {code: np.ones(len(s.t), dtype=np.bool_) for code, s in series.items()}
+    o2 = _prepare(oxygen, period_s, trusted_all[OXYGEN]) if oxygen is not None else None
+    out: dict[str, Any] = {"mn": point.mn, "subject": point.subject, "pollutants": {}}
+    for code, s in sorted(series.items()):
+        if limit_set is None or code not in limit_set.limits:
+            continue
+        prepared = _prepare(s, period_s, trusted_all[code])
+        hours, _ = _judge(prepared, o2, limit_set, limit_set.limits[code])
+        start = hours["hour_start"]
+        keep = start >= (start.max() - days * 86400) if start.size else start >= 0
+        out["pollutants"][code] = {
+            "name": _name(code),
+            "limit": limit_set.limits[code],
+            "limit_set": limit_set.id,
+            "reference_o2": limit_set.reference_o2,
+            "hours": [
+                {"hour": local_text(int(h)), "converted": None if not np.isfinite(c) else round(
+                    float(c), 3), "valid": bool(v)}
+                for h, c, v in zip(start[keep].tolist(), hours["converted"][keep].tolist(),
+                                   hours["valid"][keep].tolist(), strict=True)
+            ],
+        }  # fmt: skip
+    out["episodes"] = [
+        {"key": r[0], "pollutant": r[2], "limit_set": r[3], "limit": r[4],
+         "first_hour": local_text(int(r[5])), "last_hour": local_text(int(r[6])),
+         "hours": int(r[7]), "max": r[8], "record": r[10]}
+        for r in store.episodes(point.mn)
+    ]  # fmt: skip
+    return out
+
+
+def today_in(offset_s: int = CHINA_OFFSET_S) -> date:
+    return (datetime.now(UTC) + timedelta(seconds=offset_s)).date()

@@ -1,0 +1,116 @@
+"""Registering monitoring points and judging them against published rulebooks."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from trustledger.domain import AuthorityType, SubjectKind
+from trustledger.ids import check_uscc
+from trustledger.intake import Intake
+from trustledger.ledger.store import Store
+from trustledger.monitoring.judge import PointOutcome, judge_point, series_view
+from trustledger.monitoring.store import MonitoringStore, Point
+from trustledger.monitoring.vocabulary import canonical, known
+from trustledger.rulebook.publish import published_rulebooks
+from trustledger.rulebook.schema import Rulebook
+
+_MN = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
+FLOW_UNITS = ("m3/s", "m3/h", "L/s")
+
+
+class PointError(ValueError):
+    """A registration refused, with the reason."""
+
+
+def monitoring_rulebook(store: Store, rulebook_id: str) -> Rulebook:
+    rulebook = published_rulebooks(store).get(rulebook_id)
+    if rulebook is None:
+        raise PointError(f"rulebook {rulebook_id} is not published")
+    if rulebook.monitoring is None:
+        raise PointError(f"rulebook {rulebook_id} has no monitoring section (no limit sets)")
+    return rulebook
+
+
+def register_point(
+    store: Store,
+    mstore: MonitoringStore,
+    *,
+    mn: str,
+    subject: str,
+    outlet: str,
+    authority: str,
+    rulebook_id: str,
+    limit_set: str,
+    pollutants: list[str] | None = None,
+    flow_unit: str = "m3/s",
+    now_us: int,
+) -> Point:
+    """Bind a logger's MN to a registered organisation, its outlet and a limit set."""
+    if not _MN.match(mn):
+        raise PointError(f"mn: {mn[:80]!r} is not a monitoring point id (letters, digits, - _)")
+    check = check_uscc(subject)
+    if not check.valid:
+        raise PointError(f"subject: USCC {subject} is invalid: {'; '.join(check.errors)}")
+    if store.get_row("subjects", check.code) is None:
+        raise PointError(f"subject: {check.code} is not registered in the ledger")
+    if check.kind is SubjectKind.PERSON:
+        raise PointError("subject: a monitoring point belongs to an organisation")
+    issuer = store.get_row("authorities", authority)
+    if issuer is None or issuer.authority_type != AuthorityType.MONITORING.value:
+        raise PointError(f"authority: {authority} is not a registered monitoring authority")
+    rulebook = monitoring_rulebook(store, rulebook_id)
+    assert rulebook.monitoring is not None
+    limits = rulebook.monitoring.limit_set(limit_set)
+    if limits is None:
+        named = ", ".join(s.id for s in rulebook.monitoring.limit_sets)
+        raise PointError(f"limit_set: {limit_set!r} is not in {rulebook_id} (known: {named})")
+    if flow_unit not in FLOW_UNITS:
+        raise PointError(f"flow_unit: {flow_unit!r} is not one of {', '.join(FLOW_UNITS)}")
+    codes = [canonical(c) for c in (pollutants or list(limits.limits))]
+    unknown = [c for c in codes if not known(c)]
+    if unknown:
+        raise PointError(f"pollutants: unknown code(s) {', '.join(unknown)}")
+    if not outlet.strip():
+        raise PointError("outlet: missing (e.g. 'boiler 1 stack')")
+    point = Point(mn, check.code, outlet.strip(), authority, rulebook_id, limit_set, codes,
+                  flow_unit, now_us)  # fmt: skip
+    mstore.register(point)
+    return point
+
+
+def judge_all(
+    store: Store, mstore: MonitoringStore, intake: Intake, *, today: date, now_us: int
+) -> list[PointOutcome]:
+    """Judge every registered point; unregistered points' packets are kept, not judged."""
+    outcomes = []
+    rulebooks = published_rulebooks(store)
+    for point in mstore.points():
+        rulebook = rulebooks.get(point.rulebook)
+        if rulebook is None or rulebook.monitoring is None:
+            outcome = PointOutcome(point.mn)
+            outcome.rejected.append(f"rulebook {point.rulebook} is not published")
+            outcomes.append(outcome)
+            continue
+        outcomes.append(judge_point(mstore, intake, point, rulebook, today=today, now_us=now_us))
+    return outcomes
+
+
+def point_view(store: Store, mstore: MonitoringStore, mn: str, days: int = 7) -> dict[str, Any]:
+    point = mstore.point(mn)
+    if point is None:
+        raise PointError(f"no monitoring point {mn}")
+    view = series_view(mstore, point, monitoring_rulebook(store, point.rulebook), days=days)
+    view["outlet"] = point.outlet
+    view["notices"] = [asdict(n) for n in mstore.notices(mn)]
+    return view
+
+
+def subject_points(mstore: MonitoringStore, subject: str) -> list[dict[str, Any]]:
+    return [
+        {"mn": p.mn, "outlet": p.outlet, "limit_set": p.limit_set, "rulebook": p.rulebook,
+         "pollutants": p.pollutants}
+        for p in mstore.points(subject)
+    ]  # fmt: skip
