@@ -5,14 +5,18 @@ On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import hypothesis
 import pytest
 from builders import FIRM, FIRM2, PERSON_ID, authorities, debtor, issue, uscc
+from fastapi import FastAPI, Header, Query
 from fastapi.testclient import TestClient
 
 from trustledger.access import ApiKeyError, authenticate, create_key
@@ -406,3 +410,215 @@ def test_an_end_is_visible_to_checks_within_a_second_without_a_rebuild(
         assert c.app.state.service.index is index  # type: ignore[attr-defined]
         other = {"subject": FIRM2, "action": "air_travel", "on": ON.isoformat()}
         assert c.get("/v1/check", params=other, headers=bearer(key)).json()["status"] == "deny"
+
+
+def _slow_load(
+    monkeypatch: pytest.MonkeyPatch, loaded: threading.Event, release: threading.Event
+) -> list[str]:
+    """Make every later index load park, after reading its rows, until ``release``; the
+    names of the threads that loaded are returned as they come."""
+    from trustledger.sanctions.check import CheckIndex
+
+    original = CheckIndex.load
+    loaders: list[str] = []
+
+    def load(store: Store, *, timezone: str = "Asia/Shanghai") -> CheckIndex:
+        loaders.append(threading.current_thread().name)
+        index = original(store, timezone=timezone)
+        loaded.set()
+        assert release.wait(10), "the test never released the rebuild"
+        return index
+
+    monkeypatch.setattr(CheckIndex, "load", staticmethod(load))
+    return loaders
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    start = time.monotonic()
+    while not condition():
+        assert time.monotonic() - start < seconds, "timed out"
+        time.sleep(0.01)
+
+
+def _end_the_firms_record(store: Store) -> None:
+    """The court's end entry for FIRM and the re-evaluation an ingest does: a one-subject
+    change, patched into the index rather than rebuilt."""
+    from builders import COURT
+
+    from trustledger.evaluate.state import refresh_subjects
+
+    end = {"op": "end", "authority": COURT, "subject": FIRM, "category": "JUD-DEBTOR-G1",
+           "target_document_number": "(2024)粤0305执1234号", "document_number": "执结1号",
+           "effective_date": "2024-09-01", "reason": "performed"}  # fmt: skip
+    assert Intake(store, national_catalogue(), KEYER, today=ON).submit(end).subject == FIRM
+    refresh_subjects(store, national_catalogue(), [FIRM], on=ON)
+
+
+def _evaluate_a_new_debtor(store: Store) -> str:
+    """A new debtor and a batch evaluation: every subject's state is rewritten."""
+    new = uscc("91", "440305", "MA5DA0C3")
+    Intake(store, national_catalogue(), KEYER, today=ON).submit(
+        debtor(subject=new, subject_name="深圳市新来有限公司", document_number="(2025)粤0305执8号")
+    )
+    evaluate_all(store, national_catalogue(), at_us=None, on=ON)
+    return new
+
+
+def test_a_rebuild_in_progress_does_not_block_checks(
+    client: TestClient, evaluated: Store, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = client.app.state.service  # type: ignore[attr-defined]
+    # more than one changed subject is "many" here: the batch evaluation below is rebuilt
+    # whole, the single subject's end is patched
+    svc.FOLLOW_LIMIT = 1
+    old, before = svc.index, evaluated.size()
+    loaded, release = threading.Event(), threading.Event()
+    loaders = _slow_load(monkeypatch, loaded, release)
+    new = _evaluate_a_new_debtor(evaluated)
+    after = evaluated.size()
+
+    def check(subject: str) -> dict[str, Any]:
+        params = {"subject": subject, "action": "air_travel", "on": ON.isoformat()}
+        response = client.get("/v1/check", params=params, headers=bearer(key))
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    try:
+        start = time.monotonic()
+        # this check notices the change and starts the rebuild; the old index answers it
+        assert (check(new)["why"], check(new)["ledger_size"]) == ("subject unknown", before)
+        assert loaded.wait(5)
+        # the rebuild has read its rows and is parked: checks are still answered, at once,
+        # from the old index and with its ledger position
+        assert (check(new)["status"], check(new)["ledger_size"]) == ("unknown", before)
+        assert check(FIRM)["status"] == "deny"
+        health = client.get("/v1/health").json()
+        assert (health["stale"], health["index_error"]) == (True, None)
+        assert health["index_ledger_size"] == before
+        assert time.monotonic() - start < 5
+        assert svc.index is old
+        # one rebuild at a time, off the event loop's thread
+        assert loaders == ["check-index-rebuild"]
+        # a one-subject change while the rebuild runs: newer than the rows it read
+        _end_the_firms_record(evaluated)
+    finally:
+        release.set()
+    _wait_for(lambda: svc.index is not old)
+    rebuilt = svc.index
+    assert rebuilt.ledger_size == after  # the rows the rebuild read
+    answer = check(new)
+    # the end arrived during the rebuild and is not lost: the state is looked at again
+    # after the swap and the subject patched into the new index
+    assert (answer["status"], answer["ledger_size"]) == ("deny", evaluated.size())
+    answer = check(FIRM)
+    assert (answer["status"], answer["ledger_size"]) == ("allow", evaluated.size())
+    assert svc.index is rebuilt and len(loaders) == 1
+    health = client.get("/v1/health").json()
+    assert (health["stale"], health["index_error"]) == (False, None)
+    assert health["index_ledger_size"] == evaluated.size()
+
+
+def test_a_failed_rebuild_is_logged_and_the_old_index_keeps_serving(
+    client: TestClient,
+    evaluated: Store,
+    key: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from trustledger.sanctions.check import CheckIndex
+
+    svc = client.app.state.service  # type: ignore[attr-defined]
+    svc.FOLLOW_LIMIT = 1
+    old, before = svc.index, evaluated.size()
+
+    def broken(store: Store, *, timezone: str = "Asia/Shanghai") -> CheckIndex:
+        raise RuntimeError("the state tables are unreadable")
+
+    monkeypatch.setattr(CheckIndex, "load", staticmethod(broken))
+    new = _evaluate_a_new_debtor(evaluated)
+    params = {"subject": new, "action": "air_travel", "on": ON.isoformat()}
+    with caplog.at_level(logging.ERROR, logger="trustledger.api.app"):
+        assert client.get("/v1/check", params=params, headers=bearer(key)).status_code == 200
+        _wait_for(lambda: svc.index_error is not None)
+    (record,) = [r for r in caplog.records if r.name == "trustledger.api.app"]
+    assert record.exc_info is not None and "unreadable" in str(record.exc_info[1])
+    health = client.get("/v1/health")
+    assert health.status_code == 200
+    assert (health.json()["stale"], health.json()["index_ledger_size"]) == (True, before)
+    assert "RuntimeError" in health.json()["index_error"]
+    # the previous index keeps answering, with its own ledger position
+    for _ in range(3):
+        answer = client.get("/v1/check", params=params, headers=bearer(key)).json()
+        assert (answer["why"], answer["ledger_size"]) == ("subject unknown", before)
+    assert svc.index is old
+    # once the state can be read again, the retry brings the index up to date
+    monkeypatch.undo()
+    svc.retry_at = 0.0
+    client.get("/v1/check", params=params, headers=bearer(key))
+    _wait_for(lambda: svc.index is not old)
+    answer = client.get("/v1/check", params=params, headers=bearer(key)).json()
+    assert (answer["status"], answer["ledger_size"]) == ("deny", evaluated.size())
+    health = client.get("/v1/health").json()
+    assert (health["stale"], health["index_error"]) == (False, None)
+
+
+def test_the_check_publishes_the_parameters_its_declarations_would(client: TestClient) -> None:
+    """GET /v1/check reads its request by hand; its published parameters are still the ones
+    FastAPI derives from the declarations below."""
+    reference = FastAPI()
+
+    @reference.get("/v1/check")
+    async def check(
+        subject: Annotated[
+            str,
+            Query(
+                min_length=1,
+                max_length=64,
+                description="USCC, resident ID number (hashed on arrival) or person id.",
+            ),
+        ],
+        action: Annotated[str, Query(min_length=1, max_length=64)],
+        on: Annotated[date | None, Query(description="Judge on this day (default today).")] = None,
+        authorization: Annotated[str | None, Header()] = None,
+        x_api_key: Annotated[str | None, Header()] = None,
+    ) -> None: ...
+
+    expected = reference.openapi()["paths"]["/v1/check"]["get"]["parameters"]
+    published = client.get("/openapi.json").json()["paths"]["/v1/check"]["get"]
+    assert published["parameters"] == expected
+    assert (published["operationId"], published["summary"]) == ("check_v1_check_get", "Check")
+    assert published["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/CheckResult"
+    }
+
+
+def test_check_parameters_are_refused_as_declared(client: TestClient, key: str) -> None:
+    day = {"subject": FIRM, "action": "air_travel"}
+    cases: list[tuple[dict[str, str], str]] = [
+        ({}, "query.subject: Field required; query.action: Field required"),
+        ({"subject": ""}, "query.subject: String should have at least 1 character; "
+                          "query.action: Field required"),
+        ({"subject": "x" * 65, "action": "air_travel"},
+         "query.subject: String should have at most 64 characters"),
+        ({"subject": FIRM, "action": ""}, "query.action: String should have at least 1 character"),
+        ({**day, "on": "not-a-date"},
+         "query.on: Input should be a valid date or datetime, invalid character in year"),
+        ({**day, "on": ""},
+         "query.on: Input should be a valid date or datetime, input is too short"),
+        ({"subject": FIRM, "action": "x" * 65, "on": "2026-02-30"},
+         "query.action: String should have at most 64 characters; query.on: Input should be a "
+         "valid date or datetime, day value is outside expected range"),
+    ]  # fmt: skip
+    for params, detail in cases:
+        response = client.get("/v1/check", params=params, headers=bearer(key))
+        assert assert_problem(response, 422)["detail"] == detail, params
+    # the key is judged before the parameters, and a date with a zero time is a date
+    assert_problem(client.get("/v1/check"), 401)
+    assert_problem(client.get("/v1/check", headers={"Authorization": "Basic abc"}), 401)
+    ok = client.get("/v1/check", params={**day, "on": "2026-11-26T00:00:00"}, headers=bearer(key))
+    assert (ok.status_code, ok.json()["on"]) == (200, "2026-11-26")
+    assert ok.headers["content-type"] == "application/json"
+    # a repeated parameter: the last one counts
+    twice = client.get(f"/v1/check?subject=x&subject={FIRM}&action=air_travel", headers=bearer(key))
+    assert (twice.status_code, twice.json()["subject"]) == (200, FIRM)
