@@ -622,3 +622,22 @@ def test_check_parameters_are_refused_as_declared(client: TestClient, key: str) 
     # a repeated parameter: the last one counts
     twice = client.get(f"/v1/check?subject=x&subject={FIRM}&action=air_travel", headers=bearer(key))
     assert (twice.status_code, twice.json()["subject"]) == (200, FIRM)
+
+
+def test_a_whole_re_evaluation_without_new_entries_is_followed(
+    settings: Settings, evaluated: Store, key: str
+) -> None:
+    """Evaluating again on a later day changes no row count and no ledger position; the
+    index still follows it (the state's generation counter moves)."""
+    from datetime import date
+
+    params = {"subject": FIRM, "action": "air_travel", "on": ON.isoformat()}
+    with TestClient(create_app(settings, reload_interval=0.0)) as c:
+        assert c.get("/v1/check", params=params, headers=bearer(key)).json()["status"] == "deny"
+        # on 2027-04-01 the firm's listing (until 2027-03-05) is over: no measure in the state
+        evaluate_all(evaluated, national_catalogue(), at_us=None, on=date(2027, 4, 1))
+        _wait_for(
+            lambda: (
+                c.get("/v1/check", params=params, headers=bearer(key)).json()["status"] == "allow"
+            )
+        )

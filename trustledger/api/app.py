@@ -310,9 +310,17 @@ class _Service:
             # small patch to apply; the rebuild reads every later change, and what lands
             # after its rows were read is patched in at the look that follows the swap
             return
-        old_size, old_rows, old_state = self.signature
+        old_size, old_rows, old_state, old_generation = self.signature
         changed = changed_subjects(self.store, old_size, old_state)
-        if len(changed) > self.FOLLOW_LIMIT or signature[1] < (old_rows or 0):
+        if (
+            len(changed) > self.FOLLOW_LIMIT
+            or signature[1] < (old_rows or 0)
+            or signature[3] != old_generation  # a whole re-evaluation: any row may differ
+        ):
+            if signature[1] <= self.FOLLOW_LIMIT:
+                # a state this small loads faster than a patch is worked out
+                self.signature, self.index = self._load(self.store)
+                return
             self.rebuilder = threading.Thread(
                 target=self._rebuild, name="check-index-rebuild", daemon=True
             )

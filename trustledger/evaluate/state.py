@@ -195,11 +195,13 @@ def profiles_from_state(store: Store, subject_id: str) -> Sequence[tuple[Any, ..
     return store.state_rows("state_profiles", subject_id)
 
 
-def state_signature(store: Store) -> tuple[int, int, int | None]:
-    """(ledger size, state rows, newest state position): changes when the ledger grows or
-    evaluation rewrites state (which it may do without appending to the ledger)."""
+def state_signature(store: Store) -> tuple[int, int, int | None, int]:
+    """(ledger size, state rows, newest state position, whole evaluations so far): changes
+    when the ledger grows or evaluation rewrites state (which it may do without appending
+    to the ledger, and without changing the number of rows)."""
     rows = store._query("SELECT count(*), max(ledger_size) FROM state_profiles", ())
-    return store.size(), int(rows[0][0]), rows[0][1]
+    generation = store._query("SELECT value FROM meta WHERE key = 'state_generation'", ())
+    return store.size(), int(rows[0][0]), rows[0][1], int(generation[0][0]) if generation else 0
 
 
 def changed_subjects(store: Store, since_size: int, since_state: int | None) -> set[str]:

@@ -232,6 +232,15 @@ class Store(ABC):
                 if rows:
                     marks = ", ".join("?" for _ in rows[0])
                     self._run(f"INSERT INTO {table} VALUES ({marks})", rows)
+            if subject_ids is None:
+                # a whole re-evaluation may change no row count and no ledger position;
+                # readers of the state (the check index) watch this counter for it
+                self._run(
+                    "INSERT INTO meta (key, value) VALUES ('state_generation', '1') "
+                    "ON CONFLICT (key) DO UPDATE SET "
+                    "value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)",
+                    [()],
+                )
 
     def state_rows(self, table: str, subject_id: str | None = None) -> list[tuple[Any, ...]]:
         if table not in STATE_TABLES:
