@@ -43,6 +43,13 @@ def listen(
     topic: Annotated[
         list[str] | None, typer.Option("--topic", help="MQTT topic to subscribe (repeatable).")
     ] = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option(
+            help="MQTT client id: with one, the broker keeps the session and redelivers what "
+            "was published while the bridge was away; without one, it does not."
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Receive packets until stopped (Ctrl-C or SIGTERM); each is stored before it is
@@ -57,6 +64,14 @@ def listen(
         console.print("error: --mqtt needs at least one --topic", markup=False)
         raise typer.Exit(2)
     address = _host_port(hj212) if hj212 is not None else None
+    if mqtt is not None:
+        from trustledger.monitoring.mqtt import parse_mqtt_url
+
+        try:
+            parse_mqtt_url(mqtt)
+        except ValueError as exc:
+            console.print(f"error: {exc}", markup=False, highlight=False)
+            raise typer.Exit(2) from None
     store = open_db(settings_for(db))
     writer = GroupWriter(MonitoringStore(store))
 
@@ -74,7 +89,7 @@ def listen(
         if mqtt is not None:
             from trustledger.monitoring.mqtt import MqttBridge
 
-            bridge = MqttBridge(writer, mqtt, topic or [])
+            bridge = MqttBridge(writer, mqtt, topic or [], client_id=client_id)
             tasks.append(asyncio.create_task(bridge.run(stop)))
             console.print(f"MQTT {mqtt} topics {', '.join(topic or [])}", markup=False)
         await stop.wait()
