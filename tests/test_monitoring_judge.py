@@ -216,3 +216,32 @@ def test_registration_rejects(
 
 def test_local_times_are_china_standard_time() -> None:
     assert local_epoch("2026-01-01T08:00:00") == 1767225600
+
+
+def test_the_api_views(plant: tuple[Store, MonitoringStore, Intake], db_url: str,
+                       tmp_path: Path) -> None:  # fmt: skip
+    from fastapi.testclient import TestClient
+
+    from trustledger.access.keys import create_key
+    from trustledger.api import create_app
+    from trustledger.settings import Settings
+
+    store, mstore, intake = plant
+    send(mstore, exceeding())
+    judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    key_file = tmp_path / "person.key"
+    key_file.write_text(bytes(range(32)).hex() + "\n")
+    key = create_key(store, "checker", "生态环境部门", ["green_channel"])
+    auth = {"Authorization": f"Bearer {key}"}
+    with TestClient(create_app(Settings(db_url=db_url, person_key_file=key_file))) as c:
+        assert c.get(f"/v1/monitoring/points/{MN}").status_code == 401
+        view = c.get(f"/v1/monitoring/points/{MN}", headers=auth).json()
+        assert view["subject"] == FIRM and view["pollutants"]["a21026"]["limit"] == 35
+        (episode,) = view["episodes"]
+        assert episode["hours"] == 5 and episode["record"].startswith("R")
+        assert c.get("/v1/monitoring/points/NOPE", headers=auth).status_code == 404
+        assert c.get(f"/v1/monitoring/points/{MN}?days=99", headers=auth).status_code == 422
+        points = c.get(f"/v1/subjects/{FIRM}/monitoring-points", headers=auth).json()
+        assert [p["mn"] for p in points["points"]] == [MN]
+        stranger = uscc("91", "440305", "MA5DA0D9")
+        assert c.get(f"/v1/subjects/{stranger}/monitoring-points", headers=auth).status_code == 404

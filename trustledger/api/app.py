@@ -36,6 +36,8 @@ from trustledger.ids import PersonKeyer
 from trustledger.intake.factory import person_keyer
 from trustledger.ledger.projection import SubjectRow
 from trustledger.ledger.store import Store, open_store
+from trustledger.monitoring.points import PointError, point_view, subject_points
+from trustledger.monitoring.store import MonitoringStore
 from trustledger.rulebook.publish import published_rulebooks
 from trustledger.rulebook.schema import ID_PATTERN
 from trustledger.sanctions.check import CheckIndex, Decision
@@ -221,6 +223,66 @@ class ScreenResult(BaseModel):
     candidates: builtins.list[CandidateOut]
 
 
+class HourOut(BaseModel):
+    hour: str = Field(description="Start of the hour, local time (YYYY-MM-DDTHH:MM).")
+    converted: float | None = Field(description="Valid hourly mean at the reference O₂.")
+    valid: bool = Field(description="≥ 45 valid minutes (flag N), O₂ valid where needed.")
+
+
+class PollutantSeries(BaseModel):
+    name: str
+    limit: float
+    limit_set: str
+    reference_o2: float | None
+    hours: builtins.list[HourOut]
+
+
+class EpisodeOut(BaseModel):
+    key: str
+    pollutant: str
+    limit_set: str
+    limit: float
+    first_hour: str
+    last_hour: str
+    hours: int
+    max: float
+    record: str | None = Field(description="The record issued, once the threshold was met.")
+
+
+class NoticeOut(BaseModel):
+    mn: str
+    pollutant: str
+    kind: str
+    start_s: int
+    end_s: int
+    count: int
+    detail: str
+
+
+class PointView(BaseModel):
+    mn: str
+    subject: str
+    outlet: str
+    pollutants: dict[str, PollutantSeries]
+    episodes: builtins.list[EpisodeOut]
+    notices: builtins.list[NoticeOut] = Field(
+        description="Data-quality notices: faults of the instrument, never penalties."
+    )
+
+
+class PointSummary(BaseModel):
+    mn: str
+    outlet: str
+    limit_set: str
+    rulebook: str
+    pollutants: builtins.list[str]
+
+
+class SubjectPoints(BaseModel):
+    subject: str
+    points: builtins.list[PointSummary]
+
+
 class ApiProblem(Exception):
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
@@ -274,6 +336,7 @@ class _Service:
         # built on first use, rebuilt when the ledger grows (under the lock)
         self.screening: ScreeningIndex | None = None
         self.screening_size = -1
+        self._mstore: MonitoringStore | None = None
 
     def _load(self, store: Store) -> tuple[tuple[Any, ...], CheckIndex]:
         # the signature is read before the rows: whatever is written during the load shows
@@ -393,6 +456,22 @@ class _Service:
                 self.store, self.catalogue, subject_id, at_us=None, on=day, rulebook_id=rulebook_id
             )
         return day, size, [p.to_json() for p in found]
+
+    def _monitoring(self) -> MonitoringStore:
+        if self._mstore is None:
+            self._mstore = MonitoringStore(self.store)
+        return self._mstore
+
+    def point_view(self, mn: str, days: int) -> dict[str, Any] | None:
+        with self.lock:
+            try:
+                return point_view(self.store, self._monitoring(), mn, days)
+            except PointError:
+                return None
+
+    def subject_points(self, subject_id: str) -> builtins.list[dict[str, Any]]:
+        with self.lock:
+            return subject_points(self._monitoring(), subject_id)
 
     def list_page(
         self, rulebook_id: str, list_id: str, after: str | None, limit: int
@@ -740,6 +819,42 @@ def create_app(settings: Settings, *, reload_interval: float = 1.0) -> FastAPI:
                 "profiles": found,
             }
         )
+
+    @app.get(
+        "/v1/subjects/{subject}/monitoring-points",
+        response_model=SubjectPoints,
+        responses=_problems(400, 401, 404, 422, 500),
+        tags=["monitoring"],
+    )
+    async def monitoring_points(
+        svc: Annotated[_Service, Depends(service)],
+        key: Annotated[ApiKey, Depends(caller)],
+        subject: Annotated[str, Path(min_length=1, max_length=64, description="USCC or id.")],
+    ) -> Response:
+        """The subject's registered monitoring points (HJ 212 loggers)."""
+        sid = subject_id(svc, subject, "subject")
+        if svc.subject(sid) is None:
+            raise ApiProblem(404, "no such subject in the ledger")
+        return _json({"subject": sid, "points": svc.subject_points(sid)})
+
+    @app.get(
+        "/v1/monitoring/points/{mn}",
+        response_model=PointView,
+        responses=_problems(401, 404, 422, 500),
+        tags=["monitoring"],
+    )
+    async def monitoring_point(
+        svc: Annotated[_Service, Depends(service)],
+        key: Annotated[ApiKey, Depends(caller)],
+        mn: Annotated[str, Path(pattern=r"^[0-9A-Za-z_-]{1,64}$", description="The logger's MN.")],
+        days: Annotated[int, Query(ge=1, le=31, description="Days of hourly values.")] = 7,
+    ) -> Response:
+        """A point's valid hourly means at the reference O₂ with its limits, its exceedance
+        episodes (and the records they became) and its data-quality notices."""
+        view = svc.point_view(mn, days)
+        if view is None:
+            raise ApiProblem(404, "no such monitoring point")
+        return _json(view)
 
     @app.get(
         "/v1/lists/{rulebook}/{list_id}",
