@@ -132,6 +132,14 @@ def test_demo_small(env: Path) -> None:
     checked = runner.invoke(app, ["check", firm, "air_travel", "--json"])
     assert checked.exit_code in (0, 3) and json.loads(checked.stdout)["status"] in ("allow", "deny")
     assert runner.invoke(app, ["check", firm, "teleportation"]).exit_code == 4
+    # the demo plants: one exceedance record waits for a person; it counts toward nothing
+    assert "1 exceedance record(s) awaiting a person's confirmation" in result.stdout
+    with sqlite3.connect(env / "cli.db") as conn:
+        ((pending,),) = conn.execute(
+            "SELECT count(*) FROM records WHERE confirmation = 'pending'"
+        ).fetchall()
+        notices = conn.execute("SELECT kind, pollutant FROM monitor_notices").fetchall()
+    assert pending == 1 and notices == [("flatline", "a21002")]
 
 
 def test_publish_and_profile_as_of(env: Path) -> None:

@@ -314,6 +314,20 @@ def demo(
                 summaries = evaluate_all(
                     store, national_catalogue(), at_us=None, on=settings.today()
                 )
+        monitoring = None
+        if published:
+            from datetime import datetime
+            from zoneinfo import ZoneInfo
+
+            from trustledger.demo.monitoring import run_monitoring_demo
+            from trustledger.monitoring.receiver import now_us
+
+            with console.status("replaying and judging the demo plants' HJ 212 traffic…"):
+                monitoring = run_monitoring_demo(
+                    store, intake, directory,
+                    now=datetime.now(ZoneInfo(settings.timezone)).replace(tzinfo=None),
+                    now_us=now_us(),
+                )  # fmt: skip
         head = store.head()
     out.print(table)
     if published:
@@ -321,6 +335,18 @@ def demo(
     for summary in summaries:
         listed = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.listed.items())) or "none"
         out.print(f"  {summary.rulebook}: {summary.subjects:,} subjects; on lists: {listed}")
+    if monitoring is not None:
+        out.print(
+            f"monitoring: {monitoring.packets:,} HJ 212 packets from {len(monitoring.points)} "
+            f"plants stored; {len(monitoring.records)} exceedance record(s) awaiting a "
+            f"person's confirmation; {monitoring.notices} data-quality notice(s)"
+        )
+        for mn, subject, what in monitoring.points:
+            out.print(f"  {mn} → {subject}: {what}  (trustledger monitor show {mn})")
+        for record in monitoring.records:
+            out.print(
+                f"  confirm after review: trustledger monitor confirm {record} --reviewer NAME"
+            )
     out.print(f"ledger {settings.db_url}: {head.size:,} entries, root {head.root.hex()}")
     out.print(
         "next: trustledger profile 91440607MA5JA4BC7E · trustledger compare "
