@@ -10,6 +10,7 @@ wait for the disk, so a fast logger is slowed by TCP itself instead of filling m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -172,7 +173,10 @@ class GroupWriter:
                 else:
                     future.set_result(result)
 
-            loop.call_soon_threadsafe(resolve)
+            # RuntimeError: the loop has shut down; nobody awaits this answer, and the
+            # logger resends whatever it never saw acknowledged
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(resolve)
 
         self._jobs.put(_Job(accepted, rejected, done))
         return await future
@@ -240,28 +244,39 @@ class Receiver:
         try:
             while True:
                 try:
-                    chunk = await asyncio.wait_for(reader.read(READ_SIZE), self._idle)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the
+                    # shutdown's cancellation when the read completes at the same moment
+                    async with asyncio.timeout(self._idle):
+                        chunk = await reader.read(READ_SIZE)
                 except TimeoutError:
                     break
+                # at the end of the stream a last frame without CR LF still counts
+                frames = framer.feed(chunk) if chunk else framer.flush()
+                if frames:
+                    await self._store_and_acknowledge(frames, peer, stream)
                 if not chunk:
                     break
-                frames = framer.feed(chunk)
-                if not frames:
-                    continue
-                accepted, rejected = classify(frames, peer, now_us(), self.tally)
-                # nothing is read from this logger until its packets are on disk
-                new = await self.writer.save(accepted, rejected)
-                acks = settle(accepted, new, self.tally, datetime.now(UTC))
-                if acks:
-                    stream.write(b"".join(acks))
-                    await stream.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         except Exception:
             log.exception("connection %s failed", peer)
         finally:
             self.connections -= 1
             stream.close()
+
+    async def _store_and_acknowledge(
+        self, frames: list[bytes | PacketError], peer: str, stream: asyncio.StreamWriter
+    ) -> None:
+        accepted, rejected = classify(frames, peer, now_us(), self.tally)
+        # nothing is read from this logger until its packets are on disk
+        new = await self.writer.save(accepted, rejected)
+        acks = settle(accepted, new, self.tally, datetime.now(UTC))
+        if acks:
+            stream.write(b"".join(acks))
+            # a logger that never reads its acknowledgements is dropped after the idle
+            # time rather than holding its handler and buffers forever
+            async with asyncio.timeout(self._idle):
+                await stream.drain()
 
     async def serve(self, host: str, port: int) -> asyncio.Server:
         return await asyncio.start_server(self.handle, host, port, limit=READ_SIZE)
