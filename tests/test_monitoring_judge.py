@@ -161,7 +161,8 @@ def test_confirming_makes_the_record_count(
     send(mstore, exceeding())
     (outcome,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
     (record_id,) = outcome.records
-    runner = CliRunner()
+    # the database's own person key, whatever the working directory holds
+    runner = CliRunner(env={"TRUSTLEDGER_PERSON_KEY": bytes(range(32)).hex()})
     result = runner.invoke(
         app, ["monitor", "confirm", record_id, "--reviewer", "王敏", "--db", db_url]
     )
