@@ -9,6 +9,7 @@ database is needed: this measures the check, not the load.
 
 from __future__ import annotations
 
+import gc
 import random
 import statistics
 import sys
@@ -37,12 +38,23 @@ def rows(rng: random.Random) -> tuple[list[str], list[tuple[Any, ...]], list[tup
     banned = '["air_travel", "rail_g_series_seat"]'
     for s in rng.sample(ids, SUBJECTS * 3 // 100):
         measures.append(
-            ("rb@1", "no-air-travel", s, "restriction", "black", banned, "2025-01-01", None, "X")
+            (
+                "rb@1",
+                "no-air-travel",
+                s,
+                "restriction",
+                "black",
+                banned,
+                "2025-01-01",
+                None,
+                "X",
+                "{}",
+            )
         )
     for s in rng.sample(ids, SUBJECTS * 2 // 100):
         measures.append(
             ("rb@1", "green", s, "incentive", "red", '["green_channel"]', "2026-01-01",
-             "2027-01-01", "gov")
+             "2027-01-01", "gov", "{}")
         )  # fmt: skip
     return ids, profiles, measures
 
@@ -56,11 +68,27 @@ def per_check_ns(run: Any, repeat: int = 7) -> list[float]:
     return times
 
 
+def rss_mb() -> float:
+    """Resident memory of this process (Linux), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def main() -> None:
     rng = random.Random(7)
+    gc.collect()
+    before = rss_mb()
     ids, profiles, measures = rows(rng)
     with Timer() as build:
         index = CheckIndex(subjects=ids, profiles=profiles, lists=[], measures=measures)
+    n_measures = len(measures)
+    # what stays is the index (the subject id strings included: the index holds them);
+    # freed input rows may leave some heap behind, so this errs on the high side
+    del profiles, measures
+    gc.collect()
+    index_mb = rss_mb() - before
     pairs = [(rng.choice(ids), rng.choice(ACTIONS)) for _ in range(CHECKS)]
     bare = {pair: True for pair in pairs}
     check = index.check
@@ -87,13 +115,15 @@ def main() -> None:
         {
             "subjects": SUBJECTS,
             "checks": CHECKS,
-            "measures": len(measures),
+            "measures": n_measures,
             "statuses": statuses,
             "build_seconds": round(build.seconds, 2),
             "median_ns_per_check": round(median, 1),
             "dict_lookup_median_ns": round(baseline, 1),
             "ratio_to_dict_lookup": round(median / baseline, 2),
             "target_ratio": 3.0,
+            "index_memory_mb": round(index_mb, 1),
+            "target_memory_mb": 500,
         },
     )
 
