@@ -61,7 +61,9 @@ class Decision:
             "status": self.status,
             "why": self.why,
             "ledger_size": self.ledger_size,
-            "reasons": [{**r, "records": list(r["records"])} for r in self.reasons],
+            # shared, not copied: reasons are never changed once built, and serialisers
+            # write tuples as arrays
+            "reasons": self.reasons,
         }
 
 
@@ -80,6 +82,11 @@ class _Pair:
     # representative, where the rulebook says so); kept apart so that either side's
     # state can be replaced without the other's
     extended: list[_Measure] = field(default_factory=list)
+    # the last answer and the (day, ledger position) it was for: batches ask about the same
+    # few listed subjects again and again, and an unchanged answer can be shared
+    memo: Decision | None = None
+    memo_day: int = -1
+    memo_size: int = -1
 
 
 def _ordinal(text: str | None, default: int) -> int:
@@ -163,6 +170,7 @@ class CheckIndex:
                         pair = self._pairs[subject_id, action] = _Pair()
                         self._by_subject[subject_id].add(action)
                     (pair.restrictions if kind == "restriction" else pair.incentives).append(m)
+                    pair.memo = None
             if kind == "restriction" and row[9] != "{}":
                 self._extend(subject_id, m, json.loads(row[9]), json.loads(acts))
         self._allow = Decision("allow", (), self.ledger_size)
@@ -180,6 +188,7 @@ class CheckIndex:
                         if pair is None:
                             pair = self._pairs[person, action] = _Pair()
                         pair.extended.append(extended)
+                        pair.memo = None
                         self._extended_by[organisation].add((person, action))
 
     def replace_subjects(
@@ -195,13 +204,14 @@ class CheckIndex:
             self._evaluated.discard(subject_id)
             for action in self._by_subject.pop(subject_id, ()):
                 pair = self._pairs[subject_id, action]
-                pair.restrictions, pair.incentives = [], []
+                pair.restrictions, pair.incentives, pair.memo = [], [], None
                 self._drop_if_empty(subject_id, action, pair)
             for person, action in self._extended_by.pop(subject_id, ()):
                 pair = self._pairs[person, action]
                 pair.extended = [
                     m for m in pair.extended if m.reason["via"]["subject"] != subject_id
                 ]
+                pair.memo = None
                 self._drop_if_empty(person, action, pair)
         self._add(profiles, lists, measures)
 
@@ -255,6 +265,13 @@ class CheckIndex:
         return Decision("unknown", (), self.ledger_size, why)
 
     def _decide(self, subject_id: str, action: str, pair: _Pair, day: int) -> Decision:
+        if pair.memo is not None and pair.memo_day == day and pair.memo_size == self.ledger_size:
+            return pair.memo
+        decision = self._judge(subject_id, action, pair, day)
+        pair.memo, pair.memo_day, pair.memo_size = decision, day, self.ledger_size
+        return decision
+
+    def _judge(self, subject_id: str, action: str, pair: _Pair, day: int) -> Decision:
         denied = tuple(
             dict(m.reason) for m in (*pair.restrictions, *pair.extended) if m.start <= day < m.end
         )
