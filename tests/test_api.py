@@ -641,3 +641,23 @@ def test_a_whole_re_evaluation_without_new_entries_is_followed(
                 c.get("/v1/check", params=params, headers=bearer(key)).json()["status"] == "allow"
             )
         )
+
+
+def test_an_entry_without_re_evaluation_makes_the_subject_unknown(
+    client: TestClient, evaluated: Store, key: str
+) -> None:
+    from builders import COURT
+
+    from trustledger.evaluate.state import refresh_subjects
+    from trustledger.sanctions.check import BEHIND
+
+    params = {"subject": FIRM, "action": "air_travel", "on": ON.isoformat()}
+    end = {"op": "end", "authority": COURT, "subject": FIRM, "category": "JUD-DEBTOR-G1",
+           "target_document_number": "(2024)粤0305执1234号", "document_number": "执结1号",
+           "effective_date": "2024-09-01", "reason": "performed"}  # fmt: skip
+    assert Intake(evaluated, national_catalogue(), KEYER, today=ON).submit(end).subject == FIRM
+    answer = client.get("/v1/check", params=params, headers=bearer(key)).json()
+    assert (answer["status"], answer["why"]) == ("unknown", BEHIND)
+    refresh_subjects(evaluated, national_catalogue(), [FIRM], on=ON)
+    answer = client.get("/v1/check", params=params, headers=bearer(key)).json()
+    assert answer["status"] == "allow"

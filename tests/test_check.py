@@ -259,3 +259,20 @@ def test_incentives_never_reach_a_representative() -> None:
               None, "agency", '{"legal_representative": ["P1"]}')  # fmt: skip
     index = CheckIndex(subjects=["ORG"], profiles=profiles, lists=lists, measures=[reward])
     assert index.check("P1", "green_channel", date(2025, 6, 1)).status == "unknown"
+
+
+def test_a_subject_evaluated_before_its_latest_entry_is_unknown(evaluated: Store) -> None:
+    """No current evaluation (principle 7): an entry about the subject that evaluation has
+    not seen makes its state unreliable until it is re-evaluated."""
+    from trustledger.sanctions.check import BEHIND
+
+    intake = Intake(evaluated, national_catalogue(), KEYER, today=ON)
+    (result,) = intake.submit_many([END])  # the court ends FIRM's record; nobody re-evaluates
+    assert result.outcome == "accepted"
+    index = CheckIndex.load(evaluated)
+    behind = index.check(FIRM, "air_travel", ON)
+    assert (behind.status, behind.why) == ("unknown", BEHIND)
+    assert index.check(FIRM, "star_hotel", ON).why == BEHIND  # no measure there: still unknown
+    assert index.check(FIRM2, "air_travel", ON).status == "deny"  # others are current
+    refresh_subjects(evaluated, national_catalogue(), [FIRM], on=ON)
+    assert CheckIndex.load(evaluated).check(FIRM, "air_travel", ON).status == "allow"

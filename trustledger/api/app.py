@@ -31,7 +31,12 @@ from trustledger.access.keys import ApiKey, authenticate, ensure_table
 from trustledger.catalogue import Catalogue, national_catalogue
 from trustledger.evaluate.service import UnknownRulebook, UnknownSubject, resolve_subject
 from trustledger.evaluate.service import subject_profiles as _subject_profiles
-from trustledger.evaluate.state import changed_subjects, list_members, state_signature
+from trustledger.evaluate.state import (
+    changed_subjects,
+    latest_positions,
+    list_members,
+    state_signature,
+)
 from trustledger.ids import PersonKeyer
 from trustledger.intake.factory import person_keyer
 from trustledger.ledger.projection import SubjectRow
@@ -392,8 +397,9 @@ class _Service:
         rows = {t: [r for sid in sorted(changed) for r in self.store.state_rows(t, sid)]
                 for t in ("state_profiles", "state_lists", "state_measures")}  # fmt: skip
         self.index.replace_subjects(
-            changed, rows["state_profiles"], rows["state_lists"], rows["state_measures"]
-        )
+            changed, rows["state_profiles"], rows["state_lists"], rows["state_measures"],
+            latest_positions(self.store, changed),
+        )  # fmt: skip
         self.signature = signature
 
     def _rebuild(self) -> None:

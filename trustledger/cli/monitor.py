@@ -259,20 +259,18 @@ def confirm(
 ) -> None:
     """Confirm a record resting on automated data after a person reviewed its evidence."""
     from trustledger.intake.factory import make_intake
+    from trustledger.monitoring.points import PointError, confirm_record
 
     settings = settings_for(db)
     store = open_db(settings)
     try:
-        row = store.get_row("records", record)
-        if row is None:
-            console.print(f"error: no record {record}", markup=False)
-            raise typer.Exit(2)
-        result = make_intake(store, settings, console).submit(
-            {"op": "confirm", "authority": row.authority_id, "record": record,
-             "document_number": document_number or f"CONFIRM-{record}",
-             "effective_date": settings.today().isoformat(),
-             "reason": f"confirmed by {reviewer}: {note}"}
+        result = confirm_record(
+            store, make_intake(store, settings, console), record, reviewer=reviewer,
+            note=note, document_number=document_number, today=settings.today(),
         )  # fmt: skip
+    except PointError as exc:
+        console.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
     finally:
         store.close()
     if result.outcome == "rejected":

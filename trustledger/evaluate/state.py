@@ -205,13 +205,41 @@ def state_signature(store: Store) -> tuple[int, int, int | None, int]:
 
 
 def changed_subjects(store: Store, since_size: int, since_state: int | None) -> set[str]:
-    """Subjects whose state rows are newer than ``since_state``, or registered or changed
-    since ledger size ``since_size``."""
+    """Subjects whose state rows are newer than ``since_state``, or registered, or with a
+    record issued or changed, since ledger size ``since_size``."""
     q = store._query
     newer = q("SELECT DISTINCT subject_id FROM state_profiles WHERE ledger_size > ?",
               (since_state or 0,))  # fmt: skip
     touched = q("SELECT id FROM subjects WHERE last_seq >= ?", (since_size,))
-    return {r[0] for r in newer} | {r[0] for r in touched}
+    recorded = q("SELECT DISTINCT subject_id FROM records WHERE last_seq >= ?", (since_size,))
+    return {r[0] for r in newer} | {r[0] for r in touched} | {r[0] for r in recorded}
+
+
+def latest_positions(store: Store, subject_ids: Iterable[str] | None = None) -> dict[str, int]:
+    """Subject → sequence number of the newest entry about it (its registration, or a
+    record about it issued or changed): an evaluation is current for a subject only if it
+    reflects the ledger up to there."""
+    out: dict[str, int] = {}
+    if subject_ids is None:
+        rows = [*store._query("SELECT id, last_seq FROM subjects", ()),
+                *store._query("SELECT subject_id, max(last_seq) FROM records "
+                              "GROUP BY subject_id", ())]  # fmt: skip
+    else:
+        ids = sorted(set(subject_ids))
+        rows = []
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ", ".join("?" for _ in part)
+            rows += store._query(f"SELECT id, last_seq FROM subjects WHERE id IN ({marks})",
+                                 tuple(part))  # fmt: skip
+            rows += store._query(
+                f"SELECT subject_id, max(last_seq) FROM records WHERE subject_id IN ({marks}) "
+                "GROUP BY subject_id",
+                tuple(part),
+            )
+    for subject_id, seq in rows:
+        out[subject_id] = max(out.get(subject_id, -1), int(seq))
+    return out
 
 
 def list_members(

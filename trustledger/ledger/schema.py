@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS records (
     confirmation TEXT
 );
 CREATE INDEX IF NOT EXISTS records_subject ON records (subject_id);
+CREATE INDEX IF NOT EXISTS records_last_seq ON records (last_seq);
 CREATE TABLE IF NOT EXISTS record_events (
     id TEXT PRIMARY KEY,
     record_id TEXT NOT NULL,

@@ -7,9 +7,11 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
+from trustledger.catalogue import national_catalogue
 from trustledger.domain import AuthorityType, SubjectKind
+from trustledger.evaluate.state import refresh_subjects
 from trustledger.ids import check_uscc
-from trustledger.intake import Intake
+from trustledger.intake import Intake, Result
 from trustledger.ledger.store import Store
 from trustledger.monitoring.judge import PointOutcome, judge_point, series_view
 from trustledger.monitoring.store import MonitoringStore, Point
@@ -95,7 +97,39 @@ def judge_all(
             outcomes.append(outcome)
             continue
         outcomes.append(judge_point(mstore, intake, point, rulebook, today=today, now_us=now_us))
+    keep_state_current(store, {p.subject for p in mstore.points() if _issued(p.mn, outcomes)},
+                       today)  # fmt: skip
     return outcomes
+
+
+def _issued(mn: str, outcomes: list[PointOutcome]) -> bool:
+    return any(o.mn == mn and o.records for o in outcomes)
+
+
+def keep_state_current(store: Store, subjects: set[str], today: date) -> None:
+    """Re-evaluate the subjects new entries are about, once evaluation has run: the check
+    index answers "unknown" for a subject whose state is older than its entries."""
+    if subjects and store.has_state():
+        refresh_subjects(store, national_catalogue(), subjects, on=today)
+
+
+def confirm_record(
+    store: Store, intake: Intake, record_id: str, *, reviewer: str, note: str,
+    document_number: str | None, today: date,
+) -> Result:  # fmt: skip
+    """A person's confirmation of a record resting on automated data, through the intake
+    (the issuer confirms; only a pending record, once)."""
+    row = store.get_row("records", record_id)
+    if row is None:
+        raise PointError(f"no record {record_id}")
+    result = intake.submit(
+        {"op": "confirm", "authority": row.authority_id, "record": record_id,
+         "document_number": document_number or f"CONFIRM-{record_id}",
+         "effective_date": today.isoformat(), "reason": f"confirmed by {reviewer}: {note}"}
+    )  # fmt: skip
+    if result.outcome == "accepted":
+        keep_state_current(store, {row.subject_id}, today)
+    return result
 
 
 def point_view(store: Store, mstore: MonitoringStore, mn: str, days: int = 7) -> dict[str, Any]:

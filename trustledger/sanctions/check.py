@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from trustledger.evaluate.state import latest_positions
 from trustledger.ledger.store import Store
 from trustledger.sanctions.actions import load_actions
 
 __all__ = [
+    "BEHIND",
     "UNEVALUATED",
     "UNKNOWN_ACTION",
     "UNKNOWN_SUBJECT",
@@ -37,6 +39,7 @@ Status = Literal["allow", "deny", "allow_with_incentives", "unknown"]
 UNKNOWN_ACTION = "unknown action"
 UNEVALUATED = "no evaluation for this subject"
 UNKNOWN_SUBJECT = "subject unknown"
+BEHIND = "evaluation behind the ledger: entries about this subject since it was evaluated"
 
 # An open-ended measure (ends when the subject leaves the list) compares as never ending.
 _OPEN = date.max.toordinal() + 1
@@ -99,6 +102,7 @@ class CheckIndex:
     __slots__ = (
         "_actions",
         "_allow",
+        "_behind",
         "_by_subject",
         "_evaluated",
         "_extended_by",
@@ -117,39 +121,55 @@ class CheckIndex:
         measures: Iterable[Sequence[Any]],
         actions: Iterable[str] | None = None,
         timezone: str = "Asia/Shanghai",
+        positions: Mapping[str, int] | None = None,
     ) -> None:
         """Rows as the state tables hold them (``state_profiles``, ``state_lists``,
         ``state_measures``, column order of ledger/schema.py); ``subjects`` are every
-        subject id the ledger knows; ``actions`` default to the shipped catalogue."""
+        subject id the ledger knows; ``actions`` default to the shipped catalogue;
+        ``positions`` the newest entry about each subject (`latest_positions`): a subject
+        evaluated before it is answered ``unknown`` (no current evaluation)."""
         self._actions = frozenset(load_actions().codes if actions is None else actions)
         self._zone = ZoneInfo(timezone)
         self._known = set(subjects)
+        # evaluated and current; evaluated but older than an entry about the subject
         self._evaluated: set[str] = set()
+        self._behind: set[str] = set()
         self._pairs: dict[tuple[str, str], _Pair] = {}
         # the actions each subject has measures for, so one subject can be replaced alone
         self._by_subject: dict[str, set[str]] = defaultdict(set)
         # organisation → the (person, action) pairs its measures reach
         self._extended_by: dict[str, set[tuple[str, str]]] = defaultdict(set)
         self.ledger_size = 0
-        self._add(profiles, lists, measures)
+        self._add(profiles, lists, measures, positions)
 
     def _add(
         self,
         profiles: Iterable[Sequence[Any]],
         lists: Iterable[Sequence[Any]],
         measures: Iterable[Sequence[Any]],
+        positions: Mapping[str, int] | None = None,
     ) -> None:
+        # the oldest ledger position any of a subject's profiles reflects
+        reflects: dict[str, int] = {}
         for profile in profiles:
-            self._evaluated.add(profile[1])
+            subject_id, size = profile[1], int(profile[6])
+            old = reflects.get(subject_id)
+            reflects[subject_id] = size if old is None else min(old, size)
             # the newest position any state row reflects: incremental refreshes only rewrite
             # the subjects an entry touched, so the rest are current as of that position too
-            self.ledger_size = max(self.ledger_size, int(profile[6]))
+            self.ledger_size = max(self.ledger_size, size)
+        for subject_id, size in reflects.items():
+            # entry seq s is in a ledger of size > s
+            if positions is not None and positions.get(subject_id, -1) >= size:
+                self._behind.add(subject_id)
+            else:
+                self._evaluated.add(subject_id)
         records: dict[tuple[str, str, str], tuple[str, ...]] = {
             (row[0], row[1], row[2]): tuple(json.loads(row[6])) for row in lists
         }
         for row in measures:
             rulebook, measure_id, subject_id, kind, list_id, acts, starts, ends, agency = row[:9]
-            if subject_id not in self._evaluated:
+            if subject_id not in reflects:
                 continue  # a measure without a profile is inconsistent state: fail closed
             reason = {
                 "measure": measure_id,
@@ -197,11 +217,13 @@ class CheckIndex:
         profiles: Iterable[Sequence[Any]],
         lists: Iterable[Sequence[Any]],
         measures: Iterable[Sequence[Any]],
+        positions: Mapping[str, int] | None = None,
     ) -> None:
         """Swap in the current state rows of just these subjects (no full rebuild)."""
         for subject_id in subject_ids:
             self._known.add(subject_id)
             self._evaluated.discard(subject_id)
+            self._behind.discard(subject_id)
             for action in self._by_subject.pop(subject_id, ()):
                 pair = self._pairs[subject_id, action]
                 pair.restrictions, pair.incentives, pair.memo = [], [], None
@@ -213,7 +235,7 @@ class CheckIndex:
                 ]
                 pair.memo = None
                 self._drop_if_empty(person, action, pair)
-        self._add(profiles, lists, measures)
+        self._add(profiles, lists, measures, positions)
 
     def _drop_if_empty(self, subject_id: str, action: str, pair: _Pair) -> None:
         if not (pair.restrictions or pair.incentives or pair.extended):
@@ -227,6 +249,7 @@ class CheckIndex:
             lists=store.state_rows("state_lists"),
             measures=store.state_rows("state_measures"),
             timezone=timezone,
+            positions=latest_positions(store),
         )
 
     @property
@@ -258,6 +281,8 @@ class CheckIndex:
     def _unknown(self, subject_id: str, action: str) -> Decision:
         if action not in self._actions:
             why = UNKNOWN_ACTION
+        elif subject_id in self._behind:
+            why = BEHIND
         elif subject_id in self._known:
             why = UNEVALUATED
         else:
@@ -272,6 +297,8 @@ class CheckIndex:
         return decision
 
     def _judge(self, subject_id: str, action: str, pair: _Pair, day: int) -> Decision:
+        if subject_id in self._behind:
+            return self._unknown(subject_id, action)
         denied = tuple(
             dict(m.reason) for m in (*pair.restrictions, *pair.extended) if m.start <= day < m.end
         )
