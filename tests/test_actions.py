@@ -70,3 +70,53 @@ def test_malformed_catalogues_are_refused_with_the_place(text: str, message: str
 def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ActionCatalogueError, match="cannot read the action catalogue"):
         load_actions(tmp_path / "missing.yaml")
+
+
+def test_one_code_per_action_and_narrower_actions() -> None:
+    catalogue = load_actions()
+    # one code for one thing: a checker asking the general code must see the measure
+    assert "reduced_inspection_frequency" not in catalogue.codes
+    assert "government_subsidies" not in catalogue.codes
+    assert catalogue.narrower["subsidies"] == ("environmental_subsidies",)
+
+
+BASE_ACTION = "    agencies: [government]\n    title: T\n    title_zh: 题\n"
+
+
+@pytest.mark.parametrize(
+    ("within", "message"),
+    [
+        ({"a_b": "nowhere"}, "action a_b is within nowhere, which is not catalogued"),
+        ({"a_b": "c_d", "c_d": "a_b"}, "actions within each other: a_b → c_d → a_b"),
+    ],
+)
+def test_within_must_name_a_catalogued_action_without_cycles(
+    within: dict[str, str], message: str
+) -> None:
+    text = 'version: "1"\nactions:\n'
+    for code in ("a_b", "c_d"):
+        text += f"  - code: {code}\n{BASE_ACTION}"
+        if code in within:
+            text += f"    within: {within[code]}\n"
+    with pytest.raises(ActionCatalogueError, match=message):
+        parse_actions(text)
+
+
+def test_a_restriction_on_the_broader_action_reaches_the_narrower() -> None:
+    from datetime import date
+
+    from trustledger.sanctions.check import CheckIndex
+
+    profiles = [("rb@1", s, None, None, "[]", "2025-01-01", 5) for s in ("ALL", "ENV")]
+    measures = [
+        ("rb@1", "m", "ALL", "restriction", "black", '["subsidies"]', "2025-01-01", None, "a",
+         "{}"),
+        ("rb@1", "m", "ENV", "restriction", "black", '["environmental_subsidies"]',
+         "2025-01-01", None, "a", "{}"),
+    ]  # fmt: skip
+    index = CheckIndex(subjects=["ALL", "ENV"], profiles=profiles, lists=[], measures=measures)
+    day = date(2025, 6, 1)
+    assert index.check("ALL", "environmental_subsidies", day).status == "deny"
+    assert index.check("ALL", "subsidies", day).status == "deny"
+    assert index.check("ENV", "environmental_subsidies", day).status == "deny"
+    assert index.check("ENV", "subsidies", day).status == "allow"  # narrower does not widen

@@ -100,7 +100,7 @@ def test_a_green_listed_enterprise_gets_its_incentives(evaluated: Store) -> None
     index = CheckIndex.load(evaluated)
     # FIRM2 has no environmental record: green under the environmental rulebook, which
     # rewards the green list with fewer inspections and a green channel
-    for action in ("green_channel", "reduced_inspection_frequency"):
+    for action in ("green_channel", "reduced_inspection"):
         decision = index.check(FIRM2, action, ON)
         assert decision.status == "allow_with_incentives" and decision.allowed
         measures = {(r["measure"], r["list"], r["kind"]) for r in decision.reasons}

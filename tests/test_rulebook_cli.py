@@ -45,7 +45,7 @@ def test_validate_all_shipped() -> None:
     result = runner.invoke(app, ["validate", *map(str, SHIPPED)])
     assert result.exit_code == 0, result.output
     assert result.output.count("OK ") == 6
-    assert "cn-rongcheng-points 2024.1: 4 treatments, score points, 2 lists, 2 measures" in (
+    assert "cn-rongcheng-points 2024.2: 4 treatments, score points, 2 lists, 2 measures" in (
         result.output
     )
 

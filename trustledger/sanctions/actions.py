@@ -63,6 +63,9 @@ class Action(BaseModel):
     title: str = Field(min_length=1)
     title_zh: str = Field(min_length=1)
     agencies: tuple[AgencyType, ...] = Field(min_length=1)
+    # the broader action this one is part of: a restriction on that one bars this one too
+    # (restricting all subsidies restricts environmental subsidies; not the other way)
+    within: str | None = Field(default=None, pattern=ACTION_PATTERN)
 
     @field_validator("agencies")
     @classmethod
@@ -86,7 +89,30 @@ class ActionCatalogue(BaseModel):
             if action.code in seen:
                 raise ValueError(f"action {action.code} is listed twice")
             seen.add(action.code)
+        for action in value:
+            if action.within is not None and action.within not in seen:
+                raise ValueError(
+                    f"action {action.code} is within {action.within}, which is not catalogued"
+                )
+        parents = {a.code: a.within for a in value}
+        for action in value:
+            path = [action.code]
+            while (parent := parents.get(path[-1])) is not None:
+                if parent in path:
+                    raise ValueError(f"actions within each other: {' → '.join([*path, parent])}")
+                path.append(parent)
         return value
+
+    @functools.cached_property
+    def narrower(self) -> dict[str, tuple[str, ...]]:
+        """Action → every action within it, at any depth."""
+        out: dict[str, list[str]] = {}
+        for action in self.actions:
+            parent = action.within
+            while parent is not None:
+                out.setdefault(parent, []).append(action.code)
+                parent = self.by_code[parent].within
+        return {code: tuple(sorted(children)) for code, children in out.items()}
 
     @functools.cached_property
     def by_code(self) -> dict[str, Action]:

@@ -107,6 +107,7 @@ class CheckIndex:
         "_evaluated",
         "_extended_by",
         "_known",
+        "_narrower",
         "_pairs",
         "_zone",
         "ledger_size",
@@ -128,7 +129,10 @@ class CheckIndex:
         subject id the ledger knows; ``actions`` default to the shipped catalogue;
         ``positions`` the newest entry about each subject (`latest_positions`): a subject
         evaluated before it is answered ``unknown`` (no current evaluation)."""
-        self._actions = frozenset(load_actions().codes if actions is None else actions)
+        catalogue = load_actions()
+        self._actions = frozenset(catalogue.codes if actions is None else actions)
+        # a measure on an action reaches the actions within it (all subsidies → environmental)
+        self._narrower = catalogue.narrower if actions is None else {}
         self._zone = ZoneInfo(timezone)
         self._known = set(subjects)
         # evaluated and current; evaluated but older than an entry about the subject
@@ -182,7 +186,8 @@ class CheckIndex:
                 "records": records.get((rulebook, list_id, subject_id), ()),
             }
             m = _Measure(_ordinal(starts, 0), _ordinal(ends, _OPEN), reason)
-            for action in json.loads(acts):
+            actions = self._reach(json.loads(acts))
+            for action in actions:
                 # an action outside the catalogue stays unanswerable rather than half-known
                 if action in self._actions:
                     pair = self._pairs.get((subject_id, action))
@@ -192,8 +197,14 @@ class CheckIndex:
                     (pair.restrictions if kind == "restriction" else pair.incentives).append(m)
                     pair.memo = None
             if kind == "restriction" and row[9] != "{}":
-                self._extend(subject_id, m, json.loads(row[9]), json.loads(acts))
+                self._extend(subject_id, m, json.loads(row[9]), actions)
         self._allow = Decision("allow", (), self.ledger_size)
+
+    def _reach(self, actions: list[str]) -> list[str]:
+        if not self._narrower:
+            return actions
+        return list(dict.fromkeys(a for action in actions
+                                  for a in (action, *self._narrower.get(action, ()))))  # fmt: skip
 
     def _extend(
         self, organisation: str, m: _Measure, extends_to: dict[str, list[str]], acts: list[str]
