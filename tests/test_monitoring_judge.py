@@ -246,3 +246,32 @@ def test_the_api_views(plant: tuple[Store, MonitoringStore, Intake], db_url: str
         assert [p["mn"] for p in points["points"]] == [MN]
         stranger = uscc("91", "440305", "MA5DA0D9")
         assert c.get(f"/v1/subjects/{stranger}/monitoring-points", headers=auth).status_code == 404
+
+
+def test_an_incinerator_is_judged_on_daily_means(
+    plant: tuple[Store, MonitoringStore, Intake],
+) -> None:
+    """Daily averaging (waste incineration): days with ≥ 20 valid hours above the daily
+    limit form the episode; the threshold counts days."""
+    store, mstore, intake = plant
+    register_point(store, mstore, mn="INCIN01", subject=FIRM, outlet="furnace 1",
+                   authority=MONITOR, rulebook_id="cn-environmental-credit",
+                   limit_set="gb18485-2014-incineration", now_us=now_us())  # fmt: skip
+    start = datetime.combine(TODAY - timedelta(days=6), datetime.min.time())
+    received = now_us()
+    items = []
+    for minute in range(6 * 24 * 60):
+        day = minute // 1440
+        # SO₂ 60 measured at 13.5 % O₂ is 60 × 10 / 7.5 = 80 at 11 %: day 0 exactly at the
+        # limit (not above); days 1-5 at 66 measured = 88 converted (above)
+        so2 = 60.0 if day == 0 else 66.0
+        frame = build_data("INCIN01", "2051", start + timedelta(minutes=minute),
+                           {"a21026": {"Avg": so2 + (minute % 2) * 0.0, "Flag": "N"},
+                            "a19001": {"Avg": 13.5, "Flag": "N"}})  # fmt: skip
+        items.append(Received(parse(frame), received, "test"))
+    mstore.save(items)
+    outcomes = {o.mn: o for o in judge_all(store, mstore, intake, today=TODAY, now_us=now_us())}
+    (record_id,) = outcomes["INCIN01"].records
+    assert "for 5 valid days" in store.get_row("records", record_id).title
+    (episode,) = mstore.episodes("INCIN01")
+    assert episode[7] == 5 and episode[3] == "gb18485-2014-incineration"
