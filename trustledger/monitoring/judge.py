@@ -27,6 +27,7 @@ from trustledger.ledger.canonical import canonical_json
 from trustledger.monitoring.aggregate import (
     CHINA_OFFSET_S,
     Episode,
+    FlagMasks,
     classify_flags,
     daily_means,
     episodes_meeting,
@@ -106,25 +107,17 @@ def collect(packets: Sequence[StoredPacket], field_name: str, zs_name: str) -> d
     return series
 
 
-def _valid(s: Series) -> NDArray[np.bool_]:
-    """Flag validity by each reading's own dialect (F means different things)."""
+def _flags(s: Series) -> FlagMasks:
+    """Flag meanings by each reading's own dialect (F means different things)."""
     flags = np.array(s.flag, dtype=object)
     dialects = np.array(s.dialect, dtype=object)
-    valid = np.zeros(len(s.flag), dtype=np.bool_)
+    masks = FlagMasks(*(np.zeros(len(s.flag), dtype=np.bool_) for _ in range(3)))
     for dialect in set(s.dialect):
         where = dialects == dialect
-        valid[where] = classify_flags(flags[where].astype(str), dialect).valid
-    return valid
-
-
-def _review(s: Series) -> NDArray[np.bool_]:
-    flags = np.array(s.flag, dtype=object)
-    dialects = np.array(s.dialect, dtype=object)
-    review = np.zeros(len(s.flag), dtype=np.bool_)
-    for dialect in set(s.dialect):
-        where = dialects == dialect
-        review[where] = classify_flags(flags[where].astype(str), dialect).review
-    return review
+        for out, part in zip(masks, classify_flags(flags[where].astype(str), dialect),
+                             strict=True):  # fmt: skip
+            out[where] = part
+    return masks
 
 
 def _name(code: str) -> str:
@@ -171,7 +164,7 @@ def _prepare(s: Series, period_s: int, trusted: NDArray[np.bool_]) -> _Prepared:
     t = np.asarray(s.t, dtype=np.int64)[trusted]
     value = np.asarray(s.value, dtype=np.float64)[trusted]
     zs = np.asarray(s.zs, dtype=np.float64)[trusted]
-    valid = _valid(s)[trusted]
+    valid = _flags(s).valid[trusted]
     digest = [d for d, ok in zip(s.digest, trusted.tolist(), strict=True) if ok]
     if period_s:
         return _Prepared(t, value, zs, valid, digest, period_s)
@@ -209,7 +202,7 @@ def judge_point(
         )
         trusted[code] = ~skew.skewed
         notices += [_notice(point.mn, code, n) for n in skew.notices]
-        review = _review(s)
+        review = _flags(s).review
         if review.any():
             ts = np.asarray(s.t, dtype=np.int64)[review]
             notices.append(
