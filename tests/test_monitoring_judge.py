@@ -275,3 +275,48 @@ def test_an_incinerator_is_judged_on_daily_means(
     assert "for 5 valid days" in store.get_row("records", record_id).title
     (episode,) = mstore.episodes("INCIN01")
     assert episode[7] == 5 and episode[3] == "gb18485-2014-incineration"
+
+
+def test_real_time_data_is_rolled_up_to_minutes(
+    plant: tuple[Store, MonitoringStore, Intake],
+) -> None:
+    """A point that sends only real-time data (CN 2011, every 30 s) is judged on minutes
+    rolled up from it; the evidence names every real-time packet behind the hours."""
+    store, mstore, intake = plant
+    minute = exceeding()
+    received = now_us()
+    items = []
+    for h in range(8):
+        for m in range(60):
+            so2, flag = minute(h, m)
+            for second in (0, 30):
+                frame = build_data(MN, "2011", START + timedelta(hours=h, minutes=m,
+                                                                 seconds=second),
+                                   {"a21026": {"Rtd": so2, "Flag": flag},
+                                    "a19001": {"Rtd": 9.0, "Flag": "N"}})  # fmt: skip
+                items.append(Received(parse(frame), received, "test"))
+    mstore.save(items)
+    (outcome,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    assert len(outcome.records) == 1
+    (episode,) = mstore.episodes(MN)
+    assert episode[7] == 5 and len(json.loads(episode[9])["packets"]) == 5 * 60 * 2
+
+
+def test_a_stopped_source_in_the_2005_dialect_is_no_fault_and_no_record(
+    plant: tuple[Store, MonitoringStore, Intake],
+) -> None:
+    from trustledger.monitoring.codec import Dialect
+
+    store, mstore, intake = plant
+    received = now_us()
+    items = [
+        Received(parse(build_data(MN, "2051", START + timedelta(minutes=n),
+                                  {"a21026": {"Avg": 0.0, "Flag": "F"},
+                                   "a19001": {"Avg": 20.9, "Flag": "F"}},
+                                  dialect=Dialect.hj212_2005)), received, "test")
+        for n in range(6 * 60)
+    ]  # fmt: skip
+    mstore.save(items)
+    (outcome,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    assert outcome.records == [] and outcome.hours_judged == 0
+    assert [n for n in mstore.notices(MN) if n.kind in ("flatline", "invalid_run")] == []

@@ -145,8 +145,9 @@ def detect_faults(
 
     - flatline: ≥ ``flatline_min_run`` consecutive readings carrying a value (valid, or
       taken with the source stopped) with the identical value; default three hours of
-      readings, at least 6. A value of exactly 0 while ``source_stopped`` is what a
-      stopped plant should read, so those readings never form a flatline and split one.
+      readings, at least 6. Readings taken with the source stopped read what a stopped
+      plant reads (zero concentrations, ambient O₂ of 20.9 %): they never form a flatline
+      and split one.
       Invalid readings in between neither count nor split: a stuck sensor stays stuck
       through a maintenance flag.
     - gap: more than ``max_gap_s`` without any reading, measured from the end of one
@@ -219,7 +220,7 @@ def _flatlines(
     if ci.size < min_run:
         return []
     cx = xs[ci]
-    excluded = stopped[ci] & (cx == 0.0)
+    excluded = stopped[ci]
     new = np.ones(ci.size, dtype=np.bool_)
     new[1:] = (cx[1:] != cx[:-1]) | excluded[1:] | excluded[:-1]
     starts = np.flatnonzero(new)

@@ -155,7 +155,8 @@ class _Prepared:
     value: NDArray[np.float64]
     zs: NDArray[np.float64]
     valid: NDArray[np.bool_]
-    digest: list[str]
+    stopped: NDArray[np.bool_]  # the source, not the instrument, was stopped (2005 flag F)
+    digests: list[tuple[str, ...]]  # the packets behind each row
     period_s: int
 
 
@@ -164,15 +165,29 @@ def _prepare(s: Series, period_s: int, trusted: NDArray[np.bool_]) -> _Prepared:
     t = np.asarray(s.t, dtype=np.int64)[trusted]
     value = np.asarray(s.value, dtype=np.float64)[trusted]
     zs = np.asarray(s.zs, dtype=np.float64)[trusted]
-    valid = _flags(s).valid[trusted]
-    digest = [d for d, ok in zip(s.digest, trusted.tolist(), strict=True) if ok]
+    masks = _flags(s)
+    valid, stopped = masks.valid[trusted], masks.source_stopped[trusted]
+    digests = [d for d, ok in zip(s.digest, trusted.tolist(), strict=True) if ok]
     if period_s:
-        return _Prepared(t, value, zs, valid, digest, period_s)
+        return _Prepared(t, value, zs, valid, stopped, [(d,) for d in digests], period_s)
     rolled = minute_rollup(t, value, valid, 60)
     zs_rolled = minute_rollup(t, zs, valid & np.isfinite(zs), 60)
+    # a minute counts as stopped when most of its readings say so (the 75 % rule)
+    stopped_rolled = minute_rollup(t, stopped.astype(np.float64), stopped, 60)
+    minutes = rolled.minute_start.tolist()
     zs_by_minute = dict(zip(zs_rolled.minute_start.tolist(), zs_rolled.mean.tolist(), strict=True))
-    zs_out = np.array([zs_by_minute.get(m, np.nan) for m in rolled.minute_start.tolist()])
-    return _Prepared(rolled.minute_start, rolled.mean, zs_out, rolled.valid, digest, 60)
+    stopped_by_minute = dict(
+        zip(stopped_rolled.minute_start.tolist(), stopped_rolled.valid.tolist(), strict=True)
+    )
+    behind: dict[int, list[str]] = defaultdict(list)
+    for moment, digest in zip(((t // 60) * 60).tolist(), digests, strict=True):
+        behind[moment].append(digest)
+    return _Prepared(
+        rolled.minute_start, rolled.mean,
+        np.array([zs_by_minute.get(m, np.nan) for m in minutes]), rolled.valid,
+        np.array([stopped_by_minute.get(m, False) for m in minutes], dtype=np.bool_),
+        [tuple(behind[m]) for m in minutes], 60,
+    )  # fmt: skip
 
 
 def judge_point(
@@ -222,7 +237,7 @@ def judge_point(
             for n in detect_faults(
                 prepared.t, prepared.value, prepared.valid,
                 expected_period_s=prepared.period_s, name=_name(code),
-                allow_negative=not concentration,
+                allow_negative=not concentration, source_stopped=prepared.stopped,
             )
         ]  # fmt: skip
         limit = limit_set.limits.get(code)
@@ -330,7 +345,7 @@ def _record_episode(
     if limit_set.averaging == "daily":
         bucket = ((p.t + CHINA_OFFSET_S) // period) * period - CHINA_OFFSET_S
     used = np.isin(bucket, starts) & p.valid
-    digests = sorted({d for d, ok in zip(p.digest, used.tolist(), strict=False) if ok})
+    digests = sorted({d for ds, ok in zip(p.digests, used.tolist(), strict=True) if ok for d in ds})
     unit = "day" if limit_set.averaging == "daily" else "hour"
     evidence = {
         "point": point.mn,
@@ -344,6 +359,7 @@ def _record_episode(
         "reference_o2": None if limit_set.reference_o2 is None else f"{limit_set.reference_o2:g}",
         "averaging": limit_set.averaging,
         "threshold": monitoring.episode_min_hours,
+        "legal_basis": [str(b) for b in (*monitoring.legal_basis, *limit_set.legal_basis)],
         "values": [[local_text(h), f"{v:.3f}"] for h, v in episode.values],
         "packets": digests,
     }
