@@ -54,14 +54,16 @@ def plant(db_url: str) -> tuple[Store, MonitoringStore, Intake]:
 
 
 def send(mstore: MonitoringStore, minute: Minute, hours: int = 8, o2: float = 9.0) -> None:
-    """Minute data (CN 2051) as a logger sends it; O₂ 9 % converts ×15/12 at 6 %."""
-    received = now_us()
+    """Minute data (CN 2051) as a logger sends it, each received as its minute ends;
+    O₂ 9 % converts ×15/12 at 6 %."""
     items = []
     for h in range(hours):
         for m in range(60):
             so2, flag = minute(h, m)
+            moment = START + timedelta(hours=h, minutes=m)
+            received = (local_epoch(moment.isoformat()) + 60) * 1_000_000
             frame = build_data(
-                MN, "2051", START + timedelta(hours=h, minutes=m),
+                MN, "2051", moment,
                 {"a21026": {"Avg": so2, "Flag": flag}, "a19001": {"Avg": o2, "Flag": "N"},
                  "a34013": {"Avg": 3.0 + (m % 7) * 0.1, "Flag": "N"}},
             )  # fmt: skip
@@ -320,3 +322,28 @@ def test_a_stopped_source_in_the_2005_dialect_is_no_fault_and_no_record(
     (outcome,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
     assert outcome.records == [] and outcome.hours_judged == 0
     assert [n for n in mstore.notices(MN) if n.kind in ("flatline", "invalid_run")] == []
+
+
+def test_a_judging_window_never_splits_an_exceedance_into_two_records(
+    plant: tuple[Store, MonitoringStore, Intake],
+) -> None:
+    """Each run looks back a window; an episode running at the window's start continues
+    the stored one, keeping its key, its earlier hours and their packets."""
+    from trustledger.monitoring.judge import judge_point
+    from trustledger.rulebook.publish import published_rulebooks
+
+    store, mstore, intake = plant
+    send(mstore, exceeding(hours=range(1, 10)), hours=12)
+    rulebook = published_rulebooks(store)["cn-environmental-credit"]
+    (point,) = mstore.points()
+    first = judge_point(mstore, intake, point, rulebook, today=TODAY, now_us=now_us(),
+                        window_start=START)  # fmt: skip
+    (record_id,) = first.records
+    # a later run whose window starts in the middle of the exceedance (hour 4 of 1-9)
+    later = judge_point(mstore, intake, point, rulebook, today=TODAY, now_us=now_us(),
+                        window_start=START + timedelta(hours=4))  # fmt: skip
+    assert later.records == [] and later.duplicates == [record_id]
+    (episode,) = mstore.episodes(MN)
+    evidence = json.loads(episode[9])
+    assert episode[7] == 9 and len(evidence["values"]) == 9
+    assert len(evidence["packets"]) == 9 * 60  # the hours before the window kept theirs

@@ -13,6 +13,7 @@ notices, never records.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ OXYGEN = "a19001"
 MINUTE_DATA = "2051"
 REAL_TIME = "2011"
 HOUR_S = 3600
+WINDOW_DAYS = 7  # how far back each judging run looks
+MAX_GAP_PERIODS = 24  # invalid or missing hours (days) in a row that close an episode
 
 
 class JudgeError(ValueError):
@@ -125,13 +128,15 @@ def _name(code: str) -> str:
     return pollutant.name if pollutant is not None else code
 
 
-def _minutes(store: MonitoringStore, mn: str) -> tuple[dict[str, Series], int]:
+def _minutes(
+    store: MonitoringStore, mn: str, since: tuple[str, int] | None = None
+) -> tuple[dict[str, Series], int]:
     """Minute data where the point sends it; otherwise real-time data rolled to minutes.
     Returns the series and their period in seconds."""
-    minute = collect(store.packets(mn, [MINUTE_DATA]), "Avg", "ZsAvg")
+    minute = collect(store.packets(mn, [MINUTE_DATA], since), "Avg", "ZsAvg")
     if minute:
         return minute, _period(minute)
-    realtime = collect(store.packets(mn, [REAL_TIME]), "Rtd", "ZsRtd")
+    realtime = collect(store.packets(mn, [REAL_TIME], since), "Rtd", "ZsRtd")
     return realtime, 0  # 0: roll up first
 
 
@@ -198,7 +203,11 @@ def judge_point(
     *,
     today: date,
     now_us: int,
+    window_start: datetime | None = None,
 ) -> PointOutcome:
+    """Judge the point's data from ``window_start`` (device-local; default
+    `WINDOW_DAYS` before today). An episode running at the window's start continues the
+    stored one it extends, so a window never splits one exceedance into two records."""
     monitoring = rulebook.monitoring
     if monitoring is None:
         raise JudgeError(f"rulebook {rulebook.id} has no monitoring section")
@@ -206,7 +215,15 @@ def judge_point(
     if limit_set is None:
         raise JudgeError(f"rulebook {rulebook.id} has no limit set {point.limit_set}")
     outcome = PointOutcome(point.mn)
-    series, period_s = _minutes(store, point.mn)
+    if window_start is None:
+        window_start = datetime.combine(today - timedelta(days=WINDOW_DAYS), datetime.min.time())
+    start_s = local_epoch(window_start.isoformat())
+    # also what arrived since the window's start, whatever its device time: a clock far
+    # off is still seen and reported
+    received_since = start_s * 1_000_000
+    series, period_s = _minutes(
+        store, point.mn, (window_start.isoformat(timespec="seconds"), received_since)
+    )
     notices: list[Notice] = []
     trusted: dict[str, NDArray[np.bool_]] = {}
     for code, s in series.items():
@@ -253,11 +270,12 @@ def judge_point(
                     outcome_hours["zs"], name=_name(code),
                 )
             ]  # fmt: skip
-        for episode in episodes:
+        for found in episodes:
+            episode, carried = _continued(store, point.mn, code, limit_set, found, start_s)
             outcome.episodes += 1
             _record_episode(
                 store, intake, point, rulebook, monitoring, limit_set, code, limit, episode,
-                prepared, today=today, now_us=now_us, outcome=outcome,
+                prepared, today=today, now_us=now_us, outcome=outcome, carried=carried,
             )  # fmt: skip
     outcome.notices = store.save_notices(notices, now_us)
     return outcome
@@ -294,7 +312,7 @@ def _judge(
     if limit_set.averaging == "daily":
         days = daily_means(hours.hour_start, hours.converted, hours.valid)
         episodes = exceedance_episodes(days.day_start, days.mean, days.valid, limit,
-                                       max_gap_hours=24 * 24)  # fmt: skip
+                                       max_gap_hours=MAX_GAP_PERIODS * 24)  # fmt: skip
         return out, episodes
     return out, judged.episodes
 
@@ -313,6 +331,31 @@ def _hourly_zs(p: _Prepared, hour_start: NDArray[np.int64]) -> NDArray[np.float6
 
 def _notice(mn: str, code: str, n: Any) -> Notice:
     return Notice(mn, code, str(n.kind), int(n.start), int(n.end), int(n.count), n.detail)
+
+
+def _continued(
+    store: MonitoringStore, mn: str, code: str, limit_set: LimitSet, found: Episode, start_s: int
+) -> tuple[Episode, list[str]]:
+    """``found`` joined to the stored episode it continues across the window's start, with
+    the packet digests of the hours before the window; or ``found`` as it is."""
+    period = HOUR_S if limit_set.averaging == "hourly" else 86400
+    gap = MAX_GAP_PERIODS * period
+    if found.first_hour > start_s + gap:
+        return found, []  # begins well inside the window: nothing before it can join
+    row = store.episode_reaching(mn, code, limit_set.id, start_s, found.first_hour - gap - period)
+    if row is None:
+        return found, []
+    evidence = json.loads(row[9])
+    before = [
+        (local_epoch(text), float(value))
+        for text, value in evidence["values"]
+        if local_epoch(text) < found.first_hour
+    ]
+    values = (*before, *found.values)
+    joined = Episode(
+        int(row[5]), found.last_hour, len(values), max(v for _, v in values), tuple(values)
+    )
+    return joined, list(evidence["packets"])
 
 
 def episode_key(mn: str, code: str, limit_set: str, first_hour: int) -> str:
@@ -336,6 +379,7 @@ def _record_episode(
     today: date,
     now_us: int,
     outcome: PointOutcome,
+    carried: Sequence[str] = (),
 ) -> None:
     key = episode_key(point.mn, code, limit_set.id, episode.first_hour)
     period = HOUR_S if limit_set.averaging == "hourly" else 86400
@@ -345,7 +389,10 @@ def _record_episode(
     if limit_set.averaging == "daily":
         bucket = ((p.t + CHINA_OFFSET_S) // period) * period - CHINA_OFFSET_S
     used = np.isin(bucket, starts) & p.valid
-    digests = sorted({d for ds, ok in zip(p.digests, used.tolist(), strict=True) if ok for d in ds})
+    digests = sorted(
+        {d for ds, ok in zip(p.digests, used.tolist(), strict=True) if ok for d in ds}
+        | set(carried)
+    )
     unit = "day" if limit_set.averaging == "daily" else "hour"
     evidence = {
         "point": point.mn,
@@ -407,8 +454,6 @@ def _record_episode(
 
 
 def evidence_of(store: MonitoringStore, key: str) -> dict[str, Any] | None:
-    import json
-
     row = store.episode(key)
     return None if row is None else dict(json.loads(row[9]))
 

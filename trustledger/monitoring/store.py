@@ -205,13 +205,25 @@ class MonitoringStore:
         )
         return {r[0]: int(r[1]) for r in rows}
 
-    def packets(self, mn: str, commands: Iterable[str]) -> list[StoredPacket]:
+    def packets(
+        self,
+        mn: str,
+        commands: Iterable[str],
+        since: tuple[str, int] | None = None,
+    ) -> list[StoredPacket]:
+        """A point's packets of these commands; with ``since`` = (device-local ISO time,
+        receive time in µs) only those for periods from that time or received since then
+        (a clock far off is still seen)."""
         cns = sorted(set(commands))
         marks = ", ".join("?" for _ in cns)
+        where = ""
+        params: tuple[Any, ...] = ()
+        if since is not None:
+            where, params = " AND (data_time >= ? OR received_us >= ?)", since
         rows = self.store._query(
             "SELECT digest, received_us, cn, dialect, data_time, readings FROM monitor_packets "
-            f"WHERE mn = ? AND cn IN ({marks}) ORDER BY data_time, received_us",
-            (mn, *cns),
+            f"WHERE mn = ? AND cn IN ({marks}){where} ORDER BY data_time, received_us",
+            (mn, *cns, *params),
         )
         return [StoredPacket(r[0], int(r[1]), r[2], r[3], r[4], json.loads(r[5])) for r in rows]
 
@@ -295,6 +307,18 @@ class MonitoringStore:
 
     def episode(self, key: str) -> tuple[Any, ...] | None:
         rows = self.store._query("SELECT * FROM monitor_episodes WHERE key = ?", (key,))
+        return rows[0] if rows else None
+
+    def episode_reaching(
+        self, mn: str, pollutant: str, limit_set: str, before: int, reaching: int
+    ) -> tuple[Any, ...] | None:
+        """The latest episode that began before ``before`` and lasted until ``reaching`` or
+        later: the one a window's first episode may continue."""
+        rows = self.store._query(
+            "SELECT * FROM monitor_episodes WHERE mn = ? AND pollutant = ? AND limit_set = ? "
+            "AND first_hour < ? AND last_hour >= ? ORDER BY first_hour DESC LIMIT 1",
+            (mn, pollutant, limit_set, before, reaching),
+        )
         return rows[0] if rows else None
 
     def episodes(self, mn: str | None = None) -> list[tuple[Any, ...]]:
