@@ -461,10 +461,13 @@ def evidence_of(store: MonitoringStore, key: str) -> dict[str, Any] | None:
 def series_view(
     store: MonitoringStore, point: Point, rulebook: Rulebook, *, days: int = 7
 ) -> dict[str, Any]:
-    """Hourly series per pollutant with the limit, validity and the point's episodes."""
+    """Hourly series per pollutant of the last ``days`` days (device time), with the
+    limit, validity and the point's episodes."""
     monitoring = rulebook.monitoring
     limit_set = monitoring.limit_set(point.limit_set) if monitoring else None
-    series, period_s = _minutes(store, point.mn)
+    since = datetime.combine(today_in() - timedelta(days=days), datetime.min.time())
+    # by device time only: this shows the series, it does not look for skewed clocks
+    series, period_s = _minutes(store, point.mn, (since.isoformat(timespec="seconds"), 2**62))
     oxygen = series.get(OXYGEN)
     trusted_all = {code: np.ones(len(s.t), dtype=np.bool_) for code, s in series.items()}
     o2 = _prepare(oxygen, period_s, trusted_all[OXYGEN]) if oxygen is not None else None
