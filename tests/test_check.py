@@ -276,3 +276,12 @@ def test_a_subject_evaluated_before_its_latest_entry_is_unknown(evaluated: Store
     assert index.check(FIRM2, "air_travel", ON).status == "deny"  # others are current
     refresh_subjects(evaluated, national_catalogue(), [FIRM], on=ON)
     assert CheckIndex.load(evaluated).check(FIRM, "air_travel", ON).status == "allow"
+
+
+def test_the_cli_names_the_organisation_behind_a_representatives_restriction(
+    represented: Store, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRUSTLEDGER_PERSON_KEY", bytes(range(32)).hex())
+    code, text = _run([REPRESENTATIVE, "air_travel", "--db", db_url, "--at", ON.isoformat()])
+    assert code == 3 and f"as legal representative of {FIRM}" in text
+    assert REPRESENTATIVE not in text  # the number is hashed on arrival, never printed

@@ -77,6 +77,9 @@ def check(
                 f"  {r['kind']} {r['measure']} ({r['rulebook']}), list {r['list']}, "
                 f"{r['start']} → {r['end'] or 'until removed from the list'}, by {r['agency']}"
             )
+            if "via" in r:
+                role = r["via"]["role"].replace("_", " ")
+                out.print(f"    as {role} of {r['via']['subject']}, whose records name them")
             out.print(f"    records: {', '.join(r['records']) or '—'}")
         out.print(f"  as of ledger size {decision.ledger_size:,}")
     raise typer.Exit(EXIT_BY_STATUS[decision.status])
