@@ -489,3 +489,45 @@ def test_bridge_reconnects_after_losing_the_broker(
 
     asyncio.run(scenario())
     assert "reconnecting" in caplog.text
+
+
+def test_monitor_listen_bridges_a_broker_end_to_end(broker: str, tmp_path: Path) -> None:
+    """`trustledger monitor listen --mqtt … --topic …` as a process: a logger's packet
+    published to the broker is stored and its 9014 reply comes back on <topic>/ack."""
+    import signal
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'listen.db'}"
+    open_store(url).init()
+    topic = f"trustledger-test/{uuid.uuid4().hex}/hj212"
+    log = (tmp_path / "listen.err").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trustledger", "monitor", "listen", "--mqtt", broker,
+         "--topic", topic, "--client-id", f"tl-{uuid.uuid4().hex[:12]}", "--db", url],
+        stdout=subprocess.DEVNULL, stderr=log,
+    )  # fmt: skip
+
+    async def publish_until_acknowledged() -> bytes:
+        async with aiomqtt.Client(HOST, PORT) as client:
+            await client.subscribe(f"{topic}/ack", qos=1)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:  # the bridge may not have subscribed yet
+                await client.publish(topic, logger_packet(), qos=1)
+                try:
+                    async with asyncio.timeout(1.0):
+                        async for message in client.messages:
+                            return bytes(message.payload)  # type: ignore[arg-type]
+                except TimeoutError:
+                    continue
+            raise AssertionError("no acknowledgement from the bridge")
+
+    try:
+        ack = asyncio.run(publish_until_acknowledged())
+        assert parse(ack).cn == "9014"
+        digest = parse(logger_packet()).digest
+        assert MonitoringStore(open_store(url)).digests() == [digest]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        log.close()
