@@ -15,6 +15,8 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(BIN)/trustledger demo
+	@echo "serving the API on http://127.0.0.1:8000 (OpenAPI at /openapi.json); Ctrl-C stops it"
+	$(BIN)/trustledger serve
 
 lint: setup
 	$(BIN)/ruff check trustledger tests bench

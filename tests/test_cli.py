@@ -134,6 +134,7 @@ def test_demo_small(env: Path) -> None:
     assert runner.invoke(app, ["check", firm, "teleportation"]).exit_code == 4
     # the demo plants: one exceedance record waits for a person; it counts toward nothing
     assert "1 exceedance record(s) awaiting a person's confirmation" in result.stdout
+    assert "checker API key (shown once, only its hash is stored): tlk_" in result.stdout
     with sqlite3.connect(env / "cli.db") as conn:
         ((pending,),) = conn.execute(
             "SELECT count(*) FROM records WHERE confirmation = 'pending'"

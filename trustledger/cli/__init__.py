@@ -328,6 +328,22 @@ def demo(
                     now=datetime.now(ZoneInfo(settings.timezone)).replace(tzinfo=None),
                     now_us=now_us(),
                 )  # fmt: skip
+        key, denied = None, None
+        if published:
+            from trustledger.access import create_key
+            from trustledger.sanctions.actions import load_actions
+
+            # one key to try the API with; like every key, only its hash is kept
+            key = create_key(store, "checker", "demo checker (every action)",
+                             sorted(load_actions().codes))  # fmt: skip
+            today = settings.today().isoformat()
+            found = store._query(
+                "SELECT subject_id FROM state_measures WHERE kind = 'restriction' "
+                "AND actions LIKE ? AND subject_id LIKE '91%' AND starts <= ? "
+                "AND (ends IS NULL OR ends > ?) ORDER BY subject_id LIMIT 1",
+                ('%"public_procurement"%', today, today),
+            )
+            denied = found[0][0] if found else None
         head = store.head()
     out.print(table)
     if published:
@@ -348,6 +364,14 @@ def demo(
                 f"  confirm after review: trustledger monitor confirm {record} --reviewer NAME"
             )
     out.print(f"ledger {settings.db_url}: {head.size:,} entries, root {head.root.hex()}")
+    if key is not None:
+        out.print(f"checker API key (shown once, only its hash is stored): {key}")
+        if denied is not None:
+            out.print(
+                "try: trustledger serve, then  curl -H 'Authorization: Bearer "
+                f"{key}' 'http://127.0.0.1:8000/v1/check?subject={denied}"
+                "&action=public_procurement'"
+            )
     out.print(
         "next: trustledger profile 91440607MA5JA4BC7E · trustledger compare "
         "cn-spc-dishonest-debtors cn-national-admin-penalty · trustledger verify"
