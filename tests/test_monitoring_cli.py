@@ -58,3 +58,17 @@ def test_points_and_judge_on_an_empty_database(db: str) -> None:
     assert result.exit_code == 0 and '"points": []' in result.output
     result = runner.invoke(app, ["monitor", "judge", "--json", "--db", db])
     assert result.exit_code == 0 and result.stdout.strip() == "[]"
+
+
+def test_listen_on_a_port_in_use_is_refused(db: str) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            app, ["monitor", "listen", "--hj212", f"127.0.0.1:{port}", "--db", db]
+        )
+    assert result.exit_code == 2, result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output

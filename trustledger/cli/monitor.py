@@ -54,7 +54,7 @@ def listen(
 ) -> None:
     """Receive packets until stopped (Ctrl-C or SIGTERM); each is stored before it is
     acknowledged."""
-    from trustledger.monitoring.receiver import GroupWriter, Receiver
+    from trustledger.monitoring.receiver import GroupWriter, Receiver, Tally
     from trustledger.monitoring.store import MonitoringStore
 
     if hj212 is None and mqtt is None:
@@ -75,6 +75,8 @@ def listen(
     store = open_db(settings_for(db))
     writer = GroupWriter(MonitoringStore(store))
 
+    tallies: list[Tally] = []
+
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -84,12 +86,18 @@ def listen(
         server = None
         if address is not None:
             receiver = Receiver(writer)
-            server = await receiver.serve(*address)
+            tallies.append(receiver.tally)
+            try:
+                server = await receiver.serve(*address)
+            except OSError as exc:
+                console.print(f"error: cannot listen on {hj212}: {exc}", markup=False)
+                raise typer.Exit(2) from None
             console.print(f"HJ 212 over TCP on {address[0]}:{address[1]}", markup=False)
         if mqtt is not None:
             from trustledger.monitoring.mqtt import MqttBridge
 
             bridge = MqttBridge(writer, mqtt, topic or [], client_id=client_id)
+            tallies.append(bridge.tally)
             tasks.append(asyncio.create_task(bridge.run(stop)))
             console.print(f"MQTT {mqtt} topics {', '.join(topic or [])}", markup=False)
         await stop.wait()
@@ -97,14 +105,27 @@ def listen(
             server.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 5)
-        for task in tasks:
-            task.cancel()
+        # the bridge stops by itself once its current batch is stored
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=10)
+            for task in pending:
+                task.cancel()
 
     try:
         asyncio.run(run())
     finally:
         writer.close()
         store.close()
+    total = Tally()
+    for tally in tallies:
+        total.add(tally)
+    summary = total.to_json()
+    console.print(
+        f"stopped: {summary['packets']} packets, {summary['valid']} valid "
+        f"({summary['accepted']} new, {summary['duplicates']} duplicates), "
+        f"{summary['rejected_total']} rejected, {summary['acknowledged']} acknowledged",
+        markup=False,
+    )
 
 
 @app.command()
