@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import orjson
+
 from trustledger.ledger.store import Store
 from trustledger.monitoring.codec import Packet, PacketError
 
@@ -130,11 +132,9 @@ class Notice:
 
 def readings_json(packet: Packet) -> str:
     """The parsed values kept beside the raw text: code → {values, flag}."""
-    return json.dumps(
-        {r.code: {"values": dict(r.values), "flag": r.flag} for r in packet.readings if r.values},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    return orjson.dumps(
+        {r.code: {"values": dict(r.values), "flag": r.flag} for r in packet.readings if r.values}
+    ).decode()
 
 
 class MonitoringStore:
@@ -225,7 +225,7 @@ class MonitoringStore:
             f"WHERE mn = ? AND cn IN ({marks}){where} ORDER BY data_time, received_us",
             (mn, *cns, *params),
         )
-        return [StoredPacket(r[0], int(r[1]), r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+        return [StoredPacket(r[0], int(r[1]), r[2], r[3], r[4], orjson.loads(r[5])) for r in rows]
 
     def unregistered(self) -> list[tuple[str, int]]:
         """Points that send data but are registered to no subject: kept, reported, not
