@@ -538,10 +538,10 @@ def test_a_failed_rebuild_is_logged_and_the_old_index_keeps_serving(
     monkeypatch.setattr(CheckIndex, "load", staticmethod(broken))
     new = _evaluate_a_new_debtor(evaluated)
     params = {"subject": new, "action": "air_travel", "on": ON.isoformat()}
-    with caplog.at_level(logging.ERROR, logger="trustledger.api.app"):
+    with caplog.at_level(logging.ERROR, logger="trustledger.api.service"):
         assert client.get("/v1/check", params=params, headers=bearer(key)).status_code == 200
         _wait_for(lambda: svc.index_error is not None)
-    (record,) = [r for r in caplog.records if r.name == "trustledger.api.app"]
+    (record,) = [r for r in caplog.records if r.name == "trustledger.api.service"]
     assert record.exc_info is not None and "unreadable" in str(record.exc_info[1])
     health = client.get("/v1/health")
     assert health.status_code == 200

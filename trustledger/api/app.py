@@ -8,14 +8,10 @@ an RFC 9457 problem document.
 
 from __future__ import annotations
 
-import builtins
-import logging
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import date
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
@@ -23,39 +19,35 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from trustledger.access.keys import ApiKey, authenticate, ensure_table
-from trustledger.catalogue import Catalogue, national_catalogue
-from trustledger.evaluate.service import UnknownRulebook, UnknownSubject, resolve_subject
-from trustledger.evaluate.service import subject_profiles as _subject_profiles
-from trustledger.evaluate.state import (
-    changed_subjects,
-    latest_positions,
-    list_members,
-    state_signature,
+from trustledger.access.keys import ApiKey
+from trustledger.api.models import (
+    MAX_BATCH,
+    MAX_PAGE,
+    BatchRequest,
+    BatchResult,
+    CheckResult,
+    Health,
+    ListPage,
+    Pair,
+    PointView,
+    Problem,
+    ScreenRequest,
+    ScreenResult,
+    SubjectPoints,
+    SubjectProfiles,
 )
-from trustledger.ids import PersonKeyer
-from trustledger.intake.factory import person_keyer
-from trustledger.ledger.projection import SubjectRow
-from trustledger.ledger.store import Store, open_store
-from trustledger.monitoring.points import PointError, point_view, subject_points
-from trustledger.monitoring.store import MonitoringStore
-from trustledger.rulebook.publish import published_rulebooks
+from trustledger.api.service import ApiService
+from trustledger.evaluate.service import UnknownRulebook, UnknownSubject, resolve_subject
 from trustledger.rulebook.schema import ID_PATTERN
 from trustledger.sanctions.check import CheckIndex, Decision
-from trustledger.sanctions.screening import ScreeningIndex
 from trustledger.settings import Settings
 
 __all__ = ["MAX_BATCH", "create_app"]
 
-log = logging.getLogger(__name__)
-
-MAX_BATCH = 10_000
-MAX_PAGE = 1000
-MAX_SCREEN = 50
 PERSON_FILE = "a person's file is not served to checkers"
 PROBLEM_TYPE = "application/problem+json"
 _T = TypeVar("_T")
@@ -69,223 +61,6 @@ _TITLES = {
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
-
-
-# --- response and request models ------------------------------------------------------
-class Problem(BaseModel):
-    """An RFC 9457 problem document."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
-
-
-class Health(BaseModel):
-    status: Literal["ok"]
-    ledger_size: int = Field(description="Entries in the ledger.")
-    root: str = Field(description="Merkle root of the ledger (hex).")
-    index_ledger_size: int = Field(description="The ledger position the check index reflects.")
-    stale: bool = Field(
-        description="The check index lags the evaluation state: a rebuild is under way or the"
-        " last one failed. The previous index keeps answering meanwhile."
-    )
-    index_error: str | None = Field(description="Why the last rebuild failed, if it did.")
-
-
-class Reason(BaseModel):
-    measure: str
-    kind: str
-    list: str
-    rulebook: str
-    start: str | None
-    end: str | None
-    agency: str | None
-    records: builtins.list[str]  # `list` is a field name here
-
-
-class CheckResult(BaseModel):
-    subject: str = Field(description="The subject's ledger id (a keyed hash for a person).")
-    action: str
-    on: date
-    status: Literal["allow", "deny", "allow_with_incentives", "unknown"]
-    why: str | None = Field(description="Why the answer is unknown, if it is.")
-    ledger_size: int
-    reasons: list[Reason]
-
-
-class Pair(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    subject: str = Field(min_length=1, max_length=64)
-    action: str = Field(min_length=1, max_length=64)
-
-
-class BatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    pairs: list[Pair] = Field(max_length=MAX_BATCH)
-    on: date | None = None
-
-
-class BatchResult(BaseModel):
-    on: date
-    results: list[CheckResult]
-
-
-class RecordViewOut(BaseModel):
-    record_id: str
-    category: str
-    tier: str
-    points: int
-    standing: str
-    published: str
-    publicity_ends: str | None
-    counted: bool
-
-
-class ListMembershipOut(BaseModel):
-    list_id: str
-    kind: str
-    title: str
-    since: str
-    until: str | None
-    records: builtins.list[str]
-    condition: str
-
-
-class MeasureOut(BaseModel):
-    measure_id: str
-    kind: str
-    list_id: str
-    actions: builtins.list[str]
-    start: str
-    end: str | None
-    agency: str
-    legal_basis: builtins.list[str]
-
-
-class ProfileOut(BaseModel):
-    subject_id: str
-    rulebook: str = Field(description="The rulebook version (id@version).")
-    on: str
-    applicable: bool
-    records: list[RecordViewOut]
-    score: int | None
-    grade: str | None
-    lists: list[ListMembershipOut]
-    measures: list[MeasureOut]
-    explanation: list[str]
-
-
-class SubjectProfiles(BaseModel):
-    subject: str = Field(description="The subject's ledger id.")
-    kind: str
-    name: str
-    on: date
-    ledger_size: int
-    profiles: list[ProfileOut]
-
-
-class ListMember(BaseModel):
-    subject_id: str
-    name: str
-    kind: str = Field(description="The list's kind (black or red).")
-    since: str
-    until: str | None
-    records: list[str]
-
-
-class ListPage(BaseModel):
-    rulebook: str
-    list: str
-    members: builtins.list[ListMember]
-    persons_withheld: int = Field(
-        description="Persons on the list, left out of every page (principle 6)."
-    )
-    next: str | None = Field(description="Pass as `after` for the next page; null at the end.")
-
-
-class ScreenRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-    region: str | None = Field(
-        default=None, pattern=r"^[0-9]{2}(?:[0-9]{2}){0,2}$", description="2, 4 or 6 digits."
-    )
-    address: str | None = Field(default=None, max_length=500)
-    limit: int = Field(default=10, ge=1, le=MAX_SCREEN)
-
-
-class CandidateOut(BaseModel):
-    subject_id: str
-    matched_name: str
-    name_form: Literal["name", "former_name", "alias"]
-    score: float
-    features: dict[str, float]
-    outcome: Literal["review"]
-
-
-class ScreenResult(BaseModel):
-    ledger_size: int
-    candidates: builtins.list[CandidateOut]
-
-
-class HourOut(BaseModel):
-    hour: str = Field(description="Start of the hour, local time (YYYY-MM-DDTHH:MM).")
-    converted: float | None = Field(description="Valid hourly mean at the reference O₂.")
-    valid: bool = Field(description="≥ 45 valid minutes (flag N), O₂ valid where needed.")
-
-
-class PollutantSeries(BaseModel):
-    name: str
-    limit: float
-    limit_set: str
-    reference_o2: float | None
-    hours: builtins.list[HourOut]
-
-
-class EpisodeOut(BaseModel):
-    key: str
-    pollutant: str
-    limit_set: str
-    limit: float
-    first_hour: str
-    last_hour: str
-    hours: int
-    max: float
-    record: str | None = Field(description="The record issued, once the threshold was met.")
-
-
-class NoticeOut(BaseModel):
-    mn: str
-    pollutant: str
-    kind: str
-    start_s: int
-    end_s: int
-    count: int
-    detail: str
-
-
-class PointView(BaseModel):
-    mn: str
-    subject: str
-    outlet: str
-    pollutants: dict[str, PollutantSeries]
-    episodes: builtins.list[EpisodeOut]
-    notices: builtins.list[NoticeOut] = Field(
-        description="Data-quality notices: faults of the instrument, never penalties."
-    )
-
-
-class PointSummary(BaseModel):
-    mn: str
-    outlet: str
-    limit_set: str
-    rulebook: str
-    pollutants: builtins.list[str]
-
-
-class SubjectPoints(BaseModel):
-    subject: str
-    points: builtins.list[PointSummary]
 
 
 class ApiProblem(Exception):
@@ -306,213 +81,6 @@ def _problem(
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": Problem, "description": _TITLES[s]} for s in statuses}
-
-
-# --- the index holder -----------------------------------------------------------------
-class _Service:
-    """The store, the person keyer and the check index, reloaded when the ledger moves.
-
-    A full rebuild runs in a worker thread on a connection of its own while the previous
-    index keeps answering; the finished index replaces it in one reference assignment.
-    """
-
-    # beyond this many changed subjects a fresh load is cheaper than patching
-    FOLLOW_LIMIT = 5000
-    # a failed rebuild is tried again after this many seconds, not at every interval
-    RETRY_AFTER = 30.0
-
-    def __init__(self, settings: Settings, reload_interval: float) -> None:
-        self.settings = settings
-        self.reload_interval = reload_interval
-        self.lock = threading.Lock()
-        self.store: Store = open_store(settings.db_url)
-        ensure_table(self.store)
-        self.keyer: PersonKeyer | None = person_keyer(settings)
-        self.signature, self.index = self._load(self.store)
-        self.checked = time.monotonic()
-        self.rebuilder: threading.Thread | None = None
-        self.index_error: str | None = None
-        self.retry_at = 0.0
-        # keys found, by the key itself: a check must not cost a database read; the cache is
-        # emptied whenever the ledger or the state is looked at again (once per interval)
-        self.keys: dict[str, ApiKey] = {}
-        self.subjects: dict[str, str] = {}  # valid organisation ids seen (never persons)
-        self.catalogue: Catalogue = national_catalogue()
-        # built on first use, rebuilt when the ledger grows (under the lock)
-        self.screening: ScreeningIndex | None = None
-        self.screening_size = -1
-        self._mstore: MonitoringStore | None = None
-
-    def _load(self, store: Store) -> tuple[tuple[Any, ...], CheckIndex]:
-        # the signature is read before the rows: whatever is written during the load shows
-        # as a difference at the next look and is patched in then, never skipped
-        signature = state_signature(store)
-        return signature, CheckIndex.load(store, timezone=self.settings.timezone)
-
-    @property
-    def stale(self) -> bool:
-        """The index is known to lag the state: a rebuild is under way or failed."""
-        return self.rebuilder is not None or self.index_error is not None
-
-    def current(self) -> CheckIndex:
-        # the common case takes no lock: the reference is only ever replaced whole
-        if time.monotonic() - self.checked < self.reload_interval:
-            return self.index
-        with self.lock:
-            now = time.monotonic()
-            if now - self.checked >= self.reload_interval:
-                self.checked = now
-                self.keys = {}
-                signature = state_signature(self.store)
-                if signature != self.signature:
-                    self._follow(signature)
-            return self.index
-
-    def _follow(self, signature: tuple[Any, ...]) -> None:
-        """Bring the index up to the current state: patch just the subjects whose state
-        rows are newer than what the index holds (an ingest re-evaluates only the subjects
-        it touched); rebuild whole, in the background, when many changed (a batch
-        evaluation). Called under the lock."""
-        if self.rebuilder is not None or time.monotonic() < self.retry_at:
-            # the change since the index's signature includes the big one, so there is no
-            # small patch to apply; the rebuild reads every later change, and what lands
-            # after its rows were read is patched in at the look that follows the swap
-            return
-        old_size, old_rows, old_state, old_generation = self.signature
-        changed = changed_subjects(self.store, old_size, old_state)
-        if (
-            len(changed) > self.FOLLOW_LIMIT
-            or signature[1] < (old_rows or 0)
-            or signature[3] != old_generation  # a whole re-evaluation: any row may differ
-        ):
-            if signature[1] <= self.FOLLOW_LIMIT:
-                # a state this small loads faster than a patch is worked out
-                self.signature, self.index = self._load(self.store)
-                return
-            self.rebuilder = threading.Thread(
-                target=self._rebuild, name="check-index-rebuild", daemon=True
-            )
-            self.rebuilder.start()
-            return
-        rows = {t: [r for sid in sorted(changed) for r in self.store.state_rows(t, sid)]
-                for t in ("state_profiles", "state_lists", "state_measures")}  # fmt: skip
-        self.index.replace_subjects(
-            changed, rows["state_profiles"], rows["state_lists"], rows["state_measures"],
-            latest_positions(self.store, changed),
-        )  # fmt: skip
-        self.signature = signature
-
-    def _rebuild(self) -> None:
-        """The worker thread: load a fresh index on a connection of its own (the shared one
-        and the lock stay free for requests), then swap it in."""
-        try:
-            store = open_store(self.settings.db_url)
-            try:
-                signature, index = self._load(store)
-            finally:
-                store.close()
-        except Exception as exc:
-            log.exception("rebuilding the check index failed; the previous index keeps serving")
-            with self.lock:
-                self.index_error = f"the last rebuild failed ({type(exc).__name__})"
-                self.retry_at = time.monotonic() + self.RETRY_AFTER
-                self.rebuilder = None
-            return
-        with self.lock:
-            self.index = index
-            self.signature = signature
-            self.index_error = None
-            self.rebuilder = None
-            # look at the state again at the next request: subjects patched while the load
-            # ran are newer than the rows it read
-            self.checked = float("-inf")
-
-    def close(self) -> None:
-        rebuilder = self.rebuilder
-        if rebuilder is not None:
-            rebuilder.join(timeout=10.0)
-        self.store.close()
-
-    def authenticate(self, key: str) -> ApiKey | None:
-        found = self.keys.get(key)
-        if found is None:
-            with self.lock:
-                found = authenticate(self.store, key)
-            if found is not None:
-                self.keys[key] = found
-        return found
-
-    def health(self) -> tuple[int, str]:
-        with self.lock:
-            head = self.store.head()
-            return head.size, head.root.hex()
-
-    def subject(self, subject_id: str) -> SubjectRow | None:
-        with self.lock:
-            row = self.store.get_row("subjects", subject_id)
-        return None if row is None else SubjectRow._make(row)
-
-    def profiles(
-        self, subject_id: str, rulebook_id: str | None
-    ) -> tuple[date, int, builtins.list[dict[str, Any]]]:
-        day = self.settings.today()
-        with self.lock:
-            size = self.store.size()
-            found = _subject_profiles(
-                self.store, self.catalogue, subject_id, at_us=None, on=day, rulebook_id=rulebook_id
-            )
-        return day, size, [p.to_json() for p in found]
-
-    def _monitoring(self) -> MonitoringStore:
-        if self._mstore is None:
-            self._mstore = MonitoringStore(self.store)
-        return self._mstore
-
-    def point_view(self, mn: str, days: int) -> dict[str, Any] | None:
-        with self.lock:
-            try:
-                return point_view(self.store, self._monitoring(), mn, days)
-            except PointError:
-                return None
-
-    def subject_points(self, subject_id: str) -> builtins.list[dict[str, Any]]:
-        with self.lock:
-            return subject_points(self._monitoring(), subject_id)
-
-    def list_page(
-        self, rulebook_id: str, list_id: str, after: str | None, limit: int
-    ) -> tuple[builtins.list[tuple[Any, ...]], int, bool]:
-        """(up to limit + 1 organisation members after ``after``, persons on the list,
-        whether the rulebook publishes that list)."""
-        with self.lock:
-            rows, persons = list_members(self.store, rulebook_id, list_id, after, limit + 1)
-            published = False
-            if not rows and not persons:
-                rulebook = published_rulebooks(self.store).get(rulebook_id)
-                published = rulebook is not None and any(d.id == list_id for d in rulebook.lists)
-        return rows, persons, published or bool(rows) or bool(persons)
-
-    def screen(
-        self, name: str, region: str | None, address: str | None, limit: int
-    ) -> tuple[int, builtins.list[dict[str, Any]]]:
-        with self.lock:
-            size = self.store.size()
-            if self.screening is None or size != self.screening_size:
-                rows = (SubjectRow._make(r) for r in self.store.iter_rows("subjects"))
-                self.screening = ScreeningIndex.build(rows)
-                self.screening_size = size
-            found = self.screening.screen(name, region=region, address=address, limit=limit)
-        return size, [
-            {
-                "subject_id": c.subject_id,
-                "matched_name": c.matched_name,
-                "name_form": c.name_form,
-                "score": c.score,
-                "features": c.features,
-                "outcome": c.outcome,
-            }
-            for c in found
-        ]
 
 
 def _result(subject_id: str, action: str, on: date, decision: Decision) -> dict[str, Any]:
@@ -541,20 +109,20 @@ def _json(value: Any) -> Response:
 
 
 # --- dependencies --------------------------------------------------------------------
-async def service(request: Request) -> _Service:
-    svc: _Service = request.app.state.service
+async def service(request: Request) -> ApiService:
+    svc: ApiService = request.app.state.service
     return svc
 
 
 async def caller(
-    svc: Annotated[_Service, Depends(service)],
+    svc: Annotated[ApiService, Depends(service)],
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> ApiKey:
     return authorize(svc, authorization, x_api_key)
 
 
-def authorize(svc: _Service, authorization: str | None, x_api_key: str | None) -> ApiKey:
+def authorize(svc: ApiService, authorization: str | None, x_api_key: str | None) -> ApiKey:
     key = x_api_key
     if authorization is not None:
         scheme, _, token = authorization.partition(" ")
@@ -652,7 +220,7 @@ def in_scope(key: ApiKey, index: CheckIndex, action: str) -> None:
         raise ApiProblem(403, f"this key may not check the action {action!r}")
 
 
-def subject_id(svc: _Service, text: str, where: str) -> str:
+def subject_id(svc: ApiService, text: str, where: str) -> str:
     # checkers ask about the same subjects again and again: remember valid organisation
     # ids (a resident ID number is never kept, not even in memory: it is hashed each time)
     known = svc.subjects.get(text)
@@ -680,7 +248,7 @@ def create_app(settings: Settings, *, reload_interval: float = 1.0) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.service = _Service(settings, reload_interval)
+        app.state.service = ApiService(settings, reload_interval)
         try:
             yield
         finally:
@@ -716,7 +284,7 @@ def create_app(settings: Settings, *, reload_interval: float = 1.0) -> FastAPI:
         return _problem(500, "internal error")
 
     @app.get("/v1/health", response_model=Health, responses=_problems(500), tags=["ledger"])
-    def health(svc: Annotated[_Service, Depends(service)]) -> Health:
+    def health(svc: Annotated[ApiService, Depends(service)]) -> Health:
         """The service is up: ledger size and root, and the position the check index reflects."""
         index = svc.current()
         size, root = svc.health()
@@ -731,7 +299,7 @@ def create_app(settings: Settings, *, reload_interval: float = 1.0) -> FastAPI:
 
     async def check(request: Request) -> Response:
         """May SUBJECT do ACTION on day ON? ``unknown`` is never an allow."""
-        svc: _Service = request.app.state.service
+        svc: ApiService = request.app.state.service
         headers = request.headers
         # the key first, as a dependency would: without one, nothing else is judged
         key = authorize(svc, headers.get("authorization"), headers.get("x-api-key"))
@@ -760,7 +328,7 @@ def create_app(settings: Settings, *, reload_interval: float = 1.0) -> FastAPI:
         tags=["checks"],
     )
     async def check_batch(
-        svc: Annotated[_Service, Depends(service)],
+        svc: Annotated[ApiService, Depends(service)],
         key: Annotated[ApiKey, Depends(caller)],
         body: BatchRequest,
     ) -> Response:
@@ -785,7 +353,7 @@ def create_app(settings: Settings, *, reload_interval: float = 1.0) -> FastAPI:
         tags=["subjects"],
     )
     async def profile(
-        svc: Annotated[_Service, Depends(service)],
+        svc: Annotated[ApiService, Depends(service)],
         key: Annotated[ApiKey, Depends(caller)],
         subject: Annotated[
             str,
@@ -833,7 +401,7 @@ def create_app(settings: Settings, *, reload_interval: float = 1.0) -> FastAPI:
         tags=["monitoring"],
     )
     async def monitoring_points(
-        svc: Annotated[_Service, Depends(service)],
+        svc: Annotated[ApiService, Depends(service)],
         key: Annotated[ApiKey, Depends(caller)],
         subject: Annotated[str, Path(min_length=1, max_length=64, description="USCC or id.")],
     ) -> Response:
@@ -850,7 +418,7 @@ def create_app(settings: Settings, *, reload_interval: float = 1.0) -> FastAPI:
         tags=["monitoring"],
     )
     async def monitoring_point(
-        svc: Annotated[_Service, Depends(service)],
+        svc: Annotated[ApiService, Depends(service)],
         key: Annotated[ApiKey, Depends(caller)],
         mn: Annotated[str, Path(pattern=r"^[0-9A-Za-z_-]{1,64}$", description="The logger's MN.")],
         days: Annotated[int, Query(ge=1, le=31, description="Days of hourly values.")] = 7,
@@ -869,7 +437,7 @@ def create_app(settings: Settings, *, reload_interval: float = 1.0) -> FastAPI:
         tags=["lists"],
     )
     async def list_members(
-        svc: Annotated[_Service, Depends(service)],
+        svc: Annotated[ApiService, Depends(service)],
         key: Annotated[ApiKey, Depends(caller)],
         rulebook: Annotated[str, Path(pattern=ID_PATTERN, max_length=80)],
         list_id: Annotated[str, Path(pattern=ID_PATTERN, max_length=80)],
@@ -917,7 +485,7 @@ def create_app(settings: Settings, *, reload_interval: float = 1.0) -> FastAPI:
         tags=["screening"],
     )
     async def screen(
-        svc: Annotated[_Service, Depends(service)],
+        svc: Annotated[ApiService, Depends(service)],
         key: Annotated[ApiKey, Depends(caller)],
         body: ScreenRequest,
     ) -> Response:

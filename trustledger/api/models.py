@@ -1,0 +1,234 @@
+"""The request and response models of the HTTP API: its published contract.
+
+Responses are written as plain dicts by orjson (validating every answer again would cost
+more than the check); these models describe them in the OpenAPI document, and the
+Schemathesis test holds the answers to them.
+"""
+
+from __future__ import annotations
+
+import builtins
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_BATCH = 10_000
+MAX_PAGE = 1000
+MAX_SCREEN = 50
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    ledger_size: int = Field(description="Entries in the ledger.")
+    root: str = Field(description="Merkle root of the ledger (hex).")
+    index_ledger_size: int = Field(description="The ledger position the check index reflects.")
+    stale: bool = Field(
+        description="The check index lags the evaluation state: a rebuild is under way or the"
+        " last one failed. The previous index keeps answering meanwhile."
+    )
+    index_error: str | None = Field(description="Why the last rebuild failed, if it did.")
+
+
+class Reason(BaseModel):
+    measure: str
+    kind: str
+    list: str
+    rulebook: str
+    start: str | None
+    end: str | None
+    agency: str | None
+    records: builtins.list[str]  # `list` is a field name here
+
+
+class CheckResult(BaseModel):
+    subject: str = Field(description="The subject's ledger id (a keyed hash for a person).")
+    action: str
+    on: date
+    status: Literal["allow", "deny", "allow_with_incentives", "unknown"]
+    why: str | None = Field(description="Why the answer is unknown, if it is.")
+    ledger_size: int
+    reasons: list[Reason]
+
+
+class Pair(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subject: str = Field(min_length=1, max_length=64)
+    action: str = Field(min_length=1, max_length=64)
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pairs: list[Pair] = Field(max_length=MAX_BATCH)
+    on: date | None = None
+
+
+class BatchResult(BaseModel):
+    on: date
+    results: list[CheckResult]
+
+
+class RecordViewOut(BaseModel):
+    record_id: str
+    category: str
+    tier: str
+    points: int
+    standing: str
+    published: str
+    publicity_ends: str | None
+    counted: bool
+
+
+class ListMembershipOut(BaseModel):
+    list_id: str
+    kind: str
+    title: str
+    since: str
+    until: str | None
+    records: builtins.list[str]
+    condition: str
+
+
+class MeasureOut(BaseModel):
+    measure_id: str
+    kind: str
+    list_id: str
+    actions: builtins.list[str]
+    start: str
+    end: str | None
+    agency: str
+    legal_basis: builtins.list[str]
+
+
+class ProfileOut(BaseModel):
+    subject_id: str
+    rulebook: str = Field(description="The rulebook version (id@version).")
+    on: str
+    applicable: bool
+    records: list[RecordViewOut]
+    score: int | None
+    grade: str | None
+    lists: list[ListMembershipOut]
+    measures: list[MeasureOut]
+    explanation: list[str]
+
+
+class SubjectProfiles(BaseModel):
+    subject: str = Field(description="The subject's ledger id.")
+    kind: str
+    name: str
+    on: date
+    ledger_size: int
+    profiles: list[ProfileOut]
+
+
+class ListMember(BaseModel):
+    subject_id: str
+    name: str
+    kind: str = Field(description="The list's kind (black or red).")
+    since: str
+    until: str | None
+    records: list[str]
+
+
+class ListPage(BaseModel):
+    rulebook: str
+    list: str
+    members: builtins.list[ListMember]
+    persons_withheld: int = Field(
+        description="Persons on the list, left out of every page (principle 6)."
+    )
+    next: str | None = Field(description="Pass as `after` for the next page; null at the end.")
+
+
+class ScreenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    region: str | None = Field(
+        default=None, pattern=r"^[0-9]{2}(?:[0-9]{2}){0,2}$", description="2, 4 or 6 digits."
+    )
+    address: str | None = Field(default=None, max_length=500)
+    limit: int = Field(default=10, ge=1, le=MAX_SCREEN)
+
+
+class CandidateOut(BaseModel):
+    subject_id: str
+    matched_name: str
+    name_form: Literal["name", "former_name", "alias"]
+    score: float
+    features: dict[str, float]
+    outcome: Literal["review"]
+
+
+class ScreenResult(BaseModel):
+    ledger_size: int
+    candidates: builtins.list[CandidateOut]
+
+
+class HourOut(BaseModel):
+    hour: str = Field(description="Start of the hour, local time (YYYY-MM-DDTHH:MM).")
+    converted: float | None = Field(description="Valid hourly mean at the reference O₂.")
+    valid: bool = Field(description="≥ 45 valid minutes (flag N), O₂ valid where needed.")
+
+
+class PollutantSeries(BaseModel):
+    name: str
+    limit: float
+    limit_set: str
+    reference_o2: float | None
+    hours: builtins.list[HourOut]
+
+
+class EpisodeOut(BaseModel):
+    key: str
+    pollutant: str
+    limit_set: str
+    limit: float
+    first_hour: str
+    last_hour: str
+    hours: int
+    max: float
+    record: str | None = Field(description="The record issued, once the threshold was met.")
+
+
+class NoticeOut(BaseModel):
+    mn: str
+    pollutant: str
+    kind: str
+    start_s: int
+    end_s: int
+    count: int
+    detail: str
+
+
+class PointView(BaseModel):
+    mn: str
+    subject: str
+    outlet: str
+    pollutants: dict[str, PollutantSeries]
+    episodes: builtins.list[EpisodeOut]
+    notices: builtins.list[NoticeOut] = Field(
+        description="Data-quality notices: faults of the instrument, never penalties."
+    )
+
+
+class PointSummary(BaseModel):
+    mn: str
+    outlet: str
+    limit_set: str
+    rulebook: str
+    pollutants: builtins.list[str]
+
+
+class SubjectPoints(BaseModel):
+    subject: str
+    points: builtins.list[PointSummary]
