@@ -11,19 +11,20 @@ score, grade and list membership equal Python's for every subject.
 from __future__ import annotations
 
 import csv
+import gc
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import duckdb
 
 from trustledger.evaluate.profile import CompiledRulebook, Profile, evaluate_subject
 from trustledger.ledger.projection import RecordRow, SubjectRow
-from trustledger.rulebook.schema import BandedScore, GradesScore
-from trustledger.rulebook.sqlgen import compile_sql_many
+from trustledger.rulebook.schema import BandedScore, GradesScore, Rulebook
+from trustledger.rulebook.sqlgen import Dialect, compile_sql_many, compile_sql_parts
 
 _SUBJECT_COLUMNS = {"subject_id": "VARCHAR", "kind": "VARCHAR", "division": "VARCHAR"}
 _RECORD_COLUMNS = {
@@ -44,9 +45,6 @@ class Outcome(NamedTuple):
     score: int
     grade: str
     lists: tuple[str, ...]  # ids of the lists that hold
-
-
-Dialect = Literal["duckdb", "postgres"]
 
 
 def _dialect(con: Any) -> Dialect:
@@ -136,11 +134,7 @@ def sql_outcomes(con: Any, cr: CompiledRulebook, on: date) -> list[Outcome]:
     )
     # the same rule as inforce.standing(): published, within the publicity maximum,
     # not ended or revoked with effect on or before the day
-    _create(
-        con,
-        "TABLE",  # read twice (score, then lists): join and filter once
-        "facts",
-        f"""
+    facts = f"""
         SELECT r.subject_id, r.category, t.domain,
                CASE WHEN coalesce(t.tier, '') = '' THEN r.tier ELSE t.tier END AS tier,
                t.polarity, r.decision_type, t.points, r.published
@@ -149,9 +143,13 @@ def sql_outcomes(con: Any, cr: CompiledRulebook, on: date) -> list[Outcome]:
         WHERE r.published <= {d}
           AND {d} < CASE t.unit WHEN 'd' THEN r.published + t.n * INTERVAL '1 day'
                                ELSE r.published + t.n * INTERVAL '1 month' END
-          AND NOT (r.status IN ('ended', 'revoked') AND r.status_date <= {d})""",
-    )
+          AND NOT (r.status IN ('ended', 'revoked') AND r.status_date <= {d})"""
     form = rb.score
+    if isinstance(form, BandedScore) and rb.lists:
+        query = _banded_with_lists(cr, form, facts, dialect, on)
+        return _outcomes(con.execute(query).fetchall(), rb)
+    # read twice below (score, then lists): join and filter once
+    _create(con, "TABLE", "facts", facts)
     if isinstance(form, BandedScore):
         total = f"{form.base} + coalesce(sum(f.points), 0)"
         if form.floor is not None:
@@ -204,15 +202,61 @@ def sql_outcomes(con: Any, cr: CompiledRulebook, on: date) -> list[Outcome]:
         ).fetchall()
     else:
         rows = con.execute(f"SELECT subject_id, score, grade FROM {scored}").fetchall()
+    return _outcomes(rows, rb)
+
+
+def _banded_with_lists(
+    cr: CompiledRulebook, form: BandedScore, facts: str, dialect: Dialect, on: date
+) -> str:
+    """Score, grade and every list in one grouped scan of `facts`: the points total is one
+    more aggregate beside those the list conditions need (each of which carries its own
+    window, so they can share the scan)."""
+    parts = compile_sql_parts(
+        {f"l{i}": spec.when.tree for i, spec in enumerate(cr.rulebook.lists)}, dialect, on
+    )
+    total = f"{form.base} + coalesce(g.points_total, 0)"
+    if form.floor is not None:
+        total = f"greatest({total}, {form.floor})"
+    if form.ceiling is not None:
+        total = f"least({total}, {form.ceiling})"
+    bands = " ".join(
+        f"WHEN score >= {b.min} THEN '{b.grade}'" if b.min is not None else
+        f"WHEN true THEN '{b.grade}'" for b in form.bands
+    )  # fmt: skip
+    columns = ",\n               ".join(["f.subject_id", "sum(f.points) AS points_total",
+                                        *parts.columns])  # fmt: skip
+    return f"""
+        WITH facts AS ({facts}),
+        g AS MATERIALIZED (
+          SELECT {columns}
+          FROM facts AS f GROUP BY f.subject_id),
+        s AS (
+          SELECT subject_id, score, CASE {bands} ELSE '' END AS grade, kind, division FROM (
+            SELECT p.subject_id, CAST({total} AS BIGINT) AS score, p.kind, p.division
+            FROM applicable p LEFT JOIN g USING (subject_id)) totals)
+        SELECT s.subject_id, s.score, s.grade, {", ".join(parts.outputs)}
+        FROM s LEFT JOIN g AS a ON a.subject_id = s.subject_id"""
+
+
+def _outcomes(rows: list[tuple[Any, ...]], rb: Rulebook) -> list[Outcome]:
     ids = [spec.id for spec in rb.lists]
     none: tuple[str, ...] = ()
-    # most subjects are on no list: skip building an empty tuple for each of them
-    return [
-        Outcome(r[0], r[1], r[2], none)
-        if not any(r[3:])
-        else Outcome(r[0], r[1], r[2], tuple(i for i, hit in zip(ids, r[3:], strict=True) if hit))
-        for r in rows
-    ]
+    # most subjects are on no list: skip building an empty tuple for each of them; and
+    # no cyclic garbage is made here, so the collector need not walk the new tuples
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        return [
+            Outcome(r[0], r[1], r[2], none)
+            if not any(r[3:])
+            else Outcome(
+                r[0], r[1], r[2], tuple(i for i, hit in zip(ids, r[3:], strict=True) if hit)
+            )
+            for r in rows
+        ]
+    finally:
+        if gc_was_on:
+            gc.enable()
 
 
 def _as_subjects(con: Any, table: str) -> None:

@@ -58,7 +58,15 @@ from trustledger.rulebook.condition import (
 )
 from trustledger.rulebook.pyeval import NO_RECORD_DAYS
 
-__all__ = ["INT64_MAX", "INT64_MIN", "Dialect", "compile_sql", "compile_sql_many"]
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "Dialect",
+    "QueryParts",
+    "compile_sql",
+    "compile_sql_many",
+    "compile_sql_parts",
+]
 
 Dialect: TypeAlias = Literal["duckdb", "postgres"]
 
@@ -111,6 +119,29 @@ def compile_sql_many(conds: Mapping[str, Condition], dialect: Dialect, at: date)
     for name in conds:
         _check_column_name(name)
     return _Compiler(dialect, at).query(conds)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryParts:
+    """The pieces of `compile_sql_many`'s query, for a caller that folds more aggregates
+    into the same grouped scan of `facts` (one pass instead of two).
+
+    ``outputs`` read the subject as ``s`` and the grouped aggregates as ``a``; every
+    aggregate in ``columns`` carries its own window, so they may share a scan with
+    aggregates over all of `facts`.
+    """
+
+    outputs: tuple[str, ...]  # `expression AS "name"`, in the order of the conditions
+    columns: tuple[str, ...]  # `aggregate AS aN` over `facts AS f`
+
+
+def compile_sql_parts(conds: Mapping[str, Condition], dialect: Dialect, at: date) -> QueryParts:
+    """`compile_sql_many` in parts (same names, same rules)."""
+    for name in conds:
+        _check_column_name(name)
+    compiler = _Compiler(dialect, at)
+    outputs = compiler.outputs(conds)
+    return QueryParts(tuple(outputs), tuple(compiler.columns))
 
 
 def _check_column_name(name: str) -> None:
@@ -169,7 +200,7 @@ class _Compiler:
         self.columns: list[str] = []
         self.cutoffs: list[date | None] = []
 
-    def query(self, conds: Mapping[str, Condition]) -> str:
+    def outputs(self, conds: Mapping[str, Condition]) -> list[str]:
         outputs: list[str] = []
         for name, cond in conds.items():
             if not isinstance(cond, Condition):
@@ -181,6 +212,10 @@ class _Compiler:
             sql = self.expr(cond.root, in_filter=False)
             sql_type = _SQL_TYPES[cond.root.value_type]
             outputs.append(f'CAST({sql} AS {sql_type}) AS "{name}"')
+        return outputs
+
+    def query(self, conds: Mapping[str, Condition]) -> str:
+        outputs = self.outputs(conds)
         select = ",\n       ".join(["s.subject_id", *outputs])
         if not self.aggregates:
             return f"SELECT {select}\nFROM subjects AS s"
