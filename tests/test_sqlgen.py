@@ -708,3 +708,20 @@ def test_generated_sql_never_splices_text() -> None:
             sql = compile_sql(parse_condition(text.replace("''", "\\'")), dialect, T)
             bare = re.sub(r"E?'(?:[^']|'')*'", "''", sql)
             assert "--" not in bare and ";" not in bare
+
+
+def test_the_parts_are_the_pieces_of_the_whole_query() -> None:
+    from trustledger.rulebook.sqlgen import compile_sql_parts
+
+    conds = {
+        "a": parse_condition("count(tier == 'serious', within='1y') >= 1 and score < 700"),
+        "b": parse_condition("count(polarity == 'positive') >= 1"),
+    }
+    parts = compile_sql_parts(conds, "duckdb", date(2026, 11, 26))
+    whole = compile_sql_many(conds, "duckdb", date(2026, 11, 26))
+    assert len(parts.outputs) == 2 and len(parts.columns) == 2
+    assert all(piece in whole for piece in (*parts.outputs, *parts.columns))
+    # each aggregate carries its own window: it can share a scan with unwindowed ones
+    assert "FILTER (WHERE f.published >= DATE '2025-11-26'" in parts.columns[0]
+    with pytest.raises(ValueError, match="invalid column name"):
+        compile_sql_parts({"Bad Name": conds["a"]}, "duckdb", date(2026, 11, 26))
