@@ -297,3 +297,67 @@ def test_extension_rejects() -> None:
     ]
     with pytest.raises(ValueError, match="extends_to"):
         lint(**with_measure(extends_to=["cousin"]))
+
+
+MONITORING: dict[str, Any] = {
+    "category": "ENV-EXCEEDANCE-AUTOMATED",
+    "episode_min_hours": 5,
+    "legal_basis": [{"instrument": "Environmental Protection Law", "article": "42"}],
+    "limit_sets": [
+        {
+            "id": "ultra-low",
+            "title": "Ultra-low emission",
+            "reference_o2": 6,
+            "limits": {"02": 35, "a21002": 50},  # a 2005 code is accepted and mapped
+            "legal_basis": [{"instrument": "Huanfa [2015] No. 164"}],
+        }
+    ],
+}
+
+
+def with_monitoring(**changes: Any) -> dict[str, Any]:
+    return {"monitoring": dict(copy.deepcopy(MONITORING), **changes)}
+
+
+def test_a_monitoring_section_with_its_legal_basis_is_clean() -> None:
+    assert lint(**with_monitoring()) == []
+    data = dict(copy.deepcopy(BASE), **with_monitoring())
+    limits = Rulebook.model_validate(data).monitoring.limit_sets[0].limits  # type: ignore[union-attr]
+    assert limits == {"a21026": 35, "a21002": 50}  # "02" is SO₂ in the 2005 dialect
+
+
+def test_monitoring_rejects() -> None:
+    assert lint(**with_monitoring(category="MKT-PENALTY-SERIOUS")) == [
+        "monitoring.category: monitoring: category MKT-PENALTY-SERIOUS is not an automated "
+        "category (records from monitoring data wait for a person's confirmation)"
+    ]
+    assert lint(**with_monitoring(category="NOPE")) == [
+        "monitoring.category: monitoring: unknown category NOPE"
+    ]
+    assert any("legal basis" in p for p in lint(**with_monitoring(legal_basis=[])))
+    unbased = [dict(MONITORING["limit_sets"][0], legal_basis=[])]
+    assert any(p.startswith("monitoring.limit_sets[0]") for p in
+               lint(**with_monitoring(limit_sets=unbased)))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("limit_set", "message"),
+    [
+        ({"limits": {"zz999": 1}}, "'zz999' is not a pollutant code"),
+        ({"limits": {"a21026": 0}}, "a21026 must be above 0"),
+        ({"limits": {"a21026": 35, "02": 100}}, "a21026 is given twice"),
+        ({"limits": {}}, "limits"),
+        ({"reference_o2": 21}, "reference_o2"),
+        ({"averaging": "weekly"}, "averaging"),
+    ],
+)
+def test_limit_set_schema_rejects(limit_set: dict[str, Any], message: str) -> None:
+    bad = [dict(MONITORING["limit_sets"][0], **limit_set)]
+    with pytest.raises(ValueError, match=message):
+        lint(**with_monitoring(limit_sets=bad))
+
+
+def test_limit_set_ids_are_unique() -> None:
+    twice = [MONITORING["limit_sets"][0], MONITORING["limit_sets"][0]]
+    with pytest.raises(ValueError, match="limit set ids"):
+        lint(**with_monitoring(limit_sets=twice))

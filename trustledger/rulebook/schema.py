@@ -467,6 +467,8 @@ class LimitSet(_Model):
                 raise ValueError(f"limits: {code!r} is not a pollutant code of the vocabulary")
             if limit <= 0:
                 raise ValueError(f"limits: {code} must be above 0, not {limit}")
+            if canonical(code) in out:
+                raise ValueError(f"limits: {canonical(code)} is given twice ({code} is the same)")
             out[canonical(code)] = limit
         return out
 
