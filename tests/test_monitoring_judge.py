@@ -347,3 +347,36 @@ def test_a_judging_window_never_splits_an_exceedance_into_two_records(
     evidence = json.loads(episode[9])
     assert episode[7] == 9 and len(evidence["values"]) == 9
     assert len(evidence["packets"]) == 9 * 60  # the hours before the window kept theirs
+
+
+def test_a_point_whose_limit_set_is_gone_is_reported_not_judged(
+    plant: tuple[Store, MonitoringStore, Intake], tmp_path: Path
+) -> None:
+    store, mstore, intake = plant
+    send(mstore, exceeding())
+    text = RULEBOOK.read_text(encoding="utf-8")
+    changed = tmp_path / "env.yaml"
+    changed.write_text(
+        text.replace('version: "2025.2"', 'version: "2099.1"').replace(
+            "id: ultra-low-coal-power", "id: ultra-low-coal-power-v2"
+        ),
+        encoding="utf-8",
+    )
+    publish_rulebook(store, changed, national_catalogue())
+    (outcome,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    assert outcome.records == []
+    assert outcome.rejected == [
+        "rulebook cn-environmental-credit has no limit set ultra-low-coal-power"
+    ]
+
+
+def test_a_rulebook_without_limit_sets_cannot_take_points(
+    plant: tuple[Store, MonitoringStore, Intake],
+) -> None:
+    store, mstore, _ = plant
+    spc = RULEBOOK.parent / "cn-spc-dishonest-debtors.yaml"
+    publish_rulebook(store, spc, national_catalogue())
+    with pytest.raises(PointError, match="has no monitoring section"):
+        register_point(store, mstore, mn="P3", subject=FIRM, outlet="stack 3",
+                       authority=MONITOR, rulebook_id="cn-spc-dishonest-debtors",
+                       limit_set="x", now_us=now_us())  # fmt: skip

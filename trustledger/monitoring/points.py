@@ -13,7 +13,7 @@ from trustledger.evaluate.state import refresh_subjects
 from trustledger.ids import check_uscc
 from trustledger.intake import Intake, Result
 from trustledger.ledger.store import Store
-from trustledger.monitoring.judge import PointOutcome, judge_point, series_view
+from trustledger.monitoring.judge import JudgeError, PointOutcome, judge_point, series_view
 from trustledger.monitoring.store import MonitoringStore, Point
 from trustledger.monitoring.vocabulary import canonical, known
 from trustledger.rulebook.publish import published_rulebooks
@@ -96,7 +96,12 @@ def judge_all(
             outcome.rejected.append(f"rulebook {point.rulebook} is not published")
             outcomes.append(outcome)
             continue
-        outcomes.append(judge_point(mstore, intake, point, rulebook, today=today, now_us=now_us))
+        try:
+            outcome = judge_point(mstore, intake, point, rulebook, today=today, now_us=now_us)
+        except JudgeError as exc:  # e.g. a new rulebook version dropped the point's set
+            outcome = PointOutcome(point.mn)
+            outcome.rejected.append(str(exc))
+        outcomes.append(outcome)
     keep_state_current(store, {p.subject for p in mstore.points() if _issued(p.mn, outcomes)},
                        today)  # fmt: skip
     return outcomes
