@@ -290,11 +290,6 @@ def ingest_file(
                     + b"\n"
                 )
 
-    # a batch allocates hundreds of thousands of small objects, nearly none in cycles: the
-    # default thresholds would run the cyclic collector over the intake's caches every few
-    # hundred lines
-    thresholds = gc.get_threshold()
-    gc.set_threshold(100_000, 50, 100)
     try:
         for chunk, position in source(path, intake.validator, batch, max_line_bytes):
             if chunk:
@@ -302,7 +297,6 @@ def ingest_file(
             if progress is not None:
                 progress(position)
     finally:
-        gc.set_threshold(*thresholds)
         if rejects is not None:
             rejects.close()
     return report
