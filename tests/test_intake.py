@@ -140,6 +140,9 @@ def test_person_without_key_is_refused(store: Store) -> None:
     for line in authorities():
         intake.submit(line)
     assert "no person key is configured" in rejected(intake, debtor(subject=PERSON_ID))
+    # nor can an organisation's record name a person without one
+    reason = rejected(intake, debtor(legal_representative=PERSON_ID))
+    assert reason.startswith("legal_representative: a resident ID number cannot be accepted")
 
 
 def test_wrong_person_key_is_refused(store: Store) -> None:
