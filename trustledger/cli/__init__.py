@@ -336,14 +336,9 @@ def demo(
             # one key to try the API with; like every key, only its hash is kept
             key = create_key(store, "checker", "demo checker (every action)",
                              sorted(load_actions().codes))  # fmt: skip
-            today = settings.today().isoformat()
-            found = store._query(
-                "SELECT subject_id FROM state_measures WHERE kind = 'restriction' "
-                "AND actions LIKE ? AND subject_id LIKE '91%' AND starts <= ? "
-                "AND (ends IS NULL OR ends > ?) ORDER BY subject_id LIMIT 1",
-                ('%"public_procurement"%', today, today),
-            )
-            denied = found[0][0] if found else None
+            from trustledger.evaluate.state import restricted_from
+
+            denied = restricted_from(store, "public_procurement", settings.today(), prefix="91")
         head = store.head()
     out.print(table)
     if published:
@@ -379,14 +374,10 @@ def demo(
 
 
 def _refresh(store: Store, subjects: set[str], settings: Settings) -> int:
-    """Keep the state tables current for the subjects an ingest touched, once evaluation
-    has run (a store nobody has evaluated has no state to keep current)."""
     from trustledger.catalogue import national_catalogue
-    from trustledger.evaluate.state import refresh_subjects
+    from trustledger.evaluate.state import refresh_if_evaluated
 
-    if not subjects or not store.has_state():
-        return 0
-    return refresh_subjects(store, national_catalogue(), subjects, on=settings.today())
+    return refresh_if_evaluated(store, national_catalogue(), subjects, on=settings.today())
 
 
 def _publish_shipped(store: Store, directory: Path | None) -> list[str]:

@@ -191,6 +191,31 @@ def refresh_subjects(
     return len(subjects)
 
 
+def refresh_if_evaluated(
+    store: Store, catalogue: Catalogue, subject_ids: Iterable[str], *, on: date
+) -> int:
+    """Keep the state current for the subjects new entries are about, once evaluation has
+    run (a store nobody has evaluated has no state to keep current); the check index
+    answers "unknown" for a subject whose state is older than its entries."""
+    ids = set(subject_ids)
+    if not ids or not store.has_state():
+        return 0
+    return refresh_subjects(store, catalogue, ids, on=on)
+
+
+def restricted_from(store: Store, action: str, on: date, *, prefix: str = "") -> str | None:
+    """A subject (the first by id whose id starts with ``prefix``) that a restriction in
+    the state bars from ``action`` on day ``on``; None if there is none."""
+    day = on.isoformat()
+    found = store._query(
+        "SELECT subject_id FROM state_measures WHERE kind = 'restriction' AND actions LIKE ? "
+        "AND subject_id LIKE ? AND starts <= ? AND (ends IS NULL OR ends > ?) "
+        "ORDER BY subject_id LIMIT 1",
+        (f'%"{action}"%', f"{prefix}%", day, day),
+    )
+    return str(found[0][0]) if found else None
+
+
 def profiles_from_state(store: Store, subject_id: str) -> Sequence[tuple[Any, ...]]:
     return store.state_rows("state_profiles", subject_id)
 

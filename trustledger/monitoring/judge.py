@@ -12,6 +12,7 @@ notices, never records.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import defaultdict
@@ -33,6 +34,7 @@ from trustledger.monitoring.aggregate import (
     daily_means,
     episodes_meeting,
     exceedance_episodes,
+    hourly_means,
     judge_series,
     minute_rollup,
 )
@@ -64,6 +66,19 @@ class Series:
     received: list[int] = field(default_factory=list)  # epoch seconds
     dialect: list[str] = field(default_factory=list)
     digest: list[str] = field(default_factory=list)
+
+    @functools.cached_property
+    def flags(self) -> FlagMasks:
+        """Flag meanings by each reading's own dialect (F means different things)."""
+        flags = np.array(self.flag, dtype=object)
+        dialects = np.array(self.dialect, dtype=object)
+        masks = FlagMasks(*(np.zeros(len(self.flag), dtype=np.bool_) for _ in range(3)))
+        for dialect in set(self.dialect):
+            where = dialects == dialect
+            for out, part in zip(masks, classify_flags(flags[where].astype(str), dialect),
+                                 strict=True):  # fmt: skip
+                out[where] = part
+        return masks
 
 
 @dataclass
@@ -108,19 +123,6 @@ def collect(packets: Sequence[StoredPacket], field_name: str, zs_name: str) -> d
             s.dialect.append(p.dialect)
             s.digest.append(p.digest)
     return series
-
-
-def _flags(s: Series) -> FlagMasks:
-    """Flag meanings by each reading's own dialect (F means different things)."""
-    flags = np.array(s.flag, dtype=object)
-    dialects = np.array(s.dialect, dtype=object)
-    masks = FlagMasks(*(np.zeros(len(s.flag), dtype=np.bool_) for _ in range(3)))
-    for dialect in set(s.dialect):
-        where = dialects == dialect
-        for out, part in zip(masks, classify_flags(flags[where].astype(str), dialect),
-                             strict=True):  # fmt: skip
-            out[where] = part
-    return masks
 
 
 def _name(code: str) -> str:
@@ -170,7 +172,7 @@ def _prepare(s: Series, period_s: int, trusted: NDArray[np.bool_]) -> _Prepared:
     t = np.asarray(s.t, dtype=np.int64)[trusted]
     value = np.asarray(s.value, dtype=np.float64)[trusted]
     zs = np.asarray(s.zs, dtype=np.float64)[trusted]
-    masks = _flags(s)
+    masks = s.flags
     valid, stopped = masks.valid[trusted], masks.source_stopped[trusted]
     digests = [d for d, ok in zip(s.digest, trusted.tolist(), strict=True) if ok]
     if period_s:
@@ -234,7 +236,7 @@ def judge_point(
         )
         trusted[code] = ~skew.skewed
         notices += [_notice(point.mn, code, n) for n in skew.notices]
-        review = _flags(s).review
+        review = s.flags.review
         if review.any():
             ts = np.asarray(s.t, dtype=np.int64)[review]
             notices.append(
@@ -319,14 +321,9 @@ def _judge(
 
 def _hourly_zs(p: _Prepared, hour_start: NDArray[np.int64]) -> NDArray[np.float64]:
     """The logger's own converted values, averaged per hour over the valid minutes."""
-    ok = p.valid & np.isfinite(p.zs)
-    hours = (p.t // HOUR_S) * HOUR_S
-    sums: dict[int, list[float]] = defaultdict(list)
-    for h, z, good in zip(hours.tolist(), p.zs.tolist(), ok.tolist(), strict=True):
-        if good:
-            sums[h].append(z)
-    return np.array([float(np.mean(sums[h])) if sums.get(h) else np.nan
-                     for h in hour_start.tolist()])  # fmt: skip
+    zs = hourly_means(p.t, p.zs, p.valid & np.isfinite(p.zs), min_valid=1, period_s=p.period_s)
+    by_hour = dict(zip(zs.hour_start.tolist(), zs.mean.tolist(), strict=True))
+    return np.array([by_hour.get(h, np.nan) for h in hour_start.tolist()], dtype=np.float64)
 
 
 def _notice(mn: str, code: str, n: Any) -> Notice:

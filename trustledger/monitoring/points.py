@@ -9,7 +9,7 @@ from typing import Any
 
 from trustledger.catalogue import national_catalogue
 from trustledger.domain import AuthorityType, SubjectKind
-from trustledger.evaluate.state import refresh_subjects
+from trustledger.evaluate.state import refresh_if_evaluated
 from trustledger.ids import check_uscc
 from trustledger.intake import Intake, Result
 from trustledger.ledger.store import Store
@@ -102,20 +102,13 @@ def judge_all(
             outcome = PointOutcome(point.mn)
             outcome.rejected.append(str(exc))
         outcomes.append(outcome)
-    keep_state_current(store, {p.subject for p in mstore.points() if _issued(p.mn, outcomes)},
-                       today)  # fmt: skip
+    issued = {p.subject for p in mstore.points() if _issued(p.mn, outcomes)}
+    refresh_if_evaluated(store, national_catalogue(), issued, on=today)
     return outcomes
 
 
 def _issued(mn: str, outcomes: list[PointOutcome]) -> bool:
     return any(o.mn == mn and o.records for o in outcomes)
-
-
-def keep_state_current(store: Store, subjects: set[str], today: date) -> None:
-    """Re-evaluate the subjects new entries are about, once evaluation has run: the check
-    index answers "unknown" for a subject whose state is older than its entries."""
-    if subjects and store.has_state():
-        refresh_subjects(store, national_catalogue(), subjects, on=today)
 
 
 def confirm_record(
@@ -133,7 +126,7 @@ def confirm_record(
          "effective_date": today.isoformat(), "reason": f"confirmed by {reviewer}: {note}"}
     )  # fmt: skip
     if result.outcome == "accepted":
-        keep_state_current(store, {row.subject_id}, today)
+        refresh_if_evaluated(store, national_catalogue(), {row.subject_id}, on=today)
     return result
 
 

@@ -153,7 +153,7 @@ class MonitoringStore:
             return []
         digests = [r.packet.digest for r in received]
         with self.store._transaction():
-            known = self._known(digests)
+            known = self._existing("monitor_packets", "digest", digests)
             fresh: dict[str, tuple[Any, ...]] = {}
             for item in received:
                 p = item.packet
@@ -181,14 +181,15 @@ class MonitoringStore:
             seen.add(d)
         return out
 
-    def _known(self, digests: Sequence[str]) -> set[str]:
+    def _existing(self, table: str, column: str, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` the table already holds in its key ``column``."""
         found: set[str] = set()
-        unique = sorted(set(digests))
+        unique = sorted(set(keys))
         for i in range(0, len(unique), 500):
             part = unique[i : i + 500]
             marks = ", ".join("?" for _ in part)
             rows = self.store._query(
-                f"SELECT digest FROM monitor_packets WHERE digest IN ({marks})", tuple(part)
+                f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", tuple(part)
             )
             found.update(r[0] for r in rows)
         return found
@@ -267,17 +268,7 @@ class MonitoringStore:
             return 0
         rows = {f"{n.mn}|{n.pollutant}|{n.kind}|{n.start_s}": n for n in notices}
         with self.store._transaction():
-            known: set[str] = set()
-            keys = sorted(rows)
-            for i in range(0, len(keys), 500):
-                part = keys[i : i + 500]
-                marks = ", ".join("?" for _ in part)
-                known.update(
-                    r[0]
-                    for r in self.store._query(
-                        f"SELECT id FROM monitor_notices WHERE id IN ({marks})", tuple(part)
-                    )
-                )
+            known = self._existing("monitor_notices", "id", rows)
             new = [
                 (k, n.mn, n.pollutant, n.kind, n.start_s, n.end_s, n.count, n.detail, now_us)
                 for k, n in rows.items()
