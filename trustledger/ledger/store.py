@@ -208,6 +208,20 @@ class Store(ABC):
     def get_row(self, table: str, key: str) -> Any:
         return self._lookup_row(table, key)
 
+    # --- the public query interface: every query module outside ledger/ uses these ------
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one query with `?` placeholders (translated for PostgreSQL)."""
+        return self._query(sql, tuple(params))
+
+    def execute(self, sql: str, rows: Sequence[Sequence[Any]] = ((),)) -> None:
+        """A statement with `?` placeholders, once per row of parameters."""
+        self._run(sql, [tuple(r) for r in rows])
+
+    def transaction(self) -> Any:
+        """Context manager: one exclusive write transaction, committed on success, rolled
+        back on an exception; not nestable."""
+        return self._transaction()
+
     # --- evaluation state ------------------------------------------------------------
     def replace_state(
         self,
