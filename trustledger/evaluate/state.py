@@ -286,3 +286,21 @@ def list_members(
         (prefix, list_id),
     )
     return rows, int(persons[0][0])
+
+
+def stale_subjects(store: Store) -> set[str]:
+    """Subjects whose newest ledger entry is newer than their evaluation (after a crash, or
+    entries written by a run that stopped before re-evaluating): each ingest re-evaluates
+    them, whether or not it wrote them. Empty while nothing has been evaluated."""
+    if not store.has_state():
+        return set()
+    reflects: dict[str, int] = {}
+    for subject_id, size in store.query(
+        "SELECT subject_id, min(ledger_size) FROM state_profiles GROUP BY subject_id"
+    ):
+        reflects[subject_id] = int(size)
+    positions = latest_positions(store)
+    floor = min(reflects.values(), default=0)
+    return {
+        s for s, seq in positions.items() if seq >= reflects.get(s, floor)
+    }
