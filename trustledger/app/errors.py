@@ -1,0 +1,70 @@
+"""One error base for every use case, with what each face needs to report it.
+
+A face maps ``TrustledgerError`` once: the API to ``http_status``, the CLI to ``exit_code``
+and a one-line message. Subclasses name the kind of failure, not the use case.
+
+Exit codes: 1 is reserved for "verified and found tampered", 3 and 4 for check answers
+(deny, unknown), so errors use 2 (the request cannot be done as asked) and 5 (a service
+the request needs is unavailable).
+"""
+
+from __future__ import annotations
+
+
+class TrustledgerError(Exception):
+    """Base of every error a face should report as a message, not a traceback."""
+
+    http_status: int = 500
+    exit_code: int = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_json(self) -> dict[str, str | int]:
+        return {"error": type(self).__name__, "message": self.message, "status": self.http_status}
+
+
+class BadInput(TrustledgerError):
+    """The request is malformed: a bad identifier, date, size or option combination."""
+
+    http_status = 422
+    exit_code = 2
+
+
+class NotFound(TrustledgerError):
+    """What was asked for does not exist: a subject, a rulebook, a ledger entry."""
+
+    http_status = 404
+    exit_code = 2
+
+
+class Conflict(TrustledgerError):
+    """The request clashes with the current state (already published, already decided)."""
+
+    http_status = 409
+    exit_code = 2
+
+
+class Forbidden(TrustledgerError):
+    """The caller may not do this."""
+
+    http_status = 403
+    exit_code = 2
+
+
+class ConfigError(TrustledgerError):
+    """The platform is misconfigured: the person key, the database URL, a settings value."""
+
+    http_status = 500
+    exit_code = 2
+
+
+class Unavailable(TrustledgerError):
+    """A service the request needs is not there (database down, no evaluation yet)."""
+
+    http_status = 503
+    exit_code = 5
