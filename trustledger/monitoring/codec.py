@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from trustledger.monitoring.vocabulary import CODES_2005, CODES_2017_TO_2005
+from trustledger.pollutants import CODES_2005, CODES_2017_TO_2005
 
 MAX_DATA = 1024  # HJ 212-2017 §6.3.1: data segment 0-1024 bytes
 MAX_FRAME = 2 + 4 + MAX_DATA + 4  # "##", length, data segment, CRC; CR LF not counted

@@ -40,7 +40,7 @@ from trustledger.monitoring.aggregate import (
 )
 from trustledger.monitoring.faults import clock_skew, detect_faults, zs_mismatch_notices
 from trustledger.monitoring.store import MonitoringStore, Notice, Point, StoredPacket
-from trustledger.monitoring.vocabulary import describe
+from trustledger.pollutants import describe
 from trustledger.rulebook.schema import LimitSet, MonitoringDef, Rulebook
 
 OXYGEN = "a19001"

@@ -15,7 +15,7 @@ from trustledger.intake import Intake, Result
 from trustledger.ledger.store import Store
 from trustledger.monitoring.judge import JudgeError, PointOutcome, judge_point, series_view
 from trustledger.monitoring.store import MonitoringStore, Point
-from trustledger.monitoring.vocabulary import canonical, known
+from trustledger.pollutants import canonical, known
 from trustledger.rulebook.publish import published_rulebooks
 from trustledger.rulebook.schema import Rulebook
 

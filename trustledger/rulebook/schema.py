@@ -32,6 +32,7 @@ from pydantic_core import PydanticCustomError
 
 from trustledger.domain import Domain, SubjectKind, Tier
 from trustledger.legality import LegalBasis
+from trustledger.pollutants import canonical, known
 from trustledger.rulebook.condition import Condition, ConditionError, parse_condition
 from trustledger.rulebook.durations import Duration, parse_duration
 
@@ -459,8 +460,6 @@ class LimitSet(_Model):
     @field_validator("limits")
     @classmethod
     def _known_codes(cls, value: dict[str, float]) -> dict[str, float]:
-        from trustledger.monitoring.vocabulary import canonical, known
-
         out: dict[str, float] = {}
         for code, limit in value.items():
             if not known(code):
