@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-
-from rich.console import Console
+from typing import Protocol
 
 from trustledger.catalogue import national_catalogue
 from trustledger.ids import (
@@ -35,12 +34,19 @@ def person_keyer(settings: Settings, *, create: bool = False) -> PersonKeyer | N
     return None
 
 
-def make_intake(store: Store, settings: Settings, console: Console | None = None) -> Intake:
+class Notes(Protocol):
+    """Where a note for the operator goes: anything with a ``print(text)`` (the CLI passes
+    its console and renders; the intake itself formats nothing)."""
+
+    def print(self, text: str, /) -> None: ...
+
+
+NO_PERSON_KEY = "note: no person key configured; records about persons will be rejected"
+
+
+def make_intake(store: Store, settings: Settings, notes: Notes | None = None) -> Intake:
     keyer = person_keyer(settings)
-    if keyer is None and console is not None:
-        console.print(
-            "[yellow]note:[/yellow] no person key configured; records about persons "
-            "will be rejected"
-        )
+    if keyer is None and notes is not None:
+        notes.print(NO_PERSON_KEY)
     allowlist = load_allowlist(settings.uscc_allowlist) if settings.uscc_allowlist else frozenset()
     return Intake(store, national_catalogue(), keyer, today=settings.today(), allowlist=allowlist)
