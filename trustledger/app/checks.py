@@ -1,0 +1,126 @@
+"""One subject's check for the CLI: "may X do Y on day D?", from that subject's rows only.
+
+The live answer (``known_at`` now) comes from the state tables, read for this subject (and
+for the organisations whose restrictions extend to this person), into the same
+``CheckIndex`` the API serves from, so both faces give the same answer with the same
+reasons. An answer as known at another instant evaluates the subject from the ledger as it
+stood then (the live state is never touched).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from trustledger.app import queries
+from trustledger.app.errors import BadInput
+from trustledger.app.time import When
+
+if TYPE_CHECKING:
+    from trustledger.app.context import Context
+    from trustledger.sanctions.check import CheckIndex, Decision
+
+# exit codes are the answer, so scripts need not parse the output
+EXIT_BY_STATUS = {"allow": 0, "allow_with_incentives": 0, "deny": 3, "unknown": 4}
+
+
+@dataclass(frozen=True)
+class CheckAnswer:
+    subject_id: str  # the keyed hash for a person: the clear ID number is never kept
+    action: str
+    when: When
+    decision: Decision
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_BY_STATUS[self.decision.status]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"subject": self.subject_id, "action": self.action, **self.when.to_json(),
+                **self.decision.to_json()}  # fmt: skip
+
+
+def resolve_subject(ctx: Context, text: str) -> str:
+    """A ledger id from what a user types: a USCC, a resident ID number (hashed here, never
+    kept) or an internal person id."""
+    from trustledger.evaluate.service import resolve_subject as resolve
+
+    try:
+        return resolve(text, ctx.keyer)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def subject_index(ctx: Context, subject_id: str) -> CheckIndex:
+    """A check index holding just this subject's live state."""
+    from trustledger.evaluate.state import latest_positions
+    from trustledger.sanctions.check import CheckIndex
+
+    store = ctx.store
+    profiles, lists, measures = (list(rows) for rows in queries.state_of(store, subject_id))
+    extended = queries.measures_extending_to(store, subject_id)
+    # an extended measure counts only beside its organisation's evaluation (the index
+    # fails closed on a measure without a profile), and carries its list's records
+    for organisation in sorted({row[2] for row in extended} - {subject_id}):
+        org_profiles, org_lists, _ = queries.state_of(store, organisation)
+        profiles += org_profiles
+        lists += org_lists
+    measures += [row for row in extended if row[2] != subject_id]
+    known = [subject_id] if queries.subject_exists(store, subject_id) else []
+    return CheckIndex(
+        subjects=known,
+        profiles=profiles,
+        lists=lists,
+        measures=measures,
+        timezone=ctx.settings.timezone,
+        positions=latest_positions(store, [subject_id]),
+    )
+
+
+def _index_as_known_at(ctx: Context, subject_id: str, when: When) -> CheckIndex:
+    """A check index from evaluating the subject (and the organisations that named it in
+    the live state) on the ledger as it stood at ``when.at_us``."""
+    from trustledger.evaluate.service import UnknownSubject, subject_profiles
+    from trustledger.sanctions.check import CheckIndex
+
+    assert when.at_us is not None
+    size = ctx.store.size_at(when.at_us)
+    rows: tuple[list[tuple[Any, ...]], ...] = ([], [], [])
+    organisations = {row[2] for row in queries.measures_extending_to(ctx.store, subject_id)}
+    known: list[str] = []
+    for sid in [subject_id, *sorted(organisations - {subject_id})]:
+        try:
+            profiles = subject_profiles(ctx.store, ctx.catalogue, sid, at_us=when.at_us,
+                                        on=when.on)  # fmt: skip
+        except UnknownSubject:
+            continue
+        if sid == subject_id:
+            known.append(sid)
+        for p in profiles:
+            if not p.applicable:
+                continue
+            rows[0].append((p.rulebook, sid, p.score, p.grade,
+                            json.dumps([m.list_id for m in p.lists]), p.on, size))  # fmt: skip
+            rows[1].extend(
+                (p.rulebook, m.list_id, sid, m.kind, m.since, m.until, json.dumps(m.records))
+                for m in p.lists
+            )
+            rows[2].extend(
+                (p.rulebook, m.measure_id, sid, m.kind, m.list_id, json.dumps(m.actions),
+                 m.start, m.end, m.agency, json.dumps(m.extends_to, sort_keys=True))
+                for m in p.measures
+                if sid == subject_id or any(subject_id in v for v in m.extends_to.values())
+            )  # fmt: skip
+    return CheckIndex(subjects=known, profiles=rows[0], lists=rows[1], measures=rows[2],
+                      timezone=ctx.settings.timezone)  # fmt: skip
+
+
+def check_subject(ctx: Context, subject: str, action: str, when: When) -> CheckAnswer:
+    """The decision for one subject and one action, with reasons."""
+    subject_id = resolve_subject(ctx, subject)
+    if when.live:
+        index = subject_index(ctx, subject_id)
+    else:
+        index = _index_as_known_at(ctx, subject_id, when)
+    return CheckAnswer(subject_id, action, when, index.check(subject_id, action, when.on))

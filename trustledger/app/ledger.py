@@ -1,0 +1,59 @@
+"""The ledger's public face: the tree head and RFC 6962 proofs, bounded by what exists."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from trustledger.app.errors import BadInput, NotFound
+
+if TYPE_CHECKING:
+    from trustledger.app.context import Context
+    from trustledger.ledger.store import TreeHead
+
+
+def head(ctx: Context) -> TreeHead:
+    return ctx.store.head()
+
+
+def inclusion(ctx: Context, seq: int, size: int | None = None) -> dict[str, Any]:
+    """An inclusion proof of entry ``seq`` in the tree of ``size`` entries (default: all)."""
+    from trustledger.ledger import merkle
+
+    store = ctx.store
+    held = store.size()
+    tree_size = held if size is None else size
+    if tree_size < 1 or tree_size > held:
+        raise BadInput(f"tree size {tree_size} is out of range: the ledger holds {held} entries")
+    if not 0 <= seq < tree_size:
+        raise NotFound(f"no entry {seq} in a tree of size {tree_size} (the ledger holds {held})")
+    leaves = store.leaf_hashes(tree_size)
+    entry = store.entry(seq)
+    if entry is None:
+        raise NotFound(f"no entry {seq}")
+    return {
+        "seq": seq,
+        "tree_size": tree_size,
+        "root": merkle.root(leaves).hex(),
+        "leaf_hash": entry.hash.hex(),
+        "entry": entry.envelope().decode(),
+        "proof": [p.hex() for p in merkle.inclusion_proof(leaves, seq, tree_size)],
+    }
+
+
+def consistency(ctx: Context, old_size: int, new_size: int | None = None) -> dict[str, Any]:
+    """A consistency proof that the tree of ``old_size`` is a prefix of ``new_size``'s."""
+    from trustledger.ledger import merkle
+
+    store = ctx.store
+    held = store.size()
+    size = held if new_size is None else new_size
+    if not 0 < old_size <= size <= held:
+        raise BadInput(f"need 0 < old size ≤ new size ≤ {held} (got old {old_size}, new {size})")
+    leaves = store.leaf_hashes(size)
+    return {
+        "old_size": old_size,
+        "new_size": size,
+        "old_root": merkle.root(leaves[:old_size]).hex(),
+        "new_root": merkle.root(leaves).hex(),
+        "proof": [p.hex() for p in merkle.consistency_proof(leaves, old_size, size)],
+    }
