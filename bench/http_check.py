@@ -98,7 +98,7 @@ def main() -> None:
         for path in write_demo_files(work, seed=7, subjects=args.subjects, as_of=ON):
             if path.suffix == ".jsonl":
                 ingest_file(intake, path, work)
-        for path in sorted((root / "rulebooks").glob("*.yaml")):
+        for path in sorted((root / "trustledger" / "rulebooks_shipped").glob("*.yaml")):
             publish_rulebook(store, path, national_catalogue())
         evaluate_all(store, national_catalogue(), at_us=None, on=ON)
         key = create_key(store, "checker", "bench", ["air_travel"])

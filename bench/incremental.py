@@ -44,7 +44,7 @@ def main() -> None:
         intake = Intake(store, national_catalogue(), keyer, today=ON)
         for path in files:
             ingest_file(intake, path, work)
-        for path in sorted((root / "rulebooks").glob("*.yaml")):
+        for path in sorted((root / "trustledger" / "rulebooks_shipped").glob("*.yaml")):
             publish_rulebook(store, path, national_catalogue())
         evaluate_all(store, national_catalogue(), at_us=None, on=ON)
         court = next(r[0] for r in store.iter_rows("authorities") if r[2] == "court")

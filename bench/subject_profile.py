@@ -30,7 +30,8 @@ CATEGORIES = ("MKT-PENALTY-SERIOUS", "TAX-PENALTY-GENERAL", "ENV-PENALTY-SERIOUS
 def main() -> None:
     root = Path(__file__).parent.parent
     cr = compile_rulebook(
-        load_rulebook(root / "rulebooks" / "cn-rongcheng-points.yaml"), national_catalogue()
+        load_rulebook(root / "trustledger" / "rulebooks_shipped" / "cn-rongcheng-points.yaml"),
+        national_catalogue(),
     )
     subject = SubjectRow("91371082MA3C000001", "enterprise", "荣成市某某有限公司", "371082",
                          "[]", "[]", None, None, 0, 0)  # fmt: skip

@@ -9,7 +9,9 @@ import pytest
 from trustledger.rulebook.load import load_rulebook
 from trustledger.sanctions.actions import ActionCatalogueError, load_actions, parse_actions
 
-RULEBOOKS = sorted((Path(__file__).parent.parent / "rulebooks").glob("*.yaml"))
+RULEBOOKS = sorted(
+    (Path(__file__).parent.parent / "trustledger" / "rulebooks_shipped").glob("*.yaml")
+)
 ISSUE_ACTIONS = {
     "public_procurement", "public_bidding", "bond_issuance", "licence_application",
     "subsidies", "air_travel", "rail_g_series_seat", "rail_first_class", "star_hotel",

@@ -32,7 +32,9 @@ from trustledger.settings import Settings
 KEY_BYTES = bytes(range(32))
 KEYER = PersonKeyer(KEY_BYTES)
 ON = date(2026, 11, 26)
-RULEBOOKS = sorted((Path(__file__).parent.parent / "rulebooks").glob("*.yaml"))
+RULEBOOKS = sorted(
+    (Path(__file__).parent.parent / "trustledger" / "rulebooks_shipped").glob("*.yaml")
+)
 PROBLEM = "application/problem+json"
 
 

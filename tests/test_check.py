@@ -28,7 +28,9 @@ from trustledger.sanctions.check import (
 
 KEYER = PersonKeyer(bytes(range(32)))
 ON = date(2026, 11, 26)
-RULEBOOKS = sorted((Path(__file__).parent.parent / "rulebooks").glob("*.yaml"))
+RULEBOOKS = sorted(
+    (Path(__file__).parent.parent / "trustledger" / "rulebooks_shipped").glob("*.yaml")
+)
 FIRM3 = uscc("91", "440305", "MA5DA0C3")
 STRANGER = uscc("91", "440305", "MA5DA0D4")
 END = {"op": "end", "authority": COURT, "subject": FIRM, "category": "JUD-DEBTOR-G1",

@@ -146,7 +146,7 @@ def test_demo_small(env: Path) -> None:
 def test_publish_and_profile_as_of(env: Path) -> None:
     from builders import COURT, FIRM
 
-    rulebooks = Path(__file__).parent.parent / "rulebooks"
+    rulebooks = Path(__file__).parent.parent / "trustledger" / "rulebooks_shipped"
     result = runner.invoke(
         app, ["rulebook", "publish", *map(str, sorted(rulebooks.glob("*.yaml")))]
     )

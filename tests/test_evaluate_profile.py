@@ -12,7 +12,7 @@ from trustledger.evaluate.profile import CompiledRulebook, compile_rulebook, eva
 from trustledger.ledger.projection import RecordRow, SubjectRow
 from trustledger.rulebook.load import load_rulebook
 
-RULEBOOKS = Path(__file__).parent.parent / "rulebooks"
+RULEBOOKS = Path(__file__).parent.parent / "trustledger" / "rulebooks_shipped"
 FIRM = SubjectRow(
     "914403001922038216", "enterprise", "深圳市某某科技有限公司", "440305", "[]", "[]", None,
     None, 0, 0,

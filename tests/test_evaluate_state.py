@@ -17,7 +17,9 @@ from trustledger.rulebook.publish import publish_rulebook
 
 KEYER = PersonKeyer(bytes(range(32)))
 ON = date(2026, 11, 26)
-RULEBOOKS = sorted((Path(__file__).parent.parent / "rulebooks").glob("*.yaml"))
+RULEBOOKS = sorted(
+    (Path(__file__).parent.parent / "trustledger" / "rulebooks_shipped").glob("*.yaml")
+)
 
 
 @pytest.fixture

@@ -29,7 +29,12 @@ KEYER = PersonKeyer(bytes(range(32)))
 TODAY = date.today()
 MONITOR = uscc("11", "440305", "00000046")
 MN = "PLANT0000000001"
-RULEBOOK = Path(__file__).parent.parent / "rulebooks" / "cn-environmental-credit.yaml"
+RULEBOOK = (
+    Path(__file__).parent.parent
+    / "trustledger"
+    / "rulebooks_shipped"
+    / "cn-environmental-credit.yaml"
+)
 START = datetime.combine(TODAY - timedelta(days=1), datetime.min.time())  # local midnight
 
 Minute = Callable[[int, int], tuple[float, str]]  # (hour, minute) → (SO₂, flag)

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from trustledger.cli import app as main_app
 from trustledger.cli.rulebook import app
 
-RULEBOOKS = Path(__file__).resolve().parent.parent / "rulebooks"
+RULEBOOKS = Path(__file__).resolve().parent.parent / "trustledger" / "rulebooks_shipped"
 SHIPPED = sorted(RULEBOOKS.glob("*.yaml"))
 runner = CliRunner()
 

@@ -12,7 +12,9 @@ from trustledger.ledger.store import Store
 from trustledger.ledger.verify import verify
 from trustledger.rulebook.publish import PublishError, publish_rulebook, published_rulebooks
 
-SHIPPED = sorted((Path(__file__).parent.parent / "rulebooks").glob("*.yaml"))
+SHIPPED = sorted(
+    (Path(__file__).parent.parent / "trustledger" / "rulebooks_shipped").glob("*.yaml")
+)
 
 
 def test_publish_all_shipped(store: Store) -> None:

@@ -25,7 +25,7 @@ from trustledger.rulebook.schema import (
     duration_span_days,
 )
 
-RULEBOOKS = Path(__file__).resolve().parent.parent / "rulebooks"
+RULEBOOKS = Path(__file__).resolve().parent.parent / "trustledger" / "rulebooks_shipped"
 SHIPPED = sorted(RULEBOOKS.glob("*.yaml"))
 
 BASE: dict[str, Any] = {
