@@ -111,7 +111,7 @@ class Division:
 
 def load_divisions() -> list[Division]:
     """The GB/T 2260 codes shipped in ``divisions.csv``, in file order."""
-    text = resources.files("trustledger.demo").joinpath("divisions.csv").read_text("utf-8")
+    text = resources.files("trustledger.data").joinpath("divisions.csv").read_text("utf-8")
     return [
         Division(r["code"], r["name"], r["province_abbr"])
         for r in csv.DictReader(text.splitlines())

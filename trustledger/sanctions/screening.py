@@ -132,7 +132,7 @@ def _join_words(text: str) -> str:
 @lru_cache(maxsize=1)
 def _region_names() -> tuple[dict[str, str], int]:
     """Full division names (and short province names) mapped to their short place token."""
-    text = resources.files("trustledger.demo").joinpath("divisions.csv").read_text("utf-8")
+    text = resources.files("trustledger.data").joinpath("divisions.csv").read_text("utf-8")
     table: dict[str, str] = {}
     for row in csv.DictReader(text.splitlines()):
         name = row["name"]
@@ -257,6 +257,24 @@ def _query_grams(distinctive: str, latin: bool) -> set[str]:
     # inserted in the query; looking both up tolerates one deletion or insertion.
     extra = {("s" if k[0] == "b" else "b") + k[1:] for k in keys if k[0] in "bs"}
     return keys | extra
+
+
+def subject_grams(row: SubjectRow) -> set[str]:
+    """The index grams of every name form of an organisation (none for a person): what a
+    persisted index stores per subject, the same keys ``ScreeningIndex`` posts."""
+    if row.kind == "person":
+        return set()
+    keys: set[str] = set()
+    for name in (row.name, *_json_list(row.former_names), *_json_list(row.aliases)):
+        parsed = parse_name(name)
+        keys |= _grams(parsed.distinctive, parsed.latin)
+    return keys
+
+
+def query_grams(name: str) -> set[str]:
+    """The grams a lookup of ``name`` reads (one deletion or insertion tolerated)."""
+    parsed = parse_name(name)
+    return _query_grams(parsed.distinctive, parsed.latin)
 
 
 def _region_digits(region: str) -> str:
