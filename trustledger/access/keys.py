@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from trustledger.access import queries
 from trustledger.ledger.store import Store
 from trustledger.sanctions.actions import load_actions
 
@@ -22,14 +23,6 @@ __all__ = ["KEY_PREFIX", "ROLES", "ApiKey", "ApiKeyError", "authenticate", "crea
 Role = Literal["checker"]
 ROLES: tuple[Role, ...] = ("checker",)
 KEY_PREFIX = "tlk_"
-
-_DDL = """CREATE TABLE IF NOT EXISTS api_keys (
-    key_hash TEXT PRIMARY KEY,
-    role TEXT NOT NULL,
-    name TEXT NOT NULL,
-    actions TEXT NOT NULL,
-    created TEXT NOT NULL
-)"""
 
 
 class ApiKeyError(ValueError):
@@ -55,7 +48,7 @@ def _hash(key: str) -> str:
 
 
 def ensure_table(store: Store) -> None:
-    store._run(_DDL, [()])
+    queries.ensure_table(store)
 
 
 def create_key(store: Store, role: Role, name: str, actions: list[str]) -> str:
@@ -74,10 +67,7 @@ def create_key(store: Store, role: Role, name: str, actions: list[str]) -> str:
     key = KEY_PREFIX + secrets.token_urlsafe(24)  # 24 bytes → 32 URL-safe characters
     created = datetime.now(UTC).isoformat(timespec="seconds")
     ensure_table(store)
-    store._run(
-        "INSERT INTO api_keys (key_hash, role, name, actions, created) VALUES (?, ?, ?, ?, ?)",
-        [(_hash(key), role, name, json.dumps(sorted(set(actions))), created)],
-    )
+    queries.insert_key(store, _hash(key), role, name, json.dumps(sorted(set(actions))), created)
     return key
 
 
@@ -86,13 +76,10 @@ def authenticate(store: Store, key: str) -> ApiKey | None:
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
     ensure_table(store)
-    rows = store._query(
-        "SELECT key_hash, role, name, actions, created FROM api_keys WHERE key_hash = ?",
-        (_hash(key),),
-    )
-    if not rows:
+    row = queries.key_row(store, _hash(key))
+    if row is None:
         return None
-    key_hash, role, name, actions, created = rows[0]
+    key_hash, role, name, actions, created = row
     if role not in ROLES:
         return None
     return ApiKey(key_hash, role, name, frozenset(json.loads(actions)), str(created))

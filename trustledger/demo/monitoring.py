@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from trustledger.demo import queries
 from trustledger.domain import AuthorityType, SubjectKind
 from trustledger.intake import Intake
 from trustledger.ledger.store import Store
@@ -119,15 +120,9 @@ def run_monitoring_demo(
     """Register three plants of the demo's enterprises, replay yesterday's traffic
     through the receiver's path and judge it. None when the demo has no monitoring
     authority or no enterprises."""
-    monitor = store._query(
-        "SELECT id FROM authorities WHERE authority_type = ? ORDER BY id LIMIT 1",
-        (AuthorityType.MONITORING.value,),
-    )
-    firms = store._query(
-        "SELECT id FROM subjects WHERE kind = ? ORDER BY id LIMIT 3",
-        (SubjectKind.ENTERPRISE.value,),
-    )
-    if not monitor or len(firms) < 3:
+    monitor = queries.first_authority(store, AuthorityType.MONITORING.value)
+    firms = queries.first_subjects(store, SubjectKind.ENTERPRISE.value, 3)
+    if monitor is None or len(firms) < 3:
         return None
     mstore = MonitoringStore(store)
     plants = [
@@ -135,10 +130,10 @@ def run_monitoring_demo(
         (stuck_plant("DEMO0000000000000002"), "a stuck NOx analyser"),
         (clean_plant("DEMO0000000000000003"), "within its limits"),
     ]
-    for (plant, _), (firm,) in zip(plants, firms, strict=True):
+    for (plant, _), firm in zip(plants, firms, strict=True):
         register_point(
             store, mstore, mn=plant.mn, subject=firm, outlet="boiler 1 stack",
-            authority=monitor[0][0], rulebook_id="cn-environmental-credit",
+            authority=monitor, rulebook_id="cn-environmental-credit",
             limit_set="ultra-low-coal-power", now_us=now_us,
         )  # fmt: skip
     yesterday = datetime.combine((now - timedelta(days=1)).date(), datetime.min.time())
@@ -147,7 +142,7 @@ def run_monitoring_demo(
     tally = replay_file(mstore, capture)
     outcomes = judge_all(store, mstore, intake, today=now.date(), now_us=now_us)
     return MonitoringDemo(
-        [(p.mn, str(f[0]), what) for (p, what), f in zip(plants, firms, strict=True)],
+        [(p.mn, firm, what) for (p, what), firm in zip(plants, firms, strict=True)],
         tally.packets,
         tally.accepted,
         [r for o in outcomes for r in o.records],

@@ -1,0 +1,216 @@
+"""Every SQL statement of the monitoring tables, over the store's public query interface
+(``query``, ``execute``, ``transaction``, ``create_tables``).
+
+One dialect for SQLite and PostgreSQL (``?`` placeholders, translated by the store);
+BIGINT and DOUBLE PRECISION get the right affinity in SQLite. Callers pass and get plain
+rows; :mod:`trustledger.monitoring.store` turns them into its types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from trustledger.ledger.store import Store
+
+Row = tuple[Any, ...]
+
+DDL = """
+CREATE TABLE IF NOT EXISTS monitor_packets (
+    digest TEXT PRIMARY KEY,
+    received_us BIGINT NOT NULL,
+    peer TEXT NOT NULL,
+    mn TEXT NOT NULL,
+    cn TEXT NOT NULL,
+    st TEXT NOT NULL,
+    dialect TEXT NOT NULL,
+    data_time TEXT,
+    readings TEXT NOT NULL,
+    raw TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS monitor_packets_point ON monitor_packets (mn, cn, data_time);
+CREATE TABLE IF NOT EXISTS monitor_rejects (
+    received_us BIGINT NOT NULL,
+    peer TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    head TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS monitor_points (
+    mn TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    outlet TEXT NOT NULL,
+    authority TEXT NOT NULL,
+    rulebook TEXT NOT NULL,
+    limit_set TEXT NOT NULL,
+    pollutants TEXT NOT NULL,
+    flow_unit TEXT NOT NULL,
+    registered_us BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS monitor_notices (
+    id TEXT PRIMARY KEY,
+    mn TEXT NOT NULL,
+    pollutant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    start_s BIGINT NOT NULL,
+    end_s BIGINT NOT NULL,
+    count BIGINT NOT NULL,
+    detail TEXT NOT NULL,
+    created_us BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS monitor_notices_point ON monitor_notices (mn, start_s);
+CREATE TABLE IF NOT EXISTS monitor_episodes (
+    key TEXT PRIMARY KEY,
+    mn TEXT NOT NULL,
+    pollutant TEXT NOT NULL,
+    limit_set TEXT NOT NULL,
+    limit_value DOUBLE PRECISION NOT NULL,
+    first_hour BIGINT NOT NULL,
+    last_hour BIGINT NOT NULL,
+    hours BIGINT NOT NULL,
+    max_value DOUBLE PRECISION NOT NULL,
+    evidence TEXT NOT NULL,
+    record_id TEXT,
+    judged_us BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS monitor_episodes_point ON monitor_episodes (mn, first_hour)
+"""
+
+# the keyed tables, each with its key column (the only ones `existing` may be asked about)
+_KEYS = {"monitor_packets": "digest", "monitor_notices": "id"}
+_CHUNK = 500
+
+
+def create_tables(store: Store) -> None:
+    store.create_tables([s.strip() for s in DDL.split(";") if s.strip()])
+
+
+def existing(store: Store, table: str, keys: Iterable[str]) -> set[str]:
+    """Which of ``keys`` the table already holds in its key column."""
+    column = _KEYS[table]
+    found: set[str] = set()
+    unique = sorted(set(keys))
+    for i in range(0, len(unique), _CHUNK):
+        part = unique[i : i + _CHUNK]
+        marks = ", ".join("?" for _ in part)
+        rows = store.query(f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", part)
+        found.update(r[0] for r in rows)
+    return found
+
+
+# --- packets -------------------------------------------------------------------------
+def insert_packets(store: Store, rows: Sequence[Row]) -> None:
+    store.execute("INSERT INTO monitor_packets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def insert_rejects(store: Store, rows: Sequence[Row]) -> None:
+    store.execute("INSERT INTO monitor_rejects VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def packet_count(store: Store) -> int:
+    return int(store.query("SELECT count(*) FROM monitor_packets")[0][0])
+
+
+def digests(store: Store) -> list[str]:
+    return [r[0] for r in store.query("SELECT digest FROM monitor_packets")]
+
+
+def reject_counts(store: Store) -> dict[str, int]:
+    rows = store.query(
+        "SELECT reason, count(*) FROM monitor_rejects GROUP BY reason ORDER BY reason"
+    )
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def packets(
+    store: Store, mn: str, commands: Iterable[str], since: tuple[str, int] | None = None
+) -> list[Row]:
+    """(digest, received_us, cn, dialect, data_time, readings) of a point's packets of these
+    commands; with ``since`` = (device-local ISO time, receive time in µs) only those for
+    periods from that time or received since then."""
+    cns = sorted(set(commands))
+    marks = ", ".join("?" for _ in cns)
+    where = ""
+    params: tuple[Any, ...] = ()
+    if since is not None:
+        where, params = " AND (data_time >= ? OR received_us >= ?)", since
+    return store.query(
+        "SELECT digest, received_us, cn, dialect, data_time, readings FROM monitor_packets "
+        f"WHERE mn = ? AND cn IN ({marks}){where} ORDER BY data_time, received_us",
+        (mn, *cns, *params),
+    )
+
+
+def unregistered(store: Store) -> list[tuple[str, int]]:
+    rows = store.query(
+        "SELECT mn, count(*) FROM monitor_packets WHERE mn NOT IN "
+        "(SELECT mn FROM monitor_points) GROUP BY mn ORDER BY mn"
+    )
+    return [(r[0], int(r[1])) for r in rows]
+
+
+# --- points --------------------------------------------------------------------------
+def replace_point(store: Store, row: Row) -> None:
+    """One point's row (mn first), replacing the one registered before, in one transaction."""
+    with store.transaction():
+        store.execute("DELETE FROM monitor_points WHERE mn = ?", [(row[0],)])
+        store.execute("INSERT INTO monitor_points VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [row])
+
+
+def point(store: Store, mn: str) -> Row | None:
+    rows = store.query("SELECT * FROM monitor_points WHERE mn = ?", (mn,))
+    return rows[0] if rows else None
+
+
+def points(store: Store, subject: str | None = None) -> list[Row]:
+    if subject is None:
+        return store.query("SELECT * FROM monitor_points ORDER BY mn")
+    return store.query("SELECT * FROM monitor_points WHERE subject = ? ORDER BY mn", (subject,))
+
+
+# --- outcomes ------------------------------------------------------------------------
+def insert_notices(store: Store, rows: Sequence[Row]) -> None:
+    store.execute("INSERT INTO monitor_notices VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def notices(store: Store, mn: str | None = None) -> list[Row]:
+    """(mn, pollutant, kind, start_s, end_s, count, detail), of one point or all."""
+    sql = "SELECT mn, pollutant, kind, start_s, end_s, count, detail FROM monitor_notices"
+    params: tuple[Any, ...] = ()
+    if mn is not None:
+        sql += " WHERE mn = ?"
+        params = (mn,)
+    return store.query(sql + " ORDER BY mn, start_s, kind", params)
+
+
+def replace_episode(store: Store, row: Row) -> None:
+    """One episode's row (key first), replacing the one stored under its key."""
+    with store.transaction():
+        store.execute("DELETE FROM monitor_episodes WHERE key = ?", [(row[0],)])
+        store.execute(
+            "INSERT INTO monitor_episodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [row]
+        )
+
+
+def episode(store: Store, key: str) -> Row | None:
+    rows = store.query("SELECT * FROM monitor_episodes WHERE key = ?", (key,))
+    return rows[0] if rows else None
+
+
+def episode_reaching(
+    store: Store, mn: str, pollutant: str, limit_set: str, before: int, reaching: int
+) -> Row | None:
+    """The latest episode that began before ``before`` and lasted until ``reaching`` or
+    later."""
+    rows = store.query(
+        "SELECT * FROM monitor_episodes WHERE mn = ? AND pollutant = ? AND limit_set = ? "
+        "AND first_hour < ? AND last_hour >= ? ORDER BY first_hour DESC LIMIT 1",
+        (mn, pollutant, limit_set, before, reaching),
+    )
+    return rows[0] if rows else None
+
+
+def episodes(store: Store, mn: str | None = None) -> list[Row]:
+    if mn is None:
+        return store.query("SELECT * FROM monitor_episodes ORDER BY mn, first_hour")
+    return store.query("SELECT * FROM monitor_episodes WHERE mn = ? ORDER BY first_hour", (mn,))
