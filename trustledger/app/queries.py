@@ -88,8 +88,7 @@ SCREEN_DDL = (
 
 
 def screen_tables(store: Store) -> None:
-    for statement in SCREEN_DDL:
-        store.execute(statement)
+    store.create_tables(SCREEN_DDL)
 
 
 def screen_indexed_seq(store: Store) -> int:

@@ -1,0 +1,99 @@
+"""The demo run: generate realistic synthetic data, ingest it, publish the shipped
+rulebooks, evaluate every subject, replay the monitoring demo, index names for screening
+and create a checker key — then pick, from the data just generated, subjects worth trying
+(a firm that is actually denied, a subject that actually has a profile)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from trustledger.app import queries
+from trustledger.app.rulebooks import publish_shipped
+
+if TYPE_CHECKING:
+    from trustledger.app.context import Context
+    from trustledger.demo.monitoring import MonitoringDemo
+    from trustledger.evaluate.state import Summary
+    from trustledger.intake import FileReport
+    from trustledger.ledger.store import TreeHead
+
+TRY_ACTION = "public_procurement"
+
+
+@dataclass
+class Tries:
+    """Subjects picked from the generated data, each checked to be what it is named as."""
+
+    denied: str | None = None  # a firm a restriction bars from TRY_ACTION today
+    profiled: str | None = None  # an organisation with an evaluated profile (on a list if any)
+    compare: list[str] = field(default_factory=list)  # two published rulebook ids
+    screen_name: str | None = None  # a name the screening finds
+
+
+@dataclass
+class DemoResult:
+    files: list[FileReport]
+    published: list[str]
+    summaries: list[Summary]
+    monitoring: MonitoringDemo | None
+    key: str | None
+    head: TreeHead
+    tries: Tries
+    screened: int = 0  # organisations indexed for name screening
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "files": [{"file": r.path.name, "accepted": r.counts.accepted,
+                       "duplicate": r.counts.duplicate, "rejected": r.counts.rejected}
+                      for r in self.files],
+            "published": self.published,
+            "ledger": self.head.to_json(),
+            "key": self.key,
+            "try": {"denied": self.tries.denied, "profile": self.tries.profiled,
+                    "compare": self.tries.compare, "screen": self.tries.screen_name},
+        }  # fmt: skip
+
+
+def pick_tries(ctx: Context) -> Tries:
+    """Subjects to try, chosen from the state and confirmed by the same use cases the
+    commands run (so a "try" line never names a subject that answers otherwise)."""
+    from trustledger.app.checks import subject_index
+
+    store, today, tries = ctx.store, ctx.today(), Tries()
+    # organisations (a USCC starts with 9 for enterprises): persons are never shown
+    for sid in queries.restricted_candidates(store, TRY_ACTION, prefix="91"):
+        if subject_index(ctx, sid).check(sid, TRY_ACTION, today).status == "deny":
+            tries.denied = sid
+            break
+    listed = queries.listed_subjects(store, kind="black", prefix="9", limit=1)
+    profiled = listed or queries.evaluated_subjects(store, prefix="9", limit=1)
+    tries.profiled = profiled[0] if profiled else None
+    published = publish_shipped(ctx, rulebooks)
+    summaries: list[Summary] = []
+    monitoring = None
+    key = None
+    if published:
+        from trustledger.evaluate.state import evaluate_all
+
+        step("evaluating every subject under the published rulebooks…")
+        summaries = evaluate_all(store, ctx.catalogue, at_us=None, on=ctx.today())
+        from trustledger.demo.monitoring import run_monitoring_demo
+
+        step("replaying and judging the demo plants' HJ 212 traffic…")
+        monitoring = run_monitoring_demo(store, intake, directory,
+                                         now=ctx.clock.now().replace(tzinfo=None),
+                                         now_us=ctx.now_us())  # fmt: skip
+        from trustledger.access import create_key
+        from trustledger.sanctions.actions import load_actions
+
+        # one key to try the API with; like every key, only its hash is kept
+        key = create_key(store, "checker", "demo checker (every action)",
+                         sorted(load_actions().codes))  # fmt: skip
+    from trustledger.app.screening import update_index
+
+    step("indexing names for screening…")
+    screened = update_index(ctx)
+    tries = pick_tries(ctx) if published else Tries()
+    return DemoResult(reports, published, summaries, monitoring, key, store.head(), tries,
+                      screened)  # fmt: skip
