@@ -5,10 +5,13 @@ and create a checker key — then pick, from the data just generated, subjects w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trustledger.app import queries
+from trustledger.app.ingest import Progress, ingest_one, make_intake
 from trustledger.app.rulebooks import publish_shipped
 
 if TYPE_CHECKING:
@@ -16,6 +19,7 @@ if TYPE_CHECKING:
     from trustledger.demo.monitoring import MonitoringDemo
     from trustledger.evaluate.state import Summary
     from trustledger.intake import FileReport
+    from trustledger.intake.factory import Notes
     from trustledger.ledger.store import TreeHead
 
 TRY_ACTION = "public_procurement"
@@ -69,6 +73,45 @@ def pick_tries(ctx: Context) -> Tries:
     listed = queries.listed_subjects(store, kind="black", prefix="9", limit=1)
     profiled = listed or queries.evaluated_subjects(store, prefix="9", limit=1)
     tries.profiled = profiled[0] if profiled else None
+    if tries.denied is not None:
+        (row,) = queries.subjects_by_id(store, [tries.denied])
+        tries.screen_name = row.name
+    tries.compare = sorted({ref.split("@")[0] for ref in _published_refs(ctx)})[:2]
+    return tries
+
+
+def _published_refs(ctx: Context) -> list[str]:
+    from trustledger.app.rulebooks import published
+
+    return [f"{rid}@{rb.version}" for rid, rb in published(ctx).items()]
+
+
+def run(
+    ctx: Context,
+    *,
+    directory: Path,
+    subjects: int = 50_000,
+    seed: int = 7,
+    rulebooks: Path | None = None,
+    step: Callable[[str], None] = lambda text: None,
+    progress: Progress | None = None,
+    notes: Notes | None = None,
+) -> DemoResult:
+    """The whole demo in ``ctx``'s store (created if new)."""
+    from trustledger.demo import write_demo_files
+
+    keyer = ctx.person_keyer(create=True)
+    step(f"generating {subjects:,} subjects…")
+    files = write_demo_files(directory, seed=seed, subjects=subjects, as_of=ctx.today())
+    store = ctx.store
+    store.init(keyer.fingerprint() if keyer else None)
+    intake = make_intake(ctx, notes)
+    # the CSV sample repeats lines of records.jsonl: ingested last, it shows the format
+    # and that a resubmission is reported as duplicates, not stored twice
+    reports = [
+        ingest_one(ctx, intake, path, directory, progress)
+        for path in sorted(files, key=lambda p: p.suffix == ".csv")
+    ]
     published = publish_shipped(ctx, rulebooks)
     summaries: list[Summary] = []
     monitoring = None
