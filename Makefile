@@ -21,6 +21,7 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check trustledger tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 
 test: lint
 	$(BIN)/pytest -n 2
