@@ -9,7 +9,8 @@ import pytest
 from builders import COURT, FIRM, FIRM2, authorities, debtor, issue
 
 from trustledger.catalogue import national_catalogue
-from trustledger.evaluate.state import evaluate_all, refresh_subjects
+from trustledger.evaluate.state import WhatIfRequired, evaluate_all, refresh_subjects
+from trustledger.evaluate.whatif import read_state_file
 from trustledger.ids import PersonKeyer
 from trustledger.intake import Intake
 from trustledger.ledger.store import Store, open_store
@@ -34,6 +35,10 @@ def filled(db_url: str) -> Store:
     for path in RULEBOOKS:
         publish_rulebook(store, path, national_catalogue())
     return store
+
+
+def in_force(since: str, until: str | None, on: date = ON) -> bool:
+    return since <= on.isoformat() and (until is None or on.isoformat() < until)
 
 
 def state(store: Store) -> dict[str, list[tuple[object, ...]]]:
@@ -66,29 +71,43 @@ def test_refresh_after_an_end_and_history(filled: Store) -> None:
     (result,) = intake.submit_many([end])
     assert result.subject == FIRM
     assert refresh_subjects(filled, national_catalogue(), [FIRM], on=ON) == 1
-    debtors = {
-        r[2] for r in filled.state_rows("state_lists") if r[1] == "dishonest-judgment-debtors"
-    }
-    assert debtors == {FIRM2}
+    runs = [r for r in filled.state_rows("state_lists") if r[1] == "dishonest-judgment-debtors"]
+    assert {r[2] for r in runs if in_force(r[4], r[5])} == {FIRM2}
+    # the state keeps the past: FIRM was listed until the end took effect
+    assert [(r[4], r[5]) for r in runs if r[2] == FIRM] == [("2024-03-05", "2024-09-01")]
     spc_measures = [r for r in filled.state_rows("state_measures") if r[0].startswith("cn-spc")]
-    assert {r[2] for r in spc_measures} == {FIRM2}
+    assert {r[2] for r in spc_measures if in_force(r[6], r[7])} == {FIRM2}
+    assert all(r[7] is not None and r[7] <= "2024-09-01" for r in spc_measures if r[2] == FIRM)
 
 
-def test_evaluate_as_of_before_the_end(filled: Store) -> None:
+def test_evaluate_as_of_before_the_end(filled: Store, tmp_path: Path) -> None:
     t = filled.head().time_us
     intake = Intake(filled, national_catalogue(), KEYER, today=ON)
     intake.submit({"op": "end", "authority": COURT, "subject": FIRM, "category": "JUD-DEBTOR-G1",
                    "target_document_number": "(2024)粤0305执1234号", "document_number": "执结1号",
                    "effective_date": "2024-09-01", "reason": "performed"})  # fmt: skip
     evaluate_all(
-        filled, national_catalogue(), at_us=t, on=ON, rulebook_id="cn-spc-dishonest-debtors"
-    )
-    then = {r[2] for r in filled.state_rows("state_lists")}
-    evaluate_all(
         filled, national_catalogue(), at_us=None, on=ON, rulebook_id="cn-spc-dishonest-debtors"
     )
-    now = {r[2] for r in filled.state_rows("state_lists")}
+    live = filled.state_rows("state_lists")
+    # known at t, before the end: a what-if, written to its own file
+    out = tmp_path / "before-the-end.sqlite"
+    evaluate_all(
+        filled,
+        national_catalogue(),
+        at_us=t,
+        on=ON,
+        rulebook_id="cn-spc-dishonest-debtors",
+        what_if=out,
+    )
+    then = {r[2] for r in read_state_file(out, "state_lists") if in_force(r[4], r[5])}
+    now = {r[2] for r in filled.state_rows("state_lists") if in_force(r[4], r[5])}
     assert then == {FIRM, FIRM2} and now == {FIRM2}
+    assert filled.state_rows("state_lists") == live  # the what-if changed no live row
+    meta = dict(read_state_file(out, "meta"))
+    assert meta["state_known_at_us"] == str(t) and meta["state_on"] == ON.isoformat()
+    with pytest.raises(WhatIfRequired, match="what-if"):
+        evaluate_all(filled, national_catalogue(), at_us=t, on=ON)
 
 
 def test_compare_counts_and_agreement(filled: Store) -> None:

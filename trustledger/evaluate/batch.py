@@ -15,7 +15,7 @@ import gc
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -24,7 +24,12 @@ import duckdb
 from trustledger.evaluate.profile import CompiledRulebook, Profile, evaluate_subject
 from trustledger.ledger.projection import RecordRow, SubjectRow
 from trustledger.rulebook.schema import BandedScore, GradesScore, Rulebook
-from trustledger.rulebook.sqlgen import Dialect, compile_sql_many, compile_sql_parts
+from trustledger.rulebook.sqlgen import (
+    Dialect,
+    compile_sql_many,
+    compile_sql_parts,
+    compile_sql_timeline,
+)
 
 _SUBJECT_COLUMNS = {"subject_id": "VARCHAR", "kind": "VARCHAR", "division": "VARCHAR"}
 _RECORD_COLUMNS = {
@@ -36,6 +41,19 @@ _RECORD_COLUMNS = {
     "status": "VARCHAR",
     "status_date": "DATE",
 }
+
+
+Run = tuple[str, str | None]  # [since, until) as ISO days; until None: no end known
+
+
+class Timeline(NamedTuple):
+    """SQL's verdict for one subject: score and grade on the evaluation day, and every run
+    of every list over the rulebook's effect (past and future, as known now)."""
+
+    subject_id: str
+    score: int
+    grade: str
+    runs: dict[str, list[Run]]  # list id → its runs, oldest first; empty: on no list ever
 
 
 class Outcome(NamedTuple):
@@ -115,8 +133,6 @@ def sql_outcomes(con: Any, cr: CompiledRulebook, on: date) -> list[Outcome]:
     d = f"DATE '{on.isoformat()}'"
     if on < rb.effective.from_ or (rb.effective.until is not None and on > rb.effective.until):
         return []
-    kinds = ", ".join(f"'{k.value}'" for k in rb.subject_kinds)
-    prefix = rb.scope.division_prefix
     dialect = _dialect(con)
     # intermediate results: views in DuckDB (it plans the whole pipeline as one query),
     # tables in PostgreSQL (its planner re-runs a view at every use)
@@ -124,14 +140,7 @@ def sql_outcomes(con: Any, cr: CompiledRulebook, on: date) -> list[Outcome]:
     _load(con, "treatments", {"category": "VARCHAR", "points": "BIGINT", "tier": "VARCHAR",
                               "unit": "VARCHAR", "n": "BIGINT", "domain": "VARCHAR",
                               "polarity": "VARCHAR"}, _treatments(cr))  # fmt: skip
-    _create(
-        con,
-        step,
-        "applicable",
-        f"""SELECT subject_id, kind,
-            coalesce(division, '') AS division FROM subjects_input
-            WHERE kind IN ({kinds}) AND coalesce(division, '') LIKE '{prefix}%'""",
-    )
+    _applicable(con, cr)
     # the same rule as inforce.standing(): published, within the publicity maximum,
     # not ended or revoked with effect on or before the day
     facts = f"""
@@ -203,6 +212,191 @@ def sql_outcomes(con: Any, cr: CompiledRulebook, on: date) -> list[Outcome]:
     else:
         rows = con.execute(f"SELECT subject_id, score, grade FROM {scored}").fetchall()
     return _outcomes(rows, rb)
+
+
+def sql_timelines(con: Any, cr: CompiledRulebook, on: date) -> list[Timeline]:
+    """Every applicable subject's score and grade on ``on`` and its list runs on every
+    day, from the `subjects_input` and `records_input` tables (see `load_inputs`)."""
+    rb = cr.rulebook
+    outcomes = sql_outcomes(con, cr, on)
+    if not outcomes:  # not in effect that day: the subjects still have runs on others
+        _applicable(con, cr)
+        rows = con.execute("SELECT subject_id FROM applicable").fetchall()
+        outcomes = [Outcome(r[0], 0, "", ()) for r in rows]
+    runs = sql_runs(con, cr) if rb.lists else {}
+    none: dict[str, list[Run]] = {}
+    return [
+        Timeline(o.subject_id, o.score, o.grade, runs.get(o.subject_id, none)) for o in outcomes
+    ]
+
+
+def _applicable(con: Any, cr: CompiledRulebook) -> None:
+    rb = cr.rulebook
+    kinds = ", ".join(f"'{k.value}'" for k in rb.subject_kinds)
+    prefix = rb.scope.division_prefix
+    step = "VIEW" if _dialect(con) == "duckdb" else "TABLE"
+    _create(
+        con,
+        step,
+        "applicable",
+        f"""SELECT subject_id, kind,
+            coalesce(division, '') AS division FROM subjects_input
+            WHERE kind IN ({kinds}) AND coalesce(division, '') LIKE '{prefix}%'""",
+    )
+
+
+def sql_runs(con: Any, cr: CompiledRulebook) -> dict[str, dict[str, list[Run]]]:
+    """subject → list → runs `[since, until)`: every list condition evaluated on every day
+    a subject's standing can change (evaluate/profile.py, `change_days`), and between two
+    such days nothing changes. Only the days on which a list turns are read back."""
+    rb = cr.rulebook
+    dialect = _dialect(con)
+    _load(con, "treatments", {"category": "VARCHAR", "points": "BIGINT", "tier": "VARCHAR",
+                              "unit": "VARCHAR", "n": "BIGINT", "domain": "VARCHAR",
+                              "polarity": "VARCHAR"}, _treatments(cr))  # fmt: skip
+    _applicable(con, cr)
+    start = rb.effective.from_
+    end = None if rb.effective.until is None else rb.effective.until + timedelta(days=1)
+    life_end = (
+        "CAST(CASE t.unit WHEN 'd' THEN r.published + t.n * INTERVAL '1 day' "
+        "ELSE r.published + t.n * INTERVAL '1 month' END AS DATE)"
+    )
+    # each record's span in force: from publication to the first day it no longer counts
+    _create(
+        con,
+        "TABLE",
+        "life",
+        f"""SELECT r.subject_id, r.category, t.domain,
+               CASE WHEN coalesce(t.tier, '') = '' THEN r.tier ELSE t.tier END AS tier,
+               t.polarity, r.decision_type, t.points, r.published,
+               least({life_end}, CASE WHEN r.status IN ('ended', 'revoked')
+                                      THEN r.status_date END) AS out
+        FROM records_input r JOIN treatments t USING (category)
+        JOIN applicable a USING (subject_id)""",
+    )
+    use = cr.time_use
+    shifted = ["SELECT subject_id, published AS day FROM life",
+               "SELECT subject_id, out AS day FROM life WHERE out IS NOT NULL",
+               f"SELECT subject_id, DATE '{start.isoformat()}' AS day FROM applicable"]  # fmt: skip
+    for window in sorted(use.windows, key=str):
+        unit = {"d": "day", "m": "month", "y": "year"}[window.unit]
+        moved = f"CAST(published + CAST({window.count} AS BIGINT) * INTERVAL '1 {unit}' AS DATE)"
+        shifted += [f"SELECT subject_id, {moved} AS day FROM life",
+                    f"SELECT subject_id, CAST({moved} + INTERVAL '1 day' AS DATE) AS day "
+                    "FROM life"]  # fmt: skip
+    for k in sorted({o + extra for o in use.offsets for extra in (0, 1)}):
+        shifted.append(
+            f"SELECT subject_id, CAST(published + CAST({k} AS BIGINT) * INTERVAL '1 day' AS DATE)"
+            " AS day FROM life"
+        )
+    bound = f"day >= DATE '{start.isoformat()}'"
+    if end is not None:
+        bound += f" AND day < DATE '{end.isoformat()}'"
+    _create(
+        con,
+        "TABLE",
+        "days",
+        f"SELECT DISTINCT subject_id, day FROM ({' UNION ALL '.join(shifted)}) AS x WHERE {bound}",
+    )
+    # the records in force on each of those days
+    _create(
+        con,
+        "TABLE",
+        "facts",
+        """SELECT d.subject_id, d.day, l.category, l.domain, l.tier, l.polarity,
+                  l.decision_type, l.points, l.published
+           FROM days d JOIN life l ON l.subject_id = d.subject_id
+           AND l.published <= d.day AND (l.out IS NULL OR d.day < l.out)""",
+    )
+    form = rb.score
+    if isinstance(form, BandedScore):
+        total = f"{form.base} + coalesce(g.points_total, 0)"
+        if form.floor is not None:
+            total = f"greatest({total}, {form.floor})"
+        if form.ceiling is not None:
+            total = f"least({total}, {form.ceiling})"
+        bands = " ".join(
+            f"WHEN score >= {b.min} THEN '{b.grade}'" if b.min is not None else
+            f"WHEN true THEN '{b.grade}'" for b in form.bands
+        )  # fmt: skip
+        _create(
+            con,
+            "TABLE",
+            "scored_days",
+            f"""SELECT subject_id, day, score, CASE {bands} ELSE '' END AS grade, kind, division
+            FROM (SELECT d.subject_id, d.day, CAST({total} AS BIGINT) AS score, a.kind,
+                         a.division
+                  FROM days d JOIN applicable a USING (subject_id)
+                  LEFT JOIN (SELECT subject_id, day, sum(points) AS points_total FROM facts
+                             GROUP BY subject_id, day) g
+                  ON g.subject_id = d.subject_id AND g.day = d.day) totals""",
+        )
+    else:
+        _create(
+            con,
+            "TABLE",
+            "scored_days",
+            """SELECT d.subject_id, d.day, CAST(0 AS BIGINT) AS score, '' AS grade, a.kind,
+                      a.division
+               FROM days d JOIN applicable a USING (subject_id)""",
+        )
+        if isinstance(form, GradesScore):
+            _create(con, "VIEW", "subjects", "SELECT * FROM scored_days")
+            rules = {f"g{i}": rule.when.tree for i, rule in enumerate(form.rules)}
+            picks = " ".join(f"WHEN g{i} THEN '{rule.grade}'" for i, rule in enumerate(form.rules))
+            _create(
+                con,
+                "TABLE",
+                "graded_days",
+                f"""SELECT g.subject_id, g.day, CAST(0 AS BIGINT) AS score,
+                           CASE {picks} ELSE '' END AS grade, s.kind, s.division
+                    FROM scored_days s JOIN ({compile_sql_timeline(rules, dialect)}) g
+                    ON g.subject_id = s.subject_id AND g.day = s.day""",
+            )
+            _create(con, "VIEW", "subjects", "SELECT * FROM graded_days")
+    if not isinstance(form, GradesScore):
+        _create(con, "VIEW", "subjects", "SELECT * FROM scored_days")
+    conds = {f"l{i}": spec.when.tree for i, spec in enumerate(rb.lists)}
+    hits = [f"l{i}" for i in range(len(conds))]
+    lags = ", ".join(f"lag({h}) OVER w AS p{h}" for h in hits)
+    turned = " OR ".join(f"{h} <> coalesce(p{h}, false)" for h in hits)
+    rows = con.execute(
+        f"""SELECT subject_id, day, {", ".join(hits)} FROM (
+              SELECT subject_id, day, {", ".join(hits)}, {lags}
+              FROM ({compile_sql_timeline(conds, dialect)}) AS v
+              WINDOW w AS (PARTITION BY subject_id ORDER BY day)) AS c
+            WHERE {turned}
+            ORDER BY subject_id, day"""
+    ).fetchall()
+    ids = [spec.id for spec in rb.lists]
+    until = None if end is None else end.isoformat()
+    out: dict[str, dict[str, list[Run]]] = {}
+    subject: str | None = None
+    open_since: list[str | None] = []
+    runs: dict[str, list[Run]] = {}
+
+    def close() -> None:
+        for i, since in enumerate(open_since):
+            if since is not None:
+                runs.setdefault(ids[i], []).append((since, until))
+
+    for row in rows:
+        if row[0] != subject:
+            if subject is not None:
+                close()
+                out[subject] = runs
+            subject, runs, open_since = row[0], {}, [None] * len(ids)
+        day = row[1].isoformat()
+        for i, hit in enumerate(row[2:]):
+            if hit and open_since[i] is None:
+                open_since[i] = day
+            elif not hit and open_since[i] is not None:
+                runs.setdefault(ids[i], []).append((open_since[i], day))  # type: ignore[arg-type]
+                open_since[i] = None
+    if subject is not None:
+        close()
+        out[subject] = runs
+    return out
 
 
 def _banded_with_lists(

@@ -5,18 +5,18 @@ lists the subject is on (with the records that put it there, since when, and unt
 if nothing new happens), the measures in force with their end dates, and a plain
 explanation of each. Batch evaluation in SQL must agree with it.
 
-Listing dates are found by re-evaluating the list condition on the days the subject's
-situation changes (a publication, an end or revocation, a publicity period or a `within`
-window running out). Thresholds on `age` or `days_since` move a listing by their own
-number of days, which these change days do not capture; such conditions give the start
-of the run of change days on which the condition held.
+Listings are exact intervals `[since, until)`: the list condition is evaluated on every
+day the subject's standing can change — a publication, an end or revocation, a publicity
+period running out, and the days time alone turns a condition (a `within` window closing,
+an `age` or `days_since` threshold reached; rulebook/timeline.py) — and between two such
+days nothing changes. The state stores every run, past and future as known now.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, NamedTuple
 
 from trustledger.catalogue import Catalogue, Category
@@ -40,6 +40,7 @@ from trustledger.rulebook.schema import (
     Rulebook,
     Treatment,
 )
+from trustledger.rulebook.timeline import TimeUse, time_use
 
 Matcher = Callable[[Sequence[RecordFacts], date], list[int]]
 _TERMINAL = frozenset({"ended", "revoked"})
@@ -72,6 +73,8 @@ class CompiledRulebook:
     treatment_of: dict[str, Treatment]
     lists: list[_CompiledList]
     grade_rules: list[_GradeRule]
+    # the windows, ages and days_since the conditions read: the days time alone turns them
+    time_use: TimeUse
 
     @property
     def ref(self) -> str:
@@ -119,8 +122,11 @@ def _compile_rulebook(rulebook: Rulebook, catalogue: Catalogue) -> CompiledRuleb
             )
             for rule in rulebook.score.rules
         ]
+    trees = [spec.when.tree.root for spec in rulebook.lists]
+    if isinstance(rulebook.score, GradesScore):
+        trees += [rule.when.tree.root for rule in rulebook.score.rules]
     return CompiledRulebook(
-        rulebook, {c.code: c for c in catalogue}, treatment_of, lists, grade_rules
+        rulebook, {c.code: c for c in catalogue}, treatment_of, lists, grade_rules, time_use(trees)
     )
 
 
@@ -174,6 +180,11 @@ class Profile:
     lists: list[ListMembership] = field(default_factory=list)
     measures: list[MeasureInForce] = field(default_factory=list)
     explanation: list[str] = field(default_factory=list)
+    # every run of every list over the rulebook's effect, past and future (as known now),
+    # and the measures each run triggers: what the state stores, so that a check on any
+    # day is answered exactly
+    history: list[ListMembership] = field(default_factory=list)
+    measure_history: list[MeasureInForce] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -183,15 +194,17 @@ class Profile:
         return out
 
 
-def _applicability(rb: Rulebook, subject: SubjectRow, on: date) -> str | None:
-    """Why the rulebook does not apply to the subject on that day; None if it does."""
+def in_effect(rb: Rulebook, on: date) -> bool:
+    return rb.effective.from_ <= on and (rb.effective.until is None or on <= rb.effective.until)
+
+
+def _applicability(rb: Rulebook, subject: SubjectRow) -> str | None:
+    """Why the rulebook does not apply to the subject at all; None if it does."""
     if subject.kind not in rb.subject_kinds:
         return f"it does not cover subjects of kind {subject.kind}"
     prefix = rb.scope.division_prefix
     if prefix and not (subject.division or "").startswith(prefix):
         return f"its scope is division {prefix}…, the subject's is {subject.division or 'unknown'}"
-    if on < rb.effective.from_ or (rb.effective.until is not None and on > rb.effective.until):
-        return f"it is not in effect on {on.isoformat()}"
     return None
 
 
@@ -291,9 +304,10 @@ class _Situation:
             known = self._on[on] = (subject, facts)
         return known
 
-    def change_days(self, lists: Sequence[_CompiledList]) -> list[date]:
+    def change_days(self, use: TimeUse) -> list[date]:
+        """Every day on which the subject's standing can change: a record is published or
+        stops counting, or time alone turns a condition (a window, an age, a days_since)."""
         days: set[date] = set()
-        windows = {agg.within for cl in lists for agg, _ in cl.matchers if agg.within}
         for record, facts, out in self._windows:
             days.add(facts.published)
             if out is not None:
@@ -301,9 +315,27 @@ class _Situation:
             end = self.publicity_end[record.id]
             if end is not None:
                 days.add(end)
-            for window in windows:
-                days.add(window.after(facts.published))
+            days.update(use.change_days(facts.published))
         return sorted(days)
+
+    def runs(
+        self, holds: Evaluator, days: list[date], start: date, end: date | None
+    ) -> list[tuple[date, date | None]]:
+        """The runs `[since, until)` of days in `[start, end)` on which `holds` holds;
+        `days` are the change days, between which nothing changes."""
+        out: list[tuple[date, date | None]] = []
+        since: date | None = None
+        for day in [start, *(d for d in days if start < d and (end is None or d < end))]:
+            subject, facts = self.facts_on(day)
+            if holds(subject, facts, day):
+                if since is None:
+                    since = day
+            elif since is not None:
+                out.append((since, day))
+                since = None
+        if since is not None:
+            out.append((since, end))
+        return out
 
 
 def evaluate_subject(
@@ -311,7 +343,7 @@ def evaluate_subject(
 ) -> Profile:
     rb = cr.rulebook
     profile = Profile(subject.id, cr.ref, on.isoformat(), applicable=True)
-    reason = _applicability(rb, subject, on)
+    reason = _applicability(rb, subject)
     if reason is not None:
         profile.applicable = False
         profile.explanation.append(f"{rb.title} ({cr.ref}) does not apply: {reason}.")
@@ -342,88 +374,101 @@ def evaluate_subject(
             )
         )  # fmt: skip
 
+    effective = in_effect(rb, on)
+    if not effective:
+        profile.explanation.append(
+            f"{rb.title} ({cr.ref}) is not in effect on {on.isoformat()} (in effect "
+            f"{rb.effective.from_}…{rb.effective.until or ''}): no score, grade, list or "
+            "measure that day."
+        )
     subject_facts, facts = situation.facts_on(on)
     form = rb.score
-    if not isinstance(form, NoScore):
+    if effective and not isinstance(form, NoScore):
         profile.score = subject_facts.score if not isinstance(form, GradesScore) else None
         profile.grade = subject_facts.grade
-    profile.explanation.append(
-        f"{rb.title} ({cr.ref}) as of {on.isoformat()}: {len(in_force)} of "
-        f"{len(records)} records count."
-    )
-    profile.explanation.extend(_score_lines(cr, situation, facts, subject_facts, on))
-
-    days = situation.change_days(cr.lists)
-    for cl in cr.lists:
-        if not cl.holds(subject_facts, facts, on):
-            continue
-        contributing: set[int] = situation.behind_score(facts, on) if cl.reads_score else set()
-        for _, match in cl.matchers:
-            contributing.update(match(facts, on))
-        record_ids = [in_force[i][0].id for i in sorted(contributing)]
-        since, until = _run_around(situation, cl.holds, days, on)
-        membership = ListMembership(
-            cl.spec.id,
-            cl.spec.kind,
-            cl.spec.title,
-            since.isoformat(),
-            until.isoformat() if until else None,
-            record_ids,
-            cl.spec.when.text,
-        )
-        profile.lists.append(membership)
+    if effective:
         profile.explanation.append(
-            f"On the {cl.spec.kind} list {cl.spec.title} ({cl.spec.id}) since {since}"
-            + (f", until {until} unless new records arrive" if until else "")
-            + f", because {cl.rendered} holds; records: "
-            + (", ".join(record_ids) or "none")
-            + f". Removal: {cl.spec.removal}"
+            f"{rb.title} ({cr.ref}) as of {on.isoformat()}: {len(in_force)} of "
+            f"{len(records)} records count."
         )
-        representatives = sorted(
-            {rep for i in contributing if (rep := in_force[i][0].legal_representative)}
-        )
-        for measure in rb.measures:
-            if measure.list == cl.spec.id and subject.kind in measure.subject_kinds:
-                m = _measure(measure, since, until, on, representatives)
-                if m is not None:
-                    profile.measures.append(m)
-                    profile.explanation.append(_measure_line(m))
-    if not profile.lists:
+        profile.explanation.extend(_score_lines(cr, situation, facts, subject_facts, on))
+
+    days = situation.change_days(cr.time_use)
+    start = rb.effective.from_
+    end = None if rb.effective.until is None else rb.effective.until + timedelta(days=1)
+    for cl in cr.lists:
+        for since, until in situation.runs(cl.holds, days, start, end):
+            current = since <= on and (until is None or on < until)
+            # the records behind a run: those counting on the day asked about, or on the
+            # run's first day for a run in the past or the future
+            day = on if current else since
+            _, day_facts = situation.facts_on(day)
+            day_in_force = situation.in_force(day)
+            contributing: set[int] = (
+                situation.behind_score(day_facts, day) if cl.reads_score else set()
+            )
+            for _, match in cl.matchers:
+                contributing.update(match(day_facts, day))
+            record_ids = [day_in_force[i][0].id for i in sorted(contributing)]
+            membership = ListMembership(
+                cl.spec.id,
+                cl.spec.kind,
+                cl.spec.title,
+                since.isoformat(),
+                until.isoformat() if until else None,
+                record_ids,
+                cl.spec.when.text,
+            )
+            profile.history.append(membership)
+            representatives = sorted(
+                {rep for i in contributing if (rep := day_in_force[i][0].legal_representative)}
+            )
+            measures = [
+                m
+                for measure in rb.measures
+                if measure.list == cl.spec.id and subject.kind in measure.subject_kinds
+                and (m := _measure(measure, since, until, representatives)) is not None
+            ]  # fmt: skip
+            profile.measure_history.extend(measures)
+            if current:
+                profile.lists.append(membership)
+                profile.explanation.append(
+                    f"On the {cl.spec.kind} list {cl.spec.title} ({cl.spec.id}) since {since}"
+                    + (f", until {until} unless new records arrive" if until else "")
+                    + f", because {cl.rendered} holds; records: "
+                    + (", ".join(record_ids) or "none")
+                    + f". Removal: {cl.spec.removal}"
+                )
+                for m in measures:
+                    if m.end is None or on < date.fromisoformat(m.end):
+                        profile.measures.append(m)
+                        profile.explanation.append(_measure_line(m))
+            else:
+                tense = "Was" if until is not None and until <= on else "Will be"
+                profile.explanation.append(
+                    f"{tense} on the {cl.spec.kind} list {cl.spec.title} ({cl.spec.id}) from "
+                    f"{since}" + (f" until {until}" if until else "")
+                    + f", because {cl.rendered} holds then; records: "
+                    + (", ".join(record_ids) or "none") + "."
+                )  # fmt: skip
+    if not profile.lists and effective:
         profile.explanation.append("On no list of this rulebook.")
     return profile
 
 
-def _run_around(
-    situation: _Situation, holds: Evaluator, days: list[date], on: date
-) -> tuple[date, date | None]:
-    """The first day of the run of change days on which the condition has held up to `on`,
-    and the first later change day on which it stops holding (None if none)."""
-    since = on
-    for day in reversed([d for d in days if d <= on]):
-        subject, facts = situation.facts_on(day)
-        if not holds(subject, facts, day):
-            break
-        since = day
-    until: date | None = None
-    for day in (d for d in days if d > on):
-        subject, facts = situation.facts_on(day)
-        if not holds(subject, facts, day):
-            until = day
-            break
-    return since, until
-
-
 def _measure(
-    measure: MeasureDef, since: date, until: date | None, on: date, representatives: list[str]
+    measure: MeasureDef, since: date, until: date | None, representatives: list[str]
 ) -> MeasureInForce | None:
+    """The measure a list run triggers: from the run's start for the measure's duration,
+    ending earlier if the run does; None if that leaves no day."""
     if measure.duration is not None:
         end: date | None = measure.duration.after(since)
         if until is not None and end is not None:
             end = min(end, until)
     else:
         end = until
-    if end is not None and end <= on:
-        return None  # its time is up, though the list still holds
+    if end is not None and end <= since:
+        return None
     return MeasureInForce(
         measure.id,
         measure.kind,

@@ -12,21 +12,25 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 import psycopg
 
 from trustledger.catalogue import Catalogue
-from trustledger.evaluate.batch import explain_listed, load_inputs, sql_outcomes
+from trustledger.evaluate.batch import load_inputs, sql_timelines
 from trustledger.evaluate.history import records_as_of
 from trustledger.evaluate.profile import (
     CompiledRulebook,
     Profile,
     compile_rulebook,
     evaluate_subject,
+    in_effect,
 )
+from trustledger.evaluate.whatif import StateFile
+from trustledger.ledger.entry import now_us
 from trustledger.ledger.projection import Projector, RecordRow, SubjectRow
 from trustledger.ledger.store import Store
 from trustledger.rulebook.publish import published_rulebooks
@@ -73,14 +77,18 @@ def _rows(
     head = (cr.ref, profile.subject_id, profile.score, profile.grade, lists, on.isoformat(), size)
     memberships = [
         (cr.ref, m.list_id, profile.subject_id, m.kind, m.since, m.until, json.dumps(m.records))
-        for m in profile.lists
+        for m in profile.history
     ]
     measures = [
         (cr.ref, m.measure_id, profile.subject_id, m.kind, m.list_id, json.dumps(m.actions),
          m.start, m.end, m.agency, json.dumps(m.extends_to, sort_keys=True))
-        for m in profile.measures
+        for m in profile.measure_history
     ]  # fmt: skip
     return head, memberships, measures
+
+
+class WhatIfRequired(ValueError):
+    """An evaluation known at another instant than now must not touch the live state."""
 
 
 def evaluate_all(
@@ -92,9 +100,22 @@ def evaluate_all(
     engine: Engine = "duckdb",
     rulebook_id: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    what_if: Path | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> list[Summary]:
-    """Evaluate every subject under every published rulebook (or the one named) and
-    replace the state tables with the result."""
+    """Evaluate every subject under every published rulebook (or the one named).
+
+    Known now (``at_us`` None) and with no ``what_if`` output, the result becomes the live
+    state, swapped in whole at the end: readers see the old state or the new one, and a
+    run killed half-way leaves the old one in place (the next run says so through
+    ``notice``). Known at another instant, or sent to ``what_if``, it is written to that
+    file (the state tables in a SQLite file of their own) and no live answer changes.
+    """
+    if at_us is not None and what_if is None:
+        raise WhatIfRequired(
+            "an evaluation known at another instant than now is a what-if: name an output "
+            "file for it (--what-if PATH); the live state is always the evaluation known now"
+        )
     rulebooks = published_rulebooks(store, at_us)
     if rulebook_id is not None:
         rulebooks = {k: v for k, v in rulebooks.items() if k == rulebook_id}
@@ -103,6 +124,13 @@ def evaluate_all(
     records_of: dict[str, list[RecordRow]] = defaultdict(list)
     for record in records:
         records_of[record.subject_id].append(record)
+    output = _Output(store, what_if, rulebook_id, on, at_us, size)
+    if output.interrupted is not None and notice is not None:
+        notice(
+            "the previous evaluation (started "
+            f"{output.interrupted.get('started', 'at an unknown time')}) did not finish: its "
+            "partial output was discarded and the state before it stayed in place"
+        )
     con: Any = None
     if engine == "duckdb":
         con = duckdb.connect()
@@ -111,55 +139,129 @@ def evaluate_all(
             raise ValueError("the postgres engine evaluates inside a PostgreSQL store")
         # a connection of its own: its temporary tables shadow the store's `subjects`
         con = psycopg.connect(store.url, autocommit=True)
-    if con is not None:
-        load_inputs(con, subjects, records)
-    summaries = []
-    for n, (rid, rulebook) in enumerate(sorted(rulebooks.items())):
-        cr = compile_rulebook(rulebook, catalogue)
-        if progress is not None:
-            progress(cr.ref, n, len(rulebooks))
-        summary = Summary(cr.ref)
-        profile_rows: list[tuple[Any, ...]] = []
-        list_rows: list[tuple[Any, ...]] = []
-        measure_rows: list[tuple[Any, ...]] = []
+    try:
         if con is not None:
-            outcomes = sql_outcomes(con, cr, on)
-            explained = {
-                p.subject_id: p for p in explain_listed(cr, outcomes, by_id, records_of, on)
-            }
-            for o in outcomes:
-                p = explained.get(o.subject_id)
-                if p is None:  # on no list: SQL's verdict is the whole profile
-                    score, grade = _shown(cr, o.score, o.grade)
-                    profile_rows.append(
-                        (cr.ref, o.subject_id, score, grade, "[]", on.isoformat(), size)
-                    )
-                    continue
-                head, memberships, measures = _rows(cr, p, on, size)
-                profile_rows.append(head)
-                list_rows += memberships
-                measure_rows += measures
-        else:
-            for subject in subjects:
-                p = evaluate_subject(cr, subject, records_of.get(subject.id, []), on)
-                if p.applicable:
+            load_inputs(con, subjects, records)
+        summaries = []
+        for n, (_, rulebook) in enumerate(sorted(rulebooks.items())):
+            cr = compile_rulebook(rulebook, catalogue)
+            if progress is not None:
+                progress(cr.ref, n, len(rulebooks))
+            profile_rows: list[tuple[Any, ...]] = []
+            list_rows: list[tuple[Any, ...]] = []
+            measure_rows: list[tuple[Any, ...]] = []
+            if con is not None:
+                outcomes = sql_timelines(con, cr, on)
+                for o in outcomes:
+                    if not o.runs:  # on no list on any day: SQL's verdict is the profile
+                        score, grade = _shown(cr, o.score, o.grade, on)
+                        profile_rows.append(
+                            (cr.ref, o.subject_id, score, grade, "[]", on.isoformat(), size)
+                        )
+                        continue
+                    p = evaluate_subject(cr, by_id[o.subject_id], records_of[o.subject_id], on)
                     head, memberships, measures = _rows(cr, p, on, size)
                     profile_rows.append(head)
                     list_rows += memberships
                     measure_rows += measures
-        store.replace_state(rid, None, profile_rows, list_rows, measure_rows)
-        summary.subjects = len(profile_rows)
-        summary.listed = dict(Counter(row[1] for row in list_rows))
-        summary.grades = dict(Counter(row[3] for row in profile_rows if row[3]))
-        summary.measures = len(measure_rows)
-        summaries.append(summary)
-    if con is not None:
-        con.close()
+            else:
+                for subject in subjects:
+                    p = evaluate_subject(cr, subject, records_of.get(subject.id, []), on)
+                    if p.applicable:
+                        head, memberships, measures = _rows(cr, p, on, size)
+                        profile_rows.append(head)
+                        list_rows += memberships
+                        measure_rows += measures
+            output.write(profile_rows, list_rows, measure_rows)
+            summaries.append(_summary(cr.ref, profile_rows, list_rows, measure_rows, on))
+        output.finish([s.id for s in subjects])
+    except BaseException:
+        output.abandon()
+        raise
+    finally:
+        if con is not None:
+            con.close()
     return summaries
 
 
-def _shown(cr: CompiledRulebook, score: int, grade: str) -> tuple[int | None, str | None]:
-    # the same conventions as Profile: no score without a points form, no grade without one
+def _summary(
+    ref: str,
+    profiles: list[tuple[Any, ...]],
+    lists: list[tuple[Any, ...]],
+    measures: list[tuple[Any, ...]],
+    on: date,
+) -> Summary:
+    """Counts on the evaluation's day (the state also holds past and future runs)."""
+    day = on.isoformat()
+    current = [r for r in lists if r[4] <= day and (r[5] is None or day < r[5])]
+    return Summary(
+        ref,
+        len(profiles),
+        dict(Counter(row[1] for row in current)),
+        dict(Counter(row[3] for row in profiles if row[3])),
+        sum(1 for m in measures if m[6] <= day and (m[7] is None or day < m[7])),
+    )
+
+
+class _Output:
+    """Where an evaluation goes: the live state (staged, then swapped in) or a what-if
+    file."""
+
+    def __init__(
+        self,
+        store: Store,
+        what_if: Path | None,
+        rulebook_id: str | None,
+        on: date,
+        at_us: int | None,
+        size: int,
+    ) -> None:
+        self.store, self.size, self.what_if = store, size, what_if
+        self.meta = {
+            "state_on": on.isoformat(),
+            "state_known_at_us": str(at_us if at_us is not None else now_us()),
+            "state_ledger_size": str(size),
+            "state_rulebook": rulebook_id or "",
+        }
+        self.interrupted = None
+        if what_if is None:
+            self.interrupted = store.interrupted_state_rebuild()
+            store.begin_state_rebuild(
+                {"started": datetime.now(UTC).isoformat(timespec="seconds"), **self.meta},
+                keep_except=rulebook_id,
+            )
+            self.file: StateFile | None = None
+        else:
+            self.file = StateFile.create(what_if)
+
+    def write(
+        self,
+        profiles: list[tuple[Any, ...]],
+        lists: list[tuple[Any, ...]],
+        measures: list[tuple[Any, ...]],
+    ) -> None:
+        if self.file is not None:
+            self.file.write(profiles, lists, measures)
+        else:
+            self.store.stage_state(profiles, lists, measures, (), self.size)
+
+    def finish(self, subject_ids: list[str]) -> None:
+        if self.file is not None:
+            self.file.finish(self.meta)
+            return
+        self.store.stage_state((), (), (), subject_ids, self.size)
+        self.store.finish_state_rebuild(self.meta)
+
+    def abandon(self) -> None:
+        if self.file is not None:
+            self.file.abandon()
+
+
+def _shown(cr: CompiledRulebook, score: int, grade: str, on: date) -> tuple[int | None, str | None]:
+    # the same conventions as Profile: no score without a points form, no grade without
+    # one, neither on a day the rulebook is not in effect
+    if not in_effect(cr.rulebook, on):
+        return None, None
     form = cr.rulebook.score.form
     return (score if form in ("points", "percent") else None), (grade if form != "none" else None)
 
@@ -187,7 +289,7 @@ def refresh_subjects(
                 rows[0].append(head)
                 rows[1].extend(memberships)
                 rows[2].extend(measures)
-        store.replace_state(rid, list(subjects), *rows)
+        store.replace_state(rid, list(subjects), rows[0], rows[1], rows[2], ledger_size=size)
     return len(subjects)
 
 
@@ -301,6 +403,4 @@ def stale_subjects(store: Store) -> set[str]:
         reflects[subject_id] = int(size)
     positions = latest_positions(store)
     floor = min(reflects.values(), default=0)
-    return {
-        s for s, seq in positions.items() if seq >= reflects.get(s, floor)
-    }
+    return {s for s, seq in positions.items() if seq >= reflects.get(s, floor)}

@@ -88,9 +88,12 @@ CREATE TABLE IF NOT EXISTS rulebooks (
 
 
 # State written by evaluation (derived from the ledger and the published rulebooks; not
-# part of what verify checks, and rebuilt by `trustledger evaluate`).
+# part of what verify checks, and rebuilt by `trustledger evaluate`). A whole evaluation
+# writes fresh tables under the prefix `state_next_` and swaps them in with one
+# transaction, so every key and constraint carries a tag of its own: names stay unique
+# when a table is renamed. Keys lead with the subject: a check reads one subject's rows.
 _STATE_DDL = """
-CREATE TABLE IF NOT EXISTS state_profiles (
+CREATE TABLE IF NOT EXISTS {prefix}profiles (
     rulebook TEXT NOT NULL,
     subject_id TEXT NOT NULL,
     score {int},
@@ -98,9 +101,9 @@ CREATE TABLE IF NOT EXISTS state_profiles (
     lists TEXT NOT NULL,
     evaluated_on TEXT NOT NULL,
     ledger_size {int} NOT NULL,
-    PRIMARY KEY (rulebook, subject_id)
+    CONSTRAINT {prefix}profiles_pk_{tag} PRIMARY KEY (subject_id, rulebook)
 );
-CREATE TABLE IF NOT EXISTS state_lists (
+CREATE TABLE IF NOT EXISTS {prefix}lists (
     rulebook TEXT NOT NULL,
     list_id TEXT NOT NULL,
     subject_id TEXT NOT NULL,
@@ -108,9 +111,9 @@ CREATE TABLE IF NOT EXISTS state_lists (
     since TEXT NOT NULL,
     until TEXT,
     records TEXT NOT NULL,
-    PRIMARY KEY (rulebook, list_id, subject_id)
+    CONSTRAINT {prefix}lists_pk_{tag} PRIMARY KEY (subject_id, rulebook, list_id, since)
 );
-CREATE TABLE IF NOT EXISTS state_measures (
+CREATE TABLE IF NOT EXISTS {prefix}measures (
     rulebook TEXT NOT NULL,
     measure_id TEXT NOT NULL,
     subject_id TEXT NOT NULL,
@@ -121,17 +124,33 @@ CREATE TABLE IF NOT EXISTS state_measures (
     ends TEXT,
     agency TEXT NOT NULL,
     extends_to TEXT NOT NULL,
-    PRIMARY KEY (rulebook, measure_id, subject_id)
+    CONSTRAINT {prefix}measures_pk_{tag} PRIMARY KEY (subject_id, rulebook, measure_id, starts)
 );
-CREATE INDEX IF NOT EXISTS state_lists_subject ON state_lists (subject_id);
-CREATE INDEX IF NOT EXISTS state_measures_subject ON state_measures (subject_id);
+CREATE TABLE IF NOT EXISTS {prefix}subjects (
+    subject_id TEXT NOT NULL,
+    ledger_size {int} NOT NULL,
+    CONSTRAINT {prefix}subjects_pk_{tag} PRIMARY KEY (subject_id)
+)
 """
+# the live state; `state_subjects` marks every subject evaluated (to a ledger size), also
+# those no rulebook applies to, so that entries newer than an evaluation are found
 STATE_TABLES = ("state_profiles", "state_lists", "state_measures")
+STATE_ALL = (*STATE_TABLES, "state_subjects")
+LIVE_STATE_PREFIX = "state_"
+NEXT_STATE_PREFIX = "state_next_"
+
+
+def state_ddl(prefix: str, tag: str, int_type: str) -> list[str]:
+    """The state tables under ``prefix``; ``tag`` makes their constraint names unique."""
+    text = _STATE_DDL.format(prefix=prefix, tag=tag, int=int_type)
+    return [s.strip() for s in text.split(";") if s.strip()]
 
 
 def ddl(int_type: str, blob_type: str) -> list[str]:
-    text = (_DDL + _STATE_DDL).format(int=int_type, blob=blob_type)
-    return [s.strip() for s in text.split(";") if s.strip()]
+    text = _DDL.format(int=int_type, blob=blob_type)
+    return [s.strip() for s in text.split(";") if s.strip()] + state_ddl(
+        LIVE_STATE_PREFIX, "0", int_type
+    )
 
 
 def columns(table: str) -> tuple[str, ...]:

@@ -8,6 +8,8 @@ it lands or none of it does.
 
 from __future__ import annotations
 
+import json
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,9 +19,15 @@ from typing import Any
 from trustledger.ledger import merkle
 from trustledger.ledger.entry import GENESIS_PREV, Entry, make_entry, now_us
 from trustledger.ledger.projection import TABLES, Projector
-from trustledger.ledger.schema import STATE_TABLES
+from trustledger.ledger.schema import (
+    LIVE_STATE_PREFIX,
+    NEXT_STATE_PREFIX,
+    STATE_ALL,
+    STATE_TABLES,
+    state_ddl,
+)
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 
 class StoreError(RuntimeError):
@@ -226,45 +234,124 @@ class Store(ABC):
     def replace_state(
         self,
         rulebook_id: str,
-        subject_ids: Sequence[str] | None,
+        subject_ids: Sequence[str],
+        profiles: Sequence[tuple[Any, ...]],
+        lists: Sequence[tuple[Any, ...]],
+        measures: Sequence[tuple[Any, ...]],
+        ledger_size: int,
+    ) -> None:
+        """Replace the live state rows of one rulebook (every version of it) for these
+        subjects, and mark them evaluated to ``ledger_size``, in one transaction."""
+        like = rulebook_id + "@%"
+        with self._transaction():
+            for table in STATE_TABLES:
+                self._run(
+                    f"DELETE FROM {table} WHERE subject_id = ? AND rulebook LIKE ?",
+                    [(s, like) for s in subject_ids],
+                )
+            self._insert_state(LIVE_STATE_PREFIX, profiles, lists, measures)
+            self._mark_evaluated(LIVE_STATE_PREFIX, subject_ids, ledger_size)
+
+    def _insert_state(
+        self,
+        prefix: str,
         profiles: Sequence[tuple[Any, ...]],
         lists: Sequence[tuple[Any, ...]],
         measures: Sequence[tuple[Any, ...]],
     ) -> None:
-        """Replace the state rows of one rulebook (every version of it) — for all subjects,
-        or only for ``subject_ids`` — in one transaction."""
+        for table, rows in zip(STATE_TABLES, (profiles, lists, measures), strict=True):
+            if rows:
+                marks = ", ".join("?" for _ in rows[0])
+                name = prefix + table.removeprefix(LIVE_STATE_PREFIX)
+                self._run(f"INSERT INTO {name} VALUES ({marks})", rows)
+
+    def _mark_evaluated(self, prefix: str, subject_ids: Sequence[str], size: int) -> None:
+        self._run(
+            f"INSERT INTO {prefix}subjects (subject_id, ledger_size) VALUES (?, ?) "
+            "ON CONFLICT (subject_id) DO UPDATE SET ledger_size = EXCLUDED.ledger_size",
+            [(s, size) for s in subject_ids],
+        )
+
+    # A whole evaluation is written aside and swapped in at once: readers see the old
+    # state or the new one, never a mix, and a run killed half-way leaves the old whole.
+    def begin_state_rebuild(self, note: dict[str, Any], keep_except: str | None) -> None:
+        """Fresh staging tables (a killed run's leftovers are dropped), with the live rows
+        of every rulebook but ``keep_except`` copied in when only one rulebook is redone
+        (None: the whole state is redone); ``note`` says what is being evaluated."""
+        tag = secrets.token_hex(4)
+        int_type = "INTEGER" if self.url.startswith("sqlite") else "BIGINT"
         with self._transaction():
-            for table in STATE_TABLES:
-                if subject_ids is None:
-                    self._run(f"DELETE FROM {table} WHERE rulebook LIKE ?", [(rulebook_id + "@%",)])
-                else:
+            for table in STATE_ALL:
+                self._run(f"DROP TABLE IF EXISTS {_next(table)}", [()])
+            for statement in state_ddl(NEXT_STATE_PREFIX, tag, int_type):
+                self._run(statement, [()])
+            if keep_except is not None:
+                like = keep_except + "@%"
+                for table in STATE_TABLES:
                     self._run(
-                        f"DELETE FROM {table} WHERE rulebook LIKE ? AND subject_id = ?",
-                        [(rulebook_id + "@%", s) for s in subject_ids],
+                        f"INSERT INTO {_next(table)} SELECT * FROM {table} "
+                        "WHERE rulebook NOT LIKE ?",
+                        [(like,)],
                     )
-            for table, rows in zip(STATE_TABLES, (profiles, lists, measures), strict=True):
-                if rows:
-                    marks = ", ".join("?" for _ in rows[0])
-                    self._run(f"INSERT INTO {table} VALUES ({marks})", rows)
-            if subject_ids is None:
-                # a whole re-evaluation may change no row count and no ledger position;
-                # readers of the state (the check index) watch this counter for it
                 self._run(
-                    "INSERT INTO meta (key, value) VALUES ('state_generation', '1') "
-                    "ON CONFLICT (key) DO UPDATE SET "
-                    "value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)",
-                    [()],
+                    f"INSERT INTO {_next('state_subjects')} SELECT * FROM state_subjects", [()]
                 )
+            self._set_meta({"state_rebuild": json.dumps(note, sort_keys=True)})
+
+    def stage_state(
+        self,
+        profiles: Sequence[tuple[Any, ...]],
+        lists: Sequence[tuple[Any, ...]],
+        measures: Sequence[tuple[Any, ...]],
+        evaluated: Sequence[str],
+        ledger_size: int,
+    ) -> None:
+        """Rows of the evaluation being built (see `begin_state_rebuild`)."""
+        with self._transaction():
+            self._insert_state(NEXT_STATE_PREFIX, profiles, lists, measures)
+            self._mark_evaluated(NEXT_STATE_PREFIX, evaluated, ledger_size)
+
+    def finish_state_rebuild(self, meta: dict[str, str]) -> None:
+        """Swap the staged state in, with ``meta`` about it, in one transaction."""
+        with self._transaction():
+            if not self._query("SELECT value FROM meta WHERE key = 'state_rebuild'", ()):
+                raise StoreError("no evaluation is being built: nothing to swap in")
+            for table in STATE_ALL:
+                self._run(f"DROP TABLE IF EXISTS {table}", [()])
+                self._run(f"ALTER TABLE {_next(table)} RENAME TO {table}", [()])
+            self._run("DELETE FROM meta WHERE key = 'state_rebuild'", [()])
+            self._set_meta(meta)
+            # a whole re-evaluation may change no row count and no ledger position;
+            # readers of the state (the check index) watch this counter for it
+            self._run(
+                "INSERT INTO meta (key, value) VALUES ('state_generation', '1') "
+                "ON CONFLICT (key) DO UPDATE SET "
+                "value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)",
+                [()],
+            )
+
+    def interrupted_state_rebuild(self) -> dict[str, Any] | None:
+        """What an evaluation that never swapped its state in was building (it was killed
+        or failed; the live state is the one before it), or None."""
+        rows = self._query("SELECT value FROM meta WHERE key = 'state_rebuild'", ())
+        return dict(json.loads(rows[0][0])) if rows else None
+
+    def _set_meta(self, values: dict[str, str]) -> None:
+        self._run(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            list(values.items()),
+        )
 
     def state_rows(self, table: str, subject_id: str | None = None) -> list[tuple[Any, ...]]:
-        if table not in STATE_TABLES:
+        if table not in STATE_ALL:
             raise ValueError(f"{table} is not a state table")
         where, params = ("", ()) if subject_id is None else (" WHERE subject_id = ?", (subject_id,))
         return self._query(f"SELECT * FROM {table}{where} ORDER BY 1, 2, 3", params)
 
     def has_state(self) -> bool:
-        """Whether evaluation has written any state yet."""
-        return bool(self._query("SELECT 1 FROM state_profiles LIMIT 1", ()))
+        """Whether a whole evaluation has been swapped in yet."""
+        return bool(self._query("SELECT 1 FROM state_subjects LIMIT 1", ()))
 
     def size_at(self, at_us: int) -> int:
         """How many entries had been appended by ledger time ``at_us``."""
@@ -339,6 +426,10 @@ class Store(ABC):
 
     @abstractmethod
     def _clear(self, table: str) -> None: ...
+
+
+def _next(table: str) -> str:
+    return NEXT_STATE_PREFIX + table.removeprefix(LIVE_STATE_PREFIX)
 
 
 def head_from(frontier_bytes: bytes | None, last: Entry | None) -> Head:

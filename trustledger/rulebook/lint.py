@@ -40,6 +40,7 @@ from trustledger.rulebook.schema import (
     Treatment,
     compare_durations,
 )
+from trustledger.rulebook.timeline import time_problems
 
 __all__ = [
     "TIER_BOUNDS",
@@ -353,6 +354,7 @@ def _list_problems(rulebook: Rulebook, catalogue: Catalogue) -> list[Problem]:
             item.grounds,
         )
         problems += _unknown_codes((*loc, "when"), label, item.when.tree, catalogue)
+        problems += _time_problems((*loc, "when"), label, item.when.tree)
     if isinstance(rulebook.score, GradesScore):
         for index, rule in enumerate(rulebook.score.rules):
             loc = ("score", "rules", index)
@@ -362,7 +364,13 @@ def _list_problems(rulebook: Rulebook, catalogue: Catalogue) -> list[Problem]:
             )
             problems += [Problem(loc, message) for message in messages]
             problems += _unknown_codes((*loc, "when"), label, rule.when.tree, catalogue)
+            problems += _time_problems((*loc, "when"), label, rule.when.tree)
     return problems
+
+
+def _time_problems(loc: Loc, label: str, condition: Condition) -> list[Problem]:
+    # standing is stored as exact intervals: every day a time term turns must be known
+    return [Problem(loc, f"{label}: {message}") for message in time_problems(condition.root)]
 
 
 def _person_measure_problems(

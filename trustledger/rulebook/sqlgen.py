@@ -56,6 +56,7 @@ from trustledger.rulebook.condition import (
     TextLit,
     ValueType,
 )
+from trustledger.rulebook.durations import Duration
 from trustledger.rulebook.pyeval import NO_RECORD_DAYS
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "compile_sql",
     "compile_sql_many",
     "compile_sql_parts",
+    "compile_sql_timeline",
 ]
 
 Dialect: TypeAlias = Literal["duckdb", "postgres"]
@@ -144,6 +146,20 @@ def compile_sql_parts(conds: Mapping[str, Condition], dialect: Dialect, at: date
     return QueryParts(tuple(outputs), tuple(compiler.columns))
 
 
+def compile_sql_timeline(conds: Mapping[str, Condition], dialect: Dialect) -> str:
+    """`compile_sql_many` on many days at once: `subjects` and `facts` carry a `day`
+    column (facts: the records in force on that day), and the query yields `subject_id`,
+    `day` and one column per condition for every row of `subjects`, T being its day."""
+    for name in conds:
+        _check_column_name(name)
+    return _Compiler(dialect, None).timeline(conds)
+
+
+def _shift_back(day: str, duration: Duration) -> str:
+    unit = {"d": "day", "m": "month", "y": "year"}[duration.unit]
+    return f"CAST(({day} - CAST({int(duration.count)} AS BIGINT) * INTERVAL '1 {unit}') AS DATE)"
+
+
 def _check_column_name(name: str) -> None:
     if not isinstance(name, str) or _COLUMN_NAME_RE.fullmatch(name) is None:
         raise ValueError(f"invalid column name {name!r}: use lower-case letters, digits and _")
@@ -183,17 +199,22 @@ def _text_literal(value: str, dialect: Dialect) -> str:
 
 
 class _Compiler:
-    """Renders the trees of one query, collecting their aggregates as it goes."""
+    """Renders the trees of one query, collecting their aggregates as it goes.
 
-    def __init__(self, dialect: Dialect, at: date) -> None:
+    With ``at`` None the query is a timeline: `subjects` and `facts` carry a `day` column,
+    T is that day, and there is one row per subject and day (`compile_sql_timeline`).
+    """
+
+    def __init__(self, dialect: Dialect, at: date | None) -> None:
         if dialect not in _STYLES:
             raise ValueError(f"unknown SQL dialect {dialect!r}")
         # A datetime is a date too, but its isoformat() is no date literal.
-        if not isinstance(at, date) or isinstance(at, datetime):
+        if at is not None and (not isinstance(at, date) or isinstance(at, datetime)):
             raise ValueError(f"evaluation date expected, got {at!r}")
         self.dialect: Dialect = dialect
         self.style = _STYLES[dialect]
-        self.at = _date_literal(at)
+        self.at = "s.day" if at is None else _date_literal(at)
+        self.fact_at = "f.day" if at is None else self.at
         self.at_date = at
         # Equal aggregates (trees compare without columns) share one column.
         self.aggregates: dict[Aggregate, str] = {}
@@ -234,6 +255,22 @@ class _Compiler:
             f"  FROM facts AS f{where}\n"
             "  GROUP BY f.subject_id\n"
             ") AS a ON a.subject_id = s.subject_id"
+        )
+
+    def timeline(self, conds: Mapping[str, Condition]) -> str:
+        outputs = self.outputs(conds)
+        select = ",\n       ".join(["s.subject_id", "s.day", *outputs])
+        if not self.aggregates:
+            return f"SELECT {select}\nFROM subjects AS s"
+        columns = ",\n         ".join(["f.subject_id", "f.day", *self.columns])
+        return (
+            f"SELECT {select}\n"
+            "FROM subjects AS s\n"
+            "LEFT JOIN (\n"
+            f"  SELECT {columns}\n"
+            "  FROM facts AS f\n"
+            "  GROUP BY f.subject_id, f.day\n"
+            ") AS a ON a.subject_id = s.subject_id AND a.day = s.day"
         )
 
     def expr(self, node: Expr, *, in_filter: bool) -> str:
@@ -285,7 +322,7 @@ class _Compiler:
     def name(self, node: Name, *, in_filter: bool) -> str:
         if in_filter:
             if node.name == "age":
-                return f"CAST(({self.at} - f.published) AS BIGINT)"
+                return f"CAST(({self.fact_at} - f.published) AS BIGINT)"
             column = _FACT_COLUMNS.get(node.name)
         else:
             column = _SUBJECT_COLUMNS.get(node.name)
@@ -324,10 +361,17 @@ class _Compiler:
 
     def aggregate_column(self, node: Aggregate) -> str:
         conditions: list[str] = []
-        cutoff = None if node.within is None else node.within.before(self.at_date)
-        self.cutoffs.append(cutoff)
-        if cutoff is not None:
-            conditions.append(f"f.published >= {_date_literal(cutoff)}")
+        if self.at_date is None:
+            # a timeline: the cut moves with the day; both engines clamp month steps to the
+            # month's last day, as Duration.before does
+            self.cutoffs.append(None)
+            if node.within is not None:
+                conditions.append(f"f.published >= {_shift_back('f.day', node.within)}")
+        else:
+            cutoff = None if node.within is None else node.within.before(self.at_date)
+            self.cutoffs.append(cutoff)
+            if cutoff is not None:
+                conditions.append(f"f.published >= {_date_literal(cutoff)}")
         if node.filter is not None:
             if node.filter.value_type != "bool":
                 raise ValueError(f"{node.func}() filter must be a bool, got {node.filter!r}")
