@@ -154,7 +154,10 @@ def test_publish_and_profile_as_of(env: Path) -> None:
     lines = [*authorities(), debtor(publication_date="2024-03-05", decision_date="2024-03-01")]
     runner.invoke(app, ["ingest", str(write_jsonl(env / "d.jsonl", lines))])
     args = ["profile", FIRM, "--rulebook", "cn-spc-dishonest-debtors", "--json"]
-    (before,) = json.loads(runner.invoke(app, args).stdout)
+    shown = json.loads(runner.invoke(app, args).stdout)
+    # both time axes are printed: what was known when, and the day judged on
+    assert shown["subject"] == FIRM and shown["known_at"] and shown["on"]
+    (before,) = shown["profiles"]
     assert [m["list_id"] for m in before["lists"]] == ["dishonest-judgment-debtors"]
     assert any(m["measure_id"] == "no-air-travel" for m in before["measures"])
 
@@ -165,17 +168,18 @@ def test_publish_and_profile_as_of(env: Path) -> None:
            "reason": "performed"}  # fmt: skip
     head = json.loads(runner.invoke(app, ["ledger", "head", "--json"]).stdout)
     runner.invoke(app, ["ingest", str(write_jsonl(env / "e.jsonl", [end]))])
-    (after,) = json.loads(runner.invoke(app, args).stdout)
+    (after,) = json.loads(runner.invoke(app, args).stdout)["profiles"]
     assert after["lists"] == [] and after["measures"] == []
     # … but the profile as of before that entry is unchanged
     from datetime import UTC, datetime, timedelta
 
     t = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=head["time_us"])).isoformat()
-    (then,) = json.loads(runner.invoke(app, [*args, "--at", t]).stdout)
+    (then,) = json.loads(runner.invoke(app, [*args, "--known-at", t]).stdout)["profiles"]
     assert then["lists"] == before["lists"] and then["measures"] == before["measures"]
 
     plain = runner.invoke(app, ["profile", FIRM]).stdout
     assert "cn-spc-dishonest-debtors" in plain
-    assert runner.invoke(app, ["profile", FIRM, "--at", "not-a-date"]).exit_code == 2
+    assert runner.invoke(app, ["profile", FIRM, "--known-at", "not-a-date"]).exit_code == 2
+    assert runner.invoke(app, ["profile", FIRM, "--on", "2024-13-01"]).exit_code == 2
     assert runner.invoke(app, ["profile", "914403001922038216"]).exit_code == 2  # unknown
     assert runner.invoke(app, [*args[:3], "no-such-rulebook"]).exit_code == 2

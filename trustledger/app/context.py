@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from trustledger.app.errors import ConfigError, Unavailable
+from trustledger.app.errors import ConfigError
 from trustledger.settings import Settings
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class Context:
                 store.init()
             except StoreError as exc:
                 store.close()
-                raise Unavailable(str(exc)) from None
+                raise ConfigError(str(exc)) from None
         return cls(settings, store, clock or Clock(settings.timezone), _keyer=keyer)
 
     def close(self) -> None:

@@ -1,18 +1,21 @@
-"""What every command shares: settings, the store, the consoles, common options."""
+"""What every command shares: the context, the consoles, common options, JSON output."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import sys
-from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from trustledger.ledger.store import Store, StoreError, open_store
 from trustledger.settings import Settings
+
+if TYPE_CHECKING:
+    from trustledger.app.context import Context
+    from trustledger.app.time import When
+    from trustledger.ledger.store import Store
 
 console = Console(stderr=True)
 out = Console(highlight=False, markup=False, soft_wrap=True)  # data: no markup, no wrapping
@@ -26,6 +29,27 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+KnownAtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--known-at",
+        help="Ledger time: answer with what the platform knew at this instant (YYYY-MM-DD "
+        "is the end of that day; or an ISO date-time). Default: now.",
+    ),
+]
+OnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--on",
+        help="The legal day on which standing is judged (YYYY-MM-DD, on the configured "
+        "calendar). Default: today.",
+    ),
+]
+
+
+def say(console: Console, text: str) -> None:
+    """One line printed literally: messages quote input, which may contain "[...]"."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def settings_for(db: str | None) -> Settings:
@@ -35,29 +59,34 @@ def settings_for(db: str | None) -> Settings:
     return settings
 
 
+def context(db: str | None, *, must_exist: bool = True) -> Context:
+    """The use cases' context for this command (errors are TrustledgerError: the group
+    reports them once)."""
+    from trustledger.app.context import Context
+
+    return Context.open(settings_for(db), must_exist=must_exist)
+
+
+def when_for(ctx: Context, known_at: str | None, on: str | None) -> When:
+    from trustledger.app.time import when
+
+    return when(known_at, on, timezone=ctx.settings.timezone, now_us=ctx.now_us(),
+                today=ctx.today())  # fmt: skip
+
+
 def open_db(settings: Settings, must_exist: bool = True) -> Store:
-    try:
-        store = open_store(settings.db_url)
-        if must_exist:
-            store.meta()
-            # tables added by later versions are created here; nothing existing changes
-            store.init()
-    except StoreError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    return store
+    from trustledger.app.context import Context
+
+    return Context.open(settings, must_exist=must_exist).store
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def instant_for(at: str | None, settings: Settings) -> tuple[int | None, date]:
-    """`--at` as (ledger time, calendar day), or a clean exit naming what is wrong."""
-    from trustledger.evaluate.service import resolve_instant
-
-    try:
-        return resolve_instant(at, settings.timezone)
-    except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+def print_fields(result: dict[str, Any]) -> None:
+    for key, value in result.items():
+        if isinstance(value, list):
+            out.print(f"{key}:" + "".join(f"\n  {v}" for v in value))
+        else:
+            out.print(f"{key}: {value}")

@@ -9,11 +9,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from trustledger.catalogue import national_catalogue
-from trustledger.cli.common import DbOption, JsonOption, open_db, out, print_json, settings_for
+from trustledger.app import rulebooks
+from trustledger.cli.common import DbOption, JsonOption, context, out, print_json
 from trustledger.cli.common import console as err
-from trustledger.rulebook.load import RulebookError, load_rulebook, validate_rulebook_file
-from trustledger.rulebook.publish import PublishError, publish_rulebook
+from trustledger.rulebook.load import RulebookError
 from trustledger.rulebook.schema import BandedScore, GradesScore, Rulebook
 
 app = typer.Typer(
@@ -37,38 +36,55 @@ def _counts(rulebook: Rulebook) -> str:
 
 @app.command()
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="Rulebook YAML files to check.")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Rulebook YAML files (or names of shipped ones).")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
     """Check rulebooks against the national catalogue; exit 0 if all are clean, 1 if not."""
     console = Console()
-    catalogue = national_catalogue()
-    results: list[dict[str, object]] = []
-    for path in files:
-        problems = validate_rulebook_file(path, catalogue)
-        if problems:
-            results.append({"file": str(path), "ok": False, "problems": problems})
-            if not as_json:
-                _say(console, f"INVALID {path}: {len(problems)} problem(s)")
-                for problem in problems:
-                    _say(console, f"  {problem}")
-            continue
-        rulebook = load_rulebook(path)
-        results.append(
-            {
-                "file": str(path),
-                "ok": True,
-                "id": rulebook.id,
-                "treatments": len(rulebook.treatments),
-                "lists": len(rulebook.lists),
-                "measures": len(rulebook.measures),
-            }
-        )
-        if not as_json:
-            _say(console, f"OK {path}: {rulebook.id} {rulebook.version}: {_counts(rulebook)}")
+    results = rulebooks.validate([rulebooks.resolve_file(f) for f in files])
+    for result in results if not as_json else ():
+        if result.rulebook is None or result.problems:
+            _say(console, f"INVALID {result.file}: {len(result.problems)} problem(s)")
+            for problem in result.problems:
+                _say(console, f"  {problem}")
+        else:
+            rb = result.rulebook
+            _say(console, f"OK {result.file}: {rb.id} {rb.version}: {_counts(rb)}")
     if as_json:
-        typer.echo(json.dumps(results, ensure_ascii=False, indent=2))
-    raise typer.Exit(0 if all(r["ok"] for r in results) else 1)
+        typer.echo(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
+    raise typer.Exit(0 if all(r.ok for r in results) else 1)
+
+
+@app.command("list")
+def list_(
+    shipped: Annotated[
+        bool, typer.Option("--shipped", help="The regimes shipped with trustledger instead.")
+    ] = False,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """The published rulebooks (latest version of each), or the shipped ones."""
+    if shipped:
+        names = rulebooks.shipped_names()
+        if json_output:
+            print_json(names)
+        for name in names if not json_output else ():
+            _say(out, f"{name.removesuffix('.yaml')}  (trustledger rulebook show {name})")
+        return
+    with context(db) as ctx:
+        found = rulebooks.published(ctx)
+    rows = [
+        {"id": rid, "version": rb.version, "title": rb.title} for rid, rb in sorted(found.items())
+    ]
+    if json_output:
+        print_json(rows)
+        return
+    if not rows:
+        _say(out, "no rulebook has been published yet (trustledger rulebook publish FILE)")
+    for row in rows:
+        _say(out, f"{row['id']}@{row['version']}  {row['title']}")
 
 
 def _render(rulebook: Rulebook) -> list[str]:
@@ -126,13 +142,15 @@ def _render(rulebook: Rulebook) -> list[str]:
 
 @app.command()
 def show(
-    file: Annotated[Path, typer.Argument(help="Rulebook YAML file.")],
+    file: Annotated[
+        Path, typer.Argument(help="Rulebook YAML file (or the name of a shipped one).")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the parsed rulebook.")] = False,
 ) -> None:
     """Show a rulebook: treatments, score form, lists and measures."""
     console = Console()
     try:
-        rulebook = load_rulebook(file)
+        rulebook = rulebooks.load(rulebooks.resolve_file(file))
     except RulebookError as exc:
         for problem in exc.problems:
             _say(console, problem)
@@ -146,31 +164,28 @@ def show(
 
 @app.command()
 def publish(
-    files: Annotated[list[Path], typer.Argument(help="Rulebook YAML files.")],
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Rulebook YAML files (or names of shipped ones)."),
+    ] = None,
+    shipped: Annotated[
+        bool, typer.Option("--shipped", help="Publish every regime shipped with trustledger.")
+    ] = False,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Publish rulebooks to the ledger (only ones that validate clean). Exit 1 if any fails."""
-    store = open_db(settings_for(db))
-    results: list[dict[str, object]] = []
-    failed = False
-    with store:
-        for path in files:
-            try:
-                done = publish_rulebook(store, path, national_catalogue())
-            except (PublishError, RulebookError, OSError) as exc:
-                failed = True
-                results.append({"file": str(path), "published": False, "problems": str(exc)})
-                if not json_output:
-                    _say(err, str(exc))
-                continue
-            results.append(
-                {"file": str(path), "published": True, "rulebook": done.ref,
-                 "seq": done.seq, "sha256": done.sha256}
-            )  # fmt: skip
-            if not json_output:
-                what = f"entry {done.seq}" if done.seq is not None else "already published"
-                _say(out, f"published {done.ref} from {path} ({what})")
+    if not files and not shipped:
+        raise typer.BadParameter("give rulebook files, or --shipped")
+    with context(db) as ctx, rulebooks.shipped_paths() as shipped_paths:
+        paths = [rulebooks.resolve_file(f) for f in files or ()]
+        results = rulebooks.publish(ctx, [*paths, *(shipped_paths if shipped else ())])
+    for r in results if not json_output else ():
+        if not r.published:
+            _say(err, str(r.problems))
+        else:
+            what = f"entry {r.seq}" if r.seq is not None else "already published"
+            _say(out, f"published {r.rulebook} from {r.file} ({what})")
     if json_output:
-        print_json(results)
-    raise typer.Exit(1 if failed else 0)
+        print_json([r.to_json() for r in results])
+    raise typer.Exit(0 if all(r.published for r in results) else 1)

@@ -1,7 +1,4 @@
-"""`trustledger serve` and `trustledger keys create`: the HTTP API and its keys.
-
-Command functions only; they are registered on the Typer app in trustledger/cli/__init__.py.
-"""
+"""`trustledger serve` and `trustledger keys create`: the HTTP API and its keys."""
 
 from __future__ import annotations
 
@@ -9,7 +6,10 @@ from typing import Annotated
 
 import typer
 
-from trustledger.cli.common import DbOption, console, open_db, out, settings_for
+from trustledger.app.errors import BadInput
+from trustledger.cli.common import DbOption, console, context, out, settings_for
+
+keys_app = typer.Typer(help="API keys (shown once, stored only as a hash).", no_args_is_help=True)
 
 
 def serve(
@@ -21,20 +21,13 @@ def serve(
     import uvicorn
 
     from trustledger.api import create_app
-    from trustledger.ids import PersonKeyError
-    from trustledger.ledger.store import StoreError
 
-    settings = settings_for(db)
-    open_db(settings).close()  # a clean error for a missing or unsupported database
-    try:
-        app = create_app(settings)
-        # access log off: query strings may carry resident ID numbers, never to be logged
-        uvicorn.run(app, host=host, port=port, access_log=False)
-    except (StoreError, PersonKeyError) as exc:
-        console.print(f"error: {exc}", markup=False, highlight=False)
-        raise typer.Exit(2) from None
+    context(db).close()  # a clean error for a missing or unsupported database
+    # access log off: query strings may carry resident ID numbers, never to be logged
+    uvicorn.run(create_app(settings_for(db)), host=host, port=port, access_log=False)
 
 
+@keys_app.command("create")
 def keys_create(
     role: Annotated[str, typer.Option(help="Role of the key: checker.")] = "checker",
     actions: Annotated[
@@ -47,17 +40,12 @@ def keys_create(
     from trustledger.access import ApiKeyError, create_key
 
     if role != "checker":
-        console.print(f"error: unknown role {role!r} (known: checker)", markup=False)
-        raise typer.Exit(2)
-    store = open_db(settings_for(db))
-    try:
-        key = create_key(
-            store, "checker", name, [a.strip() for a in actions.split(",") if a.strip()]
-        )
-    except ApiKeyError as exc:
-        console.print(f"error: {exc}", markup=False, highlight=False)
-        raise typer.Exit(2) from None
-    finally:
-        store.close()
+        raise BadInput(f"unknown role {role!r} (known: checker)")
+    with context(db) as ctx:
+        try:
+            key = create_key(ctx.store, "checker", name,
+                             [a.strip() for a in actions.split(",") if a.strip()])  # fmt: skip
+        except ApiKeyError as exc:
+            raise BadInput(str(exc)) from None
     out.print(key)
     console.print("Keep this key now: it is not stored and cannot be shown again.")
