@@ -45,6 +45,9 @@ class Agreement:
 class Comparison:
     figures: list[RulebookFigures]
     agreements: list[Agreement]
+    # on a red list of one rulebook and a black list of another (or the same) on the day:
+    # the conflict rule withholds their incentives; an analyst wants to see who they are
+    red_and_black: list[str] = field(default_factory=list)
 
 
 class UnknownRulebooks(LookupError):
@@ -63,6 +66,7 @@ def compare(
     con = duckdb.connect()
     load_inputs(con, subjects, records)
     figures: list[RulebookFigures] = []
+    all_red: set[str] = set()
     black: dict[str, set[str]] = {}
     covered: dict[str, set[str]] = {}
     for rid in rulebook_ids:
@@ -72,6 +76,7 @@ def compare(
         covered[rid] = {o.subject_id for o in outcomes}
         black[rid] = {o.subject_id for o in outcomes if any(kinds[x] == "black" for x in o.lists)}
         red = {o.subject_id for o in outcomes if any(kinds[x] == "red" for x in o.lists)}
+        all_red |= red
         grades = Counter(o.grade for o in outcomes if o.grade)
         figures.append(RulebookFigures(cr.ref, len(outcomes), len(black[rid]), len(red),
                                        dict(sorted(grades.items()))))  # fmt: skip
@@ -86,4 +91,5 @@ def compare(
             round(same / len(common), 4) if common else 1.0,
             round(len(lb & rb) / len(either), 4) if either else 1.0,
         ))  # fmt: skip
-    return Comparison(figures, agreements)
+    all_black = set().union(*black.values())
+    return Comparison(figures, agreements, sorted(all_red & all_black))

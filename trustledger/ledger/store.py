@@ -347,7 +347,8 @@ class Store(ABC):
         if table not in STATE_ALL:
             raise ValueError(f"{table} is not a state table")
         where, params = ("", ()) if subject_id is None else (" WHERE subject_id = ?", (subject_id,))
-        return self._query(f"SELECT * FROM {table}{where} ORDER BY 1, 2, 3", params)
+        order = _STATE_ORDER[table]  # the key's columns: a stable order for comparisons
+        return self._query(f"SELECT * FROM {table}{where} ORDER BY {order}", params)
 
     def has_state(self) -> bool:
         """Whether a whole evaluation has been swapped in yet."""
@@ -426,6 +427,14 @@ class Store(ABC):
 
     @abstractmethod
     def _clear(self, table: str) -> None: ...
+
+
+_STATE_ORDER = {
+    "state_profiles": "1, 2",
+    "state_lists": "1, 2, 3, 5",
+    "state_measures": "1, 2, 3, 7",
+    "state_subjects": "1",
+}
 
 
 def _next(table: str) -> str:

@@ -26,6 +26,7 @@ from trustledger.sanctions.actions import load_actions
 
 __all__ = [
     "BEHIND",
+    "INCENTIVES_WITHHELD",
     "UNEVALUATED",
     "UNKNOWN_ACTION",
     "UNKNOWN_SUBJECT",
@@ -39,6 +40,7 @@ Status = Literal["allow", "deny", "allow_with_incentives", "unknown"]
 UNKNOWN_ACTION = "unknown action"
 UNEVALUATED = "no evaluation for this subject"
 UNKNOWN_SUBJECT = "subject unknown"
+INCENTIVES_WITHHELD = "incentives withheld: on the black list "
 BEHIND = "evaluation behind the ledger: entries about this subject since it was evaluated"
 
 # An open-ended measure (ends when the subject leaves the list) compares as never ending.
@@ -103,6 +105,7 @@ class CheckIndex:
         "_actions",
         "_allow",
         "_behind",
+        "_black",
         "_by_subject",
         "_evaluated",
         "_extended_by",
@@ -143,6 +146,8 @@ class CheckIndex:
         self._by_subject: dict[str, set[str]] = defaultdict(set)
         # organisation → the (person, action) pairs its measures reach
         self._extended_by: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        # subject → its black-list runs: no incentive reaches a subject on any black list
+        self._black: dict[str, list[_Measure]] = {}
         self.ledger_size = 0
         self._add(profiles, lists, measures, positions)
 
@@ -168,9 +173,15 @@ class CheckIndex:
                 self._behind.add(subject_id)
             else:
                 self._evaluated.add(subject_id)
-        records: dict[tuple[str, str, str], tuple[str, ...]] = {
-            (row[0], row[1], row[2]): tuple(json.loads(row[6])) for row in lists
-        }
+        # (rulebook, list, subject, since) → the records behind that run
+        records: dict[tuple[str, str, str, str], tuple[str, ...]] = {}
+        for row in lists:
+            records[row[0], row[1], row[2], row[4]] = tuple(json.loads(row[6]))
+            if row[3] == "black" and row[2] in reflects:
+                run = {"list": row[1], "rulebook": row[0], "since": row[4], "until": row[5]}
+                self._black.setdefault(row[2], []).append(
+                    _Measure(_ordinal(row[4], 0), _ordinal(row[5], _OPEN), run)
+                )
         for row in measures:
             rulebook, measure_id, subject_id, kind, list_id, acts, starts, ends, agency = row[:9]
             if subject_id not in reflects:
@@ -183,7 +194,7 @@ class CheckIndex:
                 "start": starts,
                 "end": ends,
                 "agency": agency,
-                "records": records.get((rulebook, list_id, subject_id), ()),
+                "records": records.get((rulebook, list_id, subject_id, starts), ()),
             }
             m = _Measure(_ordinal(starts, 0), _ordinal(ends, _OPEN), reason)
             actions = self._reach(json.loads(acts))
@@ -235,6 +246,7 @@ class CheckIndex:
             self._known.add(subject_id)
             self._evaluated.discard(subject_id)
             self._behind.discard(subject_id)
+            self._black.pop(subject_id, None)
             for action in self._by_subject.pop(subject_id, ()):
                 pair = self._pairs[subject_id, action]
                 pair.restrictions, pair.incentives, pair.memo = [], [], None
@@ -320,6 +332,15 @@ class CheckIndex:
             # own standing is not known here
             return self._unknown(subject_id, action)
         rewarded = tuple(dict(m.reason) for m in pair.incentives if m.start <= day < m.end)
-        if rewarded:
-            return Decision("allow_with_incentives", rewarded, self.ledger_size)
-        return self._allow
+        if not rewarded:
+            return self._allow
+        black = [m.reason for m in self._black.get(subject_id, ()) if m.start <= day < m.end]
+        if black:
+            # joint rewards are for the trustworthy: a black list anywhere withholds every
+            # incentive, whatever rulebook grants it
+            why = INCENTIVES_WITHHELD + "; ".join(
+                f"{b['list']} ({b['rulebook']}) since {b['since']}" for b in black
+            )
+            withheld = tuple({**r, "withheld_by": black} for r in rewarded)
+            return Decision("allow", withheld, self.ledger_size, why)
+        return Decision("allow_with_incentives", rewarded, self.ledger_size)
