@@ -8,12 +8,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-import typer
 from builders import COURT, FIRM, FIRM2, authorities, debtor, issue, resident_id, uscc
 from typer.testing import CliRunner
 
 from trustledger.catalogue import national_catalogue
-from trustledger.cli.check import check as check_command
+from trustledger.cli import app as cli_app
 from trustledger.evaluate.state import evaluate_all, refresh_subjects
 from trustledger.ids import PersonKeyer
 from trustledger.intake import Intake
@@ -154,15 +153,13 @@ def test_measures_are_judged_by_their_dates_and_restrictions_win() -> None:
 
 
 def _run(args: list[str]) -> tuple[int, str]:
-    app = typer.Typer()
-    app.command()(check_command)
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(cli_app, ["check", *args])
     return result.exit_code, result.stdout
 
 
 def test_cli_exit_codes(evaluated: Store, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRUSTLEDGER_PERSON_KEY", bytes(range(32)).hex())
-    db = ["--db", db_url, "--at", ON.isoformat()]
+    db = ["--db", db_url, "--on", ON.isoformat()]
     code, text = _run([FIRM, "air_travel", *db])
     assert code == 3 and "DENY" in text and "no-air-travel" in text
     assert "dishonest-judgment-debtors" in text and "cn-spc-dishonest-debtors@" in text
@@ -284,6 +281,6 @@ def test_the_cli_names_the_organisation_behind_a_representatives_restriction(
     represented: Store, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TRUSTLEDGER_PERSON_KEY", bytes(range(32)).hex())
-    code, text = _run([REPRESENTATIVE, "air_travel", "--db", db_url, "--at", ON.isoformat()])
+    code, text = _run([REPRESENTATIVE, "air_travel", "--db", db_url, "--on", ON.isoformat()])
     assert code == 3 and f"as legal representative of {FIRM}" in text
     assert REPRESENTATIVE not in text  # the number is hashed on arrival, never printed
