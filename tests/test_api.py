@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from trustledger.access import ApiKeyError, authenticate, create_key
 from trustledger.api import create_app
+from trustledger.api.models import KNOWN_AT_DOC, ON_DOC
 from trustledger.catalogue import national_catalogue
 from trustledger.evaluate.state import evaluate_all
 from trustledger.ids import ENV_PERSON_KEY, ENV_PERSON_KEY_FILE, PersonKeyer
@@ -540,10 +541,10 @@ def test_a_failed_rebuild_is_logged_and_the_old_index_keeps_serving(
     monkeypatch.setattr(CheckIndex, "load", staticmethod(broken))
     new = _evaluate_a_new_debtor(evaluated)
     params = {"subject": new, "action": "air_travel", "on": ON.isoformat()}
-    with caplog.at_level(logging.ERROR, logger="trustledger.api.service"):
+    with caplog.at_level(logging.ERROR, logger="trustledger.app.checks_service"):
         assert client.get("/v1/check", params=params, headers=bearer(key)).status_code == 200
         _wait_for(lambda: svc.index_error is not None)
-    (record,) = [r for r in caplog.records if r.name == "trustledger.api.service"]
+    (record,) = [r for r in caplog.records if r.name == "trustledger.app.checks_service"]
     assert record.exc_info is not None and "unreadable" in str(record.exc_info[1])
     health = client.get("/v1/health")
     assert health.status_code == 200
@@ -581,7 +582,8 @@ def test_the_check_publishes_the_parameters_its_declarations_would(client: TestC
             ),
         ],
         action: Annotated[str, Query(min_length=1, max_length=64)],
-        on: Annotated[date | None, Query(description="Judge on this day (default today).")] = None,
+        known_at: Annotated[datetime | None, Query(description=KNOWN_AT_DOC)] = None,
+        on: Annotated[date | None, Query(description=ON_DOC)] = None,
         authorization: Annotated[str | None, Header()] = None,
         x_api_key: Annotated[str | None, Header()] = None,
     ) -> None: ...
@@ -629,20 +631,25 @@ def test_check_parameters_are_refused_as_declared(client: TestClient, key: str) 
 def test_a_whole_re_evaluation_without_new_entries_is_followed(
     settings: Settings, evaluated: Store, key: str
 ) -> None:
-    """Evaluating again on a later day changes no row count and no ledger position; the
-    index still follows it (the state's generation counter moves)."""
+    """Evaluating again changes no row count and no ledger position; the index still
+    follows it (the state's generation counter moves) and is replaced whole. The state
+    holds exact intervals, so the answers for any day are the same before and after: the
+    firm's listing runs until 2027-03-05."""
     from datetime import date
 
     params = {"subject": FIRM, "action": "air_travel", "on": ON.isoformat()}
+    later = {**params, "on": "2027-04-01"}
     with TestClient(create_app(settings, reload_interval=0.0)) as c:
+        svc = c.app.state.service  # type: ignore[attr-defined]
         assert c.get("/v1/check", params=params, headers=bearer(key)).json()["status"] == "deny"
-        # on 2027-04-01 the firm's listing (until 2027-03-05) is over: no measure in the state
+        assert c.get("/v1/check", params=later, headers=bearer(key)).json()["status"] == "allow"
+        index, generation = svc.index, svc.signature[3]
         evaluate_all(evaluated, national_catalogue(), at_us=None, on=date(2027, 4, 1))
-        _wait_for(
-            lambda: (
-                c.get("/v1/check", params=params, headers=bearer(key)).json()["status"] == "allow"
-            )
-        )
+        _wait_for(lambda: c.get("/v1/check", params=params, headers=bearer(key)) is not None
+                  and svc.index is not index)  # fmt: skip
+        assert svc.signature[3] == generation + 1
+        assert c.get("/v1/check", params=params, headers=bearer(key)).json()["status"] == "deny"
+        assert c.get("/v1/check", params=later, headers=bearer(key)).json()["status"] == "allow"
 
 
 def test_an_entry_without_re_evaluation_makes_the_subject_unknown(

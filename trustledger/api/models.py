@@ -8,14 +8,32 @@ Schemathesis test holds the answers to them.
 from __future__ import annotations
 
 import builtins
-from datetime import date
-from typing import Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 MAX_BATCH = 10_000
 MAX_PAGE = 1000
 MAX_SCREEN = 50
+
+KNOWN_AT_DOC = (
+    "Ledger time: answer as the platform knew it at this instant (ISO 8601; a date-time"
+    " without a zone is local time on the configured calendar, a bare date the end of that"
+    " day; an instant before 1970 is 1970-01-01T00:00Z). Default: now, the live state."
+)
+ON_DOC = "The legal day on which standing is judged (YYYY-MM-DD). Default: today."
+
+
+def _end_of_a_bare_day(value: Any) -> Any:
+    # a bare date as known_at means what the platform knew by the end of that day
+    if isinstance(value, str) and len(value.strip()) == 10:
+        return value.strip() + "T23:59:59.999999"
+    return value
+
+
+# `known_at`: a date-time (a bare date is the end of that day); naive means local time
+KnownAt = Annotated[datetime, BeforeValidator(_end_of_a_bare_day)]
 
 
 class Problem(BaseModel):
@@ -53,7 +71,8 @@ class Reason(BaseModel):
 class CheckResult(BaseModel):
     subject: str = Field(description="The subject's ledger id (a keyed hash for a person).")
     action: str
-    on: date
+    known_at: datetime = Field(description="The ledger instant the answer reflects.")
+    on: date = Field(description="The legal day it was judged on.")
     status: Literal["allow", "deny", "allow_with_incentives", "unknown"]
     why: str | None = Field(description="Why the answer is unknown, if it is.")
     ledger_size: int
@@ -69,10 +88,12 @@ class Pair(BaseModel):
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     pairs: list[Pair] = Field(max_length=MAX_BATCH)
-    on: date | None = None
+    known_at: KnownAt | None = Field(default=None, description=KNOWN_AT_DOC)
+    on: date | None = Field(default=None, description=ON_DOC)
 
 
 class BatchResult(BaseModel):
+    known_at: datetime
     on: date
     results: list[CheckResult]
 
@@ -126,8 +147,9 @@ class SubjectProfiles(BaseModel):
     subject: str = Field(description="The subject's ledger id.")
     kind: str
     name: str
-    on: date
-    ledger_size: int
+    known_at: datetime = Field(description="The ledger instant the profiles reflect.")
+    on: date = Field(description="The legal day they were judged on.")
+    ledger_size: int = Field(description="Entries in the ledger as known at that instant.")
     profiles: list[ProfileOut]
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class CheckService:
         self.retry_at = 0.0
         # called (under the lock) whenever the state is looked at again: a face empties
         # the caches it keeps between looks (keys found, for instance)
-        self.on_look: list[Any] = []
+        self.on_look: list[Callable[[], None]] = []
 
     def _load(self, store: Store) -> tuple[tuple[Any, ...], CheckIndex]:
         from trustledger.evaluate.state import state_signature

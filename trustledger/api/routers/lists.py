@@ -1,0 +1,44 @@
+"""Published lists, a page at a time."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
+
+from trustledger.access.keys import ApiKey
+from trustledger.api.deps import ServerState, caller, json_response, server
+from trustledger.api.models import MAX_PAGE, ListPage
+from trustledger.api.problems import problems
+from trustledger.app import lists
+from trustledger.rulebook.schema import ID_PATTERN
+
+router = APIRouter(tags=["lists"])
+
+
+@router.get(
+    "/v1/lists/{rulebook}/{list_id}",
+    response_model=ListPage,
+    responses=problems(401, 403, 404, 422, 500),
+)
+async def list_members(
+    state: Annotated[ServerState, Depends(server)],
+    key: Annotated[ApiKey, Depends(caller)],
+    rulebook: Annotated[str, Path(pattern=ID_PATTERN, max_length=80)],
+    list_id: Annotated[str, Path(pattern=ID_PATTERN, max_length=80)],
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    after: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9A-Za-z]+$",
+            max_length=64,
+            description="The `next` of the previous page (a subject id).",
+        ),
+    ] = None,
+) -> Response:
+    """The organisations on a list, by subject id, a page at a time; persons are
+    withheld and only counted."""
+    with state.lock:
+        page = lists.list_page(state.ctx, rulebook, list_id, after=after, limit=limit)
+    return json_response(page.to_json())
