@@ -44,12 +44,25 @@ class CheckAnswer:
 def resolve_subject(ctx: Context, text: str) -> str:
     """A ledger id from what a user types: a USCC, a resident ID number (hashed here, never
     kept) or an internal person id."""
-    from trustledger.evaluate.service import resolve_subject as resolve
+    from trustledger.domain import SubjectKind
+    from trustledger.ids import check_identifier
 
-    try:
-        return resolve(text, ctx.keyer)
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
+    text = text.strip()
+    if len(text) == 33 and text.startswith("P") and all(c in "0123456789abcdef" for c in text[1:]):
+        return text
+    check = check_identifier(text, None, frozenset())
+    if not check.valid:
+        raise BadInput(f"{check.display_code} is not a valid identifier: {'; '.join(check.errors)}")
+    if check.kind is SubjectKind.PERSON:
+        keyer = ctx.keyer
+        if keyer is None:
+            raise BadInput("a resident ID number needs the person key (TRUSTLEDGER_PERSON_KEY)")
+        return keyer.person_id(check.code)
+    return check.code
+
+
+def _is_person(subject_id: str) -> bool:
+    return subject_id.startswith("P")
 
 
 def subject_index(ctx: Context, subject_id: str) -> CheckIndex:
@@ -59,7 +72,8 @@ def subject_index(ctx: Context, subject_id: str) -> CheckIndex:
 
     store = ctx.store
     profiles, lists, measures = (list(rows) for rows in queries.state_of(store, subject_id))
-    extended = queries.measures_extending_to(store, subject_id)
+    # only persons are reached through an organisation's records (its representative)
+    extended = queries.measures_extending_to(store, subject_id) if _is_person(subject_id) else []
     # an extended measure counts only beside its organisation's evaluation (the index
     # fails closed on a measure without a profile), and carries its list's records
     for organisation in sorted({row[2] for row in extended} - {subject_id}):
@@ -87,7 +101,10 @@ def _index_as_known_at(ctx: Context, subject_id: str, when: When) -> CheckIndex:
     assert when.at_us is not None
     size = ctx.store.size_at(when.at_us)
     rows: tuple[list[tuple[Any, ...]], ...] = ([], [], [])
-    organisations = {row[2] for row in queries.measures_extending_to(ctx.store, subject_id)}
+    extended = (
+        queries.measures_extending_to(ctx.store, subject_id) if _is_person(subject_id) else []
+    )
+    organisations = {row[2] for row in extended}
     known: list[str] = []
     for sid in [subject_id, *sorted(organisations - {subject_id})]:
         try:

@@ -17,8 +17,8 @@ from trustledger.cli.common import (
     KnownAtOption,
     OnOption,
     context,
-    out,
     print_json,
+    say_line,
     when_for,
 )
 
@@ -44,18 +44,18 @@ def check(
         # subject is the keyed hash for a person: the clear ID number is never printed
         print_json(answer.to_json())
     else:
-        out.print(f"{decision.status.upper()}  {answer.subject_id}  {action}  "
+        say_line(f"{decision.status.upper()}  {answer.subject_id}  {action}  "
                   f"on {answer.when.on.isoformat()}")  # fmt: skip
         if decision.why:
-            out.print(f"  why: {decision.why}")
+            say_line(f"  why: {decision.why}")
         for r in decision.reasons:
-            out.print(
+            say_line(
                 f"  {r['kind']} {r['measure']} ({r['rulebook']}), list {r['list']}, "
                 f"{r['start']} → {r['end'] or 'until removed from the list'}, by {r['agency']}"
             )
             if "via" in r:
                 role = r["via"]["role"].replace("_", " ")
-                out.print(f"    as {role} of {r['via']['subject']}, whose records name them")
-            out.print(f"    records: {', '.join(r['records']) or '—'}")
-        out.print(f"  {answer.when.line()}; ledger size {decision.ledger_size:,}")
+                say_line(f"    as {role} of {r['via']['subject']}, whose records name them")
+            say_line(f"    records: {', '.join(r['records']) or '—'}")
+        say_line(f"  {answer.when.line()}; ledger size {decision.ledger_size:,}")
     raise typer.Exit(answer.exit_code)

@@ -20,6 +20,7 @@ from trustledger.cli.common import (
     out,
     print_json,
     say,
+    say_line,
     when_for,
 )
 
@@ -351,10 +352,10 @@ def profile(
     if json_output:
         print_json(found.to_json())
         return
-    out.print(f"{found.subject_id}: {found.when.line()}")
+    say_line(f"{found.subject_id}: {found.when.line()}")
     if not found.profiles:
-        out.print("no rulebook has been published yet (trustledger rulebook publish FILE)")
+        say_line("no rulebook has been published yet (trustledger rulebook publish FILE)")
     for p in found.profiles:
-        out.print(f"== {p.rulebook}")
+        say_line(f"== {p.rulebook}")
         for line in p.explanation:
-            out.print(f"  {line}")
+            say_line(f"  {line}")

@@ -8,17 +8,42 @@ import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from trustledger.settings import Settings
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from trustledger.app.context import Context
     from trustledger.app.time import When
     from trustledger.ledger.store import Store
 
-console = Console(stderr=True)
-out = Console(highlight=False, markup=False, soft_wrap=True)  # data: no markup, no wrapping
+
+class _LazyConsole:
+    """A Rich console made on first use: commands that print plain lines (check, profile)
+    never import Rich, which keeps their start-up short."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+console: Console = _LazyConsole(stderr=True)  # type: ignore[assignment]
+# data: no markup, no wrapping
+out: Console = _LazyConsole(highlight=False, markup=False, soft_wrap=True)  # type: ignore[assignment]
+
+
+def say_line(text: str = "") -> None:
+    """A plain line on stdout, without Rich."""
+    sys.stdout.write(text + "\n")
+
 
 DbOption = Annotated[
     str | None,
