@@ -281,9 +281,12 @@ def sql_runs(con: Any, cr: CompiledRulebook) -> dict[str, dict[str, list[Run]]]:
     for window in sorted(use.windows, key=str):
         unit = {"d": "day", "m": "month", "y": "year"}[window.unit]
         moved = f"CAST(published + CAST({window.count} AS BIGINT) * INTERVAL '1 {unit}' AS DATE)"
-        shifted += [f"SELECT subject_id, {moved} AS day FROM life",
-                    f"SELECT subject_id, CAST({moved} + INTERVAL '1 day' AS DATE) AS day "
-                    "FROM life"]  # fmt: skip
+        # the record leaves the window 1 to 4 days after `published + window`: month
+        # lengths differ by up to 3 days, and both ends of the step clamp to a month's end
+        shifted += [
+            f"SELECT subject_id, CAST({moved} + CAST(k AS BIGINT) * INTERVAL '1 day' AS DATE)"
+            f" AS day FROM life CROSS JOIN (VALUES (1), (2), (3), (4)) AS steps(k)"
+        ]
     for k in sorted({o + extra for o in use.offsets for extra in (0, 1)}):
         shifted.append(
             f"SELECT subject_id, CAST(published + CAST({k} AS BIGINT) * INTERVAL '1 day' AS DATE)"

@@ -393,7 +393,8 @@ def evaluate_subject(
         )
         profile.explanation.extend(_score_lines(cr, situation, facts, subject_facts, on))
 
-    days = situation.change_days(cr.time_use)
+    # the day asked about is judged directly too, whatever the change days say
+    days = sorted({*situation.change_days(cr.time_use), on})
     start = rb.effective.from_
     end = None if rb.effective.until is None else rb.effective.until + timedelta(days=1)
     for cl in cr.lists:
