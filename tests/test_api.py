@@ -670,3 +670,39 @@ def test_an_entry_without_re_evaluation_makes_the_subject_unknown(
     refresh_subjects(evaluated, national_catalogue(), [FIRM], on=ON)
     answer = client.get("/v1/check", params=params, headers=bearer(key)).json()
     assert answer["status"] == "allow"
+
+
+def test_known_at_and_on_are_taken_and_echoed(client: TestClient, key: str) -> None:
+    """Both time axes, named the same on every route that takes time: ``known_at`` (ledger
+    time; default now) and ``on`` (the legal day; default today), echoed in the answers."""
+    from datetime import datetime as dt
+
+    params = {"subject": FIRM, "action": "air_travel", "on": ON.isoformat()}
+    live = client.get("/v1/check", params=params, headers=bearer(key)).json()
+    assert (live["status"], live["on"]) == ("deny", ON.isoformat())
+    assert abs(dt.fromisoformat(live["known_at"]).timestamp() - time.time()) < 60
+    # as known before anything was appended: the subject did not exist yet (fail closed)
+    before = client.get("/v1/check", params={**params, "known_at": "2001-01-01T00:00:00+08:00"},
+                        headers=bearer(key)).json()  # fmt: skip
+    assert (before["status"], before["why"]) == ("unknown", "subject unknown")
+    assert dt.fromisoformat(before["known_at"]) == dt.fromisoformat("2001-01-01T00:00:00+08:00")
+    # a bare date is the end of that day; a later instant than now is now (the live answer)
+    future = client.get("/v1/check", params={**params, "known_at": "2999-01-01"},
+                        headers=bearer(key)).json()  # fmt: skip
+    assert future["status"] == "deny"
+    batch = client.post("/v1/check/batch", headers=bearer(key), json={
+        "pairs": [{"subject": FIRM, "action": "air_travel"}], "on": ON.isoformat(),
+        "known_at": "2001-01-01"}).json()  # fmt: skip
+    assert dt.fromisoformat(batch["known_at"]) == dt.fromisoformat(
+        "2001-01-01T23:59:59.999999+08:00"
+    )
+    assert [r["status"] for r in batch["results"]] == ["unknown"]
+    profile = client.get(f"/v1/subjects/{FIRM}/profile", params={"on": ON.isoformat()},
+                         headers=bearer(key)).json()  # fmt: skip
+    assert profile["on"] == ON.isoformat() and "known_at" in profile
+    assert all(p["on"] == ON.isoformat() for p in profile["profiles"])
+    gone = client.get(f"/v1/subjects/{FIRM}/profile", params={"known_at": "2001-01-01"},
+                      headers=bearer(key))  # fmt: skip
+    assert_problem(gone, 404)
+    assert_problem(client.get("/v1/check", params={**params, "known_at": "yesterday"},
+                              headers=bearer(key)), 422)  # fmt: skip

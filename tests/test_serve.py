@@ -15,8 +15,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -74,6 +76,11 @@ def get(served: dict[str, Any], path: str, **params: str) -> tuple[int, dict[str
         return exc.code, json.loads(exc.read())
 
 
+# a state interval [start, end) holding today (the demo's calendar: Asia/Shanghai)
+TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+IN_FORCE = "{t}.{start} <= '" + TODAY + "' AND ({t}.{end} IS NULL OR {t}.{end} > '" + TODAY + "')"
+
+
 def one(db: Path, sql: str) -> tuple[Any, ...]:
     with sqlite3.connect(db) as conn:
         row = conn.execute(sql).fetchone()
@@ -83,11 +90,12 @@ def one(db: Path, sql: str) -> tuple[Any, ...]:
 
 def test_a_debtor_is_denied_then_allowed_after_the_courts_end(served: dict[str, Any]) -> None:
     # a firm on the debtor list through exactly one ground-1 record of a court
-    firm, record = one(served["db"], """
+    firm, record = one(served["db"], f"""
         SELECT m.subject_id, r.id FROM state_measures m
         JOIN records r ON r.subject_id = m.subject_id AND r.category = 'JUD-DEBTOR-G1'
                       AND r.status IN ('issued', 'corrected')
         WHERE m.measure_id = 'no-air-travel' AND m.subject_id NOT LIKE 'P%'
+          AND {IN_FORCE.format(t="m", start="starts", end="ends")}
           AND (SELECT count(*) FROM records x WHERE x.subject_id = m.subject_id
                AND x.category LIKE 'JUD-DEBTOR-%' AND x.status IN ('issued', 'corrected')) = 1
         LIMIT 1""")  # fmt: skip
@@ -118,10 +126,17 @@ def test_a_debtor_is_denied_then_allowed_after_the_courts_end(served: dict[str, 
 
 
 def test_a_green_listed_enterprise_gets_its_green_channel(served: dict[str, Any]) -> None:
+    # an incentive in force today, for a firm on no black list today (a black list
+    # anywhere withholds every incentive)
     (firm,) = one(
         served["db"],
-        """SELECT subject_id FROM state_measures
-        WHERE kind = 'incentive' AND actions LIKE '%green_channel%' LIMIT 1""",
+        f"""SELECT subject_id FROM state_measures m
+        WHERE kind = 'incentive' AND actions LIKE '%green_channel%'
+          AND {IN_FORCE.format(t="m", start="starts", end="ends")}
+          AND NOT EXISTS (SELECT 1 FROM state_lists b WHERE b.subject_id = m.subject_id
+                          AND b.kind = 'black'
+                          AND {IN_FORCE.format(t="b", start="since", end="until")})
+        LIMIT 1""",
     )
     status, body = get(served, "/v1/check", subject=firm, action="green_channel")
     assert (status, body["status"]) == (200, "allow_with_incentives")
