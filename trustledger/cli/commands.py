@@ -19,6 +19,7 @@ from trustledger.cli.common import (
     context,
     out,
     print_json,
+    real,
     say,
     say_line,
     when_for,
@@ -43,7 +44,7 @@ def _file_bar(quiet: bool = False) -> RichProgress:
     )
 
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                    DownloadColumn(), TimeRemainingColumn(), console=console,
+                    DownloadColumn(), TimeRemainingColumn(), console=real(console),
                     disable=quiet)  # fmt: skip
 
 
@@ -243,7 +244,7 @@ def evaluate(
     from trustledger.app.evaluation import evaluate as run
 
     with context(db) as ctx, Progress(TextColumn("{task.description}"), BarColumn(),
-            TextColumn("{task.completed}/{task.total} rulebooks"), console=console,
+            TextColumn("{task.completed}/{task.total} rulebooks"), console=real(console),
             disable=json_output) as bar:  # fmt: skip
         when = when_for(ctx, known_at, on)
         task = bar.add_task("evaluating", total=None)

@@ -27,17 +27,25 @@ class _LazyConsole:
         self._options = options
         self._console: Console | None = None
 
-    def __getattr__(self, name: str) -> Any:
+    def real(self) -> Console:
         if self._console is None:
             from rich.console import Console
 
             self._console = Console(**self._options)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
 
 
 console: Console = _LazyConsole(stderr=True)  # type: ignore[assignment]
 # data: no markup, no wrapping
 out: Console = _LazyConsole(highlight=False, markup=False, soft_wrap=True)  # type: ignore[assignment]
+
+
+def real(lazy: Console) -> Console:
+    """The Rich console itself, for Rich objects that take one (Progress, Live)."""
+    return lazy.real() if isinstance(lazy, _LazyConsole) else lazy
 
 
 def say_line(text: str = "") -> None:
