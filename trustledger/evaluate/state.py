@@ -309,7 +309,7 @@ def restricted_from(store: Store, action: str, on: date, *, prefix: str = "") ->
     """A subject (the first by id whose id starts with ``prefix``) that a restriction in
     the state bars from ``action`` on day ``on``; None if there is none."""
     day = on.isoformat()
-    found = store._query(
+    found = store.query(
         "SELECT subject_id FROM state_measures WHERE kind = 'restriction' AND actions LIKE ? "
         "AND subject_id LIKE ? AND starts <= ? AND (ends IS NULL OR ends > ?) "
         "ORDER BY subject_id LIMIT 1",
@@ -326,15 +326,15 @@ def state_signature(store: Store) -> tuple[int, int, int | None, int]:
     """(ledger size, state rows, newest state position, whole evaluations so far): changes
     when the ledger grows or evaluation rewrites state (which it may do without appending
     to the ledger, and without changing the number of rows)."""
-    rows = store._query("SELECT count(*), max(ledger_size) FROM state_profiles", ())
-    generation = store._query("SELECT value FROM meta WHERE key = 'state_generation'", ())
+    rows = store.query("SELECT count(*), max(ledger_size) FROM state_profiles", ())
+    generation = store.query("SELECT value FROM meta WHERE key = 'state_generation'", ())
     return store.size(), int(rows[0][0]), rows[0][1], int(generation[0][0]) if generation else 0
 
 
 def changed_subjects(store: Store, since_size: int, since_state: int | None) -> set[str]:
     """Subjects whose state rows are newer than ``since_state``, or registered, or with a
     record issued or changed, since ledger size ``since_size``."""
-    q = store._query
+    q = store.query
     newer = q("SELECT DISTINCT subject_id FROM state_profiles WHERE ledger_size > ?",
               (since_state or 0,))  # fmt: skip
     touched = q("SELECT id FROM subjects WHERE last_seq >= ?", (since_size,))
@@ -348,8 +348,8 @@ def latest_positions(store: Store, subject_ids: Iterable[str] | None = None) -> 
     reflects the ledger up to there."""
     out: dict[str, int] = {}
     if subject_ids is None:
-        rows = [*store._query("SELECT id, last_seq FROM subjects", ()),
-                *store._query("SELECT subject_id, max(last_seq) FROM records "
+        rows = [*store.query("SELECT id, last_seq FROM subjects", ()),
+                *store.query("SELECT subject_id, max(last_seq) FROM records "
                               "GROUP BY subject_id", ())]  # fmt: skip
     else:
         ids = sorted(set(subject_ids))
@@ -357,9 +357,9 @@ def latest_positions(store: Store, subject_ids: Iterable[str] | None = None) -> 
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
             marks = ", ".join("?" for _ in part)
-            rows += store._query(f"SELECT id, last_seq FROM subjects WHERE id IN ({marks})",
+            rows += store.query(f"SELECT id, last_seq FROM subjects WHERE id IN ({marks})",
                                  tuple(part))  # fmt: skip
-            rows += store._query(
+            rows += store.query(
                 f"SELECT subject_id, max(last_seq) FROM records WHERE subject_id IN ({marks}) "
                 "GROUP BY subject_id",
                 tuple(part),
@@ -375,14 +375,14 @@ def list_members(
     """A page of a list's organisation members after ``after`` (keyset, by subject id),
     and how many persons the list holds — persons are never paged out."""
     prefix = rulebook_id + "@%"  # ids match ID_PATTERN: no LIKE wildcards in them
-    rows = store._query(
+    rows = store.query(
         "SELECT l.subject_id, s.name, l.kind, l.since, l.until, l.records"
         " FROM state_lists l JOIN subjects s ON s.id = l.subject_id"
         " WHERE l.rulebook LIKE ? AND l.list_id = ? AND l.subject_id > ?"
         " AND s.kind <> 'person' ORDER BY l.subject_id LIMIT ?",
         (prefix, list_id, after or "", limit),
     )
-    persons = store._query(
+    persons = store.query(
         "SELECT count(*) FROM state_lists l JOIN subjects s ON s.id = l.subject_id"
         " WHERE l.rulebook LIKE ? AND l.list_id = ? AND s.kind = 'person'",
         (prefix, list_id),
@@ -391,16 +391,11 @@ def list_members(
 
 
 def stale_subjects(store: Store) -> set[str]:
-    """Subjects whose newest ledger entry is newer than their evaluation (after a crash, or
-    entries written by a run that stopped before re-evaluating): each ingest re-evaluates
-    them, whether or not it wrote them. Empty while nothing has been evaluated."""
+    """Subjects whose newest ledger entry is newer than their evaluation, or never
+    evaluated (after a crash, or entries written by a run that stopped before
+    re-evaluating): each ingest re-evaluates them, whether or not it wrote them. Empty
+    while nothing has been evaluated."""
     if not store.has_state():
         return set()
-    reflects: dict[str, int] = {}
-    for subject_id, size in store.query(
-        "SELECT subject_id, min(ledger_size) FROM state_profiles GROUP BY subject_id"
-    ):
-        reflects[subject_id] = int(size)
-    positions = latest_positions(store)
-    floor = min(reflects.values(), default=0)
-    return {s for s, seq in positions.items() if seq >= reflects.get(s, floor)}
+    evaluated = dict(store.query("SELECT subject_id, ledger_size FROM state_subjects"))
+    return {s for s, seq in latest_positions(store).items() if seq >= evaluated.get(s, -1)}
