@@ -29,7 +29,8 @@ def measures_extending_to(store: Store, person_id: str) -> list[tuple[Any, ...]]
     """Restrictions on organisations that reach this person (their ``extends_to`` names
     the person's keyed id). Person ids are hex: no LIKE wildcards in them."""
     rows = store.query(
-        "SELECT * FROM state_measures WHERE kind = 'restriction' AND extends_to LIKE ?",
+        "SELECT * FROM state_measures WHERE kind = 'restriction' AND extends_to LIKE ? "
+        "ORDER BY 1, 2, 3",
         (f'%"{person_id}"%',),
     )
     # the LIKE is a prefilter; the JSON is the truth
