@@ -23,11 +23,16 @@ import duckdb
 
 from trustledger.evaluate.profile import CompiledRulebook, Profile, evaluate_subject
 from trustledger.ledger.projection import RecordRow, SubjectRow
+from trustledger.rulebook.condition import Condition
+from trustledger.rulebook.durations import Duration
 from trustledger.rulebook.schema import BandedScore, GradesScore, Rulebook
 from trustledger.rulebook.sqlgen import (
     Dialect,
+    SweepAggregate,
+    SweepParts,
     compile_sql_many,
     compile_sql_parts,
+    compile_sql_sweep,
     compile_sql_timeline,
 )
 
@@ -246,15 +251,236 @@ def _applicable(con: Any, cr: CompiledRulebook) -> None:
 
 
 def sql_runs(con: Any, cr: CompiledRulebook) -> dict[str, dict[str, list[Run]]]:
-    """subject → list → runs `[since, until)`: every list condition evaluated on every day
-    a subject's standing can change (evaluate/profile.py, `change_days`), and between two
-    such days nothing changes. Only the days on which a list turns are read back."""
+    """subject → list → runs `[since, until)` over the rulebook's effect.
+
+    When every aggregate is additive (count, sum) the conditions are swept: each record
+    adds to an aggregate on the day it starts counting for it and takes away on the day it
+    stops, and a running total per subject gives every aggregate on every day something
+    changes — one pass over the records. Otherwise every condition is evaluated on every
+    day a subject's standing can change (evaluate/profile.py, `change_days`). Either way
+    only the days on which a list turns are read back.
+    """
     rb = cr.rulebook
-    dialect = _dialect(con)
     _load(con, "treatments", {"category": "VARCHAR", "points": "BIGINT", "tier": "VARCHAR",
                               "unit": "VARCHAR", "n": "BIGINT", "domain": "VARCHAR",
                               "polarity": "VARCHAR"}, _treatments(cr))  # fmt: skip
     _applicable(con, cr)
+    life_end = (
+        "CAST(CASE t.unit WHEN 'd' THEN r.published + t.n * INTERVAL '1 day' "
+        "ELSE r.published + t.n * INTERVAL '1 month' END AS DATE)"
+    )
+    # each record's span in force: from publication to the first day it no longer counts
+    _create(
+        con,
+        "TABLE",
+        "life",
+        f"""SELECT r.subject_id, r.category, t.domain,
+               CASE WHEN coalesce(t.tier, '') = '' THEN r.tier ELSE t.tier END AS tier,
+               t.polarity, r.decision_type, t.points, r.published,
+               least({life_end}, CASE WHEN r.status IN ('ended', 'revoked')
+                                      THEN r.status_date END) AS out
+        FROM records_input r JOIN treatments t USING (category)
+        JOIN applicable a USING (subject_id)""",
+    )
+    end = None if rb.effective.until is None else rb.effective.until + timedelta(days=1)
+    conds: dict[str, Condition] = {}
+    if isinstance(rb.score, GradesScore):
+        conds |= {f"g{i}": rule.when.tree for i, rule in enumerate(rb.score.rules)}
+    conds |= {f"l{i}": spec.when.tree for i, spec in enumerate(rb.lists)}
+    sweep = compile_sql_sweep(conds, _dialect(con))
+    query = _grid_query(con, cr) if sweep is None else _sweep_query(con, cr, sweep)
+    return _runs_from_turns(con.execute(query).fetchall(), [spec.id for spec in rb.lists], end)
+
+
+def _sweep_query(con: Any, cr: CompiledRulebook, sweep: SweepParts) -> str:
+    rb = cr.rulebook
+    # subjects keyed by integers in id order: sorting and partitioning by them is cheaper
+    _create(
+        con,
+        "TABLE",
+        "keyed",
+        "SELECT subject_id, kind, division, row_number() OVER (ORDER BY subject_id) AS sk "
+        "FROM applicable",
+    )
+    start = f"DATE '{rb.effective.from_.isoformat()}'"
+    ends = {}  # the day each aggregate stops counting a record, by its window
+    aggs = list(sweep.aggregates)
+    form = rb.score
+    if isinstance(form, BandedScore):
+        aggs.append(SweepAggregate("points_total", "f.points", None, None))
+    if not aggs:  # nothing changes over time: one row per subject, on the first day
+        aggs.append(SweepAggregate("nothing", "CAST(0 AS BIGINT)", None, None))
+    offsets = sorted({b for k in cr.time_use.age_offsets for b in (k, k + 1) if b > 0})
+    bounds = [0, *offsets]
+    segments = ", ".join(
+        f"({lo}, {'NULL' if hi is None else hi})"
+        for lo, hi in zip(bounds, [*bounds[1:], None], strict=True)
+    )
+    for agg in aggs:
+        stop = ["f.seg_end", "f.out"]
+        if agg.within is not None:
+            stop.append(_window_exit("f.published", agg.within))
+        ends[agg.column] = f"least({', '.join(stop)})"
+    # a record's segment of age: its filters read the age on the segment's first day, and
+    # no age comparison turns inside a segment; per aggregate, the day the record stops
+    # counting for it (`e_`) and what it adds while it counts (`v_`, 0 when it does not)
+    life = "(SELECT k.sk, l.* FROM life l JOIN keyed k USING (subject_id))"
+    if len(bounds) > 1:
+        source = f"""SELECT l.*,
+                   CAST(l.published + CAST(b.lo AS BIGINT) * INTERVAL '1 day' AS DATE) AS day,
+                   CAST(l.published + CAST(b.hi AS BIGINT) * INTERVAL '1 day' AS DATE) AS seg_end
+            FROM {life} l CROSS JOIN (VALUES {segments}) AS b(lo, hi)"""
+    else:
+        source = f"SELECT l.*, l.published AS day, CAST(NULL AS DATE) AS seg_end FROM {life} l"
+    computed = ", ".join(
+        f"{ends[a.column]} AS e_{a.column}, CASE WHEN "
+        + (f"({a.filter}) AND " if a.filter else "")
+        + f"({ends[a.column]} IS NULL OR f.day < {ends[a.column]}) THEN {a.value} "
+        f"ELSE CAST(0 AS BIGINT) END AS v_{a.column}"
+        for a in aggs
+    )
+    _create(con, "TABLE", "segments", f"SELECT f.sk, f.day, {computed} FROM ({source}) f")
+    zero = "CAST(0 AS BIGINT)"
+    starts = ", ".join(f"v_{a.column} AS {a.column}" for a in aggs)
+    anything = " OR ".join(f"v_{a.column} <> 0" for a in aggs)
+    events = [f"SELECT sk, greatest(day, {start}) AS day, {starts} FROM segments WHERE {anything}"]
+    by_end: dict[str, list[SweepAggregate]] = {}
+    for a in aggs:
+        by_end.setdefault(ends[a.column], []).append(a)
+    for group in by_end.values():
+        leaves = f"e_{group[0].column}"
+        cols = ", ".join(f"-v_{a.column}" if a in group else zero for a in aggs)
+        lost = " OR ".join(f"v_{a.column} <> 0" for a in group)
+        events.append(
+            f"SELECT sk, greatest({leaves}, {start}) AS day, {cols} FROM segments "
+            f"WHERE {leaves} IS NOT NULL AND ({lost})"
+        )
+    events.append(
+        f"SELECT sk, {start} AS day, "
+        + ", ".join(zero for _ in aggs) + " FROM keyed"
+    )  # fmt: skip
+    names = [a.column for a in aggs]
+    summed = ", ".join(f"sum({c}) AS {c}" for c in names)
+    running = ", ".join(f"CAST(sum({c}) OVER w AS BIGINT) AS {c}" for c in names)
+    bound = "" if rb.effective.until is None else (
+        f" WHERE day <= DATE '{rb.effective.until.isoformat()}'"
+    )  # fmt: skip
+    _create(
+        con,
+        "TABLE",
+        "swept",
+        f"""SELECT v.sk, v.day, a.kind, a.division, {", ".join(f"v.{c}" for c in names)}
+            FROM (SELECT sk, day, {running}
+                  FROM (SELECT sk, day, {summed}
+                        FROM ({" UNION ALL ".join(events)}) AS e{bound}
+                        GROUP BY sk, day) AS g
+                  WINDOW w AS (PARTITION BY sk ORDER BY day
+                               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS v
+            JOIN keyed a USING (sk)""",
+    )
+    aggregate_columns = ", ".join(f"s.{a.column}" for a in sweep.aggregates)
+    keep = f", {aggregate_columns}" if aggregate_columns else ""
+    if isinstance(form, BandedScore):
+        total = f"{form.base} + s.points_total"
+        if form.floor is not None:
+            total = f"greatest({total}, {form.floor})"
+        if form.ceiling is not None:
+            total = f"least({total}, {form.ceiling})"
+        bands = " ".join(
+            f"WHEN score >= {b.min} THEN '{b.grade}'" if b.min is not None else
+            f"WHEN true THEN '{b.grade}'" for b in form.bands
+        )  # fmt: skip
+        scored = f"""SELECT sk, day, kind, division, score,
+                            CASE {bands} ELSE '' END AS grade{keep.replace("s.", "")}
+                     FROM (SELECT s.sk, s.day, s.kind, s.division,
+                                  CAST({total} AS BIGINT) AS score{keep} FROM swept s) AS t"""
+    else:
+        scored = f"""SELECT s.sk, s.day, s.kind, s.division, CAST(0 AS BIGINT) AS score,
+                            '' AS grade{keep} FROM swept s"""
+    outputs = dict(zip(
+        [*(f"g{i}" for i in range(len(form.rules) if isinstance(form, GradesScore) else 0)),
+         *(f"l{i}" for i in range(len(rb.lists)))],
+        sweep.outputs, strict=True,
+    ))  # fmt: skip
+    if isinstance(form, GradesScore):
+        picks = " ".join(f"WHEN g{i} THEN '{rule.grade}'" for i, rule in enumerate(form.rules))
+        scored = f"""SELECT sk, day, kind, division, score,
+                            CASE {picks} ELSE '' END AS grade{keep.replace("s.", "")}
+                     FROM (SELECT s.*, {", ".join(o for k, o in outputs.items() if k[0] == "g")}
+                           FROM ({scored}) AS s) AS t"""
+    hits = [f"l{i}" for i in range(len(rb.lists))]
+    lists = ", ".join(o for k, o in outputs.items() if k[0] == "l")
+    turns = _turns(f"SELECT s.sk, s.day, {lists} FROM ({scored}) AS s", hits, key="sk")
+    return f"""SELECT k.subject_id, t.day, {", ".join(f"t.{h}" for h in hits)}
+               FROM ({turns}) AS t JOIN keyed k USING (sk) ORDER BY t.sk, t.day"""
+
+
+def _window_exit(published: str, window: Duration) -> str:
+    """The first day a record published on ``published`` is outside ``window``: 1 to 4 days
+    after the step (month lengths differ by up to 3 days and both ends clamp)."""
+    unit = {"d": "day", "m": "month", "y": "year"}[window.unit]
+    moved = f"CAST({published} + CAST({window.count} AS BIGINT) * INTERVAL '1 {unit}' AS DATE)"
+    picks = " ".join(
+        f"WHEN CAST(({moved} + INTERVAL '{k} day') - CAST({window.count} AS BIGINT) * "
+        f"INTERVAL '1 {unit}' AS DATE) > {published} "
+        f"THEN CAST({moved} + INTERVAL '{k} day' AS DATE)"
+        for k in (1, 2, 3, 4)
+    )
+    return f"(CASE {picks} END)"
+
+
+def _turns(timeline: str, hits: list[str], key: str = "subject_id") -> str:
+    """The rows of a timeline on which some list turns (the first row counts as turning
+    for the lists that hold on it)."""
+    lags = ", ".join(f"lag({h}) OVER w AS p{h}" for h in hits)
+    turned = " OR ".join(f"{h} <> coalesce(p{h}, false)" for h in hits)
+    return f"""SELECT {key}, day, {", ".join(hits)} FROM (
+              SELECT {key}, day, {", ".join(hits)}, {lags}
+              FROM ({timeline}) AS v
+              WINDOW w AS (PARTITION BY {key} ORDER BY day)) AS c
+            WHERE {turned}
+            ORDER BY {key}, day"""
+
+
+def _runs_from_turns(
+    rows: list[tuple[Any, ...]], ids: list[str], end: date | None
+) -> dict[str, dict[str, list[Run]]]:
+    until = None if end is None else end.isoformat()
+    out: dict[str, dict[str, list[Run]]] = {}
+    subject: str | None = None
+    open_since: list[str | None] = []
+    runs: dict[str, list[Run]] = {}
+
+    def close() -> None:
+        for i, since in enumerate(open_since):
+            if since is not None:
+                runs.setdefault(ids[i], []).append((since, until))
+
+    for row in rows:
+        if row[0] != subject:
+            if subject is not None:
+                close()
+                out[subject] = runs
+            subject, runs, open_since = row[0], {}, [None] * len(ids)
+        day = row[1].isoformat()
+        for i, hit in enumerate(row[2:]):
+            since = open_since[i]
+            if hit and since is None:
+                open_since[i] = day
+            elif not hit and since is not None:
+                runs.setdefault(ids[i], []).append((since, day))
+                open_since[i] = None
+    if subject is not None:
+        close()
+        out[subject] = runs
+    return {s: r for s, r in out.items() if r}
+
+
+def _grid_query(con: Any, cr: CompiledRulebook) -> str:
+    """Every condition on every day a subject's standing can change, from the records in
+    force that day (for conditions with `max`, `min` or `days_since`)."""
+    rb = cr.rulebook
+    dialect = _dialect(con)
     start = rb.effective.from_
     end = None if rb.effective.until is None else rb.effective.until + timedelta(days=1)
     life_end = (
@@ -361,45 +587,7 @@ def sql_runs(con: Any, cr: CompiledRulebook) -> dict[str, dict[str, list[Run]]]:
         _create(con, "VIEW", "subjects", "SELECT * FROM scored_days")
     conds = {f"l{i}": spec.when.tree for i, spec in enumerate(rb.lists)}
     hits = [f"l{i}" for i in range(len(conds))]
-    lags = ", ".join(f"lag({h}) OVER w AS p{h}" for h in hits)
-    turned = " OR ".join(f"{h} <> coalesce(p{h}, false)" for h in hits)
-    rows = con.execute(
-        f"""SELECT subject_id, day, {", ".join(hits)} FROM (
-              SELECT subject_id, day, {", ".join(hits)}, {lags}
-              FROM ({compile_sql_timeline(conds, dialect)}) AS v
-              WINDOW w AS (PARTITION BY subject_id ORDER BY day)) AS c
-            WHERE {turned}
-            ORDER BY subject_id, day"""
-    ).fetchall()
-    ids = [spec.id for spec in rb.lists]
-    until = None if end is None else end.isoformat()
-    out: dict[str, dict[str, list[Run]]] = {}
-    subject: str | None = None
-    open_since: list[str | None] = []
-    runs: dict[str, list[Run]] = {}
-
-    def close() -> None:
-        for i, since in enumerate(open_since):
-            if since is not None:
-                runs.setdefault(ids[i], []).append((since, until))
-
-    for row in rows:
-        if row[0] != subject:
-            if subject is not None:
-                close()
-                out[subject] = runs
-            subject, runs, open_since = row[0], {}, [None] * len(ids)
-        day = row[1].isoformat()
-        for i, hit in enumerate(row[2:]):
-            if hit and open_since[i] is None:
-                open_since[i] = day
-            elif not hit and open_since[i] is not None:
-                runs.setdefault(ids[i], []).append((open_since[i], day))  # type: ignore[arg-type]
-                open_since[i] = None
-    if subject is not None:
-        close()
-        out[subject] = runs
-    return out
+    return _turns(compile_sql_timeline(conds, dialect), hits)
 
 
 def _banded_with_lists(

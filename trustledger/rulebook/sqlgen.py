@@ -64,9 +64,12 @@ __all__ = [
     "INT64_MIN",
     "Dialect",
     "QueryParts",
+    "SweepAggregate",
+    "SweepParts",
     "compile_sql",
     "compile_sql_many",
     "compile_sql_parts",
+    "compile_sql_sweep",
     "compile_sql_timeline",
 ]
 
@@ -155,6 +158,45 @@ def compile_sql_timeline(conds: Mapping[str, Condition], dialect: Dialect) -> st
     return _Compiler(dialect, None).timeline(conds)
 
 
+@dataclass(frozen=True, slots=True)
+class SweepAggregate:
+    """One additive aggregate of a sweep: what each record adds while it counts."""
+
+    column: str  # the column the rendered conditions read it from
+    value: str  # `CAST(1 AS BIGINT)` for count, `f.points` for sum
+    filter: str | None  # over the record as `f`, its age as of the day `f.day`
+    within: Duration | None
+
+
+@dataclass(frozen=True, slots=True)
+class SweepParts:
+    """Conditions rendered over one row per subject and day that holds the subject's
+    columns and every aggregate's value (`compile_sql_sweep`)."""
+
+    outputs: tuple[str, ...]  # `expression AS "name"`, reading `s.<name>` and `s.aN`
+    aggregates: tuple[SweepAggregate, ...]
+
+
+def compile_sql_sweep(conds: Mapping[str, Condition], dialect: Dialect) -> SweepParts | None:
+    """The conditions for a sweep over time, when every aggregate they use is additive
+    (`count`, `sum`): its value on a day is the running total of what records add when
+    they start counting and take away when they stop. None if one is not (`max`, `min`,
+    `days_since`: evaluate those day by day with `compile_sql_timeline`)."""
+    for name in conds:
+        _check_column_name(name)
+    compiler = _Compiler(dialect, None)
+    compiler.agg_alias = "s"
+    outputs = compiler.outputs(conds)
+    parts: list[SweepAggregate] = []
+    for node, column in compiler.aggregates.items():
+        if node.func not in ("count", "sum"):
+            return None
+        value = "CAST(1 AS BIGINT)" if node.func == "count" else "f.points"
+        where = None if node.filter is None else compiler.expr(node.filter, in_filter=True)
+        parts.append(SweepAggregate(column, value, where, node.within))
+    return SweepParts(tuple(outputs), tuple(parts))
+
+
 def _shift_back(day: str, duration: Duration) -> str:
     unit = {"d": "day", "m": "month", "y": "year"}[duration.unit]
     return f"CAST(({day} - CAST({int(duration.count)} AS BIGINT) * INTERVAL '1 {unit}') AS DATE)"
@@ -216,6 +258,9 @@ class _Compiler:
         self.at = "s.day" if at is None else _date_literal(at)
         self.fact_at = "f.day" if at is None else self.at
         self.at_date = at
+        # the relation the aggregate columns are read from (a sweep reads them beside the
+        # subject's own columns, from one row)
+        self.agg_alias = "a"
         # Equal aggregates (trees compare without columns) share one column.
         self.aggregates: dict[Aggregate, str] = {}
         self.columns: list[str] = []
@@ -354,10 +399,10 @@ class _Compiler:
             self.columns.append(f"{self.aggregate_column(node)} AS {column}")
         if node.func == "days_since":
             return (
-                f"COALESCE(CAST(({self.at} - a.{column}) AS BIGINT), "
+                f"COALESCE(CAST(({self.at} - {self.agg_alias}.{column}) AS BIGINT), "
                 f"CAST({NO_RECORD_DAYS} AS BIGINT))"
             )
-        return f"COALESCE(a.{column}, CAST(0 AS BIGINT))"
+        return f"COALESCE({self.agg_alias}.{column}, CAST(0 AS BIGINT))"
 
     def aggregate_column(self, node: Aggregate) -> str:
         conditions: list[str] = []
