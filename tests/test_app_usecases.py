@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+import psycopg
 import pytest
 from builders import authorities, issue
 
@@ -25,14 +27,28 @@ from trustledger.settings import Settings
 ACTIONS = ("public_procurement", "air_travel", "green_channel", "reduced_inspection")
 
 
-@pytest.fixture(scope="module")
-def demo_ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Context, Path]]:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def demo_ctx(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Context, Path]]:
     work = tmp_path_factory.mktemp("app")
-    settings = Settings(db_url=f"sqlite:///{work / 'app.db'}", person_key_file=work / "p.key")
+    url, schema = f"sqlite:///{work / 'app.db'}", None
+    if request.param == "postgres":
+        server: str = request.getfixturevalue("pg_server")
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        url = f"{server}{'&' if '?' in server else '?'}options=-csearch_path%3D{schema}"
+    settings = Settings(db_url=url, person_key_file=work / "p.key")
     ctx = Context.open(settings, must_exist=False)
     demo.run(ctx, directory=work / "demo", subjects=300)
     yield ctx, work
     ctx.close()
+    if schema is not None:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def now(ctx: Context) -> When:
