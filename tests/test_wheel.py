@@ -201,6 +201,30 @@ def test_every_command_from_the_installed_wheel(installed: Installed) -> None:
     assert points[0]["mn"] in t.run("monitor", "show", points[0]["mn"])
     t.run("monitor", "replay", str(t.work / "demo" / "monitoring" / "plants.h212"))
     assert isinstance(t.json("monitor", "judge"), list)
+    first = points[0]
+    t.run(
+        "monitor",
+        "register",
+        "WHEELTEST00000000001",
+        "--subject",
+        first["subject"],
+        "--outlet",
+        "boiler 2 stack",
+        "--authority",
+        first["authority"],
+        "--limit-set",
+        first["limit_set"],
+        "--rulebook",
+        first["rulebook"],
+    )
+    assert len(t.json("monitor", "points")["points"]) == 4
+    pending = [
+        line.split("monitor confirm ", 1)[1].split()[0]
+        for line in shown.splitlines()
+        if "monitor confirm " in line
+    ]
+    for record in pending:
+        t.run("monitor", "confirm", record, "--reviewer", "wheel test")
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
