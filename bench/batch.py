@@ -1,6 +1,8 @@
 """Batch evaluation of 1,000,000 subjects and 10,000,000 records under one points rulebook
-with three lists (DuckDB engine: records in force, score, grade, lists), against a
-hand-written DuckDB query computing the same outputs, in the same run.
+with three lists (DuckDB engine): score and grade on the evaluation day, and every run
+[since, until) of every list on every day, exactly. Against hand-written DuckDB queries
+computing the same outputs (stated below: `hand_written` and `hand_written_runs`), in the
+same run.
 
     python bench/batch.py [--subjects 1000000] [--records 10000000]
 """
@@ -20,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import save
 
 from trustledger.catalogue import national_catalogue
-from trustledger.evaluate.batch import sql_outcomes
+from trustledger.evaluate.batch import sql_timelines
 from trustledger.evaluate.profile import compile_rulebook
 from trustledger.rulebook.load import parse_rulebook
 
@@ -132,6 +134,80 @@ def hand_written(con: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
         FROM s""").fetchall()
 
 
+def hand_written_runs(con: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
+    """Every day each list turns, written straight in SQL: each record adds its points, its
+    tax count and its positive count on its publication day and takes them away on the day
+    it stops counting (its publicity ends, it is ended, or for the 2-year window, the first
+    day it is older than two years); running totals per subject give the score and counts
+    on every such day."""
+    exit_2y = " ".join(
+        f"WHEN CAST(published + INTERVAL 2 YEAR + INTERVAL {k} DAY - INTERVAL 2 YEAR AS DATE)"
+        f" > published THEN CAST(published + INTERVAL 2 YEAR + INTERVAL {k} DAY AS DATE)"
+        for k in (1, 2, 3, 4)
+    )
+    return con.execute(f"""
+        WITH t AS (
+          SELECT * FROM (VALUES
+            ('TAX-PENALTY-GENERAL', -10, 12, 'tax', 'negative'),
+            ('TAX-MAJOR-VIOLATION', -50, 36, 'tax', 'negative'),
+            ('MKT-PENALTY-GENERAL', -10, 12, 'market', 'negative'),
+            ('MKT-PENALTY-SERIOUS', -50, 36, 'market', 'negative'),
+            ('ENV-PENALTY-GENERAL', -10, 12, 'environment', 'negative'),
+            ('HON-COMMENDATION', 20, 36, 'honours', 'positive'),
+            ('TAX-A-GRADE', 20, 36, 'tax', 'positive'),
+            ('CUS-PENALTY-GENERAL', -10, 12, 'customs', 'negative'))
+            v(category, points, months, domain, polarity)),
+        k AS (SELECT subject_id, row_number() OVER (ORDER BY subject_id) AS sk
+              FROM subjects_input WHERE kind IN ('enterprise', 'individual_business')),
+        l AS (
+          SELECT k.sk, t.points, (t.domain = 'tax' AND t.polarity = 'negative') AS taxneg,
+                 CAST(t.polarity = 'positive' AS BIGINT) AS pos, r.published,
+                 least(CAST(r.published + t.months * INTERVAL 1 MONTH AS DATE),
+                       CASE WHEN r.status = 'ended' THEN r.status_date END) AS out
+          FROM records_input r JOIN t USING (category) JOIN k USING (subject_id)),
+        e AS (
+          SELECT sk, published AS day, points AS p, CAST(taxneg AS BIGINT) AS tx, pos FROM l
+          WHERE out IS NULL OR published < out
+          UNION ALL
+          SELECT sk, out, -points, 0, -pos FROM l WHERE published < out
+          UNION ALL
+          SELECT sk, least(out, CASE {exit_2y} END), 0, -1, 0 FROM l
+          WHERE taxneg AND published < least(out, CASE {exit_2y} END)
+          UNION ALL
+          SELECT sk, DATE '2000-01-01', 0, 0, 0 FROM k),
+        g AS (SELECT sk, day, sum(p) AS p, sum(tx) AS tx, sum(pos) AS pos
+              FROM e GROUP BY sk, day),
+        v AS (SELECT sk, day,
+                     least(greatest(1000 + sum(p) OVER w, 0), 1200) AS score,
+                     sum(tx) OVER w AS tx, sum(pos) OVER w AS pos
+              FROM g WINDOW w AS (PARTITION BY sk ORDER BY day
+                                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)),
+        f AS (SELECT sk, day, score < 700 AS low, tx >= 3 AS rt, score >= 1000 AND pos >= 1 AS ex
+              FROM v),
+        c AS (SELECT *, lag(low) OVER w AS pl, lag(rt) OVER w AS prt, lag(ex) OVER w AS pex
+              FROM f WINDOW w AS (PARTITION BY sk ORDER BY day))
+        SELECT k.subject_id, c.day, c.low, c.rt, c.ex FROM c JOIN k USING (sk)
+        WHERE c.low <> coalesce(c.pl, false) OR c.rt <> coalesce(c.prt, false)
+           OR c.ex <> coalesce(c.pex, false)
+        ORDER BY c.sk, c.day""").fetchall()
+
+
+def _runs(rows: list[tuple[object, ...]]) -> dict[object, dict[str, list[tuple[str, str | None]]]]:
+    ids = ("low-grade", "repeat-tax", "exemplary")
+    out: dict[object, dict[str, list[tuple[str, str | None]]]] = {}
+    since: dict[tuple[object, str], str] = {}
+    for subject, day, *hits in rows:
+        runs = out.setdefault(subject, {})
+        for name, hit in zip(ids, hits, strict=True):
+            if hit and (subject, name) not in since:
+                since[subject, name] = str(day)
+            elif not hit and (subject, name) in since:
+                runs.setdefault(name, []).append((since.pop((subject, name)), str(day)))
+    for (subject, name), first in since.items():
+        out[subject].setdefault(name, []).append((first, None))
+    return {s: {n: sorted(r) for n, r in runs.items()} for s, runs in out.items() if runs}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--subjects", type=int, default=1_000_000)
@@ -143,10 +219,11 @@ def main() -> None:
     generated = time.perf_counter() - t0
     cr = compile_rulebook(parse_rulebook(RULEBOOK), national_catalogue())
     t0 = time.perf_counter()
-    outcomes = sql_outcomes(con, cr, ON)
+    outcomes = sql_timelines(con, cr, ON)
     ours = time.perf_counter() - t0
     t0 = time.perf_counter()
     hand = hand_written(con)
+    hand_runs = _runs(hand_written_runs(con))
     baseline = time.perf_counter() - t0
     # the two must agree before their times mean anything
     by_hand = {r[0]: (r[1], r[2], {n for n, hit in zip(("low-grade", "repeat-tax", "exemplary"),
@@ -154,17 +231,23 @@ def main() -> None:
                for r in hand}  # fmt: skip
     assert len(by_hand) == len(outcomes)
     for o in outcomes:
-        assert by_hand[o.subject_id] == (o.score, o.grade, set(o.lists)), o
+        assert by_hand[o.subject_id][:2] == (o.score, o.grade), o
+        today = {n for n, runs in o.runs.items()
+                 if any(s <= ON.isoformat() and (u is None or ON.isoformat() < u)
+                        for s, u in runs)}  # fmt: skip
+        assert today == by_hand[o.subject_id][2], o
+        assert {n: sorted(r) for n, r in o.runs.items()} == hand_runs.get(o.subject_id, {}), o
     save(
         "batch",
         {
             "subjects": args.subjects,
             "records": args.records,
             "subjects_evaluated": len(outcomes),
-            "on_lists": {
-                lid: sum(lid in o.lists for o in outcomes)
+            "ever_on_lists": {
+                lid: sum(lid in o.runs for o in outcomes)
                 for lid in ("low-grade", "repeat-tax", "exemplary")
             },
+            "runs": sum(len(r) for o in outcomes for r in o.runs.values()),
             "generate_seconds": round(generated, 2),
             "evaluate_seconds": round(ours, 2),
             "hand_written_seconds": round(baseline, 2),

@@ -19,6 +19,7 @@ from trustledger.intake import Intake
 from trustledger.ledger.store import Store, open_store
 from trustledger.rulebook.publish import publish_rulebook
 from trustledger.sanctions.check import (
+    INCENTIVES_WITHHELD,
     UNEVALUATED,
     UNKNOWN_ACTION,
     UNKNOWN_SUBJECT,
@@ -98,16 +99,25 @@ def test_after_the_courts_end_a_reloaded_index_allows(evaluated: Store) -> None:
 
 
 def test_a_green_listed_enterprise_gets_its_incentives(evaluated: Store) -> None:
+    # FIRM3 has no environmental record and is on no black list: green under the
+    # environmental rulebook, which rewards the green list with fewer inspections and a
+    # green channel
+    Intake(evaluated, national_catalogue(), KEYER, today=ON).submit(
+        issue(subject=FIRM3, subject_name="深圳市新来有限公司", document_number="深税稽罚〔2026〕1号")
+    )
+    refresh_subjects(evaluated, national_catalogue(), [FIRM3], on=ON)
     index = CheckIndex.load(evaluated)
-    # FIRM2 has no environmental record: green under the environmental rulebook, which
-    # rewards the green list with fewer inspections and a green channel
     for action in ("green_channel", "reduced_inspection"):
-        decision = index.check(FIRM2, action, ON)
+        decision = index.check(FIRM3, action, ON)
         assert decision.status == "allow_with_incentives" and decision.allowed
         measures = {(r["measure"], r["list"], r["kind"]) for r in decision.reasons}
         assert ("green-fewer-inspections", "environmental-green", "incentive") in measures
         assert all(r["rulebook"].startswith("cn-environmental-credit@") for r in decision.reasons)
-    assert index.check(FIRM2, "public_procurement", ON).status == "allow"
+        # FIRM2 is green too, but a judgment debtor: no incentive reaches a black-listed firm
+        withheld = index.check(FIRM2, action, ON)
+        assert withheld.status == "allow" and withheld.allowed
+        assert withheld.why is not None and "dishonest-judgment-debtors" in withheld.why
+    assert index.check(FIRM3, "public_procurement", ON).status == "allow"
 
 
 def test_what_cannot_be_answered_is_unknown(evaluated: Store) -> None:
@@ -132,7 +142,7 @@ def test_what_cannot_be_answered_is_unknown(evaluated: Store) -> None:
 
 def test_measures_are_judged_by_their_dates_and_restrictions_win() -> None:
     profiles = [("rb@1", "S1", None, None, "[]", "2025-01-01", 7)]
-    lists = [("rb@1", "black", "S1", "black", "2025-01-01", None, '["R1"]'),
+    lists = [("rb@1", "black", "S1", "black", "2025-01-01", "2025-02-01", '["R1"]'),
              ("rb@1", "red", "S1", "red", "2025-01-01", None, '["R2"]')]  # fmt: skip
     measures = [
         ("rb@1", "m-deny", "S1", "restriction", "black", '["air_travel"]', "2025-01-01",
@@ -146,6 +156,11 @@ def test_measures_are_judged_by_their_dates_and_restrictions_win() -> None:
     assert index.check("S1", "air_travel", date(2025, 1, 31)).status == "deny"
     assert index.check("S1", "air_travel", date(2025, 1, 1)).reasons[0]["records"] == ("R1",)
     assert index.check("S1", "air_travel", date(2025, 2, 1)).status == "allow_with_incentives"
+    # while on the black list, the red list's incentive is withheld even where no
+    # restriction bars the action
+    withheld = index.check("S1", "green_channel", date(2025, 1, 15))
+    assert withheld.status == "allow" and withheld.why is not None
+    assert withheld.why.startswith(INCENTIVES_WITHHELD) and "black (rb@1)" in withheld.why
     assert index.check("S1", "air_travel", date(2024, 12, 31)).status == "allow"
     assert index.check("S1", "not_catalogued", date(2025, 3, 1)).why == UNKNOWN_ACTION
     assert index.check("S2", "air_travel").why == UNEVALUATED
@@ -164,7 +179,10 @@ def test_cli_exit_codes(evaluated: Store, db_url: str, monkeypatch: pytest.Monke
     assert code == 3 and "DENY" in text and "no-air-travel" in text
     assert "dishonest-judgment-debtors" in text and "cn-spc-dishonest-debtors@" in text
     code, text = _run([FIRM2, "green_channel", *db, "--json"])
-    assert code == 0 and json.loads(text)["status"] == "allow_with_incentives"
+    # green, but a judgment debtor: allowed, its incentive withheld
+    answer = json.loads(text)
+    assert code == 0 and answer["status"] == "allow"
+    assert answer["why"].startswith(INCENTIVES_WITHHELD)
     assert _run([FIRM2, "public_procurement", *db])[0] == 0
     assert _run([FIRM, "teleportation", *db])[0] == 4
     assert _run([STRANGER, "air_travel", *db])[0] == 4

@@ -265,23 +265,6 @@ def sql_runs(con: Any, cr: CompiledRulebook) -> dict[str, dict[str, list[Run]]]:
                               "unit": "VARCHAR", "n": "BIGINT", "domain": "VARCHAR",
                               "polarity": "VARCHAR"}, _treatments(cr))  # fmt: skip
     _applicable(con, cr)
-    life_end = (
-        "CAST(CASE t.unit WHEN 'd' THEN r.published + t.n * INTERVAL '1 day' "
-        "ELSE r.published + t.n * INTERVAL '1 month' END AS DATE)"
-    )
-    # each record's span in force: from publication to the first day it no longer counts
-    _create(
-        con,
-        "TABLE",
-        "life",
-        f"""SELECT r.subject_id, r.category, t.domain,
-               CASE WHEN coalesce(t.tier, '') = '' THEN r.tier ELSE t.tier END AS tier,
-               t.polarity, r.decision_type, t.points, r.published,
-               least({life_end}, CASE WHEN r.status IN ('ended', 'revoked')
-                                      THEN r.status_date END) AS out
-        FROM records_input r JOIN treatments t USING (category)
-        JOIN applicable a USING (subject_id)""",
-    )
     end = None if rb.effective.until is None else rb.effective.until + timedelta(days=1)
     conds: dict[str, Condition] = {}
     if isinstance(rb.score, GradesScore):
@@ -290,6 +273,22 @@ def sql_runs(con: Any, cr: CompiledRulebook) -> dict[str, dict[str, list[Run]]]:
     sweep = compile_sql_sweep(conds, _dialect(con))
     query = _grid_query(con, cr) if sweep is None else _sweep_query(con, cr, sweep)
     return _runs_from_turns(con.execute(query).fetchall(), [spec.id for spec in rb.lists], end)
+
+
+def _life(subjects: str, key: str) -> str:
+    """Each record a rulebook treats, with its span in force: from publication to `out`,
+    the first day it no longer counts (NULL: none); ``key`` names its subject."""
+    ends = (
+        "CAST(CASE t.unit WHEN 'd' THEN r.published + t.n * INTERVAL '1 day' "
+        "ELSE r.published + t.n * INTERVAL '1 month' END AS DATE)"
+    )
+    return f"""SELECT {key} AS {key.split(".")[1]}, r.category, t.domain,
+               CASE WHEN coalesce(t.tier, '') = '' THEN r.tier ELSE t.tier END AS tier,
+               t.polarity, r.decision_type, t.points, r.published,
+               least({ends}, CASE WHEN r.status IN ('ended', 'revoked')
+                                  THEN r.status_date END) AS out
+        FROM records_input r JOIN treatments t USING (category)
+        JOIN {subjects} a USING (subject_id)"""
 
 
 def _sweep_query(con: Any, cr: CompiledRulebook, sweep: SweepParts) -> str:
@@ -324,7 +323,7 @@ def _sweep_query(con: Any, cr: CompiledRulebook, sweep: SweepParts) -> str:
     # a record's segment of age: its filters read the age on the segment's first day, and
     # no age comparison turns inside a segment; per aggregate, the day the record stops
     # counting for it (`e_`) and what it adds while it counts (`v_`, 0 when it does not)
-    life = "(SELECT k.sk, l.* FROM life l JOIN keyed k USING (subject_id))"
+    life = f"({_life('keyed', 'a.sk')})"
     if len(bounds) > 1:
         source = f"""SELECT l.*,
                    CAST(l.published + CAST(b.lo AS BIGINT) * INTERVAL '1 day' AS DATE) AS day,
@@ -483,23 +482,7 @@ def _grid_query(con: Any, cr: CompiledRulebook) -> str:
     dialect = _dialect(con)
     start = rb.effective.from_
     end = None if rb.effective.until is None else rb.effective.until + timedelta(days=1)
-    life_end = (
-        "CAST(CASE t.unit WHEN 'd' THEN r.published + t.n * INTERVAL '1 day' "
-        "ELSE r.published + t.n * INTERVAL '1 month' END AS DATE)"
-    )
-    # each record's span in force: from publication to the first day it no longer counts
-    _create(
-        con,
-        "TABLE",
-        "life",
-        f"""SELECT r.subject_id, r.category, t.domain,
-               CASE WHEN coalesce(t.tier, '') = '' THEN r.tier ELSE t.tier END AS tier,
-               t.polarity, r.decision_type, t.points, r.published,
-               least({life_end}, CASE WHEN r.status IN ('ended', 'revoked')
-                                      THEN r.status_date END) AS out
-        FROM records_input r JOIN treatments t USING (category)
-        JOIN applicable a USING (subject_id)""",
-    )
+    _create(con, "TABLE", "life", _life("applicable", "r.subject_id"))
     use = cr.time_use
     shifted = ["SELECT subject_id, published AS day FROM life",
                "SELECT subject_id, out AS day FROM life WHERE out IS NOT NULL",
