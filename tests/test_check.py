@@ -103,7 +103,9 @@ def test_a_green_listed_enterprise_gets_its_incentives(evaluated: Store) -> None
     # environmental rulebook, which rewards the green list with fewer inspections and a
     # green channel
     Intake(evaluated, national_catalogue(), KEYER, today=ON).submit(
-        issue(subject=FIRM3, subject_name="深圳市新来有限公司", document_number="深税稽罚〔2026〕1号")
+        issue(
+            subject=FIRM3, subject_name="深圳市新来有限公司", document_number="深税稽罚〔2026〕1号"
+        )
     )
     refresh_subjects(evaluated, national_catalogue(), [FIRM3], on=ON)
     index = CheckIndex.load(evaluated)
