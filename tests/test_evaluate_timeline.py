@@ -188,6 +188,10 @@ def test_kill_9_during_evaluate_leaves_the_previous_state_whole(db_url: str) -> 
         meta_before
     )
     assert store.interrupted_state_rebuild() is not None  # the marker of the killed run
+    from trustledger.ledger.verify import verify
+
+    report = verify(store)  # the ledger is intact; the killed evaluation is named
+    assert report.ok and any("did not finish" in note for note in report.notes)
     index = CheckIndex.load(store)
     assert index.check(FIRM, "air_travel", TODAY).status == "deny"
     notices: list[str] = []

@@ -67,7 +67,7 @@ def _is_person(subject_id: str) -> bool:
 
 def subject_index(ctx: Context, subject_id: str) -> CheckIndex:
     """A check index holding just this subject's live state."""
-    from trustledger.evaluate.state import latest_positions
+    from trustledger.evaluate.queries import latest_positions
     from trustledger.sanctions.check import CheckIndex
 
     store = ctx.store

@@ -68,7 +68,7 @@ class CheckService:
         self.on_look: list[Callable[[], None]] = []
 
     def _load(self, store: Store) -> tuple[tuple[Any, ...], CheckIndex]:
-        from trustledger.evaluate.state import state_signature
+        from trustledger.evaluate.queries import state_signature
         from trustledger.sanctions.check import CheckIndex
 
         # the signature is read before the rows: whatever is written during the load shows
@@ -86,7 +86,7 @@ class CheckService:
         # the common case takes no lock: the reference is only ever replaced whole
         if time.monotonic() - self.checked < self.reload_interval:
             return self.index
-        from trustledger.evaluate.state import state_signature
+        from trustledger.evaluate.queries import state_signature
 
         with self.lock:
             now = time.monotonic()
@@ -103,7 +103,7 @@ class CheckService:
         """Bring the index up to the current state: patch just the subjects whose state
         rows are newer than what the index holds; rebuild whole, in the background, when
         many changed (a batch evaluation). Called under the lock."""
-        from trustledger.evaluate.state import changed_subjects, latest_positions
+        from trustledger.evaluate.queries import changed_subjects, latest_positions
 
         if self.rebuilder is not None or time.monotonic() < self.retry_at:
             # the change since the index's signature includes the big one, so there is no

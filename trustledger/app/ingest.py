@@ -75,7 +75,8 @@ def ingest_one(
 
 def refresh(ctx: Context, touched: set[str]) -> int:
     """Re-evaluate ``touched`` and every stale subject, once anything has been evaluated."""
-    from trustledger.evaluate.state import refresh_if_evaluated, stale_subjects
+    from trustledger.evaluate.queries import stale_subjects
+    from trustledger.evaluate.state import refresh_if_evaluated
 
     subjects = touched | stale_subjects(ctx.store)
     return refresh_if_evaluated(ctx.store, ctx.catalogue, subjects, on=ctx.today())

@@ -32,7 +32,7 @@ def list_page(
 ) -> ListPage:
     """Up to ``limit`` organisation members after subject id ``after`` (keyset paging);
     NotFound when no published rulebook has that list."""
-    from trustledger.evaluate.state import list_members
+    from trustledger.evaluate.queries import list_members
     from trustledger.rulebook.publish import published_rulebooks
 
     rows, persons = list_members(ctx.store, rulebook_id, list_id, after, limit + 1)

@@ -115,12 +115,15 @@ def verify(db: DbOption = None, json_output: JsonOption = False) -> None:
         report = run_verify(ctx.store, lambda n: status.update(f"verifying… {n:,} entries"))
     if json_output:
         print_json(report.to_json())
-    elif report.ok:
-        out.print(f"intact: {report.size:,} entries, root {report.root.hex()}")
     else:
-        out.print(f"TAMPERED: first bad entry is seq {report.first_bad_seq}")
-        for seq, problem in sorted(report.problems):
-            out.print(f"  seq {seq}: {problem}")
+        if report.ok:
+            out.print(f"intact: {report.size:,} entries, root {report.root.hex()}")
+        else:
+            out.print(f"TAMPERED: first bad entry is seq {report.first_bad_seq}")
+            for seq, problem in sorted(report.problems):
+                out.print(f"  seq {seq}: {problem}")
+        for note in report.notes:
+            out.print(f"note: {note}")
     raise typer.Exit(0 if report.ok else 1)
 
 

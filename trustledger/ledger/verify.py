@@ -31,6 +31,8 @@ class VerifyReport:
     root: bytes = merkle.EMPTY_ROOT
     first_bad_seq: int | None = None
     problems: list[tuple[int, str]] = field(default_factory=list)
+    # about the derived state (not part of what is verified, and no reason to fail)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -53,11 +55,37 @@ class VerifyReport:
             "root": self.root.hex(),
             "first_bad_seq": self.first_bad_seq,
             "problems": [{"seq": s, "problem": p} for s, p in sorted(self.problems)],
+            "notes": self.notes,
         }
 
 
 def verify(store: Store, progress: Callable[[int], None] | None = None) -> VerifyReport:
     """Check everything; the projection check runs in a second process when it can."""
+    report = _verify(store, progress)
+    report.notes = state_notes(store)
+    return report
+
+
+def state_notes(store: Store) -> list[str]:
+    """What the live state reflects, and an evaluation that never swapped its state in."""
+    meta = store.meta()
+    notes = []
+    if "state_ledger_size" in meta:
+        notes.append(
+            f"live state: the evaluation of ledger size {meta['state_ledger_size']}, judged on "
+            f"{meta.get('state_on', '?')}; it is derived data, not verified here"
+        )
+    interrupted = store.interrupted_state_rebuild()
+    if interrupted is not None:
+        notes.append(
+            f"an evaluation started {interrupted.get('started', 'at an unknown time')} did "
+            "not finish: its partial output was never swapped in; the live state is the one "
+            "before it (run `trustledger evaluate` again)"
+        )
+    return notes
+
+
+def _verify(store: Store, progress: Callable[[int], None] | None) -> VerifyReport:
     if store.url.startswith("sqlite:///:memory:") or multiprocessing.cpu_count() < 2:
         report = verify_chain(store, progress)
         if report.ok:

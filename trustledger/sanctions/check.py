@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from trustledger.evaluate.state import latest_positions
+from trustledger.evaluate.queries import latest_positions
 from trustledger.ledger.store import Store
 from trustledger.sanctions.actions import load_actions
 

@@ -1,0 +1,108 @@
+"""The state tables' queries: the SQL of this area over the store's public query interface.
+
+Light to import (no engine): checks and the API follow the state through these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from trustledger.ledger.store import Store
+
+
+def restricted_from(store: Store, action: str, on: date, *, prefix: str = "") -> str | None:
+    """A subject (the first by id whose id starts with ``prefix``) that a restriction in
+    the state bars from ``action`` on day ``on``; None if there is none."""
+    day = on.isoformat()
+    found = store.query(
+        "SELECT subject_id FROM state_measures WHERE kind = 'restriction' AND actions LIKE ? "
+        "AND subject_id LIKE ? AND starts <= ? AND (ends IS NULL OR ends > ?) "
+        "ORDER BY subject_id LIMIT 1",
+        (f'%"{action}"%', f"{prefix}%", day, day),
+    )
+    return str(found[0][0]) if found else None
+
+
+def profiles_from_state(store: Store, subject_id: str) -> Sequence[tuple[Any, ...]]:
+    return store.state_rows("state_profiles", subject_id)
+
+
+def state_signature(store: Store) -> tuple[int, int, int | None, int]:
+    """(ledger size, state rows, newest state position, whole evaluations so far): changes
+    when the ledger grows or evaluation rewrites state (which it may do without appending
+    to the ledger, and without changing the number of rows)."""
+    rows = store.query("SELECT count(*), max(ledger_size) FROM state_profiles", ())
+    generation = store.query("SELECT value FROM meta WHERE key = 'state_generation'", ())
+    return store.size(), int(rows[0][0]), rows[0][1], int(generation[0][0]) if generation else 0
+
+
+def changed_subjects(store: Store, since_size: int, since_state: int | None) -> set[str]:
+    """Subjects whose state rows are newer than ``since_state``, or registered, or with a
+    record issued or changed, since ledger size ``since_size``."""
+    q = store.query
+    newer = q("SELECT DISTINCT subject_id FROM state_profiles WHERE ledger_size > ?",
+              (since_state or 0,))  # fmt: skip
+    touched = q("SELECT id FROM subjects WHERE last_seq >= ?", (since_size,))
+    recorded = q("SELECT DISTINCT subject_id FROM records WHERE last_seq >= ?", (since_size,))
+    return {r[0] for r in newer} | {r[0] for r in touched} | {r[0] for r in recorded}
+
+
+def latest_positions(store: Store, subject_ids: Iterable[str] | None = None) -> dict[str, int]:
+    """Subject → sequence number of the newest entry about it (its registration, or a
+    record about it issued or changed): an evaluation is current for a subject only if it
+    reflects the ledger up to there."""
+    out: dict[str, int] = {}
+    if subject_ids is None:
+        rows = [*store.query("SELECT id, last_seq FROM subjects", ()),
+                *store.query("SELECT subject_id, max(last_seq) FROM records "
+                              "GROUP BY subject_id", ())]  # fmt: skip
+    else:
+        ids = sorted(set(subject_ids))
+        rows = []
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ", ".join("?" for _ in part)
+            rows += store.query(f"SELECT id, last_seq FROM subjects WHERE id IN ({marks})",
+                                 tuple(part))  # fmt: skip
+            rows += store.query(
+                f"SELECT subject_id, max(last_seq) FROM records WHERE subject_id IN ({marks}) "
+                "GROUP BY subject_id",
+                tuple(part),
+            )
+    for subject_id, seq in rows:
+        out[subject_id] = max(out.get(subject_id, -1), int(seq))
+    return out
+
+
+def list_members(
+    store: Store, rulebook_id: str, list_id: str, after: str | None, limit: int
+) -> tuple[list[tuple[Any, ...]], int]:
+    """A page of a list's organisation members after ``after`` (keyset, by subject id),
+    and how many persons the list holds — persons are never paged out."""
+    prefix = rulebook_id + "@%"  # ids match ID_PATTERN: no LIKE wildcards in them
+    rows = store.query(
+        "SELECT l.subject_id, s.name, l.kind, l.since, l.until, l.records"
+        " FROM state_lists l JOIN subjects s ON s.id = l.subject_id"
+        " WHERE l.rulebook LIKE ? AND l.list_id = ? AND l.subject_id > ?"
+        " AND s.kind <> 'person' ORDER BY l.subject_id LIMIT ?",
+        (prefix, list_id, after or "", limit),
+    )
+    persons = store.query(
+        "SELECT count(*) FROM state_lists l JOIN subjects s ON s.id = l.subject_id"
+        " WHERE l.rulebook LIKE ? AND l.list_id = ? AND s.kind = 'person'",
+        (prefix, list_id),
+    )
+    return rows, int(persons[0][0])
+
+
+def stale_subjects(store: Store) -> set[str]:
+    """Subjects whose newest ledger entry is newer than their evaluation, or never
+    evaluated (after a crash, or entries written by a run that stopped before
+    re-evaluating): each ingest re-evaluates them, whether or not it wrote them. Empty
+    while nothing has been evaluated."""
+    if not store.has_state():
+        return set()
+    evaluated = dict(store.query("SELECT subject_id, ledger_size FROM state_subjects"))
+    return {s for s, seq in latest_positions(store).items() if seq >= evaluated.get(s, -1)}
