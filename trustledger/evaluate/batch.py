@@ -360,15 +360,20 @@ def _sweep_query(con: Any, cr: CompiledRulebook, sweep: SweepParts) -> str:
     )  # fmt: skip
     names = [a.column for a in aggs]
     summed = ", ".join(f"sum({c}) AS {c}" for c in names)
-    running = ", ".join(f"CAST(sum({c}) OVER w AS BIGINT) AS {c}" for c in names)
+    running = ", ".join(f"CAST(sum({c}) OVER w AS BIGINT) AS {c}, {c} AS d_{c}" for c in names)
     bound = "" if rb.effective.until is None else (
         f" WHERE day <= DATE '{rb.effective.until.isoformat()}'"
     )  # fmt: skip
+    # one row per subject and day something changes: each aggregate's value that day and,
+    # from the day's own change, its value the day before (so a list's turning is seen
+    # without a second pass over the rows)
+    values = ", ".join(f"v.{c}, v.{c} - v.d_{c} AS p_{c}" for c in names)
     _create(
         con,
         "TABLE",
         "swept",
-        f"""SELECT v.sk, v.day, a.kind, a.division, {", ".join(f"v.{c}" for c in names)}
+        f"""SELECT v.sk, v.day, a.kind, a.division, a.kind AS p_kind, a.division AS p_division,
+                   {values}
             FROM (SELECT sk, day, {running}
                   FROM (SELECT sk, day, {summed}
                         FROM ({" UNION ALL ".join(events)}) AS e{bound}
@@ -377,41 +382,65 @@ def _sweep_query(con: Any, cr: CompiledRulebook, sweep: SweepParts) -> str:
                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS v
             JOIN keyed a USING (sk)""",
     )
-    aggregate_columns = ", ".join(f"s.{a.column}" for a in sweep.aggregates)
-    keep = f", {aggregate_columns}" if aggregate_columns else ""
+    carried = "".join(f", s.{a.column}, s.p_{a.column}" for a in sweep.aggregates)
+    base = "s.sk, s.day, s.kind, s.division, s.p_kind, s.p_division"
     if isinstance(form, BandedScore):
-        total = f"{form.base} + s.points_total"
-        if form.floor is not None:
-            total = f"greatest({total}, {form.floor})"
-        if form.ceiling is not None:
-            total = f"least({total}, {form.ceiling})"
-        bands = " ".join(
-            f"WHEN score >= {b.min} THEN '{b.grade}'" if b.min is not None else
-            f"WHEN true THEN '{b.grade}'" for b in form.bands
-        )  # fmt: skip
-        scored = f"""SELECT sk, day, kind, division, score,
-                            CASE {bands} ELSE '' END AS grade{keep.replace("s.", "")}
-                     FROM (SELECT s.sk, s.day, s.kind, s.division,
-                                  CAST({total} AS BIGINT) AS score{keep} FROM swept s) AS t"""
+
+        def total(column: str) -> str:
+            out = f"{form.base} + s.{column}"
+            if form.floor is not None:
+                out = f"greatest({out}, {form.floor})"
+            if form.ceiling is not None:
+                out = f"least({out}, {form.ceiling})"
+            return f"CAST({out} AS BIGINT)"
+
+        def banded(column: str) -> str:
+            picks = " ".join(
+                f"WHEN {column} >= {b.min} THEN '{b.grade}'" if b.min is not None else
+                f"WHEN true THEN '{b.grade}'" for b in form.bands
+            )  # fmt: skip
+            return f"CASE {picks} ELSE '' END"
+
+        scored = f"""SELECT s.*, {banded("s.score")} AS grade, {banded("s.p_score")} AS p_grade
+                     FROM (SELECT {base}, {total("points_total")} AS score,
+                                  {total("p_points_total")} AS p_score{carried}
+                           FROM swept s) AS s"""
     else:
-        scored = f"""SELECT s.sk, s.day, s.kind, s.division, CAST(0 AS BIGINT) AS score,
-                            '' AS grade{keep} FROM swept s"""
-    outputs = dict(zip(
-        [*(f"g{i}" for i in range(len(form.rules) if isinstance(form, GradesScore) else 0)),
-         *(f"l{i}" for i in range(len(rb.lists)))],
-        sweep.outputs, strict=True,
-    ))  # fmt: skip
+        scored = f"""SELECT {base}, CAST(0 AS BIGINT) AS score, CAST(0 AS BIGINT) AS p_score,
+                            '' AS grade, '' AS p_grade{carried} FROM swept s"""
+    rules = len(form.rules) if isinstance(form, GradesScore) else 0
+    now = dict(zip([f"g{i}" for i in range(rules)] + [f"l{i}" for i in range(len(rb.lists))],
+                   sweep.outputs, strict=True))  # fmt: skip
+    before = dict(zip(now, sweep.previous, strict=True))
+
+    def renamed(output: str, name: str) -> str:
+        # each output ends `AS "<its name>"`, names being [a-z0-9_]
+        return output.rsplit(' AS "', 1)[0] + f' AS "{name}"'
+
     if isinstance(form, GradesScore):
         picks = " ".join(f"WHEN g{i} THEN '{rule.grade}'" for i, rule in enumerate(form.rules))
-        scored = f"""SELECT sk, day, kind, division, score,
-                            CASE {picks} ELSE '' END AS grade{keep.replace("s.", "")}
-                     FROM (SELECT s.*, {", ".join(o for k, o in outputs.items() if k[0] == "g")}
-                           FROM ({scored}) AS s) AS t"""
+        prior = " ".join(f"WHEN pg{i} THEN '{rule.grade}'" for i, rule in enumerate(form.rules))
+        tests = ", ".join(
+            [o for k, o in now.items() if k[0] == "g"]
+            + [renamed(o, "p" + k) for k, o in before.items() if k[0] == "g"]
+        )
+        scored = f"""SELECT {base}, score, p_score, CASE {picks} ELSE '' END AS grade,
+                            CASE {prior} ELSE '' END AS p_grade{carried}
+                     FROM (SELECT s.*, {tests} FROM ({scored}) AS s) AS s"""
     hits = [f"l{i}" for i in range(len(rb.lists))]
-    lists = ", ".join(o for k, o in outputs.items() if k[0] == "l")
-    turns = _turns(f"SELECT s.sk, s.day, {lists} FROM ({scored}) AS s", hits, key="sk")
+    judged = ", ".join(
+        [o for k, o in now.items() if k[0] == "l"]
+        + [renamed(o, "p" + k) for k, o in before.items() if k[0] == "l"]
+    )
+    # the first row of a subject is the rulebook's first day: nothing holds before it
+    turned = " OR ".join(
+        f"t.{h} <> (CASE WHEN t.day = {start} THEN false ELSE t.p{h} END)" for h in hits
+    )
     return f"""SELECT k.subject_id, t.day, {", ".join(f"t.{h}" for h in hits)}
-               FROM ({turns}) AS t JOIN keyed k USING (sk) ORDER BY t.sk, t.day"""
+               FROM (SELECT s.sk, s.day, {judged} FROM ({scored}) AS s) AS t
+               JOIN keyed k USING (sk)
+               WHERE {turned}
+               ORDER BY t.sk, t.day"""
 
 
 def _window_exit(published: str, window: Duration) -> str:

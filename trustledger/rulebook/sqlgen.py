@@ -174,6 +174,8 @@ class SweepParts:
     columns and every aggregate's value (`compile_sql_sweep`)."""
 
     outputs: tuple[str, ...]  # `expression AS "name"`, reading `s.<name>` and `s.aN`
+    # the same conditions on the values just before the row's day: `s.p_<name>`, `s.p_aN`
+    previous: tuple[str, ...]
     aggregates: tuple[SweepAggregate, ...]
 
 
@@ -194,7 +196,12 @@ def compile_sql_sweep(conds: Mapping[str, Condition], dialect: Dialect) -> Sweep
         value = "CAST(1 AS BIGINT)" if node.func == "count" else "f.points"
         where = None if node.filter is None else compiler.expr(node.filter, in_filter=True)
         parts.append(SweepAggregate(column, value, where, node.within))
-    return SweepParts(tuple(outputs), tuple(parts))
+    before = _Compiler(dialect, None)
+    before.agg_alias, before.prefix = "s", "p_"
+    previous = before.outputs(conds)
+    # the same traversal names the same aggregates the same columns
+    assert list(before.aggregates.values()) == list(compiler.aggregates.values())
+    return SweepParts(tuple(outputs), tuple(previous), tuple(parts))
 
 
 def _shift_back(day: str, duration: Duration) -> str:
@@ -261,6 +268,9 @@ class _Compiler:
         # the relation the aggregate columns are read from (a sweep reads them beside the
         # subject's own columns, from one row)
         self.agg_alias = "a"
+        # a sweep also judges each day's conditions on the values just before it, read
+        # from the same row under this prefix
+        self.prefix = ""
         # Equal aggregates (trees compare without columns) share one column.
         self.aggregates: dict[Aggregate, str] = {}
         self.columns: list[str] = []
@@ -371,6 +381,8 @@ class _Compiler:
             column = _FACT_COLUMNS.get(node.name)
         else:
             column = _SUBJECT_COLUMNS.get(node.name)
+            if column is not None and self.prefix:
+                column = f"s.{self.prefix}{node.name}"
         if column is None:
             where = "inside a filter" if in_filter else "at the top level"
             raise ValueError(f"name {node.name!r} is not valid {where}")
@@ -399,10 +411,10 @@ class _Compiler:
             self.columns.append(f"{self.aggregate_column(node)} AS {column}")
         if node.func == "days_since":
             return (
-                f"COALESCE(CAST(({self.at} - {self.agg_alias}.{column}) AS BIGINT), "
+                f"COALESCE(CAST(({self.at} - {self.agg_alias}.{self.prefix}{column}) AS BIGINT), "
                 f"CAST({NO_RECORD_DAYS} AS BIGINT))"
             )
-        return f"COALESCE({self.agg_alias}.{column}, CAST(0 AS BIGINT))"
+        return f"COALESCE({self.agg_alias}.{self.prefix}{column}, CAST(0 AS BIGINT))"
 
     def aggregate_column(self, node: Aggregate) -> str:
         conditions: list[str] = []
