@@ -74,7 +74,10 @@ class CheckResult(BaseModel):
     known_at: datetime = Field(description="The ledger instant the answer reflects.")
     on: date = Field(description="The legal day it was judged on.")
     status: Literal["allow", "deny", "allow_with_incentives", "unknown"]
-    why: str | None = Field(description="Why the answer is unknown, if it is.")
+    why: str | None = Field(
+        description="Why the answer is unknown, if it is; or, on an allow, why incentives a "
+        "red list grants are withheld (the subject is on a black list that day)."
+    )
     ledger_size: int
     reasons: list[Reason]
 
