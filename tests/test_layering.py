@@ -3,7 +3,9 @@
 The contracts live in pyproject.toml (``[tool.importlinter]``) and are checked by
 import-linter: faces → app → domain modules → ledger → ids → domain; no domain module
 imports a face, the application layer, Typer, Rich, FastAPI or Uvicorn; the ledger imports
-nothing of ours but ``domain`` and ``ids``; no import cycles among the packages.
+nothing of ours but ``domain`` and ``ids``; a face (CLI, API) imports no domain module
+itself, only ``app`` and the shared ``settings``, ``domain`` and ``ids``; no import cycles
+among the packages.
 
 The tree keeps them; and each kind of forbidden import, added to a copy of the package,
 breaks the contract that names it.
@@ -28,6 +30,7 @@ CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["im
 CONTRACTS = {c["id"]: c for c in CONFIG["contracts"]}
 FACES = {"api", "cli", "portal", "app", "__main__"}
 FOUNDATION = {"ledger", "domain", "ids"}
+SHARED = {"settings", "domain", "ids"}  # what a face may import beside the application layer
 
 
 def lint(cwd: Path, *contracts: str) -> subprocess.CompletedProcess[str]:
@@ -78,6 +81,12 @@ def test_the_contracts_name_every_module() -> None:
     forbidden = set(CONTRACTS["domain-no-faces"]["forbidden_modules"])
     assert {"typer", "rich", "fastapi", "uvicorn", "trustledger.app"} <= forbidden
     assert {"trustledger.api", "trustledger.cli"} <= forbidden
+    faces = CONTRACTS["faces-through-app"]
+    assert short(faces["forbidden_modules"]) == modules - FACES - SHARED, (
+        "faces-through-app must forbid every module but the faces, app and the shared ones"
+    )
+    assert {"cli", "api"} <= short(faces["source_modules"])
+    assert faces.get("ignore_imports", []) == []
 
 
 @pytest.fixture
@@ -124,6 +133,21 @@ BREAKS = [
     pytest.param(
         "trustledger.ledger.entry", "import trustledger.catalogue", "ledger-alone",
         "trustledger.ledger.entry -> trustledger.catalogue", id="ledger-imports-a-domain-module",
+    ),
+    pytest.param(
+        "trustledger.cli.monitor", "import trustledger.monitoring.points", "faces-through-app",
+        "trustledger.cli.monitor -> trustledger.monitoring.points",
+        id="cli-imports-a-domain-module",
+    ),
+    pytest.param(
+        "trustledger.cli.commands", "from trustledger.ledger.verify import verify",
+        "faces-through-app", "trustledger.cli.commands -> trustledger.ledger.verify",
+        id="cli-imports-the-ledger",
+    ),
+    pytest.param(
+        "trustledger.api.routers.lists", "from trustledger.rulebook.schema import ID_PATTERN",
+        "faces-through-app", "trustledger.api.routers.lists -> trustledger.rulebook.schema",
+        id="api-imports-a-domain-module",
     ),
     pytest.param(
         # evaluate imports catalogue; catalogue importing evaluate closes a cycle

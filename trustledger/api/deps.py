@@ -15,12 +15,12 @@ import orjson
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 
-from trustledger.access.keys import ApiKey
 from trustledger.api.problems import BadIdentifier, NotInScope, Unauthorized
 from trustledger.app import access
 from trustledger.app.checks_service import CheckService
 from trustledger.app.context import Context
 from trustledger.app.errors import BadInput
+from trustledger.app.keys import ApiKey
 from trustledger.app.time import When
 from trustledger.settings import Settings
 

@@ -1,7 +1,9 @@
-"""The ledger's public face: the tree head and RFC 6962 proofs, bounded by what exists."""
+"""The ledger's public face: the tree head, RFC 6962 proofs bounded by what exists, and
+verifying the whole ledger."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from trustledger.app.errors import BadInput, NotFound
@@ -9,6 +11,7 @@ from trustledger.app.errors import BadInput, NotFound
 if TYPE_CHECKING:
     from trustledger.app.context import Context
     from trustledger.ledger.store import TreeHead
+    from trustledger.ledger.verify import VerifyReport
 
 
 def head(ctx: Context) -> TreeHead:
@@ -57,3 +60,27 @@ def consistency(ctx: Context, old_size: int, new_size: int | None = None) -> dic
         "new_root": merkle.root(leaves).hex(),
         "proof": [p.hex() for p in merkle.consistency_proof(leaves, old_size, size)],
     }
+
+
+def verify(ctx: Context, progress: Callable[[int], None] | None = None) -> VerifyReport:
+    """Recompute every entry hash, chain link and stored tree head, and every projection
+    row; with notes on what the live state reflects. ``progress`` is told the number of
+    entries checked so far. A tampered ledger is a report (``ok`` False), not an error."""
+    from trustledger.ledger.verify import verify as run
+
+    return run(ctx.store, progress)
+
+
+def rebuild(ctx: Context) -> dict[str, int]:
+    """Drop the projections and replay the ledger into them: rows per table."""
+    return ctx.store.rebuild()
+
+
+def configuration_error(exc: BaseException) -> str | None:
+    """The message of an error raised below the application layer that is the platform's
+    configuration, not a bug (a database URL or a person key), for a face to report as
+    such; None for anything else."""
+    from trustledger.ids import PersonKeyError
+    from trustledger.ledger.store import StoreError
+
+    return str(exc) if isinstance(exc, PersonKeyError | StoreError) else None

@@ -11,11 +11,42 @@ from typing import TYPE_CHECKING, Any
 
 from trustledger.app.errors import BadInput
 
+# the rulebook's types, for faces that render one (and the id pattern they check paths by)
+from trustledger.rulebook.schema import ID_PATTERN, BandedScore, GradesScore, Rulebook
+
 if TYPE_CHECKING:
     from trustledger.app.context import Context
-    from trustledger.rulebook.schema import Rulebook
+
+__all__ = [
+    "ID_PATTERN",
+    "BandedScore",
+    "GradesScore",
+    "PublishResult",
+    "Rulebook",
+    "RulebookInvalid",
+    "Validation",
+    "load",
+    "publish",
+    "publish_shipped",
+    "published",
+    "resolve_file",
+    "shipped_names",
+    "shipped_paths",
+    "validate",
+]
 
 SHIPPED_PACKAGE = "trustledger.rulebooks_shipped"
+
+
+class RulebookInvalid(BadInput):
+    """A rulebook file that does not load, with every problem (file, path, line). Exit 1:
+    the CLI documents validation failures so."""
+
+    exit_code = 1
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems) or "invalid rulebook")
+        self.problems = list(problems)
 
 
 def shipped_names() -> list[str]:
@@ -134,7 +165,10 @@ def validate(paths: Sequence[Path]) -> list[Validation]:
 
 
 def load(path: Path) -> Rulebook:
-    """One rulebook file, schema-checked (raises RulebookError with every problem)."""
-    from trustledger.rulebook.load import load_rulebook
+    """One rulebook file, schema-checked (RulebookInvalid with every problem)."""
+    from trustledger.rulebook.load import RulebookError, load_rulebook
 
-    return load_rulebook(path)
+    try:
+        return load_rulebook(path)
+    except RulebookError as exc:
+        raise RulebookInvalid(exc.problems) from exc

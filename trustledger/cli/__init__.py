@@ -81,11 +81,11 @@ class LazyGroup(TyperGroup):
             raise _report(str(exc), exc.exit_code) from None
         except Exception as exc:
             # configuration problems raised below the application layer: a message too
-            from trustledger.ids import PersonKeyError
-            from trustledger.ledger.store import StoreError
+            from trustledger.app.ledger import configuration_error
 
-            if isinstance(exc, PersonKeyError | StoreError):
-                raise _report(str(exc), 2) from None
+            message = configuration_error(exc)
+            if message is not None:
+                raise _report(message, 2) from None
             raise
 
 

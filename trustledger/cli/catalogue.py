@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from trustledger.catalogue import Catalogue, CatalogueError, load_catalogue, national_catalogue
+from trustledger.app import catalogues
 
 app = typer.Typer(
     help="Check and show record-category catalogues (legal basis, prohibited grounds).",
@@ -31,23 +31,17 @@ def validate(
 ) -> None:
     """Check catalogue files; exit 0 if all are valid, 1 if any is not."""
     console = Console()
-    results: list[dict[str, object]] = []
-    for path in files:
-        try:
-            catalogue = load_catalogue(path)
-        except CatalogueError as exc:
-            results.append({"file": str(path), "ok": False, "problems": exc.problems})
-            if not as_json:
-                _say(console, f"INVALID {path}: {len(exc.problems)} problem(s)")
-                for problem in exc.problems:
-                    _say(console, f"  {problem}")
+    results = catalogues.validate(files)
+    for result in results if not as_json else ():
+        if result.ok:
+            _say(console, f"OK {result.file}: {result.categories} categories")
         else:
-            results.append({"file": str(path), "ok": True, "categories": len(catalogue)})
-            if not as_json:
-                _say(console, f"OK {path}: {len(catalogue)} categories")
+            _say(console, f"INVALID {result.file}: {len(result.problems)} problem(s)")
+            for problem in result.problems:
+                _say(console, f"  {problem}")
     if as_json:
-        typer.echo(json.dumps(results, ensure_ascii=False, indent=2))
-    raise typer.Exit(0 if all(r["ok"] for r in results) else 1)
+        typer.echo(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
+    raise typer.Exit(0 if all(r.ok for r in results) else 1)
 
 
 @app.command()
@@ -61,8 +55,8 @@ def show(
     """List a catalogue's categories."""
     console = Console()
     try:
-        catalogue: Catalogue = national_catalogue() if file is None else load_catalogue(file)
-    except CatalogueError as exc:
+        catalogue = catalogues.load(file)
+    except catalogues.CatalogueInvalid as exc:
         _say(console, str(exc))
         raise typer.Exit(1) from exc
     if as_json:

@@ -109,10 +109,10 @@ def ingest(
 
 def verify(db: DbOption = None, json_output: JsonOption = False) -> None:
     """Recompute the whole chain, every tree head and the projections. Exit 1 if tampered."""
-    from trustledger.ledger.verify import verify as run_verify
+    from trustledger.app import ledger
 
     with context(db) as ctx, console.status("verifying…", spinner="dots") as status:
-        report = run_verify(ctx.store, lambda n: status.update(f"verifying… {n:,} entries"))
+        report = ledger.verify(ctx, lambda n: status.update(f"verifying… {n:,} entries"))
     if json_output:
         print_json(report.to_json())
     else:
@@ -129,8 +129,10 @@ def verify(db: DbOption = None, json_output: JsonOption = False) -> None:
 
 def rebuild(db: DbOption = None) -> None:
     """Drop the projections and rebuild them from the ledger alone."""
+    from trustledger.app import ledger
+
     with context(db) as ctx:
-        counts = ctx.store.rebuild()
+        counts = ledger.rebuild(ctx)
     out.print("rebuilt: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
 
 

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
     from trustledger.app.context import Context
     from trustledger.app.time import When
-    from trustledger.ledger.store import Store
 
 
 class _LazyConsole:
@@ -105,12 +104,6 @@ def when_for(ctx: Context, known_at: str | None, on: str | None) -> When:
 
     return when(known_at, on, timezone=ctx.settings.timezone, now_us=ctx.now_us(),
                 today=ctx.today())  # fmt: skip
-
-
-def open_db(settings: Settings, must_exist: bool = True) -> Store:
-    from trustledger.app.context import Context
-
-    return Context.open(settings, must_exist=must_exist).store
 
 
 def print_json(value: Any) -> None:

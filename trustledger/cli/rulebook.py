@@ -10,10 +10,9 @@ import typer
 from rich.console import Console
 
 from trustledger.app import rulebooks
+from trustledger.app.rulebooks import BandedScore, GradesScore, Rulebook
 from trustledger.cli.common import DbOption, JsonOption, context, out, print_json
 from trustledger.cli.common import console as err
-from trustledger.rulebook.load import RulebookError
-from trustledger.rulebook.schema import BandedScore, GradesScore, Rulebook
 
 app = typer.Typer(
     help="Validate and show rulebooks (schema, conditions and the legality lint).",
@@ -151,7 +150,7 @@ def show(
     console = Console()
     try:
         rulebook = rulebooks.load(rulebooks.resolve_file(file))
-    except RulebookError as exc:
+    except rulebooks.RulebookInvalid as exc:
         for problem in exc.problems:
             _say(console, problem)
         raise typer.Exit(1) from exc

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from trustledger.app.errors import BadInput
 from trustledger.cli.common import DbOption, console, context, out, settings_for
 
 keys_app = typer.Typer(help="API keys (shown once, stored only as a hash).", no_args_is_help=True)
@@ -37,15 +36,9 @@ def keys_create(
     db: DbOption = None,
 ) -> None:
     """Create an API key and print it once: only its hash is kept."""
-    from trustledger.access import ApiKeyError, create_key
+    from trustledger.app import keys
 
-    if role != "checker":
-        raise BadInput(f"unknown role {role!r} (known: checker)")
     with context(db) as ctx:
-        try:
-            key = create_key(ctx.store, "checker", name,
-                             [a.strip() for a in actions.split(",") if a.strip()])  # fmt: skip
-        except ApiKeyError as exc:
-            raise BadInput(str(exc)) from None
+        key = keys.create(ctx, role, name, [a.strip() for a in actions.split(",") if a.strip()])
     out.print(key)
     console.print("Keep this key now: it is not stored and cannot be shown again.")

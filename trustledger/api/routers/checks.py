@@ -18,7 +18,6 @@ from fastapi.routing import APIRoute
 from pydantic import Field, TypeAdapter, ValidationError
 from starlette.datastructures import QueryParams
 
-from trustledger.access.keys import ApiKey
 from trustledger.api.deps import (
     ServerState,
     authorize,
@@ -39,6 +38,7 @@ from trustledger.api.models import (
 )
 from trustledger.api.problems import problems
 from trustledger.app import checks
+from trustledger.app.keys import ApiKey
 from trustledger.app.time import When
 
 router = APIRouter(tags=["checks"])

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
-from trustledger.access.keys import ApiKey
 from trustledger.api.deps import ServerState, caller, json_response, server, subject_id
 from trustledger.api.models import PointView, SubjectPoints
 from trustledger.api.problems import problems
 from trustledger.app import access, monitoring
+from trustledger.app.keys import ApiKey
 
 router = APIRouter(tags=["monitoring"])
 

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from trustledger.access.keys import ApiKey
 from trustledger.api.deps import ServerState, caller, json_response, server
 from trustledger.api.models import ScreenRequest, ScreenResult
 from trustledger.api.problems import problems
 from trustledger.app import screening
+from trustledger.app.keys import ApiKey
 
 router = APIRouter(tags=["screening"])
 

@@ -9,12 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
-from trustledger.access.keys import ApiKey
 from trustledger.api.deps import ServerState, caller, json_response, server, subject_id, when
 from trustledger.api.models import KNOWN_AT_DOC, ON_DOC, KnownAt, SubjectProfiles
 from trustledger.api.problems import problems
 from trustledger.app import access, profiles
-from trustledger.rulebook.schema import ID_PATTERN
+from trustledger.app.keys import ApiKey
+from trustledger.app.rulebooks import ID_PATTERN
 
 router = APIRouter(tags=["subjects"])
 
