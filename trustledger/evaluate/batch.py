@@ -23,7 +23,7 @@ import duckdb
 
 from trustledger.evaluate.profile import CompiledRulebook, Profile, evaluate_subject
 from trustledger.ledger.projection import RecordRow, SubjectRow
-from trustledger.rulebook.condition import Condition
+from trustledger.rulebook.condition import Condition, names
 from trustledger.rulebook.durations import Duration
 from trustledger.rulebook.schema import BandedScore, GradesScore, Rulebook
 from trustledger.rulebook.sqlgen import (
@@ -358,21 +358,30 @@ def _sweep_query(con: Any, cr: CompiledRulebook, sweep: SweepParts) -> str:
         f"SELECT sk, {start} AS day, "
         + ", ".join(zero for _ in aggs) + " FROM keyed"
     )  # fmt: skip
-    names = [a.column for a in aggs]
-    summed = ", ".join(f"sum({c}) AS {c}" for c in names)
-    running = ", ".join(f"CAST(sum({c}) OVER w AS BIGINT) AS {c}, {c} AS d_{c}" for c in names)
+    totals = [a.column for a in aggs]
+    summed = ", ".join(f"sum({c}) AS {c}" for c in totals)
+    running = ", ".join(f"CAST(sum({c}) OVER w AS BIGINT) AS {c}, {c} AS d_{c}" for c in totals)
     bound = "" if rb.effective.until is None else (
         f" WHERE day <= DATE '{rb.effective.until.isoformat()}'"
     )  # fmt: skip
     # one row per subject and day something changes: each aggregate's value that day and,
     # from the day's own change, its value the day before (so a list's turning is seen
     # without a second pass over the rows)
-    values = ", ".join(f"v.{c}, v.{c} - v.d_{c} AS p_{c}" for c in names)
+    values = ", ".join(f"v.{c}, v.{c} - v.d_{c} AS p_{c}" for c in totals)
+    # the subject's own columns only where a condition reads them (a join fewer)
+    trees = [spec.when.tree.root for spec in rb.lists]
+    if isinstance(form, GradesScore):
+        trees += [rule.when.tree.root for rule in form.rules]
+    if set().union(*(names(t) for t in trees)) & {"kind", "division"}:
+        subject = "a.kind, a.division, a.kind AS p_kind, a.division AS p_division"
+        join = "JOIN keyed a USING (sk)"
+    else:
+        subject, join = "'' AS kind, '' AS division, '' AS p_kind, '' AS p_division", ""
     _create(
         con,
         "TABLE",
         "swept",
-        f"""SELECT v.sk, v.day, a.kind, a.division, a.kind AS p_kind, a.division AS p_division,
+        f"""SELECT v.sk, v.day, {subject},
                    {values}
             FROM (SELECT sk, day, {running}
                   FROM (SELECT sk, day, {summed}
@@ -380,7 +389,7 @@ def _sweep_query(con: Any, cr: CompiledRulebook, sweep: SweepParts) -> str:
                         GROUP BY sk, day) AS g
                   WINDOW w AS (PARTITION BY sk ORDER BY day
                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS v
-            JOIN keyed a USING (sk)""",
+            {join}""",
     )
     carried = "".join(f", s.{a.column}, s.p_{a.column}" for a in sweep.aggregates)
     base = "s.sk, s.day, s.kind, s.division, s.p_kind, s.p_division"
