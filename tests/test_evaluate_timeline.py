@@ -4,6 +4,7 @@ black-listed (DESIGN.md "Time", "Evaluation, lists, measures, checks")."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -108,6 +109,19 @@ def test_compare_reports_subjects_both_red_and_black(db_url: str) -> None:
         on=TODAY,
     )
     assert result.red_and_black == [FIRM2]
+    from typer.testing import CliRunner
+
+    from trustledger.cli import app as cli_app
+
+    args = ["compare", "cn-environmental-credit", "cn-spc-dishonest-debtors", "--db", db_url,
+            "--on", TODAY.isoformat()]  # fmt: skip
+    shown = CliRunner().invoke(cli_app, args)
+    assert shown.exit_code == 0, shown.output
+    assert f"both red- and black-listed: 1 (their incentives are withheld): {FIRM2}" in (
+        shown.stdout
+    )
+    as_json = CliRunner().invoke(cli_app, [*args, "--json"])
+    assert json.loads(as_json.stdout)["red_and_black"] == [FIRM2]
 
 
 def test_a_what_if_never_changes_a_live_answer(db_url: str, tmp_path: Path) -> None:

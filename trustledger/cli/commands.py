@@ -306,6 +306,14 @@ def compare(
         pairs.add_row(f"{a.left} × {a.right}", f"{a.common_subjects:,}", f"{a.agree:.1%}",
                       f"{a.jaccard:.2f}")  # fmt: skip
     out.print(pairs)
+    both = result.red_and_black
+    if both:
+        shown = ", ".join(both[:5]) + (f", … ({len(both) - 5:,} more)" if len(both) > 5 else "")
+        out.print(
+            f"both red- and black-listed: {len(both):,} (their incentives are withheld): {shown}"
+        )
+    else:
+        out.print("both red- and black-listed: none")
 
 
 def screen(
