@@ -25,6 +25,14 @@ class Settings:
     # dates in records are local dates: "in the future" is judged on this zone's calendar, so
     # a decision published at 07:00 in Beijing is not refused because UTC is still on yesterday
     timezone: str = "Asia/Shanghai"
+    # adverse-action notices (trustledger.dueprocess): "outbox" writes one message file per
+    # notice into outbox_dir (mode 0600); "smtp" sends through smtp_host:smtp_port
+    notice_sender: str = "outbox"
+    outbox_dir: Path = Path("outbox")
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_from: str = "notices@trustledger.invalid"
+    smtp_starttls: bool = False
 
     def today(self) -> date:
         return datetime.now(ZoneInfo(self.timezone)).date()
@@ -40,4 +48,15 @@ class Settings:
             max_line_bytes=int(env.get("TRUSTLEDGER_MAX_LINE_BYTES", 1 << 20)),
             batch_size=int(env.get("TRUSTLEDGER_BATCH_SIZE", 10_000)),
             timezone=env.get("TRUSTLEDGER_TIMEZONE", "Asia/Shanghai"),
+            notice_sender=env.get("TRUSTLEDGER_NOTICE_SENDER", "outbox"),
+            outbox_dir=Path(env.get("TRUSTLEDGER_OUTBOX_DIR", "outbox")),
+            smtp_host=env.get("TRUSTLEDGER_SMTP_HOST", "localhost"),
+            smtp_port=int(env.get("TRUSTLEDGER_SMTP_PORT", 25)),
+            smtp_from=env.get("TRUSTLEDGER_SMTP_FROM", "notices@trustledger.invalid"),
+            smtp_starttls=_flag(env.get("TRUSTLEDGER_SMTP_STARTTLS", "")),
         )
+
+
+def _flag(text: str) -> bool:
+    """An on/off setting: 1, true, yes or on (any case) is on; anything else is off."""
+    return text.strip().lower() in {"1", "true", "yes", "on"}

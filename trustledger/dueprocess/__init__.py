@@ -1,0 +1,1 @@
+"""Due process: notices to subjects, objections, credit repair, holds and deadlines."""
