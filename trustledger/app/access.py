@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from trustledger.app.errors import Forbidden, NotFound
 
 if TYPE_CHECKING:
-    from trustledger.access.keys import ApiKey
+    from trustledger.access.principals import Principal
     from trustledger.app.context import Context
     from trustledger.ledger.projection import SubjectRow
 
@@ -20,16 +20,17 @@ PERSON_FILE = "a person's file is not served to checkers"
 
 def prepare(ctx: Context) -> None:
     """The key table, created if missing (a server does it once at start)."""
-    from trustledger.access.keys import ensure_table
+    from trustledger.access.principals import ensure_tables
 
-    ensure_table(ctx.store)
+    ensure_tables(ctx.store)
 
 
-def authenticate(ctx: Context, key: str) -> ApiKey | None:
-    """The stored key matching ``key`` (compared by its hash), or None."""
-    from trustledger.access.keys import authenticate as find
+def authenticate(ctx: Context, key: str) -> Principal | None:
+    """The principal holding ``key`` (compared by its hash); None when unknown, revoked or
+    expired now."""
+    from trustledger.access.principals import authenticate as find
 
-    return find(ctx.store, key)
+    return find(ctx.store, key, ctx.clock.now())
 
 
 def subject(ctx: Context, subject_id: str) -> SubjectRow:
