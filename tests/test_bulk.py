@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import stat
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from builders import FIRM, FIRM2, authorities, issue, wrong_check
+from builders import FIRM, FIRM2, PERSON_ID, authorities, debtor, issue, resident_id, wrong_check
 
 from trustledger.catalogue import national_catalogue
-from trustledger.ids import PersonKeyer
+from trustledger.ids import PersonKeyer, mask_code
 from trustledger.intake import Intake, ingest_file
 from trustledger.intake import service as intake_service
 from trustledger.ledger.store import open_store
@@ -240,3 +242,100 @@ def test_csv_with_byte_order_mark_and_crlf(intake: Intake, tmp_path: Path) -> No
     path.write_bytes(b"\xef\xbb\xbf" + text.encode())
     report = ingest_file(intake, path, tmp_path)
     assert (report.counts.accepted, report.counts.rejected) == (2, 0)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+# a second person, named only inside free text and as a representative
+OTHER_ID = resident_id("110108", "19751231", "042")
+FULL_WIDTH = OTHER_ID.translate({ord(c): 0xFF10 + int(c) for c in "0123456789"})
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["one-process", "reader-process"])
+def test_rejects_file_masks_persons_and_never_copies_the_line(
+    intake: Intake, tmp_path: Path, parallel: bool
+) -> None:
+    lines: list[Any] = [
+        # 1 a person's record refused: subject and name masked, the rest kept to find it
+        debtor(
+            subject=PERSON_ID,
+            subject_kind="person",
+            subject_name="张伟",
+            category="NOPE",
+            document_number="(2024)粤0305执77号",
+        ),
+        # 2 a mistyped number is personal data all the same
+        debtor(subject=wrong_check(PERSON_ID), subject_kind="person"),
+        # 3 a representative, and numbers in free text (one in full-width digits)
+        issue(
+            legal_representative=OTHER_ID,
+            category="NOPE",
+            title=f"法定代表人{OTHER_ID}，又名{FULL_WIDTH}" + "很长" * 500,
+        ),
+        # 4 a number given as a JSON number: the validator's reason echoes it
+        debtor(subject=int(PERSON_ID[:17] + "0") if PERSON_ID[17] == "X" else int(PERSON_ID)),
+        # 5 a number as a field name
+        {**issue(document_number="k"), PERSON_ID: "x"},
+        # 6 malformed: nothing of it can be read as fields, and nothing is copied
+        b'{"subject": "' + PERSON_ID.encode() + b'", "broken',
+        # 7 not UTF-8
+        PERSON_ID.encode() + b"\xff",
+    ]
+    path = tmp_path / "people.jsonl"
+    path.write_bytes(jsonl(lines))
+    report = ingest_file(intake, path, tmp_path / "rejects", batch=3, parallel=parallel)
+    assert report.counts.rejected == 7 and report.rejects_path is not None
+    data = report.rejects_path.read_bytes()
+    for number in (PERSON_ID, wrong_check(PERSON_ID), OTHER_ID, FULL_WIDTH, PERSON_ID[:14]):
+        assert number.encode() not in data, number
+    assert "张伟".encode() not in data
+    assert _mode(report.rejects_path) == 0o600
+    rows = rejects_of(report.rejects_path)
+    assert [r["line"] for r in rows] == [1, 2, 3, 4, 5, 6, 7]
+    assert all(set(r) == {"file", "line", "reason", "fields"} for r in rows)
+    first = rows[0]["fields"]
+    assert "unknown category 'NOPE'" in rows[0]["reason"]
+    assert first["subject"] == mask_code(PERSON_ID) == PERSON_ID[:6] + "********" + PERSON_ID[-4:]
+    assert (first["document_number"], first["category"]) == ("(2024)粤0305执77号", "NOPE")
+    assert first["subject_name"] == "张**" and first["authority"] == lines[0]["authority"]
+    assert rows[1]["fields"]["subject"] == mask_code(wrong_check(PERSON_ID))
+    assert "check character expected" in rows[1]["reason"]
+    third = rows[2]["fields"]
+    assert third["legal_representative"] == mask_code(OTHER_ID)
+    assert third["subject"] == FIRM  # an organisation's code stays readable
+    assert third["title"].startswith(f"法定代表人{mask_code(OTHER_ID)}，又名{mask_code(OTHER_ID)}")
+    assert len(third["title"]) <= 81 and third["title"].endswith("…")
+    assert rows[3]["reason"].startswith("subject: expected text")
+    assert PERSON_ID[:6] + "********" in rows[3]["reason"]
+    assert rows[4]["fields"][mask_code(PERSON_ID)] == "x"
+    assert rows[5]["fields"] is None and "malformed JSON" in rows[5]["reason"]
+    assert rows[6]["fields"] is None and "not UTF-8" in rows[6]["reason"]
+
+
+def test_rejects_file_of_a_csv_masks_persons(intake: Intake, tmp_path: Path) -> None:
+    header = [*issue().keys(), "subject_kind", "legal_representative"]
+    person = debtor(subject=PERSON_ID, subject_kind="person", category="NOPE")
+    text = _csv([person], header) + f"{PERSON_ID},only,three\n"
+    path = tmp_path / "people.csv"
+    path.write_text(text, encoding="utf-8")
+    report = ingest_file(intake, path, tmp_path)
+    assert report.rejects_path is not None
+    assert PERSON_ID.encode() not in report.rejects_path.read_bytes()
+    first, second = rejects_of(report.rejects_path)
+    assert first["line"] == 2 and "unknown category" in first["reason"]
+    assert first["fields"]["subject"] == mask_code(PERSON_ID)
+    assert first["fields"]["document_number"] == person["document_number"]
+    assert second["line"] == 3 and second["fields"]["authority"] == mask_code(PERSON_ID)
+
+
+def test_rejects_file_is_private_even_when_it_existed(intake: Intake, tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(jsonl([issue(category="NOPE")]))
+    old = tmp_path / "r.jsonl.rejects.jsonl"
+    old.write_text(f'{{"text": "{PERSON_ID}"}}\n' * 3)
+    os.chmod(old, 0o644)
+    report = ingest_file(intake, path, tmp_path)
+    assert report.rejects_path == old and _mode(old) == 0o600
+    assert [r["line"] for r in rejects_of(old)] == [1]  # replaced, not appended to

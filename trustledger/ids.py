@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import hmac
 import os
+import re
 import secrets
 import unicodedata
 from collections.abc import Mapping
@@ -44,6 +45,8 @@ __all__ = [
     "load_allowlist",
     "load_person_key",
     "mask_code",
+    "mask_personal_numbers",
+    "mask_resident_id",
     "normalise_code",
     "org_code_check_char",
     "resident_id_check_char",
@@ -175,6 +178,43 @@ def _may_be_resident_id(code: str) -> bool:
 
 def _plausible_resident_id(code: str) -> bool:
     return len(code) >= 17 and _is_digits(code[:17]) and _birth_date(code[6:14]) is not None
+
+
+# a run of digits (any script's, full-width included) long enough to hold most of a
+# resident ID number, with the check character X it may end in
+_DIGIT_RUN = re.compile(r"\d{14,}[XxＸｘ]?")
+
+
+def _may_hold_resident_id(code: str) -> bool:
+    if len(code) == 15 and _is_digits(code):
+        # a first-generation (15-digit) number: a two-digit year at positions 7–8
+        return _birth_date("19" + code[6:12]) is not None
+    return any(_may_be_resident_id(code[i:]) for i in range(len(code) - 13))
+
+
+def mask_resident_id(code: str) -> str:
+    """A person's identifier masked: a whole number as ``mask_code`` shows it, a shorter
+    one (cut short or mistyped) with its first 6 characters only, since ``mask_code``'s
+    last four would be digits of the birth date."""
+    if len(code) >= 18:
+        return mask_code(code)
+    return code[:6] + "*" * (len(code) - 6) if len(code) > 10 else "*" * len(code)
+
+
+def mask_personal_numbers(text: str) -> str:
+    """``text`` with every digit run that is, or may be, a resident ID number masked.
+
+    For free text that may hold a number anywhere (a refused line's fields, a message that
+    echoes what it was given). Like ``IdCheck.is_personal`` it errs towards hiding: a
+    number cut short, mistyped, run into other digits or in full-width digits is masked
+    too, and so is the odd other code whose digits read as one.
+    """
+
+    def mask(match: re.Match[str]) -> str:
+        code = normalise_code(match.group())
+        return mask_resident_id(code) if _may_hold_resident_id(code) else match.group()
+
+    return _DIGIT_RUN.sub(mask, text)
 
 
 @dataclass(frozen=True, slots=True, repr=False)

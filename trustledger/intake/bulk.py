@@ -4,6 +4,10 @@ Memory stays flat whatever the file size: lines are read with a length bound, ba
 committed as they fill, and rejected lines go straight to the rejects file. A crash loses
 at most the batch in flight, which was never reported accepted; rerunning the file finds
 what was committed and reports it as duplicates.
+
+The rejects file never copies a line: it holds the line number, the reason and the line's
+fields with every person identifier masked and long text cut short (see docs/intake.md),
+and it is readable by its owner only.
 """
 
 from __future__ import annotations
@@ -20,6 +24,12 @@ from typing import IO, Any
 
 import orjson
 
+from trustledger.ids import (
+    check_identifier,
+    mask_personal_numbers,
+    mask_resident_id,
+    normalise_code,
+)
 from trustledger.intake.service import Counts, Intake, Outcome
 from trustledger.intake.validate import Reject, Submission, Validator
 
@@ -269,6 +279,18 @@ def ingest_file(
     source = _checked_chunks_in_child if parallel else _checked_chunks
     report = FileReport(path, None)
     rejects: IO[bytes] | None = None
+    header: list[str] | None = None
+
+    def fields(raw: bytes) -> dict[str, Any] | None:
+        """A rejected line's fields, read again from its bytes (only rejects pay this)."""
+        nonlocal header
+        if not raw:
+            return None  # too long: never read whole
+        if path.suffix.lower() != ".csv":
+            return jsonl_fields(raw)
+        if header is None:
+            header = csv_header(path, max_line_bytes)
+        return csv_fields(raw, header)
 
     def flush(chunk: list[Checked]) -> None:
         nonlocal rejects
@@ -281,14 +303,9 @@ def ingest_file(
                 if rejects is None:
                     rejects_dir.mkdir(parents=True, exist_ok=True)
                     report.rejects_path = rejects_dir / f"{path.name}.rejects.jsonl"
-                    rejects = report.rejects_path.open("wb")
-                text = raw[:500].decode("utf-8", "replace")
-                rejects.write(
-                    orjson.dumps(
-                        {"file": str(path), "line": lineno, "reason": result.reason, "text": text}
-                    )
-                    + b"\n"
-                )
+                    rejects = open_private(report.rejects_path)
+                line = reject_line(path, lineno, result.reason, fields(raw))
+                rejects.write(orjson.dumps(line) + b"\n")
 
     try:
         for chunk, position in source(path, intake.validator, batch, max_line_bytes):
@@ -300,3 +317,156 @@ def ingest_file(
         if rejects is not None:
             rejects.close()
     return report
+
+
+# --- the rejects file ------------------------------------------------------------------
+
+# a person's name and address are not identifiers, but they point at the person too
+_PERSON_NAME_FIELDS = frozenset({"subject_name", "name", "former_names", "aliases"})
+_TEXT_KEPT = 80  # characters of a field value kept (document numbers: their own limit)
+_TEXT_KEPT_BY_FIELD = {"document_number": 200, "target_document_number": 200}
+_ITEMS_KEPT = 40  # fields of a line, items of a list
+_DEPTH_KEPT = 3
+
+
+def open_private(path: Path) -> IO[bytes]:
+    """``path`` truncated (or created) for writing, readable and writable by its owner only,
+    also when it already existed with a wider mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # the mode of open applies only to a file it creates
+        return os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def reject_line(
+    path: Path, lineno: int, reason: str | None, fields: dict[str, Any] | None
+) -> dict[str, Any]:
+    """One line of the rejects file: where the line is, why it was refused and what it
+    says, with nothing that identifies a person. ``fields`` is None when the line could not
+    be read as fields (not UTF-8, malformed, too long)."""
+    return {
+        "file": str(path),
+        "line": lineno,
+        "reason": mask_personal_numbers(reason or ""),
+        "fields": None if fields is None else masked_fields(fields),
+    }
+
+
+def masked_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """A line's fields fit for the rejects file: the subject and legal representative
+    masked when they are or may be a person's ID number, every other digit run that may
+    be one masked wherever it is, a person's names reduced to their first character, long
+    text cut short."""
+    hint = fields.get("subject_kind")
+    subject = fields.get("subject")
+    person = hint == "person" or (subject is not None and _identifier_is_personal(subject, hint))
+    out: dict[str, Any] = {}
+    for key, value in list(fields.items())[:_ITEMS_KEPT]:
+        name = _cut(mask_personal_numbers(str(key)), _TEXT_KEPT)
+        if key == "subject":
+            out[name] = _masked_subject(value, hint)
+        elif key == "legal_representative":
+            out[name] = _masked_person(value)
+        elif person and key in _PERSON_NAME_FIELDS:
+            out[name] = _masked_name(value)
+        elif person and key == "address":
+            out[name] = "***"
+        else:
+            out[name] = _scrubbed(value, _TEXT_KEPT_BY_FIELD.get(key, _TEXT_KEPT), 0)
+    if len(fields) > _ITEMS_KEPT:
+        out["…"] = f"{len(fields) - _ITEMS_KEPT} more fields not shown"
+    return out
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _identifier_is_personal(value: Any, hint: Any) -> bool:
+    text = _as_text(value)
+    try:
+        check = check_identifier(text, hint if hint in ("person", "organisation") else None)
+    except ValueError:
+        return True
+    return check.is_personal or mask_personal_numbers(text) != text
+
+
+def _masked_person(value: Any) -> Any:
+    if value is None or value == "":
+        return value
+    return mask_resident_id(normalise_code(_as_text(value)))
+
+
+def _masked_subject(value: Any, hint: Any) -> Any:
+    # The ids check's rule: a person's number is masked, an organisation's code shown.
+    if value is None or value == "" or _identifier_is_personal(value, hint):
+        return _masked_person(value)
+    return _cut(normalise_code(_as_text(value)), _TEXT_KEPT)
+
+
+def _masked_name(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_masked_name(v) for v in value[:_ITEMS_KEPT]]
+    text = _as_text(value).strip()
+    return text[:1] + "**" if text else text
+
+
+def _scrubbed(value: Any, limit: int, depth: int) -> Any:
+    if isinstance(value, str):
+        return _cut(mask_personal_numbers(value), limit)
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        whole = int(value) if isinstance(value, float) and value.is_integer() else value
+        text = str(whole)
+        masked = mask_personal_numbers(text)
+        return value if masked == text else masked
+    if depth >= _DEPTH_KEPT:
+        return "…"
+    if isinstance(value, list):
+        return [_scrubbed(v, _TEXT_KEPT, depth + 1) for v in value[:_ITEMS_KEPT]]
+    if isinstance(value, dict):
+        return {
+            _cut(mask_personal_numbers(str(k)), _TEXT_KEPT): _scrubbed(v, _TEXT_KEPT, depth + 1)
+            for k, v in list(value.items())[:_ITEMS_KEPT]
+        }
+    return _cut(mask_personal_numbers(str(value)), limit)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def jsonl_fields(raw: bytes) -> dict[str, Any] | None:
+    """The fields of a JSON Lines line, or None when it is not a JSON object."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def csv_header(path: Path, max_bytes: int) -> list[str]:
+    """The column names of a CSV file, as ``read_csv`` reads them."""
+    with path.open("rb") as f:
+        for _, line, _ in _raw_lines(f, max_bytes):
+            if line is None:
+                break
+            return [c.strip() for c in next(csv.reader([_decode(line)], strict=True))]
+    raise ValueError(f"{path}: no CSV header")
+
+
+def csv_fields(raw: bytes, header: list[str]) -> dict[str, Any] | None:
+    """The cells of a CSV line under their column names (as far as both go), or None when
+    the line cannot be read as CSV."""
+    try:
+        cells = next(csv.reader([raw.decode("utf-8")], strict=True))
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        return None
+    row: dict[str, Any] = {k: v for k, v in zip(header, cells, strict=False) if v != ""}
+    if len(cells) > len(header):
+        row["(extra cells)"] = cells[len(header) :]
+    return row
