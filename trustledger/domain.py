@@ -114,6 +114,8 @@ class RecordStatus(StrEnum):
     CORRECTED = "corrected"
     REVOKED = "revoked"
     ENDED = "ended"
+    # credit repair granted: the record stops counting and being published from the grant
+    REPAIRED = "repaired"
 
 
 class EntryKind(StrEnum):
@@ -128,6 +130,12 @@ class EntryKind(StrEnum):
     # a person confirms a record that rests on automated data (monitoring)
     RECORD_CONFIRMED = "record.confirmed"
     RULEBOOK_PUBLISHED = "rulebook.published"
+    # due process: each step is an entry, so evaluation and replay see it like any fact
+    OBJECTION_FILED = "objection.filed"
+    OBJECTION_DECIDED = "objection.decided"
+    REPAIR_APPLIED = "repair.applied"
+    REPAIR_DECIDED = "repair.decided"
+    RECORD_REPAIRED = "record.repaired"
 
 
 # USCC registering-authority code (position 1) and type code (position 2) → subject kind.

@@ -157,7 +157,7 @@ def sql_outcomes(con: Any, cr: CompiledRulebook, on: date) -> list[Outcome]:
         WHERE r.published <= {d}
           AND {d} < CASE t.unit WHEN 'd' THEN r.published + t.n * INTERVAL '1 day'
                                ELSE r.published + t.n * INTERVAL '1 month' END
-          AND NOT (r.status IN ('ended', 'revoked') AND r.status_date <= {d})"""
+          AND NOT (r.status IN ('ended', 'revoked', 'repaired') AND r.status_date <= {d})"""
     form = rb.score
     if isinstance(form, BandedScore) and rb.lists:
         query = _banded_with_lists(cr, form, facts, dialect, on)
@@ -285,7 +285,7 @@ def _life(subjects: str, key: str) -> str:
     return f"""SELECT {key} AS {key.split(".")[1]}, r.category, t.domain,
                CASE WHEN coalesce(t.tier, '') = '' THEN r.tier ELSE t.tier END AS tier,
                t.polarity, r.decision_type, t.points, r.published,
-               least({ends}, CASE WHEN r.status IN ('ended', 'revoked')
+               least({ends}, CASE WHEN r.status IN ('ended', 'revoked', 'repaired')
                                   THEN r.status_date END) AS out
         FROM records_input r JOIN treatments t USING (category)
         JOIN {subjects} a USING (subject_id)"""

@@ -26,7 +26,15 @@ class Standing(StrEnum):
     PUBLICITY_ENDED = "publicity period over"
     REVOKED = "revoked"
     ENDED = "ended by its issuer"
+    REPAIRED = "repaired (credit repair granted)"
     UNCONFIRMED = "rests on automated data not yet confirmed by a person"
+
+
+_ENDINGS = {
+    RecordStatus.REVOKED: Standing.REVOKED,
+    RecordStatus.ENDED: Standing.ENDED,
+    RecordStatus.REPAIRED: Standing.REPAIRED,
+}
 
 
 def standing(record: RecordRow, on: date, publicity_max: Duration | None) -> Standing:
@@ -41,10 +49,10 @@ def standing_until(record: RecordRow, on: date, publicity_end: date | None) -> S
     published = date.fromisoformat(record.publication_date)
     if published > on:
         return Standing.NOT_YET_PUBLISHED
-    if record.status in (RecordStatus.REVOKED, RecordStatus.ENDED):
+    if record.status in _ENDINGS:
         assert record.status_date is not None
         if date.fromisoformat(record.status_date) <= on:
-            return Standing.REVOKED if record.status == RecordStatus.REVOKED else Standing.ENDED
+            return _ENDINGS[RecordStatus(record.status)]
     if publicity_end is not None and on >= publicity_end:
         return Standing.PUBLICITY_ENDED
     return Standing.IN_FORCE

@@ -43,7 +43,7 @@ from trustledger.rulebook.schema import (
 from trustledger.rulebook.timeline import TimeUse, time_use
 
 Matcher = Callable[[Sequence[RecordFacts], date], list[int]]
-_TERMINAL = frozenset({"ended", "revoked"})
+_TERMINAL = frozenset({"ended", "revoked", "repaired"})
 
 
 @dataclass(frozen=True)
@@ -152,6 +152,16 @@ class ListMembership:
     until: str | None  # the day it ends by itself if nothing new happens; None: no such day
     records: list[str]
     condition: str
+    # the day the listing takes effect, after the rulebook's notice period (until then it is
+    # pending: not published, denying nothing); None: it ends before it would
+    effective_from: str | None = None
+
+    def status_on(self, day: str) -> str:
+        return (
+            "effective"
+            if self.effective_from is not None and day >= self.effective_from
+            else "pending"
+        )
 
 
 @dataclass(frozen=True)
@@ -374,8 +384,8 @@ def evaluate_subject(
             )
         )  # fmt: skip
 
-    effective = in_effect(rb, on)
-    if not effective:
+    applies_on = in_effect(rb, on)
+    if not applies_on:
         profile.explanation.append(
             f"{rb.title} ({cr.ref}) is not in effect on {on.isoformat()} (in effect "
             f"{rb.effective.from_}…{rb.effective.until or ''}): no score, grade, list or "
@@ -383,10 +393,10 @@ def evaluate_subject(
         )
     subject_facts, facts = situation.facts_on(on)
     form = rb.score
-    if effective and not isinstance(form, NoScore):
+    if applies_on and not isinstance(form, NoScore):
         profile.score = subject_facts.score if not isinstance(form, GradesScore) else None
         profile.grade = subject_facts.grade
-    if effective:
+    if applies_on:
         profile.explanation.append(
             f"{rb.title} ({cr.ref}) as of {on.isoformat()}: {len(in_force)} of "
             f"{len(records)} records count."
@@ -400,6 +410,11 @@ def evaluate_subject(
     for cl in cr.lists:
         for since, until in situation.runs(cl.holds, days, start, end):
             current = since <= on and (until is None or on < until)
+            # a notice period first: the listing is pending, then takes effect
+            notice = cl.spec.notice_period
+            effective: date | None = since if notice is None else notice.after(since)
+            if effective is not None and until is not None and effective >= until:
+                effective = None
             # the records behind a run: those counting on the day asked about, or on the
             # run's first day for a run in the past or the future
             day = on if current else since
@@ -419,6 +434,7 @@ def evaluate_subject(
                 until.isoformat() if until else None,
                 record_ids,
                 cl.spec.when.text,
+                effective.isoformat() if effective is not None else None,
             )
             profile.history.append(membership)
             representatives = sorted(
@@ -427,14 +443,23 @@ def evaluate_subject(
             measures = [
                 m
                 for measure in rb.measures
-                if measure.list == cl.spec.id and subject.kind in measure.subject_kinds
-                and (m := _measure(measure, since, until, representatives)) is not None
+                if effective is not None and measure.list == cl.spec.id
+                and subject.kind in measure.subject_kinds
+                and (m := _measure(measure, effective, until, representatives)) is not None
             ]  # fmt: skip
             profile.measure_history.extend(measures)
             if current:
                 profile.lists.append(membership)
+                pending = effective is None or on < effective
                 profile.explanation.append(
-                    f"On the {cl.spec.kind} list {cl.spec.title} ({cl.spec.id}) since {since}"
+                    (
+                        f"Pending (notice period) on the {cl.spec.kind} list {cl.spec.title} "
+                        f"({cl.spec.id}) since {since}, "
+                        + (f"effective from {effective}" if effective else "never effective")
+                        if pending
+                        else f"On the {cl.spec.kind} list {cl.spec.title} ({cl.spec.id}) since "
+                        f"{effective}"
+                    )
                     + (f", until {until} unless new records arrive" if until else "")
                     + f", because {cl.rendered} holds; records: "
                     + (", ".join(record_ids) or "none")
@@ -452,7 +477,7 @@ def evaluate_subject(
                     + f", because {cl.rendered} holds then; records: "
                     + (", ".join(record_ids) or "none") + "."
                 )  # fmt: skip
-    if not profile.lists and effective:
+    if not profile.lists and applies_on:
         profile.explanation.append("On no list of this rulebook.")
     return profile
 

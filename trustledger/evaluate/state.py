@@ -76,7 +76,16 @@ def _rows(
     lists = json.dumps([m.list_id for m in profile.lists])
     head = (cr.ref, profile.subject_id, profile.score, profile.grade, lists, on.isoformat(), size)
     memberships = [
-        (cr.ref, m.list_id, profile.subject_id, m.kind, m.since, m.until, json.dumps(m.records))
+        (
+            cr.ref,
+            m.list_id,
+            profile.subject_id,
+            m.kind,
+            m.since,
+            m.until,
+            json.dumps(m.records),
+            m.effective_from,
+        )
         for m in profile.history
     ]
     measures = [
@@ -193,7 +202,10 @@ def _summary(
 ) -> Summary:
     """Counts on the evaluation's day (the state also holds past and future runs)."""
     day = on.isoformat()
-    current = [r for r in lists if r[4] <= day and (r[5] is None or day < r[5])]
+    # in effect that day (a pending listing, in its notice period, is not counted)
+    current = [
+        r for r in lists if r[7] is not None and r[7] <= day and (r[5] is None or day < r[5])
+    ]
     return Summary(
         ref,
         len(profiles),

@@ -230,7 +230,7 @@ class _Batch:
                 f"{record.authority_id}); only the issuer may {s.op} it"
                 + (" (or a court revoke it)" if s.op == "revoke" else "")
             )
-        if record.status in (RecordStatus.REVOKED, RecordStatus.ENDED):
+        if record.status in (RecordStatus.REVOKED, RecordStatus.ENDED, RecordStatus.REPAIRED):
             raise Reject(
                 f"record: {record.id} is already {record.status} "
                 f"(on {record.status_date}); it cannot be changed any more"

@@ -81,7 +81,45 @@ class RulebookRow(NamedTuple):
     seq: int
 
 
-Row = AuthorityRow | SubjectRow | RecordRow | RecordEventRow | RulebookRow
+class ObjectionRow(NamedTuple):
+    """An objection to a record (its content, its publicity period, a listing resting on it,
+    or a repair decision about it) and, once decided, the outcome."""
+
+    id: str
+    record_id: str
+    subject_id: str
+    ground: str
+    status: str  # open, upheld, dismissed
+    filed_date: str
+    deadline: str  # the day a decision is due (working days, the regime's calendar)
+    filed_by: str  # principal id
+    decided_date: str | None
+    reviewer: str | None  # principal id
+    reasons: str | None  # the decision's reasons
+    filed_seq: int
+    last_seq: int
+
+
+class RepairRow(NamedTuple):
+    """An application for credit repair of one record and, once decided, the outcome."""
+
+    id: str
+    record_id: str
+    subject_id: str
+    status: str  # open, granted, refused
+    applied_date: str
+    deadline: str
+    applicant: str  # principal id
+    decided_date: str | None
+    reviewer: str | None
+    reasons: str | None
+    applied_seq: int
+    last_seq: int
+
+
+Row = (
+    AuthorityRow | SubjectRow | RecordRow | RecordEventRow | RulebookRow | ObjectionRow | RepairRow
+)
 
 # table name → row type; the order is the order tables are written and compared in
 TABLES: dict[str, type[Any]] = {
@@ -90,6 +128,8 @@ TABLES: dict[str, type[Any]] = {
     "records": RecordRow,
     "record_events": RecordEventRow,
     "rulebooks": RulebookRow,
+    "objections": ObjectionRow,
+    "repairs": RepairRow,
 }
 
 Lookup = Callable[[str, str], Any]
@@ -124,10 +164,15 @@ _CHANGES = frozenset(
         EntryKind.RECORD_REVOKED,
         EntryKind.RECORD_ENDED,
         EntryKind.RECORD_CONFIRMED,
+        EntryKind.RECORD_REPAIRED,
     )
 )
 _STATUS_ISSUED = RecordStatus.ISSUED.value
 _RULEBOOK = EntryKind.RULEBOOK_PUBLISHED.value
+_OBJECTION_FILED = EntryKind.OBJECTION_FILED.value
+_OBJECTION_DECIDED = EntryKind.OBJECTION_DECIDED.value
+_REPAIR_APPLIED = EntryKind.REPAIR_APPLIED.value
+_REPAIR_DECIDED = EntryKind.REPAIR_DECIDED.value
 
 
 class Projector:
@@ -204,7 +249,32 @@ class Projector:
                     p["sha256"], p["source"], seq,
                 ),
             )  # fmt: skip
-        # other entry kinds (due process) project elsewhere
+        elif kind == _OBJECTION_FILED:
+            self._put("objections", ObjectionRow(
+                p["objection_id"], p["record_id"], p["subject"], p["ground"], "open",
+                p["filed_date"], p["deadline"], p["filed_by"], None, None, None, seq, seq,
+            ))  # fmt: skip
+        elif kind == _OBJECTION_DECIDED:
+            objection: ObjectionRow | None = self.get("objections", p["objection_id"])
+            if objection is None:
+                raise ProjectionError(f"entry {seq}: decision on unknown objection")
+            self._put("objections", objection._replace(
+                status=p["outcome"], decided_date=p["decided_date"], reviewer=p["reviewer"],
+                reasons=p["reasons"], last_seq=seq,
+            ))  # fmt: skip
+        elif kind == _REPAIR_APPLIED:
+            self._put("repairs", RepairRow(
+                p["repair_id"], p["record_id"], p["subject"], "open", p["applied_date"],
+                p["deadline"], p["applicant"], None, None, None, seq, seq,
+            ))  # fmt: skip
+        elif kind == _REPAIR_DECIDED:
+            repair: RepairRow | None = self.get("repairs", p["repair_id"])
+            if repair is None:
+                raise ProjectionError(f"entry {seq}: decision on unknown repair application")
+            self._put("repairs", repair._replace(
+                status=p["outcome"], decided_date=p["decided_date"], reviewer=p["reviewer"],
+                reasons=p["reasons"], last_seq=seq,
+            ))  # fmt: skip
 
     def _apply_change(self, entry: Entry, p: dict[str, Any]) -> None:
         record: RecordRow | None = self.get("records", p["record_id"])
@@ -217,6 +287,8 @@ class Projector:
             record = record._replace(**changes, status=RecordStatus.CORRECTED.value)
         elif entry.kind == EntryKind.RECORD_REVOKED:
             record = record._replace(status=RecordStatus.REVOKED.value)
+        elif entry.kind == EntryKind.RECORD_REPAIRED:
+            record = record._replace(status=RecordStatus.REPAIRED.value)
         elif entry.kind == EntryKind.RECORD_CONFIRMED:
             # confirming changes whether the record counts, not its status or dates
             self._put("records", record._replace(confirmation="confirmed", last_seq=entry.seq))

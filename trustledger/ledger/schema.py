@@ -84,6 +84,39 @@ CREATE TABLE IF NOT EXISTS rulebooks (
     source TEXT NOT NULL,
     seq {int} NOT NULL
 );
+CREATE TABLE IF NOT EXISTS objections (
+    id TEXT PRIMARY KEY,
+    record_id TEXT NOT NULL,
+    subject_id TEXT NOT NULL,
+    ground TEXT NOT NULL,
+    status TEXT NOT NULL,
+    filed_date TEXT NOT NULL,
+    deadline TEXT NOT NULL,
+    filed_by TEXT NOT NULL,
+    decided_date TEXT,
+    reviewer TEXT,
+    reasons TEXT,
+    filed_seq {int} NOT NULL,
+    last_seq {int} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS objections_record ON objections (record_id);
+CREATE INDEX IF NOT EXISTS objections_subject ON objections (subject_id);
+CREATE TABLE IF NOT EXISTS repairs (
+    id TEXT PRIMARY KEY,
+    record_id TEXT NOT NULL,
+    subject_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    applied_date TEXT NOT NULL,
+    deadline TEXT NOT NULL,
+    applicant TEXT NOT NULL,
+    decided_date TEXT,
+    reviewer TEXT,
+    reasons TEXT,
+    applied_seq {int} NOT NULL,
+    last_seq {int} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS repairs_record ON repairs (record_id);
+CREATE INDEX IF NOT EXISTS repairs_subject ON repairs (subject_id);
 """
 
 
@@ -111,6 +144,7 @@ CREATE TABLE IF NOT EXISTS {prefix}lists (
     since TEXT NOT NULL,
     until TEXT,
     records TEXT NOT NULL,
+    effective_from TEXT,
     CONSTRAINT {prefix}lists_pk_{tag} PRIMARY KEY (subject_id, rulebook, list_id, since)
 );
 CREATE TABLE IF NOT EXISTS {prefix}measures (

@@ -396,6 +396,11 @@ class ListDef(_Model):
     removal: str = Field(min_length=1, description="how a subject leaves the list")
     legal_basis: list[LegalBasis] = Field(default_factory=list)
     grounds: list[str] = Field(default_factory=list, description="declared ground tags")
+    notice_period: DurationField | None = Field(
+        default=None,
+        description="a new listing is pending for this long, with a notice to the subject, "
+        "before it takes effect (none: at once)",
+    )
 
 
 class MeasureDef(_Model):

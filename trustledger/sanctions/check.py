@@ -176,11 +176,16 @@ class CheckIndex:
         # (rulebook, list, subject, since) → the records behind that run
         records: dict[tuple[str, str, str, str], tuple[str, ...]] = {}
         for row in lists:
-            records[row[0], row[1], row[2], row[4]] = tuple(json.loads(row[6]))
-            if row[3] == "black" and row[2] in reflects:
-                run = {"list": row[1], "rulebook": row[0], "since": row[4], "until": row[5]}
+            behind = tuple(json.loads(row[6]))
+            records[row[0], row[1], row[2], row[4]] = behind
+            if len(row) > 7 and row[7] is not None:  # its measures start when it takes effect
+                records[row[0], row[1], row[2], row[7]] = behind
+            # a black list withholds incentives once in effect (pending: in its notice period)
+            effective = row[7] if len(row) > 7 else row[4]
+            if row[3] == "black" and row[2] in reflects and effective is not None:
+                run = {"list": row[1], "rulebook": row[0], "since": effective, "until": row[5]}
                 self._black.setdefault(row[2], []).append(
-                    _Measure(_ordinal(row[4], 0), _ordinal(row[5], _OPEN), run)
+                    _Measure(_ordinal(effective, 0), _ordinal(row[5], _OPEN), run)
                 )
         for row in measures:
             rulebook, measure_id, subject_id, kind, list_id, acts, starts, ends, agency = row[:9]
