@@ -15,6 +15,7 @@ import csv
 import hashlib
 import json
 import math
+import os
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -1485,6 +1486,14 @@ def csv_cell(value: object) -> str:
     return str(value)
 
 
+def _private_fd(path: Path) -> int:
+    """``path`` truncated or created, readable by its owner only: the demo's files are the
+    issuers' source files, and subjects and records hold persons' ID numbers in the clear."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # also when the file existed with a wider mode
+    return fd
+
+
 def write_demo_files(
     directory: Path, seed: int = 7, subjects: int = 50_000, as_of: date | None = None
 ) -> list[Path]:
@@ -1501,7 +1510,7 @@ def write_demo_files(
     per_authority: Counter[str] = Counter()
     try:
         for name, path in paths.items():
-            handles[name] = path.open("wb")
+            handles[name] = os.fdopen(_private_fd(path), "wb")
         for line in generate(seed, subjects, as_of):
             op = str(line["op"])
             handles[_FILES[op]].write(orjson.dumps(line) + b"\n")
@@ -1514,7 +1523,7 @@ def write_demo_files(
             handle.close()
     sample = directory / SAMPLE_FILE
     chosen = min(per_authority, key=lambda a: (-per_authority[a], a)) if per_authority else None
-    with sample.open("w", encoding="utf-8", newline="") as out:
+    with os.fdopen(_private_fd(sample), "w", encoding="utf-8", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=ISSUE_FIELDS, restval="")
         writer.writeheader()
         written = 0

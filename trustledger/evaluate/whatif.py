@@ -29,6 +29,9 @@ class StateFile:
             raise ValueError(f"what-if output {path} is a folder: name a file")
         partial = path.with_name(path.name + ".partial")
         partial.unlink(missing_ok=True)
+        # created empty and private first: the file holds persons' standing (mode 0600)
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.chmod(partial, 0o600)
         conn = sqlite3.connect(partial, isolation_level=None)
         conn.execute("PRAGMA journal_mode=OFF")  # a scratch file until renamed
         for statement in state_ddl(LIVE_STATE_PREFIX, "0", "INTEGER"):

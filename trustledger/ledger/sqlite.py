@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,12 +33,27 @@ def sqlite_path(url: str) -> str:
     return path
 
 
+def create_private(path: str) -> None:
+    """Create the database file, empty, readable and writable by its owner only, unless it
+    exists. SQLite gives its -wal and -shm files the database file's mode, so they are
+    private too. An existing file keeps the mode its operator gave it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)  # the umask may narrow the mode asked for; make it exactly this
+    finally:
+        os.close(fd)
+
+
 class SqliteStore(Store):
     def __init__(self, url: str) -> None:
         self.url = url
         self.path = sqlite_path(url)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            create_private(self.path)
         # autocommit off at the driver level: transactions are begun explicitly below
         self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
