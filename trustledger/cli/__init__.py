@@ -39,6 +39,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "catalogue": ("trustledger.cli.catalogue", "app", "group"),
     "rulebook": ("trustledger.cli.rulebook", "app", "group"),
     "monitor": ("trustledger.cli.monitor", "app", "group"),
+    "notices": ("trustledger.cli.notices", "app", "group"),
 }
 
 
