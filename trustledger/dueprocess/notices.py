@@ -23,7 +23,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -427,8 +427,11 @@ def _notice(
     label: str | None,
     *about: object,
 ) -> Notice:
-    if label is not None and is_person(subject_id):
+    # free text reaches the store too: no resident ID number in it, whoever the subject
+    if label is not None:
         label = mask_text(label)
+    if facts.reasons is not None:
+        facts = replace(facts, reasons=mask_text(facts.reasons))
     return Notice(notice_id(subject_id, kind, *about), subject_id, kind, created, facts, label)
 
 
