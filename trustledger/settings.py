@@ -33,6 +33,9 @@ class Settings:
     smtp_port: int = 25
     smtp_from: str = "notices@trustledger.invalid"
     smtp_starttls: bool = False
+    # working days for due-process deadlines: a YAML file of holidays and make-up workdays
+    # (trustledger.dueprocess.calendar); none: weekends only
+    holidays: Path | None = None
 
     def today(self) -> date:
         return datetime.now(ZoneInfo(self.timezone)).date()
@@ -54,6 +57,7 @@ class Settings:
             smtp_port=int(env.get("TRUSTLEDGER_SMTP_PORT", 25)),
             smtp_from=env.get("TRUSTLEDGER_SMTP_FROM", "notices@trustledger.invalid"),
             smtp_starttls=_flag(env.get("TRUSTLEDGER_SMTP_STARTTLS", "")),
+            holidays=Path(env["TRUSTLEDGER_HOLIDAYS"]) if env.get("TRUSTLEDGER_HOLIDAYS") else None,
         )
 
 

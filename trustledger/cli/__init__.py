@@ -40,6 +40,8 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "rulebook": ("trustledger.cli.rulebook", "app", "group"),
     "monitor": ("trustledger.cli.monitor", "app", "group"),
     "notices": ("trustledger.cli.notices", "app", "group"),
+    "objection": ("trustledger.cli.dueprocess", "objection_app", "group"),
+    "repair": ("trustledger.cli.dueprocess", "repair_app", "group"),
 }
 
 

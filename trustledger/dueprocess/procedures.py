@@ -34,6 +34,8 @@ __all__ = [
     "GROUNDS",
     "Actor",
     "Deadlines",
+    "NotAllowed",
+    "NotFoundError",
     "ProcedureError",
     "Refused",
     "apply_repair",
@@ -59,7 +61,11 @@ class NotFoundError(ProcedureError):
 
 
 class Refused(ProcedureError):
-    """The step is not allowed: wrong principal, too early, already decided."""
+    """The step cannot be taken now: too early, already decided, still open."""
+
+
+class NotAllowed(Refused):
+    """The principal may not take this step (wrong role, another subject, own authority)."""
 
 
 class Actor(Protocol):
@@ -94,16 +100,16 @@ def _record(store: Store, record_id: str) -> RecordRow:
 def _own(actor: Actor, record: RecordRow) -> None:
     """The subject itself (or the operator filing on its behalf)."""
     if actor.role == "subject" and actor.subject != record.subject_id:
-        raise Refused(f"record {record.id} is not about the subject this key belongs to")
+        raise NotAllowed(f"record {record.id} is not about the subject this key belongs to")
     if actor.role not in ("subject", "operator"):
-        raise Refused(f"a {actor.role} cannot file for a subject (a subject or an operator can)")
+        raise NotAllowed(f"a {actor.role} cannot file for a subject (a subject or an operator can)")
 
 
 def _reviewer(actor: Actor, record: RecordRow) -> None:
     if actor.role != "reviewer":
-        raise Refused(f"only a reviewer decides, not a {actor.role}")
+        raise NotAllowed(f"only a reviewer decides, not a {actor.role}")
     if actor.authority is not None and actor.authority == record.authority_id:
-        raise Refused(
+        raise NotAllowed(
             f"reviewer {actor.id} belongs to {record.authority_id}, which issued record "
             f"{record.id}: a reviewer never decides on its own authority's record"
         )
@@ -215,7 +221,11 @@ def decide_objection(
                 "event_id": _id("E", objection_id, "upheld"),
                 "authority": record.authority_id,
                 "document_number": f"objection {objection_id}",
-                "effective_date": max(today.isoformat(), record.decision_date),
+                # wrong content, or a listing that should never have rested on it: void
+                # from the start; otherwise from the decision on
+                "effective_date": record.decision_date
+                if objection.ground in ("content", "listing")
+                else max(today.isoformat(), record.decision_date),
                 "reason": f"objection upheld: {text}",
             }
             if changes:

@@ -465,8 +465,10 @@ def evaluate_subject(
                     + (", ".join(record_ids) or "none")
                     + f". Removal: {cl.spec.removal}"
                 )
-                for m in measures:
-                    if m.end is None or on < date.fromisoformat(m.end):
+                for m in measures:  # in force on the day: started, not yet ended
+                    if date.fromisoformat(m.start) <= on and (
+                        m.end is None or on < date.fromisoformat(m.end)
+                    ):
                         profile.measures.append(m)
                         profile.explanation.append(_measure_line(m))
             else:

@@ -1,0 +1,177 @@
+"""Objections and credit repair as use cases: resolve who acts, take the step, then bring
+every outcome resting on the record up to date at once (checks see it within a second)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from trustledger.app.errors import BadInput, Conflict, Forbidden, NotFound, TrustledgerError
+
+if TYPE_CHECKING:
+    from trustledger.access.principals import Principal
+    from trustledger.app.context import Context
+    from trustledger.dueprocess.calendar import WorkingCalendar
+    from trustledger.ledger.projection import ObjectionRow, RepairRow
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a due-process step left: the objection or repair, and how many subjects were
+    re-evaluated because of it."""
+
+    row: ObjectionRow | RepairRow
+    reevaluated: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.row._asdict(), "reevaluated": self.reevaluated}
+
+
+def principal(ctx: Context, principal_id: str) -> Principal:
+    """The registered principal acting (a key's id, never a free-text name)."""
+    from trustledger.access.principals import get_principal
+
+    found = get_principal(ctx.store, principal_id)
+    if found is None:
+        raise NotFound(f"no principal {principal_id} (see `trustledger keys list`)")
+    if found.revoked:
+        raise Forbidden(f"principal {principal_id} is revoked")
+    return found
+
+
+def _calendar(ctx: Context) -> WorkingCalendar:
+    from trustledger.dueprocess.calendar import CalendarError, load_calendar
+
+    try:
+        return load_calendar(ctx.settings.holidays)
+    except CalendarError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _mapped(exc: Exception) -> TrustledgerError:
+    from trustledger.dueprocess.procedures import NotAllowed, NotFoundError, Refused
+
+    if isinstance(exc, NotFoundError):
+        return NotFound(str(exc))
+    if isinstance(exc, NotAllowed):
+        return Forbidden(str(exc))
+    if isinstance(exc, Refused):
+        return Conflict(str(exc))
+    return BadInput(str(exc))
+
+
+def _refresh(ctx: Context, subject_id: str) -> int:
+    from trustledger.evaluate.state import refresh_if_evaluated
+
+    return refresh_if_evaluated(ctx.store, ctx.catalogue, {subject_id}, on=ctx.today())
+
+
+def file_objection(
+    ctx: Context,
+    actor: Principal,
+    *,
+    record_id: str,
+    ground: str,
+    reasons: str,
+    evidence: Sequence[str] = (),
+) -> Step:
+    from trustledger.dueprocess import procedures
+
+    try:
+        row = procedures.file_objection(
+            ctx.store, actor, record_id=record_id, ground=ground, reasons=reasons,
+            evidence=evidence, today=ctx.today(), calendar=_calendar(ctx),
+        )  # fmt: skip
+    except procedures.ProcedureError as exc:
+        raise _mapped(exc) from None
+    return Step(row, _refresh(ctx, row.subject_id))
+
+
+def decide_objection(
+    ctx: Context,
+    actor: Principal,
+    *,
+    objection_id: str,
+    outcome: str,
+    reasons: str,
+    changes: dict[str, str] | None = None,
+) -> Step:
+    from trustledger.dueprocess import procedures
+
+    try:
+        row = procedures.decide_objection(
+            ctx.store, actor, objection_id=objection_id, outcome=outcome, reasons=reasons,
+            today=ctx.today(), changes=changes,
+        )  # fmt: skip
+    except procedures.ProcedureError as exc:
+        raise _mapped(exc) from None
+    return Step(row, _refresh(ctx, row.subject_id))
+
+
+def apply_repair(
+    ctx: Context,
+    actor: Principal,
+    *,
+    record_id: str,
+    correction: str,
+    obligations: str,
+    commitment: str,
+) -> Step:
+    from trustledger.dueprocess import procedures
+
+    try:
+        row = procedures.apply_repair(
+            ctx.store, actor, record_id=record_id, correction=correction,
+            obligations=obligations, commitment=commitment,
+            minimums=_publicity_minimums(ctx, record_id), today=ctx.today(),
+            calendar=_calendar(ctx),
+        )  # fmt: skip
+    except procedures.ProcedureError as exc:
+        raise _mapped(exc) from None
+    return Step(row, 0)
+
+
+def decide_repair(
+    ctx: Context, actor: Principal, *, repair_id: str, outcome: str, reasons: str
+) -> Step:
+    from trustledger.dueprocess import procedures
+
+    try:
+        row = procedures.decide_repair(
+            ctx.store, actor, repair_id=repair_id, outcome=outcome, reasons=reasons,
+            today=ctx.today(),
+        )  # fmt: skip
+    except procedures.ProcedureError as exc:
+        raise _mapped(exc) from None
+    return Step(row, _refresh(ctx, row.subject_id))
+
+
+def overdue(ctx: Context) -> list[ObjectionRow | RepairRow]:
+    """Open objections and repair applications past their deadline (for operators)."""
+    from trustledger.dueprocess.procedures import overdue as late
+
+    return late(ctx.store, ctx.today())
+
+
+def of_subject(ctx: Context, subject_id: str) -> tuple[list[ObjectionRow], list[RepairRow]]:
+    """A subject's objections and repair applications (its own file)."""
+    from trustledger.dueprocess.records_queries import of_subject as rows
+
+    return rows(ctx.store, subject_id)
+
+
+def _publicity_minimums(ctx: Context, record_id: str) -> list[Any]:
+    """The publicity minimums the published rulebooks set for this record's category."""
+    from trustledger.evaluate.profile import compile_rulebook
+    from trustledger.rulebook.publish import published_rulebooks
+
+    record = ctx.store.get_row("records", record_id)
+    if record is None:
+        return []
+    minimums = []
+    for rulebook in published_rulebooks(ctx.store).values():
+        treatment = compile_rulebook(rulebook, ctx.catalogue).treatment_of.get(record.category)
+        if treatment is not None:
+            minimums.append(treatment.publicity.min)
+    return minimums
