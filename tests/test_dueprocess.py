@@ -101,7 +101,7 @@ def test_an_upheld_objection_withdraws_the_record_and_the_listing(ctx: Context) 
     # both steps are ledger entries naming their principal
     kinds = [e.kind for e in ctx.store.iter_entries()][-3:]
     assert kinds == ["objection.filed", "objection.decided", "record.revoked"]
-    decision = [e for e in ctx.store.iter_entries() if e.kind == "objection.decided"][0]
+    decision = next(e for e in ctx.store.iter_entries() if e.kind == "objection.decided")
     assert decision.payload_obj()["reviewer"] == reviewer.id
 
 

@@ -224,7 +224,7 @@ def test_rendering_is_bilingual_and_names_the_record_rule_period_and_remedies(
     assert "JUD-DEBTOR-G1" in listing.body and "Legal basis:" in listing.body
     until = notices[1].facts.until
     assert "法律依据" in listing.body
-    assert (f"至 {until} 止" if until else "至移出名单或期满时止") in listing.body
+    assert (f"{until} 起不再适用" if until else "至移出名单或期满时止") in listing.body
     assert f"ledger entry {firm.records[0].last_seq}" in listing.body
 
 

@@ -22,21 +22,39 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from trustledger.api.deps import ServerState
 from trustledger.api.models import MAX_BATCH
 from trustledger.api.problems import PROBLEM_TYPE, problem
-from trustledger.api.routers import checks, ledger, lists, monitoring, screening, subjects
+from trustledger.api.routers import (
+    access_log,
+    checks,
+    ledger,
+    lists,
+    monitoring,
+    records,
+    screening,
+    subjects,
+)
 from trustledger.app.errors import TrustledgerError
 from trustledger.settings import Settings
 
 __all__ = ["MAX_BATCH", "create_app"]
 
 
-def create_app(settings: Settings, *, reload_interval: float = 1.0) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    reload_interval: float = 1.0,
+    access_log: bool = True,
+    log_interval: float = 0.2,
+) -> FastAPI:
     """The API over the ledger at ``settings.db_url``; the check index is loaded at startup
     and follows the ledger and the evaluation state (looked at at most once per
-    ``reload_interval`` seconds)."""
+    ``reload_interval`` seconds). Every call is in the access log, written every
+    ``log_interval`` seconds (0: before each answer); ``access_log`` False logs nothing
+    (benchmarks only)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = ServerState(settings, reload_interval)
+        state = ServerState(settings, reload_interval, access_log=access_log,
+                            log_interval=log_interval)  # fmt: skip
         app.state.server = state
         # the check service, as tests and operators look at it
         app.state.service = state.checks
@@ -74,7 +92,7 @@ def create_app(settings: Settings, *, reload_interval: float = 1.0) -> FastAPI:
     async def server_problem(_: Request, exc: Exception) -> JSONResponse:
         return problem(500, "internal error")
 
-    for router in (ledger, checks, subjects, monitoring, lists, screening):
+    for router in (ledger, checks, subjects, monitoring, lists, screening, access_log, records):
         app.include_router(router.router)
     app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
     return app

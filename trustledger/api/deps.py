@@ -1,5 +1,6 @@
 """What the routers share: the server's state (one context, its lock, the check service,
-small caches), the caller's key, subject identifiers and the two time axes.
+the access log, small caches), the caller (one principal, or the public), the roles a
+route admits (``require_role``), subject identifiers and the two time axes.
 
 Nothing here decides an answer: that is the application layer's.
 """
@@ -7,6 +8,8 @@ Nothing here decides an answer: that is the application layer's.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -20,7 +23,7 @@ from trustledger.app import access
 from trustledger.app.checks_service import CheckService
 from trustledger.app.context import Context
 from trustledger.app.errors import BadInput
-from trustledger.app.keys import ApiKey
+from trustledger.app.keys import Principal, Role
 from trustledger.app.time import When
 from trustledger.settings import Settings
 
@@ -32,7 +35,14 @@ class ServerState:
     """One open context for the server's life, the lock that guards its store connection,
     the check service that follows the ledger, and caches a check must not pay for."""
 
-    def __init__(self, settings: Settings, reload_interval: float) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        reload_interval: float,
+        *,
+        access_log: bool = True,
+        log_interval: float = 0.2,
+    ) -> None:
         self.ctx = Context.open(settings, must_exist=False)
         self.lock = threading.Lock()
         try:
@@ -41,27 +51,36 @@ class ServerState:
             self.checks = CheckService(
                 settings, self.ctx.store, reload_interval=reload_interval, lock=self.lock
             )
+            self.log = access.AccessRecorder(self.ctx.store, self.lock, interval=log_interval,
+                                             enabled=access_log)  # fmt: skip
         except BaseException:
             self.ctx.close()
             raise
-        # keys found, by the key itself: a check must not cost a database read; emptied
-        # whenever the check service looks at the state again (once per interval)
-        self.keys: dict[str, ApiKey] = {}
+        # principals found, by the key itself, with the instant their key expires: a check
+        # must not cost a database read; emptied whenever the check service looks at the
+        # state again (once per interval), so a revocation is seen within that interval
+        self.keys: dict[str, tuple[Principal, float]] = {}
         self.checks.on_look.append(self.keys.clear)
         self.subjects: dict[str, str] = {}  # valid organisation ids seen (never persons)
 
     def close(self) -> None:
         self.checks.close()
+        self.log.close()
         self.ctx.close()
 
-    def authenticate(self, key: str) -> ApiKey | None:
+    def authenticate(self, key: str) -> Principal | None:
         found = self.keys.get(key)
-        if found is None:
-            with self.lock:
-                found = access.authenticate(self.ctx, key)
-            if found is not None:
-                self.keys[key] = found
-        return found
+        if found is not None:
+            if time.time() < found[1]:
+                return found[0]
+            del self.keys[key]  # expired since it was found
+        with self.lock:
+            principal = access.authenticate(self.ctx, key)
+        if principal is not None:
+            expires = principal.expires
+            until = float("inf") if expires is None else datetime.fromisoformat(expires).timestamp()
+            self.keys[key] = (principal, until)
+        return principal
 
 
 async def server(request: Request) -> ServerState:
@@ -69,35 +88,74 @@ async def server(request: Request) -> ServerState:
     return state
 
 
-def authorize(state: ServerState, authorization: str | None, x_api_key: str | None) -> ApiKey:
-    """The caller's checker key (Authorization: Bearer, or X-Api-Key), or 401/403."""
+def resolve(
+    state: ServerState, authorization: str | None, x_api_key: str | None
+) -> Principal | None:
+    """The caller: the principal holding the key sent (Authorization: Bearer, or
+    X-Api-Key), or None for the public (no key at all). A key sent that is unknown,
+    revoked or expired, or credentials of another scheme, are 401: never the public."""
     key = x_api_key
     if authorization is not None:
         scheme, _, token = authorization.partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            key = token.strip()
-    if not key:
-        raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
-    found = state.authenticate(key)
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("only API keys are accepted (Authorization: Bearer <key>)")
+        key = token.strip()
+    if key is None:
+        return None
+    found = state.authenticate(key) if key else None
     if found is None:
-        raise Unauthorized("unknown API key")
-    if found.role != "checker":
-        raise NotInScope("this key may not run checks")
+        raise Unauthorized("unknown, revoked or expired API key")
     return found
+
+
+def admit(principal: Principal | None, route: str) -> None:
+    """401 for the public on a route that needs a key; 403 for a role the route does not
+    admit (``trustledger.app.access.ROUTE_ROLES``)."""
+    roles = access.ROUTE_ROLES[route]
+    if principal is None:
+        if "public" not in roles:
+            raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
+        return
+    if principal.role not in roles:
+        raise NotInScope(f"a {principal.role} key may not use this route")
 
 
 async def caller(
     state: Annotated[ServerState, Depends(server)],
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
-) -> ApiKey:
-    return authorize(state, authorization, x_api_key)
+) -> Principal | None:
+    """The dependency every route takes: the one principal of the call, or None (public)."""
+    return resolve(state, authorization, x_api_key)
 
 
-def in_scope(key: ApiKey, actions: frozenset[str], action: str) -> None:
-    # an action outside the catalogue is answered "unknown" (nothing to disclose);
-    # a catalogued action outside the key's scope is refused
-    if action in actions and not key.may(action):
+def require_role(
+    *roles: Role | str, route: str | None = None
+) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency admitting only keys of ``roles`` (401 without a key, 403 for another
+    role) and returning the principal; or, with ``route``, the roles ``ROUTE_ROLES`` gives
+    that route. For routers of other areas: ``Depends(require_role("reviewer"))``."""
+    allowed = frozenset(roles)
+
+    async def dependency(
+        principal: Annotated[Principal | None, Depends(caller)],
+    ) -> Principal:
+        if route is not None:
+            admit(principal, route)
+        if principal is None:
+            raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
+        if allowed and principal.role not in allowed:
+            raise NotInScope(f"a {principal.role} key may not use this route")
+        return principal
+
+    return dependency
+
+
+def in_scope(key: Principal, actions: frozenset[str], action: str) -> None:
+    # a checker: an action outside the catalogue is answered "unknown" (nothing to
+    # disclose); a catalogued action outside the key's scope is refused. An operator may
+    # check every action.
+    if key.role == "checker" and action in actions and not key.may(action):
         raise NotInScope(f"this key may not check the action {action!r}")
 
 

@@ -23,6 +23,10 @@ KNOWN_AT_DOC = (
     " day; an instant before 1970 is 1970-01-01T00:00Z). Default: now, the live state."
 )
 ON_DOC = "The legal day on which standing is judged (YYYY-MM-DD). Default: today."
+PURPOSE_DOC = (
+    "Why the caller asks (kept in the access log). Required for a check on a person and a"
+    " read of a person's file by anyone but the person."
+)
 
 
 def _end_of_a_bare_day(value: Any) -> Any:
@@ -69,7 +73,10 @@ class Reason(BaseModel):
 
 
 class CheckResult(BaseModel):
-    subject: str = Field(description="The subject's ledger id (a keyed hash for a person).")
+    subject: str | None = Field(
+        description="The subject's ledger id (a keyed hash for a person); null for a person"
+        " asked about by a checker, who learns nothing that identifies the person."
+    )
     action: str
     known_at: datetime = Field(description="The ledger instant the answer reflects.")
     on: date = Field(description="The legal day it was judged on.")
@@ -93,6 +100,7 @@ class BatchRequest(BaseModel):
     pairs: list[Pair] = Field(max_length=MAX_BATCH)
     known_at: KnownAt | None = Field(default=None, description=KNOWN_AT_DOC)
     on: date | None = Field(default=None, description=ON_DOC)
+    purpose: str | None = Field(default=None, min_length=1, max_length=200, description=PURPOSE_DOC)
 
 
 class BatchResult(BaseModel):
@@ -257,3 +265,55 @@ class PointSummary(BaseModel):
 class SubjectPoints(BaseModel):
     subject: str
     points: builtins.list[PointSummary]
+
+
+class Reader(BaseModel):
+    at: str
+    principal_id: str | None
+    role: str
+    name: str | None
+    action: str
+    purpose: str | None
+
+
+class SubjectFile(BaseModel):
+    """A subject's own file (``GET /v1/me``); sections other parts of the platform add
+    (objections, repairs, notices) appear beside these."""
+
+    model_config = ConfigDict(extra="allow")
+    subject: str
+    kind: str | None
+    name: str | None
+    known_at: datetime
+    on: date
+    profiles: builtins.list[ProfileOut]
+    records: builtins.list[dict[str, Any]] = Field(
+        description="Every record about the subject, unpublished ones too."
+    )
+    read_by: builtins.list[Reader] = Field(description="Who read this file (the access log).")
+
+
+class AccessEntryOut(BaseModel):
+    seq: int
+    at: str = Field(description="ISO instant (UTC).")
+    principal_id: str | None = Field(description="null: the public.")
+    role: str
+    action: str
+    subject_id: str | None = Field(description="A ledger id (the keyed hash for a person).")
+    purpose: str | None
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str = Field(description="SHA-256 of prev_hash and the row's canonical JSON.")
+
+
+class AccessLogPage(BaseModel):
+    entries: builtins.list[AccessEntryOut]
+    next: int | None = Field(description="Pass as `after` for the next page; null at the end.")
+
+
+class RecordAccepted(BaseModel):
+    outcome: Literal["accepted", "duplicate"]
+    ref: str | None = Field(description="The record's id.")
+    seq: int | None = Field(description="The ledger entry that recorded it.")
+    subject: str | None = Field(description="The subject's id (null for a person).")
+    refreshed: int = Field(description="Subjects re-evaluated.")

@@ -49,3 +49,18 @@ def list_page(
     return ListPage(
         rulebook_id, list_id, members, persons, members[-1]["subject_id"] if more else None
     )
+
+
+def require_in_scope(ctx: Context, rulebook_id: str, list_id: str, actions: frozenset[str]) -> None:
+    """A checker reads a list only when a measure resting on it (in the published rulebook)
+    restricts or rewards one of its ``actions``: Forbidden otherwise (NotFound when no
+    published rulebook has that list)."""
+    from trustledger.app.errors import Forbidden
+    from trustledger.app.profiles import _reach
+    from trustledger.rulebook.publish import published_rulebooks
+
+    rulebook = published_rulebooks(ctx.store).get(rulebook_id)
+    if rulebook is None or not any(d.id == list_id for d in rulebook.lists):
+        raise NotFound("no such list under a published rulebook")
+    if not any(m.list == list_id and _reach(list(m.actions)) & actions for m in rulebook.measures):
+        raise Forbidden("no measure on this list concerns the actions this key may check")

@@ -38,3 +38,60 @@ def profile(
     except (UnknownSubject, UnknownRulebook) as exc:
         raise NotFound(str(exc)) from None
     return SubjectProfiles(subject_id, when, found)
+
+
+# --- views: what each principal may see of a profile (trustledger.app.access.file_view) --
+_UNPUBLISHED = ("not yet published", "rests on automated data not yet confirmed by a person")
+
+
+def _reach(actions: list[str]) -> set[str]:
+    """The actions a measure on ``actions`` reaches (an action reaches those within it)."""
+    from trustledger.sanctions.actions import load_actions
+
+    narrower = load_actions().narrower
+    return {a for action in actions for a in (action, *narrower.get(action, ()))}
+
+
+def _effective(membership: dict[str, Any], on: str) -> bool:
+    since = membership.get("effective_from")
+    return since is not None and on >= since
+
+
+def scoped(profile: dict[str, Any], actions: frozenset[str]) -> dict[str, Any]:
+    """A profile as a checker scoped to ``actions`` may see it: the measures that touch
+    those actions, the lists they rest on and the records behind those lists; no score,
+    grade, explanation, other lists or measures, and no persons the measures reach."""
+    measures = [{**m, "extends_to": {}} for m in profile["measures"]
+                if _reach(m["actions"]) & actions]  # fmt: skip
+    lists = {m["list_id"] for m in measures}
+    memberships = [m for m in profile["lists"] if m["list_id"] in lists]
+    records = {r for m in memberships for r in m["records"]}
+    history = [h for h in profile.get("history", []) if h["list_id"] in lists]
+    measure_history = [{**m, "extends_to": {}} for m in profile.get("measure_history", [])
+                       if _reach(m["actions"]) & actions]  # fmt: skip
+    return {**profile, "records": [r for r in profile["records"] if r["record_id"] in records],
+            "score": None, "grade": None, "lists": memberships, "measures": measures,
+            "explanation": [], "history": history, "measure_history": measure_history}  # fmt: skip
+
+
+def public(profile: dict[str, Any]) -> dict[str, Any]:
+    """A profile as the public may see it: the published records and the effective (not
+    pending) list memberships; no score, grade, measures or explanation."""
+    on = profile["on"]
+    return {**profile,
+            "records": [r for r in profile["records"] if r["standing"] not in _UNPUBLISHED],
+            "score": None, "grade": None,
+            "lists": [m for m in profile["lists"] if _effective(m, on)],
+            "measures": [], "explanation": [], "history": [], "measure_history": []}  # fmt: skip
+
+
+def view_of(
+    found: SubjectProfiles, view: str, actions: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """The profiles as JSON in ``view`` (``full``, ``scoped`` to ``actions``, ``public``)."""
+    out = [p.to_json() for p in found.profiles]
+    if view == "scoped":
+        return [scoped(p, actions) for p in out]
+    if view == "public":
+        return [public(p) for p in out]
+    return out

@@ -311,7 +311,8 @@ def notices_from_profiles(
         if effective_now and not was_effective:
             kinds.append(NoticeKind.LISTING_EFFECTIVE)
         spec = rulebook.rulebook.list_by_id(membership.list_id)
-        cited = [*(spec.legal_basis if spec else ()), *rulebook.rulebook.legal_basis]
+        # the list's own citations; the rulebook's when the list cites none
+        cited = list(spec.legal_basis if spec else ()) or list(rulebook.rulebook.legal_basis)
         for kind in kinds:
             facts = Facts(
                 records=tuple(ref(r) for r in membership.records),
@@ -321,8 +322,8 @@ def notices_from_profiles(
                     list_id=membership.list_id,
                     list_title=membership.title,
                     list_kind=membership.kind,
-                    condition=membership.condition.strip(),
-                    removal=spec.removal.strip() if spec else None,
+                    condition=_one_line(membership.condition),
+                    removal=_one_line(spec.removal) if spec else None,
                     legal_basis=tuple(dict.fromkeys(str(b) for b in cited)),
                 ),
                 # pending: from its first day, taking effect on effective_from (None: it
@@ -360,7 +361,7 @@ def notices_from_profiles(
                 list_id=measure.list_id,
                 list_title=run.title if run else None,
                 list_kind=run.kind if run else None,
-                condition=run.condition.strip() if run else None,
+                condition=_one_line(run.condition) if run else None,
                 measure_id=measure.measure_id,
                 measure_kind=measure.kind,
                 actions=tuple(measure.actions),
@@ -443,6 +444,10 @@ def _rulebook_id(rulebook: CompiledRulebook) -> str:
 
 def _key(membership: ListMembership) -> tuple[str, str]:
     return membership.list_id, membership.since
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _effective_from(membership: ListMembership) -> str | None:
@@ -595,8 +600,13 @@ def render(notice: Notice) -> Rendered:
             lines_en.append(f"Legal basis: {'; '.join(rule.legal_basis)}.")
     if f.since or f.until:
         pending = notice.kind is NoticeKind.LISTING_PENDING
-        end_zh = f"至 {f.until} 止" if f.until else "至移出名单或期满时止"
-        end_en = f"until {f.until}" if f.until else "until removed from the list or expired"
+        # `until` is the first day it no longer applies ([since, until))
+        end_zh = f"{f.until} 起不再适用" if f.until else "至移出名单或期满时止"
+        end_en = (
+            f"no longer applies from {f.until}"
+            if f.until
+            else "until removed from the list or expired"
+        )
         if pending and f.effective_from:
             start_zh = f"自 {f.since} 起公示告知，拟于 {f.effective_from} 生效"
             start_en = f"announced from {f.since}, to take effect on {f.effective_from}"

@@ -20,10 +20,11 @@ from starlette.datastructures import QueryParams
 
 from trustledger.api.deps import (
     ServerState,
-    authorize,
-    caller,
+    admit,
     in_scope,
     json_response,
+    require_role,
+    resolve,
     server,
     subject_id,
     when,
@@ -31,14 +32,15 @@ from trustledger.api.deps import (
 from trustledger.api.models import (
     KNOWN_AT_DOC,
     ON_DOC,
+    PURPOSE_DOC,
     BatchRequest,
     BatchResult,
     CheckResult,
     KnownAt,
 )
 from trustledger.api.problems import problems
-from trustledger.app import checks
-from trustledger.app.keys import ApiKey
+from trustledger.app import access, checks
+from trustledger.app.keys import Principal
 from trustledger.app.time import When
 
 router = APIRouter(tags=["checks"])
@@ -49,6 +51,7 @@ _T = TypeVar("_T")
 # process, so GET /v1/check reads its request directly. What the declarations
 #     subject: Query(min_length=1, max_length=64), action: Query(min_length=1, max_length=64),
 #     known_at: Query(datetime | None), on: Query(date | None),
+#     purpose: Query(str | None, min_length=1, max_length=200),
 #     authorization: Header(str | None), x_api_key: Header(str | None)
 # would publish is spelled out here, and checked with the same pydantic constraints so the
 # answers (422 messages included) are the ones those declarations give.
@@ -66,6 +69,9 @@ CHECK_PARAMETERS: list[dict[str, Any]] = [
     {"name": "on", "in": "query", "required": False, "description": ON_DOC,
      "schema": {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}],
                 "description": ON_DOC, "title": "On"}},
+    {"name": "purpose", "in": "query", "required": False, "description": PURPOSE_DOC,
+     "schema": {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 200},
+                          {"type": "null"}], "description": PURPOSE_DOC, "title": "Purpose"}},
     {"name": "authorization", "in": "header", "required": False,
      "schema": {**_NULLABLE_STRING, "title": "Authorization"}},
     {"name": "x-api-key", "in": "header", "required": False,
@@ -74,6 +80,7 @@ CHECK_PARAMETERS: list[dict[str, Any]] = [
 _CHECK_TEXT: TypeAdapter[str] = TypeAdapter(Annotated[str, Field(min_length=1, max_length=64)])
 _KNOWN_AT: TypeAdapter[datetime] = TypeAdapter(KnownAt)
 _DATE: TypeAdapter[date] = TypeAdapter(date)
+_PURPOSE: TypeAdapter[str] = TypeAdapter(Annotated[str, Field(min_length=1, max_length=200)])
 
 
 def _query(
@@ -102,16 +109,20 @@ def _query(
         return None
 
 
-def check_query(params: QueryParams) -> tuple[str, str, datetime | None, date | None]:
-    """(subject, action, known_at, on) of a single check, or RequestValidationError."""
+def check_query(
+    params: QueryParams,
+) -> tuple[str, str, datetime | None, date | None, str | None]:
+    """(subject, action, known_at, on, purpose) of a single check, or
+    RequestValidationError."""
     errors: list[dict[str, Any]] = []
     subject = _query(params, "subject", _CHECK_TEXT, errors)
     action = _query(params, "action", _CHECK_TEXT, errors)
     known_at = _query(params, "known_at", _KNOWN_AT, errors, required=False)
     on = _query(params, "on", _DATE, errors, required=False)
+    purpose = _query(params, "purpose", _PURPOSE, errors, required=False)
     if errors or subject is None or action is None:
         raise RequestValidationError(errors)
-    return subject, action, known_at, on
+    return subject, action, known_at, on, purpose
 
 
 class _DirectRoute(APIRoute):
@@ -137,23 +148,39 @@ def _as_known_then(
     return [out[pair] for pair in pairs]
 
 
+def _shown(principal: Principal, sid: str, body: dict[str, Any], evaluated: bool) -> dict[str, Any]:
+    """The answer as this principal may see it: a checker learns nothing that identifies
+    or profiles a person (``trustledger.app.access.for_checker``)."""
+    if principal.role == "checker" and access.is_person(sid):
+        return access.for_checker(body, evaluated)
+    return body
+
+
 async def check(request: Request) -> Response:
-    """May SUBJECT do ACTION on day ON, as known at KNOWN_AT? ``unknown`` is never an allow."""
+    """May SUBJECT do ACTION on day ON, as known at KNOWN_AT? ``unknown`` is never an allow.
+    A check on a person needs its ``purpose``; every check is in the access log."""
     state: ServerState = request.app.state.server
     headers = request.headers
     # the key first, as a dependency would: without one, nothing else is judged
-    key = authorize(state, headers.get("authorization"), headers.get("x-api-key"))
-    subject, action, known_at, on = check_query(request.query_params)
+    principal = resolve(state, headers.get("authorization"), headers.get("x-api-key"))
+    admit(principal, "check")
+    assert principal is not None
+    subject, action, known_at, on, purpose = check_query(request.query_params)
     index = state.checks.current()
-    in_scope(key, index.actions, action)
+    in_scope(principal, index.actions, action)
     sid = subject_id(state, subject, "subject")
+    purpose = access.require_purpose(sid, purpose)
     at = when(state, known_at, on)
     if at.live:
         decision = index.check(sid, action, at.on).to_json()
     else:
         (decision,) = _as_known_then(state, [(sid, action)], at)
-    return json_response({"subject": sid, "action": action, "known_at": at.known_at_text(),
-                          "on": at.on, **decision})  # fmt: skip
+    body = _shown(principal, sid, {"subject": sid, "action": action,
+                                   "known_at": at.known_at_text(), "on": at.on, **decision},
+                  index.ledger_size > 0)  # fmt: skip
+    state.log.add(principal, "check", subject_id=sid, purpose=purpose,
+                  detail={"action": action, "status": body["status"]})  # fmt: skip
+    return json_response(body)
 
 
 router.add_api_route(
@@ -172,15 +199,19 @@ router.add_api_route(
 )
 async def check_batch(
     state: Annotated[ServerState, Depends(server)],
-    key: Annotated[ApiKey, Depends(caller)],
+    key: Annotated[Principal, Depends(require_role(route="check"))],
     body: BatchRequest,
 ) -> Response:
     """Many checks at once (at most 10,000 pairs), all as known at one instant and judged
-    on one day."""
+    on one day; ``purpose`` is needed when any pair is about a person. Every subject asked
+    about is in the access log."""
     index = state.checks.current()
     for pair in body.pairs:
         in_scope(key, index.actions, pair.action)
     ids = [subject_id(state, p.subject, f"pairs[{i}].subject") for i, p in enumerate(body.pairs)]
+    purpose = None
+    for sid in ids:
+        purpose = access.require_purpose(sid, body.purpose)
     at = when(state, body.known_at, body.on)
     pairs = list(zip(ids, (p.action for p in body.pairs), strict=True))
     if at.live:
@@ -195,13 +226,16 @@ async def check_batch(
     else:
         decisions = _as_known_then(state, pairs, at)
     known_at = at.known_at_text()
-    return json_response(
-        {
-            "known_at": known_at,
-            "on": at.on,
-            "results": [
-                {"subject": sid, "action": action, "known_at": known_at, "on": at.on, **d}
-                for (sid, action), d in zip(pairs, decisions, strict=True)
-            ],
-        }
-    )
+    evaluated = index.ledger_size > 0
+    results = [
+        _shown(key, sid, {"subject": sid, "action": action, "known_at": known_at, "on": at.on,
+                          **d}, evaluated)
+        for (sid, action), d in zip(pairs, decisions, strict=True)
+    ]  # fmt: skip
+    asked: dict[str, list[str]] = {}
+    for sid, action in pairs:
+        asked.setdefault(sid, []).append(action)
+    for sid, actions in asked.items():
+        state.log.add(key, "check.batch", subject_id=sid, purpose=purpose,
+                      detail={"actions": sorted(set(actions))})  # fmt: skip
+    return json_response({"known_at": known_at, "on": at.on, "results": results})

@@ -1,4 +1,6 @@
-"""Published lists, a page at a time."""
+"""Published lists, a page at a time: organisations only (persons are counted, never
+shown). Open to the public; a checker reads only the lists whose measures concern its
+actions."""
 
 from __future__ import annotations
 
@@ -7,11 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
-from trustledger.api.deps import ServerState, caller, json_response, server
+from trustledger.api.deps import ServerState, admit, caller, json_response, server
 from trustledger.api.models import MAX_PAGE, ListPage
 from trustledger.api.problems import problems
 from trustledger.app import lists
-from trustledger.app.keys import ApiKey
+from trustledger.app.keys import Principal
 from trustledger.app.rulebooks import ID_PATTERN
 
 router = APIRouter(tags=["lists"])
@@ -24,7 +26,7 @@ router = APIRouter(tags=["lists"])
 )
 async def list_members(
     state: Annotated[ServerState, Depends(server)],
-    key: Annotated[ApiKey, Depends(caller)],
+    principal: Annotated[Principal | None, Depends(caller)],
     rulebook: Annotated[str, Path(pattern=ID_PATTERN, max_length=80)],
     list_id: Annotated[str, Path(pattern=ID_PATTERN, max_length=80)],
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
@@ -39,6 +41,12 @@ async def list_members(
 ) -> Response:
     """The organisations on a list, by subject id, a page at a time; persons are
     withheld and only counted."""
+    admit(principal, "lists")
     with state.lock:
+        if principal is not None and principal.role == "checker":
+            lists.require_in_scope(state.ctx, rulebook, list_id, principal.actions)
         page = lists.list_page(state.ctx, rulebook, list_id, after=after, limit=limit)
+    if principal is not None:
+        state.log.add(principal, "lists.read", subject_id=None, purpose=None,
+                      detail={"rulebook": rulebook, "list": list_id, "after": after})  # fmt: skip
     return json_response(page.to_json())

@@ -1,5 +1,8 @@
 """A subject's file: its profiles under the published rulebooks, as known at an instant and
-judged on a day (an organisation's only: a person's file is not served to checkers)."""
+judged on a day, in the view the caller may see (``trustledger.app.access.file_view``):
+whole for an operator, a reviewer and the subject itself; scoped to its actions for a
+checker (organisations only); the published records and lists for the public (never
+persons). ``GET /v1/me``: a subject key's whole file."""
 
 from __future__ import annotations
 
@@ -9,11 +12,27 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
-from trustledger.api.deps import ServerState, caller, json_response, server, subject_id, when
-from trustledger.api.models import KNOWN_AT_DOC, ON_DOC, KnownAt, SubjectProfiles
+from trustledger.api.deps import (
+    ServerState,
+    admit,
+    caller,
+    json_response,
+    require_role,
+    server,
+    subject_id,
+    when,
+)
+from trustledger.api.models import (
+    KNOWN_AT_DOC,
+    ON_DOC,
+    PURPOSE_DOC,
+    KnownAt,
+    SubjectFile,
+    SubjectProfiles,
+)
 from trustledger.api.problems import problems
 from trustledger.app import access, profiles
-from trustledger.app.keys import ApiKey
+from trustledger.app.keys import Principal
 from trustledger.app.rulebooks import ID_PATTERN
 
 router = APIRouter(tags=["subjects"])
@@ -26,13 +45,14 @@ router = APIRouter(tags=["subjects"])
 )
 async def profile(
     state: Annotated[ServerState, Depends(server)],
-    key: Annotated[ApiKey, Depends(caller)],
+    principal: Annotated[Principal | None, Depends(caller)],
     subject: Annotated[
         str,
         Path(
             min_length=1,
             max_length=64,
-            description="USCC or ledger id of an organisation (a person's file is refused).",
+            description="USCC or ledger id (a person's file: operators, reviewers and the "
+            "person only).",
         ),
     ],
     rulebook: Annotated[
@@ -41,16 +61,27 @@ async def profile(
     ] = None,
     known_at: Annotated[KnownAt | None, Query(description=KNOWN_AT_DOC)] = None,
     on: Annotated[date | None, Query(description=ON_DOC)] = None,
+    purpose: Annotated[
+        str | None, Query(min_length=1, max_length=200, description=PURPOSE_DOC)
+    ] = None,
 ) -> Response:
     """The subject's profiles under the published rulebooks: records, score, grade, lists
-    and measures, with the explanation."""
+    and measures, with the explanation, as far as the caller may see them."""
+    admit(principal, "profile")
     sid = subject_id(state, subject, "subject")
+    view = access.file_view(principal, sid)
+    if principal is None or principal.subject != sid:
+        purpose = access.require_purpose(sid, purpose)
     at = when(state, known_at, on)
+    actions = frozenset() if principal is None else principal.actions
     with state.lock:
-        row = access.organisation_for_checker(state.ctx, sid)
+        row = access.subject(state.ctx, sid)
         found = profiles.profile(state.ctx, sid, at, rulebook_id=rulebook)
         store = state.ctx.store
         size = store.size() if at.at_us is None else store.size_at(at.at_us)
+    if principal is not None:
+        state.log.add(principal, "profile.read", subject_id=sid, purpose=purpose,
+                      detail={"view": view, "rulebook": rulebook})  # fmt: skip
     return json_response(
         {
             "subject": sid,
@@ -59,6 +90,24 @@ async def profile(
             "known_at": at.known_at_text(),
             "on": at.on,
             "ledger_size": size,
-            "profiles": [p.to_json() for p in found.profiles],
+            "profiles": profiles.view_of(found, view, actions),
         }
     )
+
+
+@router.get("/v1/me", response_model=SubjectFile, responses=problems(401, 403, 422, 500))
+async def me(
+    state: Annotated[ServerState, Depends(server)],
+    principal: Annotated[Principal, Depends(require_role(route="me"))],
+    known_at: Annotated[KnownAt | None, Query(description=KNOWN_AT_DOC)] = None,
+    on: Annotated[date | None, Query(description=ON_DOC)] = None,
+) -> Response:
+    """A subject key's own file: its profiles, every record about it (unpublished ones
+    too), who read its file (from the access log), and — as they are added — its
+    objections, repairs and notices."""
+    at = when(state, known_at, on)
+    state.log.add(principal, "me.read", subject_id=principal.subject, purpose=None)
+    state.log.flush()
+    with state.lock:
+        file = access.subject_file(state.ctx, principal, at)
+    return json_response(file)
