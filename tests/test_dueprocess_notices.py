@@ -10,6 +10,7 @@ import json
 import socket
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -551,3 +552,27 @@ def test_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert result.exit_code == 0 and "delivered" in result.stdout and "What:" in result.stdout
     assert PERSON_ID not in result.stdout and mask_code(PERSON_ID) not in result.stdout
     assert len(list((tmp_path / "outbox").iterdir())) == len(built)
+
+
+def test_notices_for_what_the_ledger_learnt_since_an_instant(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'since.db'}"
+    store = _store(db, [debtor()])
+    time.sleep(0.002)
+    known_before = time.time_ns() // 1000
+    time.sleep(0.002)
+    intake = Intake(store, national_catalogue(), KEYER, today=TODAY)
+    (result,) = intake.submit_many([debtor(document_number="(2025)粤0305执55号",
+                                           decision_date="2025-06-01",
+                                           publication_date="2025-06-02")])  # fmt: skip
+    assert result.outcome == "accepted"
+    store.close()
+    from trustledger.app.notices import notify_changes
+
+    with Context.open(Settings(db_url=db), keyer=KEYER) as ctx:
+        since = notify_changes(ctx, FIRM, before_at_us=known_before, on=TODAY)
+        everything = notify_changes(ctx, FIRM, before_at_us=None, on=TODAY)
+    # only the new record: the listing and its measures were known before
+    assert [n.kind for n in since] == [NoticeKind.RECORD_ISSUED]
+    assert since[0].facts.records[0].document_number == "(2025)粤0305执55号"
+    assert since[0].id in {n.id for n in everything}
+    assert since[0].subject_label == f"深圳市华韵科技有限公司（{FIRM}）"
