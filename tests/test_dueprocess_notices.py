@@ -268,7 +268,13 @@ def test_saving_is_idempotent_and_notices_round_trip(firm: Evaluated) -> None:
     assert [s.notice for s in stored] == sorted(notices, key=lambda n: (n.created, n.id))
     assert all(s.delivered_at is None for s in stored)  # the first version is kept
     assert notice_store.for_subject(store, COURT) == []
+    # inside a caller's transaction (a decision and its notice written together)
+    decided = decision_notice(FIRM, NoticeKind.REPAIR_DECIDED, decision_ref="REP-1",
+                              outcome="granted", created=CREATED)  # fmt: skip
+    with store.transaction():
+        assert notice_store.save_within(store, [decided, notices[0]]) == 1
     assert len(notice_store.undelivered(store, 2)) == 2
+    assert len(notice_store.undelivered(store)) == len(notices) + 1
     notice_store.mark_delivered(store, notices[0].id, "2026-12-01T10:00:00+08:00", "outbox")
     notice_store.mark_delivered(store, notices[0].id, "2026-12-09T10:00:00+08:00", "smtp")
     first = notice_store.get(store, notices[0].id)

@@ -27,6 +27,7 @@ __all__ = [
     "mark_delivered",
     "record_failure",
     "save",
+    "save_within",
     "set_address",
     "undelivered",
 ]
@@ -56,21 +57,28 @@ def create_tables(store: Store) -> None:
 
 
 def save(store: Store, notices: Iterable[Notice]) -> int:
-    """Store the notices not stored yet; returns how many were new."""
+    """Store the notices not stored yet, in a transaction of its own; returns how many
+    were new."""
     create_tables(store)
+    with store.transaction():
+        return save_within(store, notices)
+
+
+def save_within(store: Store, notices: Iterable[Notice]) -> int:
+    """``save`` inside the caller's open transaction (a decision and its notice written
+    together); the tables must exist (``create_tables`` first, outside the transaction)."""
     fresh = {n.id: n for n in notices}
     if not fresh:
         return 0
-    with store.transaction():
-        known = queries.existing_ids(store, list(fresh))
-        rows = [
-            (n.id, n.subject_id, n.kind.value, n.created,
-             json.dumps(n.body_json(), ensure_ascii=False, sort_keys=True))
-            for n in fresh.values()
-            if n.id not in known
-        ]  # fmt: skip
-        if rows:
-            queries.insert_notices(store, rows)
+    known = queries.existing_ids(store, list(fresh))
+    rows = [
+        (n.id, n.subject_id, n.kind.value, n.created,
+         json.dumps(n.body_json(), ensure_ascii=False, sort_keys=True))
+        for n in fresh.values()
+        if n.id not in known
+    ]  # fmt: skip
+    if rows:
+        queries.insert_notices(store, rows)
     return len(rows)
 
 
