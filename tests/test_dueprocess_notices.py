@@ -582,3 +582,30 @@ def test_notices_for_what_the_ledger_learnt_since_an_instant(tmp_path: Path) -> 
     assert since[0].facts.records[0].document_number == "(2025)粤0305执55号"
     assert since[0].id in {n.id for n in everything}
     assert since[0].subject_label == f"深圳市华韵科技有限公司（{FIRM}）"
+
+
+def test_deliver_exits_5_when_notices_could_not_be_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    _store(db, [debtor()]).close()
+    with Context.open(Settings(db_url=db), keyer=KEYER) as ctx:
+        from trustledger.app.notices import notify_changes, set_address
+
+        built = notify_changes(ctx, FIRM, before_at_us=None, on=TODAY)
+        set_address(ctx, FIRM, "legal@huayun.example.cn")
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()
+    monkeypatch.setenv("TRUSTLEDGER_DB", db)
+    monkeypatch.setenv("TRUSTLEDGER_NOTICE_SENDER", "smtp")
+    monkeypatch.setenv("TRUSTLEDGER_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("TRUSTLEDGER_SMTP_PORT", str(port))
+    runner = CliRunner()
+    result = runner.invoke(cli_app, ["notices", "deliver"])
+    assert result.exit_code == 5, result.output
+    assert f"0 delivered by smtp, {len(built)} failed" in result.stdout
+    monkeypatch.setenv("TRUSTLEDGER_NOTICE_SENDER", "pigeon")
+    result = runner.invoke(cli_app, ["notices", "deliver"])
+    assert result.exit_code == 2 and "not one of outbox, smtp" in result.output
