@@ -48,7 +48,7 @@ def ctx(db_url: str) -> Iterator[Context]:
 def _ingest(ctx: Context, lines: list[dict[str, object]]) -> None:
     intake = Intake(ctx.store, national_catalogue(), KEYER, today=TODAY)
     results = intake.submit_many(lines)
-    assert all(r.outcome == "accepted" for r in results), [r.problems for r in results]
+    assert all(r.outcome == "accepted" for r in results), [r.reason for r in results]
 
 
 def _setup(ctx: Context, lines: list[dict[str, object]], rulebooks: list[str]) -> None:
@@ -243,3 +243,40 @@ def test_working_days_follow_the_holiday_file(tmp_path: Path) -> None:
     bad.write_text("holidays: [someday]\n")
     with pytest.raises(ValueError, match="'someday' is not a date"):
         load_calendar(bad)
+
+
+def test_an_objection_keeps_a_pending_listing_pending_until_decided(ctx: Context) -> None:
+    _setup(ctx, [debtor(decision_date="2026-11-18", publication_date="2026-11-20")],
+           ["cn-spc-dishonest-debtors"])  # fmt: skip
+    firm = _principal(ctx, "subject", subject=FIRM)
+    reviewer = _principal(ctx, "reviewer", authority=TAX)
+    filed = dueprocess.file_objection(ctx, firm, record_id=_record(ctx, FIRM, "JUD-DEBTOR-G1"),
+                                      ground="listing", reasons="已履行").row  # fmt: skip
+    (run,) = ctx.store.state_rows("state_lists", FIRM)
+    assert run[7] is None  # pending as long as the objection is open
+    index = CheckIndex.load(ctx.store)
+    assert index.check(FIRM, "air_travel", date(2027, 1, 10)).status == "allow"
+    # dismissed after the grace period ended: the listing takes effect on the decision day
+    later = Context(ctx.settings, ctx.store, _clock(date(2026, 12, 28)), _keyer=KEYER)
+    dueprocess.decide_objection(later, reviewer, objection_id=filed.id, outcome="dismissed",
+                                reasons="未提供履行证明")  # fmt: skip
+    (run,) = ctx.store.state_rows("state_lists", FIRM)
+    assert run[7] == "2026-12-28"
+    index = CheckIndex.load(ctx.store)
+    assert index.check(FIRM, "air_travel", date(2026, 12, 27)).status == "allow"
+    assert index.check(FIRM, "air_travel", date(2026, 12, 28)).status == "deny"
+
+
+def test_a_judgment_debtor_who_performs_is_removed(ctx: Context) -> None:
+    from trustledger.evaluate.state import refresh_if_evaluated
+
+    _setup(ctx, [debtor()], ["cn-spc-dishonest-debtors"])
+    assert CheckIndex.load(ctx.store).check(FIRM, "air_travel", TODAY).status == "deny"
+    _ingest(ctx, [{"op": "end", "authority": COURT, "subject": FIRM, "category": "JUD-DEBTOR-G1",
+                   "target_document_number": "(2024)粤0305执1234号",
+                   "document_number": "(2024)粤0305执1234号之一", "effective_date": "2026-11-30",
+                   "reason": "performed"}])  # fmt: skip
+    refresh_if_evaluated(ctx.store, national_catalogue(), {FIRM}, on=TODAY)
+    index = CheckIndex.load(ctx.store)
+    assert index.check(FIRM, "air_travel", TODAY).status == "allow"
+    assert index.check(FIRM, "air_travel", date(2026, 11, 29)).status == "deny"

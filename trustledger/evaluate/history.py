@@ -8,7 +8,9 @@ projection, stopping at T. The projection is used only to find which entries to 
 
 from __future__ import annotations
 
-from trustledger.ledger.projection import Projector, RecordRow
+from collections.abc import Iterable
+
+from trustledger.ledger.projection import ObjectionRow, Projector, RecordRow
 from trustledger.ledger.store import Store
 
 
@@ -25,3 +27,23 @@ def records_as_of(store: Store, subject_id: str, at_us: int | None = None) -> li
         projector.apply(entry)
     rows: list[RecordRow] = list(projector.changed["records"].values())
     return sorted(rows, key=lambda r: r.issued_seq)
+
+
+def objections_as_of(
+    store: Store, subject_ids: Iterable[str] | None, size: int
+) -> dict[str, list[ObjectionRow]]:
+    """Subject → its objections as the ledger of ``size`` entries knew them: filed within
+    it, and still open if their decision came later."""
+    rows = (
+        [ObjectionRow._make(r) for r in store.iter_rows("objections")]
+        if subject_ids is None
+        else store.rows_where("objections", "subject_id", sorted(set(subject_ids)))
+    )
+    out: dict[str, list[ObjectionRow]] = {}
+    for row in rows:
+        if row.filed_seq >= size:
+            continue
+        if row.last_seq >= size:
+            row = row._replace(status="open", decided_date=None, reviewer=None, reasons=None)
+        out.setdefault(row.subject_id, []).append(row)
+    return out

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from trustledger.catalogue import Catalogue, Category
 from trustledger.evaluate.inforce import Standing, publicity_ends, standing_until
-from trustledger.ledger.projection import RecordRow, SubjectRow
+from trustledger.ledger.projection import ObjectionRow, RecordRow, SubjectRow
 from trustledger.rulebook.condition import Aggregate, aggregates, names, render
 from trustledger.rulebook.lint import selected_categories
 from trustledger.rulebook.pyeval import (
@@ -349,8 +349,14 @@ class _Situation:
 
 
 def evaluate_subject(
-    cr: CompiledRulebook, subject: SubjectRow, records: list[RecordRow], on: date
+    cr: CompiledRulebook,
+    subject: SubjectRow,
+    records: list[RecordRow],
+    on: date,
+    objections: Sequence[ObjectionRow] = (),
 ) -> Profile:
+    """``objections``: the subject's, as known at the evaluation instant; one filed against a
+    record behind a pending listing keeps it pending until decided."""
     rb = cr.rulebook
     profile = Profile(subject.id, cr.ref, on.isoformat(), applicable=True)
     reason = _applicability(rb, subject)
@@ -408,11 +414,22 @@ def evaluate_subject(
     start = rb.effective.from_
     end = None if rb.effective.until is None else rb.effective.until + timedelta(days=1)
     for cl in cr.lists:
+
+        def contributing_at(day: date, cl: _CompiledList = cl) -> set[str]:
+            _, day_facts = situation.facts_on(day)
+            in_force = situation.in_force(day)
+            found = situation.behind_score(day_facts, day) if cl.reads_score else set()
+            for _, match in cl.matchers:
+                found.update(match(day_facts, day))
+            return {in_force[i][0].id for i in found}
+
         for since, until in situation.runs(cl.holds, days, start, end):
             current = since <= on and (until is None or on < until)
             # a notice period first: the listing is pending, then takes effect
             notice = cl.spec.notice_period
             effective: date | None = since if notice is None else notice.after(since)
+            if notice is not None and effective is not None:
+                effective = _after_objections(effective, contributing_at(since), objections)
             if effective is not None and until is not None and effective >= until:
                 effective = None
             # the records behind a run: those counting on the day asked about, or on the
@@ -482,6 +499,21 @@ def evaluate_subject(
     if not profile.lists and applies_on:
         profile.explanation.append("On no list of this rulebook.")
     return profile
+
+
+def _after_objections(
+    effective: date, records: set[str], objections: Sequence[ObjectionRow]
+) -> date | None:
+    """A pending listing takes effect at the end of its notice period, or once the last
+    objection filed before then against a record behind it is decided (None: one is
+    still open, so it stays pending)."""
+    for objection in objections:
+        if objection.record_id not in records or objection.filed_date >= effective.isoformat():
+            continue
+        if objection.decided_date is None:
+            return None
+        effective = max(effective, date.fromisoformat(objection.decided_date))
+    return effective
 
 
 def _measure(

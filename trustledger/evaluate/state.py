@@ -21,7 +21,7 @@ import psycopg
 
 from trustledger.catalogue import Catalogue
 from trustledger.evaluate.batch import load_inputs, sql_timelines
-from trustledger.evaluate.history import records_as_of
+from trustledger.evaluate.history import objections_as_of, records_as_of
 from trustledger.evaluate.profile import (
     CompiledRulebook,
     Profile,
@@ -133,6 +133,7 @@ def evaluate_all(
     records_of: dict[str, list[RecordRow]] = defaultdict(list)
     for record in records:
         records_of[record.subject_id].append(record)
+    objections_of = objections_as_of(store, None, size)
     output = _Output(store, what_if, rulebook_id, on, at_us, size)
     if output.interrupted is not None and notice is not None:
         notice(
@@ -168,14 +169,16 @@ def evaluate_all(
                             (cr.ref, o.subject_id, score, grade, "[]", on.isoformat(), size)
                         )
                         continue
-                    p = evaluate_subject(cr, by_id[o.subject_id], records_of[o.subject_id], on)
+                    p = evaluate_subject(cr, by_id[o.subject_id], records_of[o.subject_id], on,
+                                         objections_of.get(o.subject_id, ()))  # fmt: skip
                     head, memberships, measures = _rows(cr, p, on, size)
                     profile_rows.append(head)
                     list_rows += memberships
                     measure_rows += measures
             else:
                 for subject in subjects:
-                    p = evaluate_subject(cr, subject, records_of.get(subject.id, []), on)
+                    p = evaluate_subject(cr, subject, records_of.get(subject.id, []), on,
+                                         objections_of.get(subject.id, ()))  # fmt: skip
                     if p.applicable:
                         head, memberships, measures = _rows(cr, p, on, size)
                         profile_rows.append(head)
@@ -291,11 +294,12 @@ def refresh_subjects(
     subjects: dict[str, SubjectRow] = {s.id: s for s in store.rows_where("subjects", "id", ids)}
     size = store.size()
     records = {sid: records_as_of(store, sid) for sid in subjects}
+    objections = objections_as_of(store, list(subjects), size)
     for rid, rulebook in sorted(rulebooks.items()):
         cr = compile_rulebook(rulebook, catalogue)
         rows: tuple[list[tuple[Any, ...]], ...] = ([], [], [])
         for sid, subject in subjects.items():
-            p = evaluate_subject(cr, subject, records[sid], on)
+            p = evaluate_subject(cr, subject, records[sid], on, objections.get(sid, ()))
             if p.applicable:
                 head, memberships, measures = _rows(cr, p, on, size)
                 rows[0].append(head)
