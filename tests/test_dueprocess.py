@@ -103,6 +103,13 @@ def test_an_upheld_objection_withdraws_the_record_and_the_listing(ctx: Context) 
     assert kinds == ["objection.filed", "objection.decided", "record.revoked"]
     decision = next(e for e in ctx.store.iter_entries() if e.kind == "objection.decided")
     assert decision.payload_obj()["reviewer"] == reviewer.id
+    # the subject is told, with the reasons, and the notice is kept
+    from trustledger.dueprocess import notice_store
+
+    stored = {n.notice.id: n.notice for n in notice_store.for_subject(ctx.store, FIRM)}
+    told = stored[decided.notices[0]]
+    assert told.kind == "objection_decided" and told.facts.outcome == "upheld"
+    assert told.facts.reasons == "收据属实" and told.facts.decision_ref == filed.id
 
 
 def test_a_dismissed_objection_keeps_the_listing(ctx: Context) -> None:

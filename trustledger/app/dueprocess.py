@@ -18,14 +18,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Step:
-    """What a due-process step left: the objection or repair, and how many subjects were
-    re-evaluated because of it."""
+    """What a due-process step left: the objection or repair, how many subjects were
+    re-evaluated because of it, and the notices it produced (ids)."""
 
     row: ObjectionRow | RepairRow
     reevaluated: int
+    notices: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.row._asdict(), "reevaluated": self.reevaluated}
+        return {**self.row._asdict(), "reevaluated": self.reevaluated,
+                "notices": list(self.notices)}  # fmt: skip
 
 
 def principal(ctx: Context, principal_id: str) -> Principal:
@@ -67,6 +69,28 @@ def _refresh(ctx: Context, subject_id: str) -> int:
     return refresh_if_evaluated(ctx.store, ctx.catalogue, {subject_id}, on=ctx.today())
 
 
+def _decided(
+    ctx: Context, row: ObjectionRow | RepairRow, kind: str, before_us: int
+) -> tuple[str, ...]:
+    """The decision's notice to the subject, and the notices of what changed because of it
+    (a listing ended, a measure stopped), all stored once."""
+    from trustledger.app.notices import notify_changes
+    from trustledger.dueprocess import notice_store
+    from trustledger.dueprocess.notices import NoticeKind, RecordRef, decision_notice
+
+    record = ctx.store.get_row("records", row.record_id)
+    ref = RecordRef(record.id, record.category, document_number=record.document_number,
+                    tier=record.tier, published=record.publication_date)  # fmt: skip
+    notice = decision_notice(
+        row.subject_id, NoticeKind(kind), decision_ref=row.id, outcome=row.status,
+        created=ctx.clock.now().isoformat(timespec="seconds"), reasons=row.reasons,
+        records=[ref],
+    )  # fmt: skip
+    notice_store.save(ctx.store, [notice])
+    changed = notify_changes(ctx, row.subject_id, before_at_us=before_us)
+    return (notice.id, *(n.id for n in changed))
+
+
 def file_objection(
     ctx: Context,
     actor: Principal,
@@ -99,6 +123,7 @@ def decide_objection(
 ) -> Step:
     from trustledger.dueprocess import procedures
 
+    before = ctx.store.head().time_us
     try:
         row = procedures.decide_objection(
             ctx.store, actor, objection_id=objection_id, outcome=outcome, reasons=reasons,
@@ -106,7 +131,8 @@ def decide_objection(
         )  # fmt: skip
     except procedures.ProcedureError as exc:
         raise _mapped(exc) from None
-    return Step(row, _refresh(ctx, row.subject_id))
+    refreshed = _refresh(ctx, row.subject_id)
+    return Step(row, refreshed, _decided(ctx, row, "objection_decided", before))
 
 
 def apply_repair(
@@ -137,6 +163,7 @@ def decide_repair(
 ) -> Step:
     from trustledger.dueprocess import procedures
 
+    before = ctx.store.head().time_us
     try:
         row = procedures.decide_repair(
             ctx.store, actor, repair_id=repair_id, outcome=outcome, reasons=reasons,
@@ -144,7 +171,8 @@ def decide_repair(
         )  # fmt: skip
     except procedures.ProcedureError as exc:
         raise _mapped(exc) from None
-    return Step(row, _refresh(ctx, row.subject_id))
+    refreshed = _refresh(ctx, row.subject_id)
+    return Step(row, refreshed, _decided(ctx, row, "repair_decided", before))
 
 
 def overdue(ctx: Context) -> list[ObjectionRow | RepairRow]:

@@ -134,7 +134,7 @@ def notify_changes(
     stored once, however often this runs)."""
     from trustledger.dueprocess import notice_store
     from trustledger.dueprocess.notices import notices_from_profiles
-    from trustledger.evaluate.history import records_as_of
+    from trustledger.evaluate.history import objections_as_of, records_as_of
     from trustledger.evaluate.profile import compile_rulebook, evaluate_subject
     from trustledger.rulebook.publish import published_rulebooks
 
@@ -148,16 +148,23 @@ def notify_changes(
         records_as_of(ctx.store, subject_id, before_at_us) if before_at_us is not None else []
     )
     before_books = published_rulebooks(ctx.store, before_at_us) if before_at_us is not None else {}
+    # objections as each side knew them: one keeps a pending listing pending
+    size = ctx.store.size()
+    after_objections = objections_as_of(ctx.store, [subject_id], size).get(subject_id, [])
+    before_size = ctx.store.size_at(before_at_us) if before_at_us is not None else 0
+    before_objections = objections_as_of(ctx.store, [subject_id], before_size).get(subject_id, [])
     label = None if subject_id.startswith("P") else f"{row.name}（{subject_id}）"
     created = ctx.clock.now().isoformat(timespec="seconds")
     built: list[Notice] = []
     for rulebook_id, rulebook in sorted(published_rulebooks(ctx.store, None).items()):
         compiled = compile_rulebook(rulebook, ctx.catalogue)
-        after = evaluate_subject(compiled, row, after_records, day)
+        after = evaluate_subject(compiled, row, after_records, day, after_objections)
         before = None
         if rulebook_id in before_books:
             earlier = compile_rulebook(before_books[rulebook_id], ctx.catalogue)
-            before = evaluate_subject(earlier, row, before_records, before_on or day)
+            before = evaluate_subject(
+                earlier, row, before_records, before_on or day, before_objections
+            )
         built += notices_from_profiles(
             before, after, compiled, created=created, remedies=remedies,
             records={r.id: r for r in after_records}, subject_label=label,
