@@ -23,7 +23,9 @@ from trustledger.api.deps import ServerState
 from trustledger.api.models import MAX_BATCH
 from trustledger.api.problems import PROBLEM_TYPE, problem
 from trustledger.api.routers import (
-    access_log,
+    access_log as access_log_routes,
+)
+from trustledger.api.routers import (
     checks,
     ledger,
     lists,
@@ -92,7 +94,16 @@ def create_app(
     async def server_problem(_: Request, exc: Exception) -> JSONResponse:
         return problem(500, "internal error")
 
-    for router in (ledger, checks, subjects, monitoring, lists, screening, access_log, records):
+    for router in (
+        ledger,
+        checks,
+        subjects,
+        monitoring,
+        lists,
+        screening,
+        access_log_routes,
+        records,
+    ):
         app.include_router(router.router)
     app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
     return app

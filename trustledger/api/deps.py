@@ -69,6 +69,7 @@ class ServerState:
         self.ctx.close()
 
     def authenticate(self, key: str) -> Principal | None:
+        self.checks.current()  # the look (once per interval) empties the cache of keys
         found = self.keys.get(key)
         if found is not None:
             if time.time() < found[1]:

@@ -373,7 +373,7 @@ def subject_file(ctx: Context, principal: Principal, when: When) -> dict[str, An
 ISSUER_OPS = ("issue", "correct", "revoke", "end")
 
 
-def submit_record(ctx: Context, principal: Principal, line: dict[str, Any]) -> dict[str, Any]:
+def submit_record(ctx: Context, principal: Principal, line: dict[str, Any]) -> Submitted:
     """One intake line from an issuer: in its own authority's name only, of a category its
     authority type may issue (Forbidden otherwise); the intake checks the rest (BadInput
     with its reason). An accepted record re-evaluates its subject at once."""
@@ -397,6 +397,13 @@ def submit_record(ctx: Context, principal: Principal, line: dict[str, Any]) -> d
     if result.outcome == "rejected":
         raise BadInput(result.reason or "rejected")
     refreshed = refresh(ctx, {result.subject}) if result.subject else 0
-    return {"outcome": str(result.outcome), "ref": result.ref, "seq": result.seq,
-            "subject": None if result.subject is None or is_person(result.subject)
-            else result.subject, "refreshed": refreshed}  # fmt: skip
+    return Submitted(result.subject, {
+        "outcome": str(result.outcome), "ref": result.ref, "seq": result.seq,
+        "subject": None if result.subject is None or is_person(result.subject)
+        else result.subject, "refreshed": refreshed})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Submitted:
+    subject_id: str | None  # for the access log (the keyed hash for a person)
+    body: dict[str, Any]  # for the issuer: no person id
