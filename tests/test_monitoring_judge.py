@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from builders import FIRM, authorities, uscc
+from builders import FIRM, TAX, authorities, uscc
 from typer.testing import CliRunner
 
 from trustledger.catalogue import national_catalogue
@@ -170,12 +170,31 @@ def test_confirming_makes_the_record_count(
     (record_id,) = outcome.records
     # the database's own person key, whatever the working directory holds
     runner = CliRunner(env={"TRUSTLEDGER_PERSON_KEY": bytes(range(32)).hex()})
-    result = runner.invoke(
+    # a free-text name is no principal: only a reviewer key's holder confirms
+    named = runner.invoke(
         app, ["monitor", "confirm", record_id, "--reviewer", "王敏", "--db", db_url]
     )
+    assert named.exit_code == 2 and "no principal 王敏" in named.output
+    from trustledger.access import authenticate, create_key
+
+    checker = authenticate(store, create_key(store, "checker", "窗口", ["air_travel"]))
+    key = create_key(store, "reviewer", "王敏（信用中心复核）", authority=TAX)
+    reviewer = authenticate(store, key)
+    assert reviewer is not None and checker is not None
+    refused = runner.invoke(
+        app, ["monitor", "confirm", record_id, "--reviewer", checker.id, "--db", db_url]
+    )
+    assert refused.exit_code == 2 and "only a reviewer confirms" in refused.output
+    result = runner.invoke(
+        app, ["monitor", "confirm", record_id, "--reviewer", reviewer.id, "--db", db_url]
+    )
     assert result.exit_code == 0, result.output
-    assert open_store(db_url).get_row("records", record_id).confirmation == "confirmed"
-    again = runner.invoke(app, ["monitor", "confirm", record_id, "--reviewer", "王敏",
+    confirmed = open_store(db_url).get_row("records", record_id)
+    assert confirmed.confirmation == "confirmed"
+    # the ledger names the principal that confirmed
+    entry = [e for e in store.iter_entries() if e.kind == "record.confirmed"][-1]
+    assert reviewer.id in entry.payload_obj()["reason"]
+    again = runner.invoke(app, ["monitor", "confirm", record_id, "--reviewer", reviewer.id,
                                 "--db", db_url])  # fmt: skip
     assert again.exit_code == 0 and "already confirmed" in again.output
 

@@ -218,13 +218,15 @@ def test_every_command_from_the_installed_wheel(installed: Installed) -> None:
         first["rulebook"],
     )
     assert len(t.json("monitor", "points")["points"]) == 4
+    # the demo prints each pending record with the reviewer principal it made
     pending = [
-        line.split("monitor confirm ", 1)[1].split()[0]
+        line.split("monitor confirm ", 1)[1].split()[:3]
         for line in shown.splitlines()
         if "monitor confirm " in line
     ]
-    for record in pending:
-        t.run("monitor", "confirm", record, "--reviewer", "wheel test")
+    for record, flag, reviewer in pending:
+        assert flag == "--reviewer" and reviewer.startswith("p_")
+        t.run("monitor", "confirm", record, "--reviewer", reviewer)
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

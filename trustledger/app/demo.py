@@ -45,6 +45,7 @@ class DemoResult:
     head: TreeHead
     tries: Tries
     screened: int = 0  # organisations indexed for name screening
+    reviewer: str | None = None  # a reviewer principal's id, to confirm automated records
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +55,7 @@ class DemoResult:
             "published": self.published,
             "ledger": self.head.to_json(),
             "key": self.key,
+            "reviewer": self.reviewer,
             "try": {"denied": self.tries.denied, "profile": self.tries.profiled,
                     "compare": self.tries.compare, "screen": self.tries.screen_name},
         }  # fmt: skip
@@ -116,6 +118,7 @@ def run(
     summaries: list[Summary] = []
     monitoring = None
     key = None
+    reviewer: str | None = None
     if published:
         from trustledger.evaluate.state import evaluate_all
 
@@ -133,10 +136,27 @@ def run(
         # one key to try the API with; like every key, only its hash is kept
         key = create_key(store, "checker", "demo checker (every action)",
                          sorted(load_actions().codes))  # fmt: skip
+        reviewer = demo_reviewer(ctx)
     from trustledger.app.screening import update_index
 
     step("indexing names for screening…")
     screened = update_index(ctx)
     tries = pick_tries(ctx) if published else Tries()
     return DemoResult(reports, published, summaries, monitoring, key, store.head(), tries,
-                      screened)  # fmt: skip
+                      screened, reviewer)  # fmt: skip
+
+
+def demo_reviewer(ctx: Context) -> str | None:
+    """A reviewer of the credit centre's own (an authority that issues no automated
+    records), to confirm the demo plants' records; its principal id."""
+    from trustledger.access import authenticate, create_key
+
+    authority = next(
+        (row[0] for row in ctx.store.iter_rows("authorities") if row[2] != "monitoring"), None
+    )
+    if authority is None:
+        return None
+    key = create_key(ctx.store, "reviewer", "demo reviewer (credit centre)",
+                     authority=authority)  # fmt: skip
+    found = authenticate(ctx.store, key)
+    return None if found is None else found.id

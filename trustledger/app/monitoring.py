@@ -14,7 +14,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from trustledger.app.errors import BadInput, Conflict, NotFound
+from trustledger.app.errors import BadInput, Conflict, Forbidden, NotFound
 
 if TYPE_CHECKING:
     from trustledger.app.context import Context
@@ -110,16 +110,30 @@ def confirm(
     document_number: str | None = None,
     notes: Notes | None = None,
 ) -> str:
-    """A person's confirmation of a record resting on automated data, through the intake:
-    ``accepted`` or ``duplicate`` (already confirmed). NotFound for no such record,
-    ConfirmationRefused with the intake's reason when it is refused."""
+    """A reviewer's confirmation of a record resting on automated data, through the
+    intake: ``accepted`` or ``duplicate`` (already confirmed). ``reviewer`` is a reviewer
+    principal's id (never a free-text name), of another authority than the record's.
+    NotFound for no such record or principal, Forbidden for another role or the record's own
+    authority, ConfirmationRefused with the intake's reason when it is refused."""
+    from trustledger.app.dueprocess import principal
     from trustledger.app.ingest import make_intake
     from trustledger.monitoring.points import PointError, confirm_record
 
+    row = ctx.store.get_row("records", record)
+    if row is None:
+        raise NotFound(f"no record {record}")
+    actor = principal(ctx, reviewer)
+    if actor.role != "reviewer":
+        raise Forbidden(f"principal {actor.id} is a {actor.role}: only a reviewer confirms")
+    if actor.authority == row.authority_id:
+        raise Forbidden(
+            f"reviewer {actor.id} belongs to {row.authority_id}, which issued record {record}: "
+            "a reviewer never confirms its own authority's record"
+        )
     try:
         result = confirm_record(
-            ctx.store, make_intake(ctx, notes), record, reviewer=reviewer, note=note,
-            document_number=document_number, today=ctx.today(),
+            ctx.store, make_intake(ctx, notes), record, reviewer=f"reviewer {actor.id}",
+            note=note, document_number=document_number, today=ctx.today(),
         )  # fmt: skip
     except PointError as exc:
         raise NotFound(str(exc)) from None

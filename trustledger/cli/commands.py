@@ -182,7 +182,8 @@ def demo(
             out.print(f"  {mn} → {subject}: {what}  (trustledger monitor show {mn})")
         for record in monitoring.records:
             out.print(
-                f"  confirm after review: trustledger monitor confirm {record} --reviewer NAME"
+                f"  confirm after review: trustledger monitor confirm {record} "
+                f"--reviewer {result.reviewer or 'PRINCIPAL'}"
             )
     head = result.head
     out.print(f"ledger {ctx.settings.db_url}: {head.size:,} entries, root {head.root.hex()}")

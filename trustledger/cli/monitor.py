@@ -175,14 +175,17 @@ def judge(json_out: JsonOption = False, db: DbOption = None) -> None:
                       str(o.notices), "; ".join(o.rejected))  # fmt: skip
     out.print(table)
     if any(o.records for o in outcomes):
-        out.print("New records rest on automated data and count toward nothing until a person "
-                  "confirms them: trustledger monitor confirm RECORD --reviewer NAME")  # fmt: skip
+        out.print("New records rest on automated data and count toward nothing until a "
+                  "reviewer confirms them: trustledger monitor confirm RECORD "
+                  "--reviewer PRINCIPAL")  # fmt: skip
 
 
 @app.command()
 def confirm(
     record: Annotated[str, typer.Argument(help="The record id (R…).")],
-    reviewer: Annotated[str, typer.Option(help="Who reviewed the evidence.")],
+    reviewer: Annotated[
+        str, typer.Option(help="The reviewer's principal id (a reviewer key: keys list).")
+    ],
     note: Annotated[str, typer.Option(help="What the review found.")] = "evidence reviewed",
     document_number: Annotated[
         str | None, typer.Option(help="Reference of the confirmation (default: derived).")
