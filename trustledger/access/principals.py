@@ -183,7 +183,7 @@ def create_key(
     until = None if expires is None else _instant(expires)
     key = KEY_PREFIX + secrets.token_urlsafe(24)  # 24 bytes → 32 URL-safe characters
     key_hash = _hash(key)
-    created = datetime.now(UTC).isoformat(timespec="seconds")
+    created = datetime.now(UTC).isoformat(timespec="microseconds")
     ensure_tables(store)
     row = (key_hash, role, name, json.dumps(scope), created, principal_id_of(key_hash),
            authority, subject, until, 0)  # fmt: skip

@@ -1,4 +1,4 @@
-"""`trustledger serve` and `trustledger keys create`: the HTTP API and its keys."""
+"""`trustledger serve` and `trustledger keys create|list|revoke`: the HTTP API and its keys."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from trustledger.cli.common import DbOption, console, context, out, settings_for
+from trustledger.cli.common import DbOption, JsonOption, console, context, out, settings_for
 
 keys_app = typer.Typer(help="API keys (shown once, stored only as a hash).", no_args_is_help=True)
 
@@ -28,17 +28,69 @@ def serve(
 
 @keys_app.command("create")
 def keys_create(
-    role: Annotated[str, typer.Option(help="Role of the key: checker.")] = "checker",
-    actions: Annotated[
-        str, typer.Option(help="The actions the key may check, comma-separated (A,B).")
-    ] = "",
-    name: Annotated[str, typer.Option(help="Who uses the key (the agency).")] = "",
+    role: Annotated[
+        str,
+        typer.Option(help="issuer, operator, reviewer, checker, subject or auditor."),
+    ] = "checker",
+    name: Annotated[str, typer.Option(help="Who uses the key (the agency, the person).")] = "",
+    actions: Annotated[str, typer.Option(help="A checker's actions, comma-separated (A,B).")] = "",
+    authority: Annotated[
+        str | None, typer.Option(help="An issuer's or reviewer's authority (its USCC).")
+    ] = None,
+    subject: Annotated[
+        str | None,
+        typer.Option(
+            help="A subject key's subject: USCC, resident ID number (hashed, never kept) or "
+            "person id."
+        ),
+    ] = None,
+    expires: Annotated[
+        str | None, typer.Option(help="Refused after this instant (ISO 8601 with offset).")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Create an API key and print it once: only its hash is kept."""
     from trustledger.app import keys
 
     with context(db) as ctx:
-        key = keys.create(ctx, role, name, [a.strip() for a in actions.split(",") if a.strip()])
+        key = keys.create(ctx, role, name, [a.strip() for a in actions.split(",") if a.strip()],
+                          authority=authority, subject=subject, expires=expires)  # fmt: skip
     out.print(key)
     console.print("Keep this key now: it is not stored and cannot be shown again.")
+
+
+@keys_app.command("list")
+def keys_list(db: DbOption = None, json_output: JsonOption = False) -> None:
+    """Every key's principal: id, role, name, scope, expiry, revoked (never the key)."""
+    from trustledger.app import keys
+
+    with context(db) as ctx:
+        found = keys.list_keys(ctx)
+    if json_output:
+        import json
+
+        out.print(json.dumps([p.to_json() for p in found], ensure_ascii=False))
+        return
+    from rich.table import Column, Table
+
+    table = Table("role", "name", "scope", "expires", "revoked")
+    table.columns.insert(0, Column("id", no_wrap=True, min_width=18))
+    for p in found:
+        scope = ",".join(sorted(p.actions)) or p.authority or p.subject or ""
+        table.add_row(p.id, p.role, p.name, scope, p.expires or "", "yes" if p.revoked else "")
+    from trustledger.cli.common import real
+
+    real(out).print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    principal_id: Annotated[str, typer.Argument(help="The principal id (keys list).")],
+    db: DbOption = None,
+) -> None:
+    """Revoke a key at once (a running server refuses it within a second)."""
+    from trustledger.app import keys
+
+    with context(db) as ctx:
+        revoked = keys.revoke(ctx, principal_id)
+    console.print(f"revoked {revoked.id} ({revoked.role}, {revoked.name})", markup=False)
