@@ -296,3 +296,24 @@ def test_no_resident_id_number_in_anything_the_platform_writes(
     where = [t[:300] for t in [*outputs, captured.out, captured.err, logged]
              if pattern.search(t.encode())]  # fmt: skip
     assert not leaks_printed, f"resident ID numbers printed or logged: {leaks_printed[:5]} {where}"
+
+
+def test_a_person_key_file_readable_by_others_is_warned_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trustledger.intake.factory import key_file_exposed
+
+    key = tmp_path / "person.key"
+    monkeypatch.setenv("TRUSTLEDGER_DB", f"sqlite:///{tmp_path / 'k.db'}")
+    monkeypatch.setenv("TRUSTLEDGER_PERSON_KEY_FILE", str(key))
+    monkeypatch.delenv(ENV_PERSON_KEY, raising=False)
+    result = runner.invoke(app, ["init", "--new-person-key"])
+    assert result.exit_code == 0 and mode(key) == 0o600
+    assert key_file_exposed(key) is None
+    path = tmp_path / "one.jsonl"
+    path.write_bytes(b'{"op": "nope"}\n')
+    args = ["ingest", "--rejects", str(tmp_path), str(path)]
+    assert "readable by others" not in runner.invoke(app, args).output
+    os.chmod(key, 0o644)
+    output = " ".join(runner.invoke(app, args).output.split())  # unwrapped
+    assert "readable by others (mode 0644)" in output and "chmod 600" in output

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import stat
+from pathlib import Path
 from typing import Protocol
 
 from trustledger.catalogue import national_catalogue
 from trustledger.ids import (
     ENV_PERSON_KEY,
+    ENV_PERSON_KEY_FILE,
     PersonKeyer,
     create_person_key_file,
     load_allowlist,
@@ -44,9 +47,30 @@ class Notes(Protocol):
 NO_PERSON_KEY = "note: no person key configured; records about persons will be rejected"
 
 
+def key_file_exposed(path: Path) -> str | None:
+    """A warning when the person key file can be read by others than its owner: with the
+    key, anyone can recompute every person id from the small space of ID numbers."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return (
+        f"warning: the person key file {path} is readable by others (mode {mode:04o}); "
+        f"make it private: chmod 600 {path}"
+    )
+
+
 def make_intake(store: Store, settings: Settings, notes: Notes | None = None) -> Intake:
     keyer = person_keyer(settings)
     if keyer is None and notes is not None:
         notes.print(NO_PERSON_KEY)
+    if keyer is not None and notes is not None and not os.environ.get(ENV_PERSON_KEY, "").strip():
+        # the file the key was read from (load_person_key's choice)
+        named = os.environ.get(ENV_PERSON_KEY_FILE, "").strip()
+        exposed = key_file_exposed(Path(named) if named else settings.person_key_file)
+        if exposed is not None:
+            notes.print(exposed)
     allowlist = load_allowlist(settings.uscc_allowlist) if settings.uscc_allowlist else frozenset()
     return Intake(store, national_catalogue(), keyer, today=settings.today(), allowlist=allowlist)
