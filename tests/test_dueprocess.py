@@ -287,3 +287,32 @@ def test_a_judgment_debtor_who_performs_is_removed(ctx: Context) -> None:
     index = CheckIndex.load(ctx.store)
     assert index.check(FIRM, "air_travel", TODAY).status == "allow"
     assert index.check(FIRM, "air_travel", date(2026, 11, 29)).status == "deny"
+
+
+def test_an_operator_holds_a_pending_listing_until_released(ctx: Context) -> None:
+    _setup(ctx, [debtor(decision_date="2026-11-18", publication_date="2026-11-20")],
+           ["cn-spc-dishonest-debtors"])  # fmt: skip
+    operator = _principal(ctx, "operator")
+    firm = _principal(ctx, "subject", subject=FIRM)
+    with pytest.raises(Forbidden, match="only an operator holds"):
+        dueprocess.hold_listing(ctx, firm, subject_id=FIRM, rulebook_id="cn-spc-dishonest-debtors",
+                                list_id="dishonest-judgment-debtors", reasons="复核")  # fmt: skip
+    held = dueprocess.hold_listing(
+        ctx, operator, subject_id=FIRM, rulebook_id="cn-spc-dishonest-debtors",
+        list_id="dishonest-judgment-debtors", reasons="申请人称已履行，待人工复核",
+    ).row  # fmt: skip
+    assert (ctx.store.state_rows("state_lists", FIRM)[0][7], held.held_by) == (None, operator.id)
+    assert CheckIndex.load(ctx.store).check(FIRM, "air_travel", date(2027, 2, 1)).status == (
+        "allow"
+    )
+    later = Context(ctx.settings, ctx.store, _clock(date(2027, 1, 4)), _keyer=KEYER)
+    dueprocess.release_hold(later, operator, hold_id=held.id, reasons="复核完毕，未履行")
+    assert ctx.store.state_rows("state_lists", FIRM)[0][7] == "2027-01-04"
+    with pytest.raises(Conflict, match="already released"):
+        dueprocess.release_hold(later, operator, hold_id=held.id, reasons="再次")
+    # an effective listing is contested by objection, not held
+    effective = Context(ctx.settings, ctx.store, _clock(date(2027, 1, 5)), _keyer=KEYER)
+    with pytest.raises(Conflict, match="already in effect"):
+        dueprocess.hold_listing(effective, operator, subject_id=FIRM,
+                                rulebook_id="cn-spc-dishonest-debtors",
+                                list_id="dishonest-judgment-debtors", reasons="x")  # fmt: skip

@@ -136,6 +136,9 @@ class EntryKind(StrEnum):
     REPAIR_APPLIED = "repair.applied"
     REPAIR_DECIDED = "repair.decided"
     RECORD_REPAIRED = "record.repaired"
+    # an operator holds a pending listing for human review; it stays pending until released
+    LISTING_HELD = "listing.held"
+    LISTING_RELEASED = "listing.released"
 
 
 # USCC registering-authority code (position 1) and type code (position 2) → subject kind.

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from trustledger.access.principals import Principal
     from trustledger.app.context import Context
     from trustledger.dueprocess.calendar import WorkingCalendar
-    from trustledger.ledger.projection import ObjectionRow, RepairRow
+    from trustledger.ledger.projection import HoldRow, ObjectionRow, RepairRow
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Step:
     """What a due-process step left: the objection or repair, how many subjects were
     re-evaluated because of it, and the notices it produced (ids)."""
 
-    row: ObjectionRow | RepairRow
+    row: ObjectionRow | RepairRow | HoldRow
     reevaluated: int
     notices: tuple[str, ...] = ()
 
@@ -203,3 +203,33 @@ def _publicity_minimums(ctx: Context, record_id: str) -> list[Any]:
         if treatment is not None:
             minimums.append(treatment.publicity.min)
     return minimums
+
+
+def hold_listing(
+    ctx: Context, actor: Principal, *, subject_id: str, rulebook_id: str, list_id: str,
+    reasons: str,
+) -> Step:  # fmt: skip
+    """An operator holds a pending listing for human review (it stays pending)."""
+    from trustledger.dueprocess import procedures
+
+    try:
+        row = procedures.hold_listing(
+            ctx.store, actor, subject_id=subject_id, rulebook_id=rulebook_id, list_id=list_id,
+            reasons=reasons, today=ctx.today(),
+        )  # fmt: skip
+    except procedures.ProcedureError as exc:
+        raise _mapped(exc) from None
+    return Step(row, _refresh(ctx, subject_id))
+
+
+def release_hold(ctx: Context, actor: Principal, *, hold_id: str, reasons: str) -> Step:
+    """Release a hold after review: the listing takes effect (from today at the earliest)."""
+    from trustledger.dueprocess import procedures
+
+    try:
+        row = procedures.release_hold(
+            ctx.store, actor, hold_id=hold_id, reasons=reasons, today=ctx.today()
+        )
+    except procedures.ProcedureError as exc:
+        raise _mapped(exc) from None
+    return Step(row, _refresh(ctx, row.subject_id))

@@ -42,6 +42,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "notices": ("trustledger.cli.notices", "app", "group"),
     "objection": ("trustledger.cli.dueprocess", "objection_app", "group"),
     "repair": ("trustledger.cli.dueprocess", "repair_app", "group"),
+    "hold": ("trustledger.cli.dueprocess", "hold_app", "group"),
 }
 
 

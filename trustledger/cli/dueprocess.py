@@ -20,6 +20,7 @@ objection_app = typer.Typer(
     no_args_is_help=True,
 )
 repair_app = typer.Typer(help="Credit repair applications and decisions.", no_args_is_help=True)
+hold_app = typer.Typer(help="Holding a pending listing for human review.", no_args_is_help=True)
 
 AsOption = Annotated[
     str, typer.Option("--as", help="The acting principal's id (trustledger keys list).")
@@ -139,4 +140,43 @@ def repair_decide(
             ctx, dueprocess.principal(ctx, actor), repair_id=repair, outcome=outcome,
             reasons=reasons,
         )  # fmt: skip
+    _show(step, json_output)
+
+
+@hold_app.command("place")
+def hold_place(
+    subject: Annotated[str, typer.Argument(help="The subject's ledger id.")],
+    rulebook: Annotated[str, typer.Option(help="The rulebook's id.")],
+    list_id: Annotated[str, typer.Option("--list", help="The list's id.")],
+    actor: AsOption,
+    reasons: ReasonsOption = "",
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """An operator holds SUBJECT's pending listing: it stays pending until released."""
+    from trustledger.app import dueprocess
+
+    with context(db) as ctx:
+        step = dueprocess.hold_listing(
+            ctx, dueprocess.principal(ctx, actor), subject_id=subject, rulebook_id=rulebook,
+            list_id=list_id, reasons=reasons,
+        )  # fmt: skip
+    _show(step, json_output)
+
+
+@hold_app.command("release")
+def hold_release(
+    hold: Annotated[str, typer.Argument(help="The hold's id.")],
+    actor: AsOption,
+    reasons: ReasonsOption = "",
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Release a hold after review: the listing takes effect from today at the earliest."""
+    from trustledger.app import dueprocess
+
+    with context(db) as ctx:
+        step = dueprocess.release_hold(
+            ctx, dueprocess.principal(ctx, actor), hold_id=hold, reasons=reasons
+        )
     _show(step, json_output)

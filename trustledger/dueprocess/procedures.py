@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol
 from trustledger.domain import EntryKind, RecordStatus, Tier
 from trustledger.dueprocess import records_queries
 from trustledger.dueprocess.calendar import WorkingCalendar
-from trustledger.ledger.projection import ObjectionRow, RecordRow, RepairRow
+from trustledger.ledger.projection import HoldRow, ObjectionRow, RecordRow, RepairRow
 from trustledger.ledger.store import Store
 from trustledger.rulebook.durations import Duration
 
@@ -43,7 +43,9 @@ __all__ = [
     "decide_repair",
     "earliest_repair",
     "file_objection",
+    "hold_listing",
     "overdue",
+    "release_hold",
 ]
 
 Ground = Literal["content", "publicity", "listing", "repair_decision"]
@@ -323,3 +325,64 @@ def decide_repair(
 def overdue(store: Store, today: date) -> list[ObjectionRow | RepairRow]:
     """Open objections and repair applications past their deadline, for operators."""
     return records_queries.overdue(store, today.isoformat())
+
+
+def hold_listing(
+    store: Store,
+    actor: Actor,
+    *,
+    subject_id: str,
+    rulebook_id: str,
+    list_id: str,
+    reasons: str,
+    today: date,
+) -> HoldRow:
+    """Hold a subject's pending listing for human review: it stays pending (denying
+    nothing, unpublished) until the hold is released. A listing already in effect is
+    contested by objecting to a record behind it, not held."""
+    if actor.role != "operator":
+        raise NotAllowed(f"only an operator holds a listing, not a {actor.role}")
+    text = _text(reasons, "reasons")
+    day = today.isoformat()
+    runs = [
+        r for r in records_queries.list_runs(store, subject_id, rulebook_id, list_id)
+        if r[4] <= day and (r[5] is None or day < r[5])
+    ]  # fmt: skip
+    if not runs:
+        raise NotFoundError(f"{subject_id} is not on list {list_id} of {rulebook_id} today")
+    if all(r[7] is not None and r[7] <= day for r in runs):
+        raise Refused(
+            f"the listing of {subject_id} on {list_id} is already in effect (since "
+            f"{runs[0][7]}): contest it by objecting to a record behind it"
+        )
+    if any(h.status == "open" and h.rulebook_id == rulebook_id and h.list_id == list_id
+           for h in store.rows_where("holds", "subject_id", [subject_id])):  # fmt: skip
+        raise Refused(f"the listing of {subject_id} on {list_id} is already held")
+    hold_id = _id("H", subject_id, rulebook_id, list_id, day)
+    with store.writer() as w:
+        w.append(EntryKind.LISTING_HELD.value, {
+            "hold_id": hold_id, "subject": subject_id, "rulebook": rulebook_id,
+            "list": list_id, "held_date": day, "held_by": actor.id, "reasons": text,
+        })  # fmt: skip
+    row: HoldRow = store.get_row("holds", hold_id)
+    return row
+
+
+def release_hold(store: Store, actor: Actor, *, hold_id: str, reasons: str, today: date) -> HoldRow:
+    """Release a hold after review: the listing takes effect from today (or later, at the
+    end of its notice period)."""
+    if actor.role not in ("operator", "reviewer"):
+        raise NotAllowed(f"only an operator or a reviewer releases a hold, not a {actor.role}")
+    hold: HoldRow | None = store.get_row("holds", hold_id)
+    if hold is None:
+        raise NotFoundError(f"no hold {hold_id}")
+    if hold.status != "open":
+        raise Refused(f"hold {hold_id} was already released on {hold.released_date}")
+    text = _text(reasons, "reasons")
+    with store.writer() as w:
+        w.append(EntryKind.LISTING_RELEASED.value, {
+            "hold_id": hold_id, "subject": hold.subject_id, "released_date": today.isoformat(),
+            "released_by": actor.id, "reasons": text,
+        })  # fmt: skip
+    row: HoldRow = store.get_row("holds", hold_id)
+    return row

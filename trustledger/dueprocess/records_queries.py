@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from trustledger.ledger.projection import ObjectionRow, RepairRow
 from trustledger.ledger.store import Store
 
@@ -40,3 +42,14 @@ def of_subject(store: Store, subject_id: str) -> tuple[list[ObjectionRow], list[
         )
     ]
     return objections, repairs
+
+
+def list_runs(
+    store: Store, subject_id: str, rulebook_id: str, list_id: str
+) -> list[tuple[Any, ...]]:
+    """A subject's runs on one list of a rulebook (any version) in the live state."""
+    return store.query(
+        "SELECT * FROM state_lists WHERE subject_id = ? AND rulebook LIKE ? AND list_id = ? "
+        "ORDER BY since",
+        (subject_id, rulebook_id + "@%", list_id),
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from trustledger.ledger.projection import ObjectionRow, Projector, RecordRow
+from trustledger.ledger.projection import HoldRow, ObjectionRow, Projector, RecordRow
 from trustledger.ledger.store import Store
 
 
@@ -45,5 +45,24 @@ def objections_as_of(
             continue
         if row.last_seq >= size:
             row = row._replace(status="open", decided_date=None, reviewer=None, reasons=None)
+        out.setdefault(row.subject_id, []).append(row)
+    return out
+
+
+def holds_as_of(
+    store: Store, subject_ids: Iterable[str] | None, size: int
+) -> dict[str, list[HoldRow]]:
+    """Subject → the holds of its listings as the ledger of ``size`` entries knew them."""
+    rows = (
+        [HoldRow._make(r) for r in store.iter_rows("holds")]
+        if subject_ids is None
+        else store.rows_where("holds", "subject_id", sorted(set(subject_ids)))
+    )
+    out: dict[str, list[HoldRow]] = {}
+    for row in rows:
+        if row.held_seq >= size:
+            continue
+        if row.last_seq >= size:
+            row = row._replace(status="open", released_date=None, released_by=None)
         out.setdefault(row.subject_id, []).append(row)
     return out

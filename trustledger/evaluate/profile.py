@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from trustledger.catalogue import Catalogue, Category
 from trustledger.evaluate.inforce import Standing, publicity_ends, standing_until
-from trustledger.ledger.projection import ObjectionRow, RecordRow, SubjectRow
+from trustledger.ledger.projection import HoldRow, ObjectionRow, RecordRow, SubjectRow
 from trustledger.rulebook.condition import Aggregate, aggregates, names, render
 from trustledger.rulebook.lint import selected_categories
 from trustledger.rulebook.pyeval import (
@@ -354,9 +354,11 @@ def evaluate_subject(
     records: list[RecordRow],
     on: date,
     objections: Sequence[ObjectionRow] = (),
+    holds: Sequence[HoldRow] = (),
 ) -> Profile:
-    """``objections``: the subject's, as known at the evaluation instant; one filed against a
-    record behind a pending listing keeps it pending until decided."""
+    """``objections`` and ``holds``: the subject's, as known at the evaluation instant; an
+    objection filed against a record behind a pending listing, or an operator's hold of it,
+    keeps it pending until decided or released."""
     rb = cr.rulebook
     profile = Profile(subject.id, cr.ref, on.isoformat(), applicable=True)
     reason = _applicability(rb, subject)
@@ -430,6 +432,8 @@ def evaluate_subject(
             effective: date | None = since if notice is None else notice.after(since)
             if notice is not None and effective is not None:
                 effective = _after_objections(effective, contributing_at(since), objections)
+            if effective is not None:
+                effective = _after_holds(effective, since, rb.id, cl.spec.id, holds)
             if effective is not None and until is not None and effective >= until:
                 effective = None
             # the records behind a run: those counting on the day asked about, or on the
@@ -513,6 +517,21 @@ def _after_objections(
         if objection.decided_date is None:
             return None
         effective = max(effective, date.fromisoformat(objection.decided_date))
+    return effective
+
+
+def _after_holds(
+    effective: date, since: date, rulebook_id: str, list_id: str, holds: Sequence[HoldRow]
+) -> date | None:
+    """A hold placed while the listing was pending keeps it pending until released."""
+    for hold in holds:
+        if (hold.rulebook_id, hold.list_id) != (rulebook_id, list_id):
+            continue
+        if not since.isoformat() <= hold.held_date < effective.isoformat():
+            continue
+        if hold.released_date is None:
+            return None
+        effective = max(effective, date.fromisoformat(hold.released_date))
     return effective
 
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from trustledger.catalogue import Catalogue
 from trustledger.domain import SubjectKind
-from trustledger.evaluate.history import objections_as_of, records_as_of
+from trustledger.evaluate.history import holds_as_of, objections_as_of, records_as_of
 from trustledger.evaluate.profile import Profile, compile_rulebook, evaluate_subject
 from trustledger.ids import PersonKeyer, check_identifier
 from trustledger.ledger.projection import SubjectRow
@@ -52,8 +52,9 @@ def subject_profiles(
     records = records_as_of(store, subject_id, at_us)
     size = store.size() if at_us is None else store.size_at(at_us)
     objections = objections_as_of(store, [subject_id], size).get(subject_id, [])
+    holds = holds_as_of(store, [subject_id], size).get(subject_id, [])
     return [
-        evaluate_subject(compile_rulebook(rb, catalogue), subject, records, on, objections)
+        evaluate_subject(compile_rulebook(rb, catalogue), subject, records, on, objections, holds)
         for _, rb in sorted(rulebooks.items())
     ]
 

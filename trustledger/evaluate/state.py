@@ -21,7 +21,7 @@ import psycopg
 
 from trustledger.catalogue import Catalogue
 from trustledger.evaluate.batch import load_inputs, sql_timelines
-from trustledger.evaluate.history import objections_as_of, records_as_of
+from trustledger.evaluate.history import holds_as_of, objections_as_of, records_as_of
 from trustledger.evaluate.profile import (
     CompiledRulebook,
     Profile,
@@ -134,6 +134,7 @@ def evaluate_all(
     for record in records:
         records_of[record.subject_id].append(record)
     objections_of = objections_as_of(store, None, size)
+    holds_of = holds_as_of(store, None, size)
     output = _Output(store, what_if, rulebook_id, on, at_us, size)
     if output.interrupted is not None and notice is not None:
         notice(
@@ -170,7 +171,8 @@ def evaluate_all(
                         )
                         continue
                     p = evaluate_subject(cr, by_id[o.subject_id], records_of[o.subject_id], on,
-                                         objections_of.get(o.subject_id, ()))  # fmt: skip
+                                         objections_of.get(o.subject_id, ()),
+                                         holds_of.get(o.subject_id, ()))  # fmt: skip
                     head, memberships, measures = _rows(cr, p, on, size)
                     profile_rows.append(head)
                     list_rows += memberships
@@ -178,7 +180,8 @@ def evaluate_all(
             else:
                 for subject in subjects:
                     p = evaluate_subject(cr, subject, records_of.get(subject.id, []), on,
-                                         objections_of.get(subject.id, ()))  # fmt: skip
+                                         objections_of.get(subject.id, ()),
+                                         holds_of.get(subject.id, ()))  # fmt: skip
                     if p.applicable:
                         head, memberships, measures = _rows(cr, p, on, size)
                         profile_rows.append(head)
@@ -295,11 +298,14 @@ def refresh_subjects(
     size = store.size()
     records = {sid: records_as_of(store, sid) for sid in subjects}
     objections = objections_as_of(store, list(subjects), size)
+    holds = holds_as_of(store, list(subjects), size)
     for rid, rulebook in sorted(rulebooks.items()):
         cr = compile_rulebook(rulebook, catalogue)
         rows: tuple[list[tuple[Any, ...]], ...] = ([], [], [])
         for sid, subject in subjects.items():
-            p = evaluate_subject(cr, subject, records[sid], on, objections.get(sid, ()))
+            p = evaluate_subject(
+                cr, subject, records[sid], on, objections.get(sid, ()), holds.get(sid, ())
+            )
             if p.applicable:
                 head, memberships, measures = _rows(cr, p, on, size)
                 rows[0].append(head)

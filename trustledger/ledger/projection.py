@@ -117,8 +117,32 @@ class RepairRow(NamedTuple):
     last_seq: int
 
 
+class HoldRow(NamedTuple):
+    """An operator's hold of a subject's pending listing for human review."""
+
+    id: str
+    subject_id: str
+    rulebook_id: str
+    list_id: str
+    status: str  # open, released
+    held_date: str
+    held_by: str  # principal id
+    reasons: str
+    released_date: str | None
+    released_by: str | None
+    held_seq: int
+    last_seq: int
+
+
 Row = (
-    AuthorityRow | SubjectRow | RecordRow | RecordEventRow | RulebookRow | ObjectionRow | RepairRow
+    AuthorityRow
+    | SubjectRow
+    | RecordRow
+    | RecordEventRow
+    | RulebookRow
+    | ObjectionRow
+    | RepairRow
+    | HoldRow
 )
 
 # table name → row type; the order is the order tables are written and compared in
@@ -130,6 +154,7 @@ TABLES: dict[str, type[Any]] = {
     "rulebooks": RulebookRow,
     "objections": ObjectionRow,
     "repairs": RepairRow,
+    "holds": HoldRow,
 }
 
 Lookup = Callable[[str, str], Any]
@@ -173,6 +198,8 @@ _OBJECTION_FILED = EntryKind.OBJECTION_FILED.value
 _OBJECTION_DECIDED = EntryKind.OBJECTION_DECIDED.value
 _REPAIR_APPLIED = EntryKind.REPAIR_APPLIED.value
 _REPAIR_DECIDED = EntryKind.REPAIR_DECIDED.value
+_HELD = EntryKind.LISTING_HELD.value
+_RELEASED = EntryKind.LISTING_RELEASED.value
 
 
 class Projector:
@@ -261,6 +288,19 @@ class Projector:
             self._put("objections", objection._replace(
                 status=p["outcome"], decided_date=p["decided_date"], reviewer=p["reviewer"],
                 reasons=p["reasons"], last_seq=seq,
+            ))  # fmt: skip
+        elif kind == _HELD:
+            self._put("holds", HoldRow(
+                p["hold_id"], p["subject"], p["rulebook"], p["list"], "open", p["held_date"],
+                p["held_by"], p["reasons"], None, None, seq, seq,
+            ))  # fmt: skip
+        elif kind == _RELEASED:
+            hold: HoldRow | None = self.get("holds", p["hold_id"])
+            if hold is None:
+                raise ProjectionError(f"entry {seq}: release of unknown hold")
+            self._put("holds", hold._replace(
+                status="released", released_date=p["released_date"],
+                released_by=p["released_by"], last_seq=seq,
             ))  # fmt: skip
         elif kind == _REPAIR_APPLIED:
             self._put("repairs", RepairRow(

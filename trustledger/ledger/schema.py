@@ -117,6 +117,21 @@ CREATE TABLE IF NOT EXISTS repairs (
 );
 CREATE INDEX IF NOT EXISTS repairs_record ON repairs (record_id);
 CREATE INDEX IF NOT EXISTS repairs_subject ON repairs (subject_id);
+CREATE TABLE IF NOT EXISTS holds (
+    id TEXT PRIMARY KEY,
+    subject_id TEXT NOT NULL,
+    rulebook_id TEXT NOT NULL,
+    list_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    held_date TEXT NOT NULL,
+    held_by TEXT NOT NULL,
+    reasons TEXT NOT NULL,
+    released_date TEXT,
+    released_by TEXT,
+    held_seq {int} NOT NULL,
+    last_seq {int} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS holds_subject ON holds (subject_id);
 """
 
 
