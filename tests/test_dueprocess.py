@@ -316,3 +316,22 @@ def test_an_operator_holds_a_pending_listing_until_released(ctx: Context) -> Non
         dueprocess.hold_listing(effective, operator, subject_id=FIRM,
                                 rulebook_id="cn-spc-dishonest-debtors",
                                 list_id="dishonest-judgment-debtors", reasons="x")  # fmt: skip
+
+
+def test_an_ingest_notifies_the_subjects_it_harmed(ctx: Context, tmp_path: Path) -> None:
+    import json
+
+    from trustledger.app.ingest import ingest
+    from trustledger.dueprocess import notice_store
+
+    _setup(ctx, [debtor()], ["cn-spc-dishonest-debtors"])
+    line = debtor(subject=FIRM2, subject_name="北京某某", document_number="(2026)粤0305执7号",
+                  decision_date="2026-11-25", publication_date="2026-11-26")  # fmt: skip
+    path = tmp_path / "court.jsonl"
+    path.write_text(json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8")
+    result = ingest(ctx, [path], tmp_path)
+    assert result.refreshed >= 1 and result.notices >= 2
+    kinds = {n.notice.kind for n in notice_store.for_subject(ctx.store, FIRM2)}
+    assert {"record_issued", "listing_pending"} <= kinds
+    # FIRM's file did not change: nothing new for it
+    assert notice_store.for_subject(ctx.store, FIRM) == []

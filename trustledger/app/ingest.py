@@ -25,6 +25,7 @@ Progress = Callable[[Path, int, int], None]
 class IngestResult:
     reports: list[FileReport]
     refreshed: int  # subjects re-evaluated under the published rulebooks
+    notices: int = 0  # adverse-action notices built for the subjects it touched
 
     @property
     def rejected(self) -> int:
@@ -91,6 +92,23 @@ def ingest(
     progress: Progress | None = None,
 ) -> IngestResult:
     intake = make_intake(ctx, notes)
+    before = ctx.store.head().time_us if ctx.store.size() else None
     reports = [ingest_one(ctx, intake, path, rejects, progress) for path in files]
     touched: set[str] = set().union(*(r.touched for r in reports))
-    return IngestResult(reports, refresh(ctx, touched))
+    refreshed = refresh(ctx, touched)
+    return IngestResult(reports, refreshed, notify(ctx, touched, before) if refreshed else 0)
+
+
+# Notices are built per subject (its profiles before and after); past this many subjects
+# in one ingest — a bulk load — they are left to evaluation's own notices, not built here.
+NOTIFY_AT_ONCE = 1_000
+
+
+def notify(ctx: Context, touched: set[str], before_us: int | None) -> int:
+    """The adverse-action notices of what an ingest changed for the subjects it touched
+    (a new negative record, a listing pending or in effect, a measure starting)."""
+    from trustledger.app.notices import notify_changes
+
+    if len(touched) > NOTIFY_AT_ONCE:
+        return 0
+    return sum(len(notify_changes(ctx, sid, before_at_us=before_us)) for sid in sorted(touched))
