@@ -280,7 +280,8 @@ def test_no_resident_id_number_in_anything_the_platform_writes(
         assert not leaks_in_files, f"resident ID numbers in files: {sorted(leaks_in_files)[:5]}"
 
     # modes of the files with personal data
-    for path in (*rejects, what_if, run_dir / "person.key", *sources):
+    notices = sorted(p for p in (run_dir / "outbox").rglob("*") if p.is_file())
+    for path in (*rejects, what_if, run_dir / "person.key", *sources, *notices):
         assert mode(path) == 0o600, path
     # data files hold the numbers, so the search could find them: it looked
     assert search((data / "records.jsonl").read_bytes(), pattern)

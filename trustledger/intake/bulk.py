@@ -387,6 +387,8 @@ def _as_text(value: Any) -> str:
 
 def _identifier_is_personal(value: Any, hint: Any) -> bool:
     text = _as_text(value)
+    if len(text) > 40:  # no identifier: only what it holds can be personal
+        return mask_personal_numbers(text) != text
     try:
         check = check_identifier(text, hint if hint in ("person", "organisation") else None)
     except ValueError:
@@ -397,7 +399,7 @@ def _identifier_is_personal(value: Any, hint: Any) -> bool:
 def _masked_person(value: Any) -> Any:
     if value is None or value == "":
         return value
-    return mask_resident_id(normalise_code(_as_text(value)))
+    return _cut(mask_resident_id(normalise_code(_as_text(value))), _TEXT_KEPT)
 
 
 def _masked_subject(value: Any, hint: Any) -> Any:
