@@ -318,3 +318,34 @@ def test_a_person_key_file_readable_by_others_is_warned_about(
     os.chmod(key, 0o644)
     output = " ".join(runner.invoke(app, args).output.split())  # unwrapped
     assert "readable by others (mode 0644)" in output and "chmod 600" in output
+
+
+NUMBER = "11010519491231002X"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (f"ID {NUMBER}.", "ID 110105********002X."),
+        (f"ID {NUMBER.lower()}", "ID 110105********002X"),
+        ("ID " + NUMBER.translate({ord(c): 0xFF10 + int(c) for c in "0123456789"}),
+         "ID 110105********002X"),  # full-width digits
+        (f"99{NUMBER}77", "991101********002X77"),  # run into other digits
+        (NUMBER[:16], "110105**********"),  # cut short: no digit of the birth date kept
+        ("110105491231002", "110105*********"),  # a first-generation 15-digit number
+        ("amount 20000.00, 911101085923662400, sha256:" + "0" * 64,
+         "amount 20000.00, 911101085923662400, sha256:" + "0" * 64),  # nothing personal
+    ],
+)  # fmt: skip
+def test_mask_personal_numbers(text: str, shown: str) -> None:
+    from trustledger.ids import mask_personal_numbers
+
+    assert mask_personal_numbers(text) == shown
+
+
+def test_mask_resident_id() -> None:
+    from trustledger.ids import mask_resident_id
+
+    assert mask_resident_id(NUMBER) == mask_code(NUMBER) == "110105********002X"
+    assert mask_resident_id(NUMBER[:14]) == "110105********"
+    assert mask_resident_id("1101051") == "*******"
