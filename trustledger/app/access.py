@@ -18,9 +18,12 @@ public (``None``). This module holds the rules a face applies:
 
 from __future__ import annotations
 
+import functools
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from trustledger.app.errors import BadInput, Forbidden, NotFound
@@ -154,10 +157,8 @@ def for_checker(body: dict[str, Any], evaluated: bool) -> dict[str, Any]:
     persons exist only on final legal decisions, and every restriction reaching a person
     through an organisation is in the index; so nothing known restricts them). Only when
     nothing at all has been evaluated (``evaluated`` False) is the answer ``unknown``."""
-    from trustledger.sanctions.check import UNEVALUATED, UNKNOWN_SUBJECT
-
     status, why = body["status"], body["why"]
-    if status == "unknown" and why in (UNKNOWN_SUBJECT, UNEVALUATED):
+    if status == "unknown" and why in _person_blind():
         if not evaluated:
             return {**body, "subject": None, "why": "no evaluation yet", "reasons": ()}
         return {**body, "subject": None, "status": "allow", "why": None, "reasons": ()}
@@ -166,6 +167,14 @@ def for_checker(body: dict[str, Any], evaluated: bool) -> dict[str, Any]:
         for r in body["reasons"]
     )
     return {**body, "subject": None, "reasons": reasons}
+
+
+@functools.cache
+def _person_blind() -> tuple[str, ...]:
+    """The "unknown" reasons that, for a person, mean only "nothing known against them"."""
+    from trustledger.sanctions.check import UNEVALUATED, UNKNOWN_SUBJECT
+
+    return (UNKNOWN_SUBJECT, UNEVALUATED)
 
 
 # --- the access log -------------------------------------------------------------------
@@ -224,6 +233,10 @@ def verify_log(ctx: Context) -> list[str]:
     return verify_access_log(ctx.store)
 
 
+# (principal, action, subject id, purpose, detail, time in ns): an access not yet written
+_Raw = tuple["Principal | None", str, "str | None", "str | None", "Mapping[str, Any] | None", int]
+
+
 class AccessRecorder:
     """What a server logs, written in order and hash-chained by a background thread every
     ``interval`` seconds (0: each access written before the answer is returned).
@@ -237,7 +250,7 @@ class AccessRecorder:
         self, store: Store, lock: threading.Lock, *, interval: float = 0.2, enabled: bool = True
     ) -> None:
         self.store, self.lock, self.interval, self.enabled = store, lock, interval, enabled
-        self._pending: list[PendingAccess] = []
+        self._pending: list[_Raw] = []
         self._guard = threading.Lock()  # orders appends and the hand-over to the writer
         self._stop = threading.Event()
         self.written = 0
@@ -255,20 +268,26 @@ class AccessRecorder:
         purpose: str | None,
         detail: Mapping[str, Any] | None = None,
     ) -> None:
+        """Log one access (the caller's purpose as stated). Cheap: the row is built and
+        chained when the batch is written, with the instant taken now."""
         if not self.enabled:
             return
-        pending = _pending(principal, action, subject_id, purpose, detail)
+        raw = (principal, action, subject_id, purpose, detail, time.time_ns())
         if self._thread is None:
             with self.lock:
-                self._write([pending])
+                self._write([raw])
             return
         with self._guard:
-            self._pending.append(pending)
+            self._pending.append(raw)
 
-    def _write(self, batch: list[PendingAccess]) -> None:
-        from trustledger.access.log import record_many
+    def _write(self, batch: list[_Raw]) -> None:
+        from trustledger.access.log import PendingAccess, record_many
 
-        record_many(self.store, batch)
+        record_many(self.store, [
+            PendingAccess.of(p, action, subject_id=sid, purpose=purpose, detail=detail,
+                             at=datetime.fromtimestamp(ns / 1e9, UTC))
+            for p, action, sid, purpose, detail, ns in batch
+        ])  # fmt: skip
         self.written += len(batch)
 
     def flush(self) -> None:
