@@ -121,6 +121,13 @@ ROUTES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "me": ("GET", "/v1/me", {}),
     "access log": ("GET", "/v1/access-log", {}),
     "records": ("POST", "/v1/records", {}),  # a fresh court record, per caller
+    # due process (trustledger/api/routers/dueprocess.py): an empty body, so an admitted
+    # role gets 422 and the table shows only who is admitted
+    "objection": ("POST", "/v1/objections", {}),
+    "objection decision": ("POST", "/v1/objections/OBJ1/decision", {}),
+    "repair": ("POST", "/v1/repairs", {}),
+    "repair decision": ("POST", "/v1/repairs/REP1/decision", {}),
+    "overdue": ("GET", "/v1/due-process/overdue", {}),
 }  # fmt: skip
 
 WHO = ["public", "checker", "operator", "reviewer", "issuer", "firm", "person", "auditor",
@@ -142,6 +149,11 @@ MATRIX: dict[str, list[int]] = {
     "me":             [401, 403, 403, 403, 403, 200, 200, 403, 401, 401],
     "access log":     [401, 403, 403, 403, 403, 403, 403, 200, 401, 401],
     "records":        [401, 403, 403, 403, 201, 403, 403, 403, 401, 401],
+    "objection":      [401, 403, 422, 403, 403, 422, 422, 403, 401, 401],
+    "objection decision": [401, 403, 403, 422, 403, 403, 403, 403, 401, 401],
+    "repair":         [401, 403, 422, 403, 403, 422, 422, 403, 401, 401],
+    "repair decision": [401, 403, 403, 422, 403, 403, 403, 403, 401, 401],
+    "overdue":        [401, 403, 200, 403, 403, 403, 403, 200, 401, 401],
 }  # fmt: skip
 
 
@@ -164,7 +176,9 @@ def test_every_role_on_every_route(client: TestClient, keys: dict[str, str]) -> 
                  "/v1/subjects/{subject}/profile": f"/v1/subjects/{FIRM}/profile",
                  "/v1/subjects/{subject}/monitoring-points":
                      f"/v1/subjects/{FIRM}/monitoring-points",
-                 "/v1/lists/{rulebook}/{list_id}": LIST}  # fmt: skip
+                 "/v1/lists/{rulebook}/{list_id}": LIST,
+                 "/v1/objections/{objection}/decision": "/v1/objections/OBJ1/decision",
+                 "/v1/repairs/{repair}/decision": "/v1/repairs/REP1/decision"}  # fmt: skip
     for path, operations in spec.items():
         for method in operations:
             assert (method.upper(), templates.get(path, path)) in covered, (method, path)

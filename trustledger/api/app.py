@@ -27,6 +27,7 @@ from trustledger.api.routers import (
 )
 from trustledger.api.routers import (
     checks,
+    dueprocess,
     ledger,
     lists,
     monitoring,
@@ -103,6 +104,7 @@ def create_app(
         screening,
         access_log_routes,
         records,
+        dueprocess,
     ):
         app.include_router(router.router)
     app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
