@@ -18,6 +18,7 @@ import os
 import re
 import stat
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from trustledger.settings import Settings
 # the demo's generated source files (trustledger.demo.generate.write_demo_files)
 SOURCES = ("authorities.jsonl", "subjects.jsonl", "records.jsonl", "changes.jsonl", SAMPLE_FILE)
 ACTION = "public_procurement"
+DEBTOR = "JUD-DEBTOR-G1"
 
 runner = CliRunner()
 
@@ -98,7 +100,10 @@ def demo_numbers(data: Path) -> tuple[set[str], dict[str, dict[str, Any]], dict[
             if line.get("op", "issue") != "issue":
                 continue
             if line["subject"] in numbers:
-                person_lines.setdefault(line["subject"], line)
+                # a dishonest debtor's record if the person has one: a new one lists them
+                kept = person_lines.setdefault(line["subject"], line)
+                if line["category"] == DEBTOR and kept["category"] != DEBTOR:
+                    person_lines[line["subject"]] = line
             elif "legal_representative" in line and not representative:
                 representative = line
     with (data / SAMPLE_FILE).open(encoding="utf-8", newline="") as f:
@@ -113,6 +118,10 @@ def wrong_check(number: str) -> str:
     return number[:17] + ("0" if expected != "0" else "1")
 
 
+def _debtors_first(item: tuple[str, dict[str, Any]]) -> tuple[bool, str]:
+    return item[1]["category"] != DEBTOR, item[0]
+
+
 def issuer_files(
     directory: Path,
     numbers: set[str],
@@ -121,7 +130,7 @@ def issuer_files(
 ) -> list[Path]:
     """An issuer's files with deliberately bad lines about the demo's persons."""
     directory.mkdir()
-    (first, line), (second, _) = sorted(lines.items())[:2]
+    (first, line), (second, _) = sorted(lines.items(), key=_debtors_first)[:2]
     digits = next(n for n in sorted(numbers) if not n.endswith("X"))
     bad: list[bytes] = [
         orjson.dumps(dict(line, category="NOPE")),  # a person's record: unknown category
@@ -144,7 +153,9 @@ def issuer_files(
         writer.writerow({k: str(v) for k, v in dict(line, category="NOPE").items()})
         f.write(f"{second},{first},too few cells\n")
     good = directory / "good.jsonl"  # a further record about a person, accepted
-    good.write_bytes(orjson.dumps(dict(line, document_number=f"{line['document_number']}-2")))
+    recent = (Settings().today() - timedelta(days=2)).isoformat()  # a notice is due
+    good.write_bytes(orjson.dumps(dict(line, document_number=f"{line['document_number']}-2",
+                                       decision_date=recent, publication_date=recent)))  # fmt: skip
     return [jsonl, sheet, good]
 
 
@@ -185,7 +196,8 @@ def test_no_resident_id_number_in_anything_the_platform_writes(
     invoke(outputs, ["demo", "--subjects", "400", "--dir", str(data)])
     numbers, person_lines, representative = demo_numbers(data)
     assert len(numbers) >= 10 and len(person_lines) >= 3
-    persons = sorted(person_lines)
+    persons = [p for p, _ in sorted(person_lines.items(), key=_debtors_first)]
+    assert person_lines[persons[0]]["category"] == DEBTOR
 
     # an issuer's file with bad lines about persons: a rejects file is written
     issuer = issuer_files(tmp_path / "issuer", numbers, person_lines, representative)
@@ -255,6 +267,11 @@ def test_no_resident_id_number_in_anything_the_platform_writes(
         outputs += [r.text for r in responses]
         # a write while the API keeps the database open: it stays in the WAL
         invoke(outputs, ["ingest", str(issuer[2])])
+        # the notices that ingest made for the person, delivered to the outbox
+        invoke(outputs, ["notices", "list", persons[0]])
+        invoke(outputs, ["notices", "deliver"], 0, 5)
+        notices = sorted(p for p in (run_dir / "outbox").rglob("*") if p.is_file())
+        assert notices, "the new listing of a person was not notified"
 
         # the database files while the API holds the database open (so the WAL is there)
         forbidden = numbers | mistyped | {n[:14] for n in numbers}
@@ -280,7 +297,6 @@ def test_no_resident_id_number_in_anything_the_platform_writes(
         assert not leaks_in_files, f"resident ID numbers in files: {sorted(leaks_in_files)[:5]}"
 
     # modes of the files with personal data
-    notices = sorted(p for p in (run_dir / "outbox").rglob("*") if p.is_file())
     for path in (*rejects, what_if, run_dir / "person.key", *sources, *notices):
         assert mode(path) == 0o600, path
     # data files hold the numbers, so the search could find them: it looked
