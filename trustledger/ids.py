@@ -244,7 +244,7 @@ class IdCheck:
 
     @property
     def display_code(self) -> str:
-        return mask_code(self.code) if self.is_personal else self.code
+        return mask_resident_id(self.code) if self.is_personal else self.code
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -23,15 +23,23 @@ from trustledger.domain import (
     SubjectKind,
     Tier,
 )
-from trustledger.ids import IdCheck, PersonKeyer, check_identifier, check_uscc
+from trustledger.ids import (
+    IdCheck,
+    PersonKeyer,
+    check_identifier,
+    check_uscc,
+    mask_personal_numbers,
+)
 from trustledger.ledger.canonical import canonical_json
 from trustledger.ledger.projection import CORRECTABLE_FIELDS
 
 
 class Reject(Exception):
-    """A submission refused with its reason."""
+    """A submission refused with its reason. A reason may echo what it was given, so any
+    number in it that is, or may be, a resident ID number is masked (principle 6)."""
 
     def __init__(self, reason: str) -> None:
+        reason = mask_personal_numbers(reason)
         super().__init__(reason)
         self.reason = reason
 
