@@ -51,3 +51,36 @@ def test_a_changed_removed_or_inserted_row_is_found(store: Store) -> None:
     problems = verify_access_log(store)
     assert "row 4: expected row 3 (rows missing)" in problems
     assert "row 4: prev_hash does not match the row before" in problems
+
+
+def test_a_server_s_recorder_writes_in_order_and_loses_nothing(store: Store) -> None:
+    import threading
+
+    from trustledger.app.access import AccessRecorder
+
+    lock = threading.Lock()
+    recorder = AccessRecorder(store, lock, interval=0.05)
+    threads = [
+        threading.Thread(target=lambda t=t: [
+            recorder.add(CHECKER, "check", subject_id=f"P{t:016x}{i:016x}", purpose="x",
+                         detail={"n": i}) for i in range(200)])
+        for t in range(4)
+    ]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    recorder.flush()  # what a reader of the log does first
+    rows = read_access_log(store, limit=10_000)
+    assert len(rows) == 800 and verify_access_log(store) == []
+    for t in range(4):  # each thread's accesses in the order it made them
+        mine = [r.detail["n"] for r in rows if r.subject_id and r.subject_id[1:17] == f"{t:016x}"]
+        assert mine == list(range(200))
+    recorder.add(None, "lists.read", subject_id=None, purpose=None)
+    recorder.close()  # writes what is pending
+    assert len(read_access_log(store, limit=10_000)) == 801
+    # written before the answer when the interval is 0; nothing when disabled
+    AccessRecorder(store, lock, interval=0).add(CHECKER, "check", subject_id=None, purpose=None)
+    AccessRecorder(store, lock, enabled=False).add(CHECKER, "x", subject_id=None, purpose=None)
+    assert len(read_access_log(store, limit=10_000)) == 802
+    assert verify_access_log(store) == []

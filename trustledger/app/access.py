@@ -18,12 +18,12 @@ public (``None``). This module holds the rules a face applies:
 
 from __future__ import annotations
 
+import collections
 import functools
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from trustledger.app.errors import BadInput, Forbidden, NotFound
@@ -233,6 +233,13 @@ def verify_log(ctx: Context) -> list[str]:
     return verify_access_log(ctx.store)
 
 
+def _instant(ns: int) -> str:
+    """An instant in ns since the epoch as ISO 8601 in UTC, to the microsecond (the form
+    ``PendingAccess.of`` writes)."""
+    seconds, us = divmod(ns // 1000, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{us:06d}+00:00"
+
+
 # (principal, action, subject id, purpose, detail, time in ns): an access not yet written
 _Raw = tuple["Principal | None", str, "str | None", "str | None", "Mapping[str, Any] | None", int]
 
@@ -250,8 +257,8 @@ class AccessRecorder:
         self, store: Store, lock: threading.Lock, *, interval: float = 0.2, enabled: bool = True
     ) -> None:
         self.store, self.lock, self.interval, self.enabled = store, lock, interval, enabled
-        self._pending: list[_Raw] = []
-        self._guard = threading.Lock()  # orders appends and the hand-over to the writer
+        # appended without a lock (deque appends are atomic); the writer takes from the left
+        self._pending: collections.deque[_Raw] = collections.deque()
         self._stop = threading.Event()
         self.written = 0
         self._thread: threading.Thread | None = None
@@ -277,15 +284,15 @@ class AccessRecorder:
             with self.lock:
                 self._write([raw])
             return
-        with self._guard:
-            self._pending.append(raw)
+        self._pending.append(raw)
 
     def _write(self, batch: list[_Raw]) -> None:
-        from trustledger.access.log import PendingAccess, record_many
+        from trustledger.access.log import MAX_PURPOSE, PendingAccess, record_many
 
         record_many(self.store, [
-            PendingAccess.of(p, action, subject_id=sid, purpose=purpose, detail=detail,
-                             at=datetime.fromtimestamp(ns / 1e9, UTC))
+            PendingAccess(None if p is None else p.id, "public" if p is None else p.role,
+                          action, sid, None if purpose is None else purpose[:MAX_PURPOSE],
+                          detail or {}, _instant(ns))
             for p, action, sid, purpose, detail, ns in batch
         ])  # fmt: skip
         self.written += len(batch)
@@ -296,14 +303,13 @@ class AccessRecorder:
             self._flush_locked()
 
     def _flush_locked(self) -> None:
-        with self._guard:
-            batch, self._pending = self._pending, []
+        pending = self._pending
+        batch = [pending.popleft() for _ in range(len(pending))]  # what is there now
         if batch:
             try:
                 self._write(batch)
             except BaseException:
-                with self._guard:  # not lost: tried again at the next flush
-                    self._pending[:0] = batch
+                pending.extendleft(reversed(batch))  # not lost: tried again at the next flush
                 raise
 
     def _run(self) -> None:
