@@ -195,8 +195,12 @@ def main() -> None:
         store.close()
         (work / "bench_factory.py").write_text(FACTORY)
         env = {**os.environ, "TRUSTLEDGER_DB": db, "PYTHONPATH": str(work)}
-        http_off = over_http({**env, "BENCH_LOG": "0"}, 8793, key, paths, n)
-        http_on = over_http({**env, "BENCH_LOG": "1"}, 8794, key, paths, n)
+        # alternated, the best of two each: the machine is shared
+        runs: dict[str, list[dict[str, float]]] = {"0": [], "1": []}
+        for port in (8793, 8794):
+            for log in ("0", "1"):
+                runs[log].append(over_http({**env, "BENCH_LOG": log}, port, key, paths, n))
+        http_off, http_on = (max(runs[log], key=lambda r: r["checks_per_s"]) for log in "01")
     save("check_logged", {
         "subjects": args.subjects,
         "checks_per_run": n,

@@ -249,6 +249,12 @@ def test_an_issuer_writes_its_own_categories_in_its_own_name(
         decision_date="2025-06-01", publication_date="2025-06-02"))  # fmt: skip
     assert person.status_code == 201 and person.json()["subject"] is None
     assert KEYER.person_id(UNKNOWN) not in person.text
+    # a refused line about a person does not echo the ID number
+    refused = client.post("/v1/records", headers=court, json=debtor(
+        subject=UNKNOWN, subject_name="王五", document_number="(2025)粤0305执57号",
+        decision_date="2099-06-01", publication_date="2099-06-02"))  # fmt: skip
+    assert refused.status_code == 422
+    assert UNKNOWN not in refused.text and KEYER.person_id(UNKNOWN) not in refused.text
 
 
 def test_a_revoked_or_expired_key_is_refused_at_once(
