@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from trustledger.access import ApiKeyError, authenticate, create_key
 from trustledger.api import create_app
-from trustledger.api.models import KNOWN_AT_DOC, ON_DOC, PURPOSE_DOC
+from trustledger.api.models import KNOWN_AT_DOC, ON_DOC, PURPOSE_DOC, PURPOSE_PATTERN
 from trustledger.catalogue import national_catalogue
 from trustledger.evaluate.state import evaluate_all
 from trustledger.ids import ENV_PERSON_KEY, ENV_PERSON_KEY_FILE, PersonKeyer
@@ -602,7 +602,8 @@ def test_the_check_publishes_the_parameters_its_declarations_would(client: TestC
         known_at: Annotated[datetime | None, Query(description=KNOWN_AT_DOC)] = None,
         on: Annotated[date | None, Query(description=ON_DOC)] = None,
         purpose: Annotated[
-            str | None, Query(min_length=1, max_length=200, description=PURPOSE_DOC)
+            str | None,
+            Query(min_length=1, max_length=200, pattern=PURPOSE_PATTERN, description=PURPOSE_DOC),
         ] = None,
         authorization: Annotated[str | None, Header()] = None,
         x_api_key: Annotated[str | None, Header()] = None,

@@ -258,7 +258,8 @@ def test_the_api_views(plant: tuple[Store, MonitoringStore, Intake], db_url: str
     judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
     key_file = tmp_path / "person.key"
     key_file.write_text(bytes(range(32)).hex() + "\n")
-    key = create_key(store, "checker", "生态环境部门", ["green_channel"])
+    # monitoring is read by operators, reviewers and the subject itself (not checkers)
+    key = create_key(store, "operator", "生态环境部门")
     auth = {"Authorization": f"Bearer {key}"}
     with TestClient(create_app(Settings(db_url=db_url, person_key_file=key_file))) as c:
         assert c.get(f"/v1/monitoring/points/{MN}").status_code == 401

@@ -70,7 +70,7 @@ class PendingAccess:
             "public" if principal is None else principal.role,
             action,
             subject_id,
-            None if purpose is None else purpose[:MAX_PURPOSE],
+            None if purpose is None else purpose[:MAX_PURPOSE].replace("\x00", "\ufffd"),
             dict(detail or {}),
             when,
         )

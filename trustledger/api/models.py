@@ -23,6 +23,10 @@ KNOWN_AT_DOC = (
     " day; an instant before 1970 is 1970-01-01T00:00Z). Default: now, the live state."
 )
 ON_DOC = "The legal day on which standing is judged (YYYY-MM-DD). Default: today."
+# text that reaches the database: no NUL (PostgreSQL text cannot hold one); a purpose is one
+# line of plain text (no control characters)
+NO_NUL = r"^[^\x00]*$"
+PURPOSE_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 PURPOSE_DOC = (
     "Why the caller asks (kept in the access log). Required for a check on a person and a"
     " read of a person's file by anyone but the person."
@@ -185,11 +189,11 @@ class ListPage(BaseModel):
 
 class ScreenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
     region: str | None = Field(
         default=None, pattern=r"^[0-9]{2}(?:[0-9]{2}){0,2}$", description="2, 4 or 6 digits."
     )
-    address: str | None = Field(default=None, max_length=500)
+    address: str | None = Field(default=None, max_length=500, pattern=NO_NUL)
     limit: int = Field(default=10, ge=1, le=MAX_SCREEN)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import json
 import threading
 import time
 from collections.abc import Mapping
@@ -233,6 +234,12 @@ def verify_log(ctx: Context) -> list[str]:
     return verify_access_log(ctx.store)
 
 
+def _clean(text: str) -> str:
+    """No NUL in a logged text (PostgreSQL text cannot hold one; one poisoned row must not
+    stop the log): each becomes U+FFFD."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
 def _instant(ns: int) -> str:
     """An instant in ns since the epoch as ISO 8601 in UTC, to the microsecond (the form
     ``PendingAccess.of`` writes)."""
@@ -291,7 +298,7 @@ class AccessRecorder:
 
         record_many(self.store, [
             PendingAccess(None if p is None else p.id, "public" if p is None else p.role,
-                          action, sid, None if purpose is None else purpose[:MAX_PURPOSE],
+                          action, sid, None if purpose is None else _clean(purpose[:MAX_PURPOSE]),
                           detail or {}, _instant(ns))
             for p, action, sid, purpose, detail, ns in batch
         ])  # fmt: skip
@@ -406,6 +413,8 @@ def submit_record(ctx: Context, principal: Principal, line: dict[str, Any]) -> S
 
     if principal.role != "issuer" or principal.authority is None:
         raise Forbidden("only an issuer key submits records")
+    if "\\u0000" in json.dumps(line):
+        raise BadInput("a field holds a NUL character")
     op = line.get("op") or "issue"
     if op not in ISSUER_OPS:
         raise Forbidden(f"an issuer key may {', '.join(ISSUER_OPS)} records, not {op!r}")

@@ -33,6 +33,7 @@ from trustledger.api.models import (
     KNOWN_AT_DOC,
     ON_DOC,
     PURPOSE_DOC,
+    PURPOSE_PATTERN,
     BatchRequest,
     BatchResult,
     CheckResult,
@@ -51,7 +52,7 @@ _T = TypeVar("_T")
 # process, so GET /v1/check reads its request directly. What the declarations
 #     subject: Query(min_length=1, max_length=64), action: Query(min_length=1, max_length=64),
 #     known_at: Query(datetime | None), on: Query(date | None),
-#     purpose: Query(str | None, min_length=1, max_length=200),
+#     purpose: Query(str | None, min_length=1, max_length=200, pattern=PURPOSE_PATTERN),
 #     authorization: Header(str | None), x_api_key: Header(str | None)
 # would publish is spelled out here, and checked with the same pydantic constraints so the
 # answers (422 messages included) are the ones those declarations give.
@@ -70,7 +71,8 @@ CHECK_PARAMETERS: list[dict[str, Any]] = [
      "schema": {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}],
                 "description": ON_DOC, "title": "On"}},
     {"name": "purpose", "in": "query", "required": False, "description": PURPOSE_DOC,
-     "schema": {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 200},
+     "schema": {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 200,
+                           "pattern": PURPOSE_PATTERN},
                           {"type": "null"}], "description": PURPOSE_DOC, "title": "Purpose"}},
     {"name": "authorization", "in": "header", "required": False,
      "schema": {**_NULLABLE_STRING, "title": "Authorization"}},
@@ -80,7 +82,9 @@ CHECK_PARAMETERS: list[dict[str, Any]] = [
 _CHECK_TEXT: TypeAdapter[str] = TypeAdapter(Annotated[str, Field(min_length=1, max_length=64)])
 _KNOWN_AT: TypeAdapter[datetime] = TypeAdapter(KnownAt)
 _DATE: TypeAdapter[date] = TypeAdapter(date)
-_PURPOSE: TypeAdapter[str] = TypeAdapter(Annotated[str, Field(min_length=1, max_length=200)])
+_PURPOSE: TypeAdapter[str] = TypeAdapter(
+    Annotated[str, Field(min_length=1, max_length=200, pattern=PURPOSE_PATTERN)]
+)
 
 
 def _query(

@@ -54,7 +54,9 @@ class RepairDecisionIn(_Body):
     reasons: Reasons
 
 
-def _step(step: dueprocess.Step, status: int = 200) -> Response:
+def _step(state: ServerState, step: dueprocess.Step, status: int = 200) -> Response:
+    if step.reevaluated:
+        state.checks.look_now()  # its effect shows in the very next check
     response = json_response(step.to_json())
     response.status_code = status
     return response
@@ -75,7 +77,7 @@ async def file_objection(
             state.ctx, principal, record_id=body.record, ground=body.ground,
             reasons=body.reasons, evidence=body.evidence,
         )  # fmt: skip
-    return _step(step, 201)
+    return _step(state, step, 201)
 
 
 @router.post("/v1/objections/{objection}/decision", responses=problems(401, 403, 404, 409, 422))
@@ -91,7 +93,7 @@ async def decide_objection(
             state.ctx, principal, objection_id=objection, outcome=body.outcome,
             reasons=body.reasons,
         )  # fmt: skip
-    return _step(step)
+    return _step(state, step)
 
 
 @router.post("/v1/repairs", status_code=201, responses=problems(401, 403, 404, 409, 422))
@@ -106,7 +108,7 @@ async def apply_repair(
             state.ctx, principal, record_id=body.record, correction=body.correction,
             obligations=body.obligations, commitment=body.commitment,
         )  # fmt: skip
-    return _step(step, 201)
+    return _step(state, step, 201)
 
 
 @router.post("/v1/repairs/{repair}/decision", responses=problems(401, 403, 404, 409, 422))
@@ -121,7 +123,7 @@ async def decide_repair(
         step = dueprocess.decide_repair(
             state.ctx, principal, repair_id=repair, outcome=body.outcome, reasons=body.reasons
         )
-    return _step(step)
+    return _step(state, step)
 
 
 @router.get("/v1/due-process/overdue", responses=problems(401, 403))

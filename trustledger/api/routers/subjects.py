@@ -26,6 +26,7 @@ from trustledger.api.models import (
     KNOWN_AT_DOC,
     ON_DOC,
     PURPOSE_DOC,
+    PURPOSE_PATTERN,
     KnownAt,
     SubjectFile,
     SubjectProfiles,
@@ -62,7 +63,8 @@ async def profile(
     known_at: Annotated[KnownAt | None, Query(description=KNOWN_AT_DOC)] = None,
     on: Annotated[date | None, Query(description=ON_DOC)] = None,
     purpose: Annotated[
-        str | None, Query(min_length=1, max_length=200, description=PURPOSE_DOC)
+        str | None,
+        Query(min_length=1, max_length=200, pattern=PURPOSE_PATTERN, description=PURPOSE_DOC),
     ] = None,
 ) -> Response:
     """The subject's profiles under the published rulebooks: records, score, grade, lists
