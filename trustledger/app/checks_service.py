@@ -76,6 +76,12 @@ class CheckService:
         signature = state_signature(store)
         return signature, CheckIndex.load(store, timezone=self.settings.timezone)
 
+    def look_now(self) -> None:
+        """The next answer looks at the state first: a write through this server (a
+        decision, a record) has just changed it, and its caller should not wait the
+        interval to see its effect."""
+        self.checked = float("-inf")
+
     @property
     def stale(self) -> bool:
         """The index is known to lag the state: a rebuild is under way or failed."""
