@@ -10,6 +10,7 @@ from builders import COURT, PERSON_ID, authorities
 from typer.testing import CliRunner
 
 from trustledger.access import authenticate
+from trustledger.access.log import read_access_log
 from trustledger.catalogue import national_catalogue
 from trustledger.ids import ENV_PERSON_KEY, ENV_PERSON_KEY_FILE, PersonKeyer
 from trustledger.intake import Intake
@@ -58,4 +59,13 @@ def test_keys_create_list_revoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert authenticate(store, person.strip().splitlines()[0]) is None
     assert run("keys", "revoke", "p_nope")[0] == 2
     assert json.loads(run("keys", "list", "--json")[1])[1]["revoked"] is True
+    # a check on a person at the command line is a local read, in the access log
+    run("check", PERSON_ID, "air_travel")
+    (row,) = [r for r in read_access_log(store) if r.role == "local"]
+    assert (row.action, row.subject_id, row.principal_id) == (
+        "check",
+        KEYER.person_id(PERSON_ID),
+        None,
+    )
+    assert "user" in row.detail and PERSON_ID not in str(row.to_json())
     store.close()

@@ -375,7 +375,7 @@ def subject_file(ctx: Context, principal: Principal, when: When) -> dict[str, An
     found: list[dict[str, Any]] = []
     if row is not None:
         try:
-            found = profiles.view_of(profiles.profile(ctx, sid, when), "full")
+            found = profiles.view_of(profiles.profile(ctx, sid, when, log=False), "full")
         except NotFound:
             found = []
     records = [RecordRow._make(r)._asdict() for r in ctx.store.rows_where("records", "subject_id",

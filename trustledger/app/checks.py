@@ -133,9 +133,34 @@ def _index_as_known_at(ctx: Context, subject_id: str, when: When) -> CheckIndex:
                       timezone=ctx.settings.timezone)  # fmt: skip
 
 
-def check_subject(ctx: Context, subject: str, action: str, when: When) -> CheckAnswer:
-    """The decision for one subject and one action, with reasons."""
+def record_local(
+    ctx: Context, action: str, subject_id: str | None, detail: dict[str, Any] | None = None
+) -> None:
+    """A read at the command line — by someone holding the database itself, with no key —
+    in the access log: role ``local``, the operating-system user in ``detail``."""
+    import dataclasses
+    import getpass
+
+    from trustledger.access.log import PendingAccess, record_many
+
+    try:
+        user: str | None = getpass.getuser()
+    except Exception:
+        user = None
+    row = PendingAccess.of(None, action, subject_id=subject_id, purpose=None,
+                           detail={**(detail or {}), "user": user})  # fmt: skip
+    record_many(ctx.store, [dataclasses.replace(row, role="local")])
+
+
+def check_subject(
+    ctx: Context, subject: str, action: str, when: When, *, log: bool = True
+) -> CheckAnswer:
+    """The decision for one subject and one action, with reasons. A check on a person is
+    written to the access log as a local read (``log`` False: the caller logs it, as the
+    API does with its principal)."""
     subject_id = resolve_subject(ctx, subject)
+    if log and _is_person(subject_id):
+        record_local(ctx, "check", subject_id, {"action": action})
     if when.live:
         index = subject_index(ctx, subject_id)
     else:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from trustledger.app.checks import resolve_subject
+from trustledger.app.checks import record_local, resolve_subject
 from trustledger.app.errors import NotFound
 from trustledger.app.time import When
 
@@ -27,11 +27,16 @@ class SubjectProfiles:
 
 
 def profile(
-    ctx: Context, subject: str, when: When, *, rulebook_id: str | None = None
+    ctx: Context, subject: str, when: When, *, rulebook_id: str | None = None, log: bool = True
 ) -> SubjectProfiles:
+    """The subject's profiles; NotFound for an unknown subject or rulebook. A read of a
+    person's file is written to the access log as a local read (``log`` False: the caller
+    logs it, as the API does with its principal)."""
     from trustledger.evaluate.service import UnknownRulebook, UnknownSubject, subject_profiles
 
     subject_id = resolve_subject(ctx, subject)
+    if log and subject_id.startswith("P"):
+        record_local(ctx, "profile.read", subject_id, {"rulebook": rulebook_id})
     try:
         found = subject_profiles(ctx.store, ctx.catalogue, subject_id, at_us=when.at_us,
                                  on=when.on, rulebook_id=rulebook_id)  # fmt: skip

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from trustledger.api.deps import ServerState, json_response, require_role, server
+from trustledger.api.models import NO_NUL
 from trustledger.api.problems import problems
 from trustledger.app import dueprocess
 from trustledger.app.keys import Principal
@@ -22,7 +23,11 @@ from trustledger.app.keys import Principal
 router = APIRouter(tags=["due process"])
 
 Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256, hex")]
-Reasons = Annotated[str, Field(min_length=1, max_length=4000)]
+# no NUL: PostgreSQL text cannot hold one
+Reasons = Annotated[str, Field(min_length=1, max_length=4000, pattern=NO_NUL)]
+RecordId = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="A record id.")
+]
 ItemId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
@@ -31,7 +36,7 @@ class _Body(BaseModel):
 
 
 class ObjectionIn(_Body):
-    record: str = Field(min_length=1, max_length=64, description="The record objected to.")
+    record: RecordId = Field(description="The record objected to.")
     ground: Literal["content", "publicity", "listing", "repair_decision"]
     reasons: Reasons
     evidence: list[Digest] = Field(default_factory=list, max_length=50)
@@ -43,7 +48,7 @@ class ObjectionDecisionIn(_Body):
 
 
 class RepairIn(_Body):
-    record: str = Field(min_length=1, max_length=64, description="The record to repair.")
+    record: RecordId = Field(description="The record to repair.")
     correction: Digest
     obligations: Digest
     commitment: Digest

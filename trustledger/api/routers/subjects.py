@@ -78,7 +78,7 @@ async def profile(
     actions = frozenset() if principal is None else principal.actions
     with state.lock:
         row = access.subject(state.ctx, sid)
-        found = profiles.profile(state.ctx, sid, at, rulebook_id=rulebook)
+        found = profiles.profile(state.ctx, sid, at, rulebook_id=rulebook, log=False)
         store = state.ctx.store
         size = store.size() if at.at_us is None else store.size_at(at.at_us)
     if principal is not None:
