@@ -335,3 +335,22 @@ def test_an_ingest_notifies_the_subjects_it_harmed(ctx: Context, tmp_path: Path)
     assert {"record_issued", "listing_pending"} <= kinds
     # FIRM's file did not change: nothing new for it
     assert notice_store.for_subject(ctx.store, FIRM) == []
+
+
+def test_reasons_must_be_text(ctx: Context) -> None:
+    from trustledger.app.errors import BadInput
+
+    _setup(ctx, [debtor()], ["cn-spc-dishonest-debtors"])
+    firm = _principal(ctx, "subject", subject=FIRM)
+    record = _record(ctx, FIRM, "JUD-DEBTOR-G1")
+    for reasons, message in (("  ", "give the reasons in words"),
+                             ("a\x00b", "control characters"),
+                             ("x" * 4001, "at most 4,000")):  # fmt: skip
+        with pytest.raises(BadInput, match=message):
+            dueprocess.file_objection(ctx, firm, record_id=record, ground="content",
+                                      reasons=reasons)  # fmt: skip
+    with pytest.raises(BadInput, match="not one of content"):
+        dueprocess.file_objection(ctx, firm, record_id=record, ground="mood", reasons="x")
+    with pytest.raises(BadInput, match="not a SHA-256"):
+        dueprocess.file_objection(ctx, firm, record_id=record, ground="content", reasons="x",
+                                  evidence=["abc"])  # fmt: skip

@@ -121,6 +121,8 @@ def _text(value: str, what: str) -> str:
     value = value.strip()
     if not value:
         raise ProcedureError(f"{what}: give the reasons in words")
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise ProcedureError(f"{what}: control characters are not text")
     if len(value) > 4000:
         raise ProcedureError(f"{what}: at most 4,000 characters")
     return value
