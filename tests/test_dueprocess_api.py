@@ -130,6 +130,13 @@ def test_objection_upheld_changes_the_check_within_a_second(
     assert decided.status_code == 200, decided.text
     assert decided.json()["status"] == "upheld" and decided.json()["notices"]
     assert _until(client, keys["checker"], FIRM, "air_travel", "allow") < 1.0
+    # the subject's own file shows the objection, its decision and the notice it was sent
+    mine = client.get("/v1/me", headers=keys["firm"])
+    assert mine.status_code == 200, mine.text
+    file = mine.json()
+    assert [(o["id"], o["status"]) for o in file["objections"]] == [(objection["id"], "upheld")]
+    assert file["under_objection"] == []
+    assert any(n["kind"] == "objection_decided" for n in file["notices"])
     again = client.post(f"/v1/objections/{objection['id']}/decision", headers=keys["reviewer"],
                         json={"outcome": "dismissed", "reasons": "改判"})  # fmt: skip
     assert again.status_code == 409 and "already decided" in again.json()["detail"]

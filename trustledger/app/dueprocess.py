@@ -233,3 +233,19 @@ def release_hold(ctx: Context, actor: Principal, *, hold_id: str, reasons: str) 
     except procedures.ProcedureError as exc:
         raise _mapped(exc) from None
     return Step(row, _refresh(ctx, row.subject_id))
+
+
+def subject_file_section(ctx: Context, subject_id: str) -> dict[str, Any]:
+    """The subject's due process for its own file (`GET /v1/me`): every objection and
+    repair application with its status and decision, the holds of its listings, and the
+    objections that are open (what rests on those records is `under objection`)."""
+    from trustledger.ledger.projection import HoldRow
+
+    objections, repairs = of_subject(ctx, subject_id)
+    holds = [HoldRow._make(r) for r in ctx.store.rows_where("holds", "subject_id", [subject_id])]
+    return {
+        "objections": [o._asdict() for o in objections],
+        "under_objection": sorted({o.record_id for o in objections if o.status == "open"}),
+        "repairs": [r._asdict() for r in repairs],
+        "holds": [h._asdict() for h in holds],
+    }

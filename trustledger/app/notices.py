@@ -171,3 +171,11 @@ def notify_changes(
         )  # fmt: skip
     notice_store.save(ctx.store, built)
     return built
+
+
+def subject_file_section(ctx: Context, subject_id: str) -> dict[str, Any]:
+    """The subject's notices for its own file (`GET /v1/me`), oldest first."""
+    from trustledger.dueprocess import notice_store
+
+    notice_store.create_tables(ctx.store)
+    return {"notices": [n.to_json() for n in notice_store.for_subject(ctx.store, subject_id)]}
