@@ -128,6 +128,7 @@ ROUTES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "repair": ("POST", "/v1/repairs", {}),
     "repair decision": ("POST", "/v1/repairs/REP1/decision", {}),
     "overdue": ("GET", "/v1/due-process/overdue", {}),
+    "notices": ("GET", "/v1/notices", {}),
 }  # fmt: skip
 
 WHO = ["public", "checker", "operator", "reviewer", "issuer", "firm", "person", "auditor",
@@ -154,6 +155,7 @@ MATRIX: dict[str, list[int]] = {
     "repair":         [401, 403, 422, 403, 403, 422, 422, 403, 401, 401],
     "repair decision": [401, 403, 403, 422, 403, 403, 403, 403, 401, 401],
     "overdue":        [401, 403, 200, 403, 403, 403, 403, 200, 401, 401],
+    "notices":        [401, 403, 422, 422, 403, 200, 200, 403, 401, 401],
 }  # fmt: skip
 
 

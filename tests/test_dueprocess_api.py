@@ -137,6 +137,19 @@ def test_objection_upheld_changes_the_check_within_a_second(
     assert [(o["id"], o["status"]) for o in file["objections"]] == [(objection["id"], "upheld")]
     assert file["under_objection"] == []
     assert any(n["kind"] == "objection_decided" for n in file["notices"])
+    told = client.get("/v1/notices", headers=keys["firm"]).json()["notices"]
+    assert [n["id"] for n in told] == [n["id"] for n in file["notices"]]
+    assert client.get("/v1/notices", headers=keys["firm"],
+                      params={"subject": FIRM2}).status_code == 403  # fmt: skip
+    # every notice is in the access log with the principal whose decision caused it
+    from trustledger.access.log import read_access_log
+    from trustledger.access.principals import authenticate
+
+    reviewer = authenticate(store, keys["reviewer"]["Authorization"].split()[1])
+    assert reviewer is not None
+    issued = [e for e in read_access_log(store, subject_id=FIRM, limit=1000)
+              if e.action == "notice.issued"]  # fmt: skip
+    assert issued and all(e.principal_id == reviewer.id for e in issued)
     again = client.post(f"/v1/objections/{objection['id']}/decision", headers=keys["reviewer"],
                         json={"outcome": "dismissed", "reasons": "改判"})  # fmt: skip
     assert again.status_code == 409 and "already decided" in again.json()["detail"]

@@ -70,7 +70,7 @@ def _refresh(ctx: Context, subject_id: str) -> int:
 
 
 def _decided(
-    ctx: Context, row: ObjectionRow | RepairRow, kind: str, before_us: int
+    ctx: Context, actor: Principal, row: ObjectionRow | RepairRow, kind: str, before_us: int
 ) -> tuple[str, ...]:
     """The decision's notice to the subject, and the notices of what changed because of it
     (a listing ended, a measure stopped), all stored once."""
@@ -88,7 +88,21 @@ def _decided(
     )  # fmt: skip
     notice_store.save(ctx.store, [notice])
     changed = notify_changes(ctx, row.subject_id, before_at_us=before_us)
-    return (notice.id, *(n.id for n in changed))
+    sent = (notice, *changed)
+    log_notices(ctx, actor, row.subject_id, sent, cause=row.id)
+    return tuple(n.id for n in sent)
+
+
+def log_notices(
+    ctx: Context, actor: Principal | None, subject_id: str, notices: Sequence[Any], *, cause: str
+) -> None:
+    """Each notice in the access log with the principal whose step caused it (None: the
+    platform itself, e.g. an ingest)."""
+    from trustledger.app.access import record
+
+    for notice in notices:
+        record(ctx, actor, "notice.issued", subject_id=subject_id, purpose="due process",
+               detail={"notice": notice.id, "kind": str(notice.kind), "cause": cause})  # fmt: skip
 
 
 def file_objection(
@@ -132,7 +146,7 @@ def decide_objection(
     except procedures.ProcedureError as exc:
         raise _mapped(exc) from None
     refreshed = _refresh(ctx, row.subject_id)
-    return Step(row, refreshed, _decided(ctx, row, "objection_decided", before))
+    return Step(row, refreshed, _decided(ctx, actor, row, "objection_decided", before))
 
 
 def apply_repair(
@@ -172,7 +186,7 @@ def decide_repair(
     except procedures.ProcedureError as exc:
         raise _mapped(exc) from None
     refreshed = _refresh(ctx, row.subject_id)
-    return Step(row, refreshed, _decided(ctx, row, "repair_decided", before))
+    return Step(row, refreshed, _decided(ctx, actor, row, "repair_decided", before))
 
 
 def overdue(ctx: Context) -> list[ObjectionRow | RepairRow]:

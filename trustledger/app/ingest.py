@@ -107,8 +107,14 @@ NOTIFY_AT_ONCE = 1_000
 def notify(ctx: Context, touched: set[str], before_us: int | None) -> int:
     """The adverse-action notices of what an ingest changed for the subjects it touched
     (a new negative record, a listing pending or in effect, a measure starting)."""
+    from trustledger.app.dueprocess import log_notices
     from trustledger.app.notices import notify_changes
 
     if len(touched) > NOTIFY_AT_ONCE:
         return 0
-    return sum(len(notify_changes(ctx, sid, before_at_us=before_us)) for sid in sorted(touched))
+    count = 0
+    for sid in sorted(touched):
+        built = notify_changes(ctx, sid, before_at_us=before_us)
+        log_notices(ctx, None, sid, built, cause="ingest")
+        count += len(built)
+    return count

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from trustledger.api.deps import ServerState, json_response, require_role, server
+from trustledger.api.deps import ServerState, json_response, require_role, server, subject_id
 from trustledger.api.models import NO_NUL
 from trustledger.api.problems import problems
-from trustledger.app import dueprocess
+from trustledger.app import dueprocess, notices
+from trustledger.app.errors import BadInput, Forbidden
 from trustledger.app.keys import Principal
 
 router = APIRouter(tags=["due process"])
@@ -140,3 +141,30 @@ async def overdue(
     with state.lock:
         late = dueprocess.overdue(state.ctx)
     return json_response([row._asdict() for row in late])
+
+
+@router.get("/v1/notices", responses=problems(401, 403, 404, 422))
+async def list_notices(
+    state: Annotated[ServerState, Depends(server)],
+    principal: Annotated[Principal, Depends(require_role("subject", "operator", "reviewer"))],
+    subject: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64,
+              description="Whose notices (operators and reviewers; a subject key reads its "
+              "own and may omit it)."),
+    ] = None,
+) -> Response:  # fmt: skip
+    """The adverse-action notices sent to a subject, oldest first, with their delivery."""
+    if principal.role == "subject":
+        sid = principal.subject
+        if subject is not None and subject_id(state, subject, "subject") != sid:
+            raise Forbidden("a subject key reads its own notices only")
+    elif subject is None:
+        raise BadInput("subject: whose notices (a USCC or ledger id)")
+    else:
+        sid = subject_id(state, subject, "subject")
+    assert sid is not None
+    state.log.add(principal, "notices.read", subject_id=sid, purpose=None)
+    with state.lock:
+        found = notices.list_notices(state.ctx, sid)
+    return json_response(found.to_json())
