@@ -220,3 +220,19 @@ def test_a_pending_listing_denies_nothing_until_its_notice_period_ends(
     _until(client, keys["checker"], FIRM2, "air_travel", "allow")
     later = RECENT + timedelta(days=40)
     assert _status(client, keys["checker"], FIRM2, "air_travel", later) == "deny"
+
+
+def test_a_judgment_debtor_who_performs_is_removed(
+    client: TestClient, keys: dict[str, dict[str, str]], store: Store
+) -> None:
+    court = {"Authorization": f"Bearer {create_key(store, 'issuer', '南山法院', authority=COURT)}"}
+    assert _status(client, keys["checker"], FIRM, "air_travel") == "deny"
+    ended = client.post("/v1/records", headers=court, json={
+        "op": "end", "authority": COURT, "subject": FIRM, "category": "JUD-DEBTOR-G1",
+        "target_document_number": "(2024)粤0305执1234号",
+        "document_number": "(2024)粤0305执1234号之一", "effective_date": TODAY.isoformat(),
+        "reason": "performed"})  # fmt: skip
+    assert ended.status_code == 201, ended.text
+    assert _until(client, keys["checker"], FIRM, "air_travel", "allow") < 1.0
+    yesterday = TODAY - timedelta(days=1)
+    assert _status(client, keys["checker"], FIRM, "air_travel", yesterday) == "deny"

@@ -33,6 +33,8 @@ async def submit(
     with state.lock:
         result = access.submit_record(state.ctx, principal, line)
     body = result.body
+    if body["refreshed"]:
+        state.checks.look_now()  # the very next check sees the change
     state.log.add(principal, "records.submit", subject_id=result.subject_id, purpose=None,
                   detail={"op": line.get("op") or "issue", "outcome": body["outcome"],
                           "ref": body["ref"]})  # fmt: skip
