@@ -121,6 +121,13 @@ def test_a_dismissed_objection_keeps_the_listing(ctx: Context) -> None:
                                       reasons="不应列入").row  # fmt: skip
     with pytest.raises(Conflict, match="still open"):
         dueprocess.file_objection(ctx, firm, record_id=record, ground="listing", reasons="再次")
+    # the record and the listing resting on it show as under objection
+    from trustledger.evaluate.service import subject_profiles
+
+    (profile,) = subject_profiles(ctx.store, national_catalogue(), FIRM, at_us=None, on=TODAY)
+    (view,) = [r for r in profile.records if r.record_id == record]
+    assert view.under_objection == filed.id
+    assert profile.lists[0].under_objection == [record]
     decided = dueprocess.decide_objection(
         ctx, reviewer, objection_id=filed.id, outcome="dismissed", reasons="理由不成立"
     )

@@ -122,6 +122,9 @@ class RecordViewOut(BaseModel):
     published: str
     publicity_ends: str | None
     counted: bool
+    under_objection: str | None = Field(
+        default=None, description="The open objection contesting this record, if any."
+    )
 
 
 class ListMembershipOut(BaseModel):
@@ -132,6 +135,15 @@ class ListMembershipOut(BaseModel):
     until: str | None
     records: builtins.list[str]
     condition: str
+    effective_from: str | None = Field(
+        default=None,
+        description="The day the listing takes effect after its notice period (pending "
+        "before; null: not before it ends).",
+    )
+    under_objection: builtins.list[str] = Field(
+        default_factory=builtins.list,
+        description="Records behind the listing that an open objection contests.",
+    )
 
 
 class MeasureOut(BaseModel):

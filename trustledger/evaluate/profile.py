@@ -141,6 +141,8 @@ class RecordView(NamedTuple):
     published: str
     publicity_ends: str | None
     counted: bool
+    # an open objection to the record, as known at the evaluation instant (its id)
+    under_objection: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,8 @@ class ListMembership:
     # the day the listing takes effect, after the rulebook's notice period (until then it is
     # pending: not published, denying nothing); None: it ends before it would
     effective_from: str | None = None
+    # the records behind it that an open objection contests: the listing is under objection
+    under_objection: list[str] = field(default_factory=list)
 
     def status_on(self, day: str) -> str:
         return (
@@ -370,6 +374,7 @@ def evaluate_subject(
     situation = _Situation(cr, subject, records)
     in_force = situation.in_force(on)
     counted = {r.id for r, _ in in_force}
+    contested = {o.record_id: o.id for o in objections if o.decided_date is None}
     for record, _, record_facts in situation.covered:
         ends = situation.publicity_end[record.id]
         profile.records.append(
@@ -382,13 +387,14 @@ def evaluate_subject(
                 record.publication_date,
                 ends.isoformat() if ends else None,
                 record.id in counted,
+                contested.get(record.id),
             )
         )
     for record in situation.uncovered:
         profile.records.append(
             RecordView(
                 record.id, record.category, record.tier, 0, "not covered by this rulebook",
-                record.publication_date, None, False,
+                record.publication_date, None, False, contested.get(record.id),
             )
         )  # fmt: skip
 
@@ -456,6 +462,7 @@ def evaluate_subject(
                 record_ids,
                 cl.spec.when.text,
                 effective.isoformat() if effective is not None else None,
+                [r for r in record_ids if r in contested],
             )
             profile.history.append(membership)
             representatives = sorted(

@@ -143,7 +143,7 @@ async def overdue(
     return json_response([row._asdict() for row in late])
 
 
-@router.get("/v1/notices", responses=problems(401, 403, 404, 422))
+@router.get("/v1/notices", responses=problems(400, 401, 403, 404, 422))
 async def list_notices(
     state: Annotated[ServerState, Depends(server)],
     principal: Annotated[Principal, Depends(require_role("subject", "operator", "reviewer"))],
