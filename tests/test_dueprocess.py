@@ -361,3 +361,19 @@ def test_reasons_must_be_text(ctx: Context) -> None:
     with pytest.raises(BadInput, match="not a SHA-256"):
         dueprocess.file_objection(ctx, firm, record_id=record, ground="content", reasons="x",
                                   evidence=["abc"])  # fmt: skip
+
+
+def test_a_daily_scan_tells_subjects_their_listing_took_effect(ctx: Context) -> None:
+    from trustledger.app.notices import scan
+    from trustledger.dueprocess import notice_store
+
+    _setup(ctx, [debtor(decision_date="2026-11-18", publication_date="2026-11-20")],
+           ["cn-spc-dishonest-debtors"])  # fmt: skip
+    assert scan(ctx).notices == 0  # still pending today (effective 2026-12-20)
+    later = Context(ctx.settings, ctx.store, _clock(date(2026, 12, 21)), _keyer=KEYER)
+    found = scan(later)
+    assert (found.subjects, found.after.isoformat()) == (1, "2026-12-14")
+    kinds = [n.notice.kind for n in notice_store.for_subject(ctx.store, FIRM)]
+    assert "listing_effective" in kinds
+    again = scan(later)  # told once, however often it runs
+    assert len(notice_store.for_subject(ctx.store, FIRM)) == len(kinds) and again.subjects == 1

@@ -179,3 +179,35 @@ def subject_file_section(ctx: Context, subject_id: str) -> dict[str, Any]:
 
     notice_store.create_tables(ctx.store)
     return {"notices": [n.to_json() for n in notice_store.for_subject(ctx.store, subject_id)]}
+
+
+@dataclass(frozen=True)
+class Scan:
+    after: date
+    through: date
+    subjects: int
+    notices: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"after": self.after.isoformat(), "through": self.through.isoformat(),
+                "subjects": self.subjects, "notices": self.notices}  # fmt: skip
+
+
+def scan(ctx: Context, *, after: date | None = None) -> Scan:
+    """Notices of what time alone changed: listings whose notice period ended after
+    ``after`` (default a week ago) and by today take effect — each subject is told once,
+    however often this runs (run it daily)."""
+    from datetime import timedelta
+
+    from trustledger.app.dueprocess import log_notices
+    from trustledger.evaluate.queries import taking_effect
+
+    today = ctx.today()
+    start = after or today - timedelta(days=7)
+    subjects = taking_effect(ctx.store, start.isoformat(), today.isoformat())
+    count = 0
+    for sid in subjects:
+        built = notify_changes(ctx, sid, before_at_us=ctx.now_us(), on=today, before_on=start)
+        log_notices(ctx, None, sid, built, cause="notice period ended")
+        count += len(built)
+    return Scan(start, today, len(subjects), count)

@@ -89,3 +89,35 @@ def address(
         print_json(done.to_json())
     else:
         say_line(f"notices to {done.subject_id} go to {done.address}")
+
+
+@app.command("scan")
+def scan(
+    after: Annotated[
+        str | None,
+        typer.Option(help="Listings that took effect after this day (YYYY-MM-DD; default a "
+                     "week ago) and by today."),
+    ] = None,
+    json_output: JsonOption = False,
+    db: DbOption = None,
+) -> None:  # fmt: skip
+    """Tell the subjects whose pending listings took effect since AFTER (their notice
+    period ended): run daily; each is told once."""
+    from datetime import date
+
+    from trustledger.app import notices
+    from trustledger.app.errors import BadInput
+
+    try:
+        day = None if after is None else date.fromisoformat(after)
+    except ValueError:
+        raise BadInput(f"--after {after!r} is not a date (YYYY-MM-DD)") from None
+    with context(db) as ctx:
+        found = notices.scan(ctx, after=day)
+    if json_output:
+        print_json(found.to_json())
+        return
+    say_line(
+        f"{found.notices} notice(s) to {found.subjects} subject(s) whose listings took effect "
+        f"after {found.after} and by {found.through}"
+    )

@@ -106,3 +106,14 @@ def stale_subjects(store: Store) -> set[str]:
         return set()
     evaluated = dict(store.query("SELECT subject_id, ledger_size FROM state_subjects"))
     return {s for s, seq in latest_positions(store).items() if seq >= evaluated.get(s, -1)}
+
+
+def taking_effect(store: Store, after: str, through: str) -> list[str]:
+    """Subjects with a listing that took effect in ``(after, through]`` (ISO days): the end
+    of a notice period, which time alone brings."""
+    rows = store.query(
+        "SELECT DISTINCT subject_id FROM state_lists WHERE effective_from > ? "
+        "AND effective_from <= ? AND since < effective_from ORDER BY subject_id",
+        (after, through),
+    )
+    return [str(r[0]) for r in rows]
