@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import COURT, FIRM, FIRM2, MARKET, TAX, authorities, debtor, issue
+from builders import COURT, FIRM, FIRM2, MARKET, TAX, authorities, debtor, issue, uscc
 from fastapi.testclient import TestClient
 
 from trustledger.access import create_key
@@ -26,6 +26,7 @@ from trustledger.rulebook.publish import publish_rulebook
 from trustledger.settings import Settings
 
 KEY_BYTES = bytes(range(32))
+FIRM3 = uscc("91", "440305", "MA5DA0C3")
 KEYER = PersonKeyer(KEY_BYTES)
 SHIPPED = Path(__file__).parent.parent / "trustledger" / "rulebooks_shipped"
 PROOF = hashlib.sha256(b"proof").hexdigest()
@@ -41,7 +42,7 @@ def store(db_url: str) -> Iterator[Store]:
     lines = [
         *authorities(),
         debtor(),
-        issue(subject=FIRM2, subject_name="北京某某", authority=MARKET,
+        issue(subject=FIRM3, subject_name="深圳市新来有限公司", authority=MARKET,
               category="MKT-SERIOUS-DISHONEST", title="严重违法失信",
               document_number="市监严〔2025〕1号", decision_date="2025-05-28",
               publication_date="2025-06-01"),
@@ -64,6 +65,7 @@ def keys(store: Store) -> dict[str, dict[str, str]]:
     made = {
         "firm": create_key(store, "subject", "华韵", subject=FIRM),
         "firm2": create_key(store, "subject", "北京某某", subject=FIRM2),
+        "firm3": create_key(store, "subject", "新来", subject=FIRM3),
         "reviewer": create_key(store, "reviewer", "信用中心复核", authority=TAX),
         "court reviewer": create_key(store, "reviewer", "法院复核", authority=COURT),
         "checker": create_key(store, "checker", "民航、采购", ["air_travel", "public_procurement"]),
@@ -158,30 +160,26 @@ def test_objection_upheld_changes_the_check_within_a_second(
 def test_repair_too_early_is_refused_with_the_date_then_granted(
     client: TestClient, keys: dict[str, dict[str, str]], store: Store
 ) -> None:
-    assert _status(client, keys["checker"], FIRM2, "public_procurement") == "deny"
     proof = {"correction": PROOF, "obligations": PROOF, "commitment": PROOF}
     recent = _record(store, FIRM2, "市监严〔新〕2号")
     early = client.post("/v1/repairs", headers=keys["firm2"], json={"record": recent, **proof})
     first = (RECENT.replace(year=RECENT.year + 1) if not (RECENT.month == 2 and RECENT.day == 29)
              else date(RECENT.year + 1, 2, 28))  # fmt: skip
     assert early.status_code == 409 and first.isoformat() in early.json()["detail"]
-    old = _record(store, FIRM2, "市监严〔2025〕1号")
-    applied = client.post("/v1/repairs", headers=keys["firm2"], json={"record": old, **proof})
+    # a year after its publication, FIRM3's serious record may be repaired
+    assert _status(client, keys["checker"], FIRM3, "public_procurement") == "deny"
+    old = _record(store, FIRM3, "市监严〔2025〕1号")
+    applied = client.post("/v1/repairs", headers=keys["firm3"], json={"record": old, **proof})
     assert applied.status_code == 201, applied.text
     granted = client.post(f"/v1/repairs/{applied.json()['id']}/decision",
                           headers=keys["reviewer"],
                           json={"outcome": "granted", "reasons": "已整改，承诺已签署"})  # fmt: skip
     assert granted.status_code == 200 and granted.json()["status"] == "granted"
     assert store.get_row("records", old).status == "repaired"
-    # the recent serious record still lists FIRM2, so the procurement bar stays — now resting
-    # on that record alone
-    reasons = client.get(
-        "/v1/check",
-        headers=keys["checker"],
-        params={"subject": FIRM2, "action": "public_procurement"},
-    ).json()["reasons"]
-    assert any(recent in r["records"] for r in reasons)
-    assert all(old not in r["records"] for r in reasons)
+    # off the list: the check allows within a second; before the grant it still denied
+    assert _until(client, keys["checker"], FIRM3, "public_procurement", "allow") < 1.0
+    before = TODAY - timedelta(days=1)
+    assert _status(client, keys["checker"], FIRM3, "public_procurement", before) == "deny"
 
 
 def test_only_the_right_principal_takes_each_step(

@@ -74,7 +74,7 @@ def _decided(
 ) -> tuple[str, ...]:
     """The decision's notice to the subject, and the notices of what changed because of it
     (a listing ended, a measure stopped), all stored once."""
-    from trustledger.app.notices import notify_changes
+    from trustledger.app.notices import log_notices, notify_changes
     from trustledger.dueprocess import notice_store
     from trustledger.dueprocess.notices import NoticeKind, RecordRef, decision_notice
 
@@ -91,18 +91,6 @@ def _decided(
     sent = (notice, *changed)
     log_notices(ctx, actor, row.subject_id, sent, cause=row.id)
     return tuple(n.id for n in sent)
-
-
-def log_notices(
-    ctx: Context, actor: Principal | None, subject_id: str, notices: Sequence[Any], *, cause: str
-) -> None:
-    """Each notice in the access log with the principal whose step caused it (None: the
-    platform itself, e.g. an ingest)."""
-    from trustledger.app.access import record
-
-    for notice in notices:
-        record(ctx, actor, "notice.issued", subject_id=subject_id, purpose="due process",
-               detail={"notice": notice.id, "kind": str(notice.kind), "cause": cause})  # fmt: skip
 
 
 def file_objection(

@@ -107,8 +107,7 @@ NOTIFY_AT_ONCE = 1_000
 def notify(ctx: Context, touched: set[str], before_us: int | None) -> int:
     """The adverse-action notices of what an ingest changed for the subjects it touched
     (a new negative record, a listing pending or in effect, a measure starting)."""
-    from trustledger.app.dueprocess import log_notices
-    from trustledger.app.notices import notify_changes
+    from trustledger.app.notices import log_notices, notify_changes
 
     if len(touched) > NOTIFY_AT_ONCE:
         return 0

@@ -15,6 +15,9 @@ from trustledger.app.checks import resolve_subject
 from trustledger.app.errors import BadInput, ConfigError, NotFound
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from trustledger.access.principals import Principal
     from trustledger.app.context import Context
     from trustledger.dueprocess.notice_store import StoredNotice
     from trustledger.dueprocess.notices import Notice, Remedies
@@ -199,7 +202,6 @@ def scan(ctx: Context, *, after: date | None = None) -> Scan:
     however often this runs (run it daily)."""
     from datetime import timedelta
 
-    from trustledger.app.dueprocess import log_notices
     from trustledger.evaluate.queries import taking_effect
 
     today = ctx.today()
@@ -211,3 +213,17 @@ def scan(ctx: Context, *, after: date | None = None) -> Scan:
         log_notices(ctx, None, sid, built, cause="notice period ended")
         count += len(built)
     return Scan(start, today, len(subjects), count)
+
+
+def log_notices(
+    ctx: Context, actor: Principal | None, subject_id: str, notices: Sequence[Notice], *,
+    cause: str,
+) -> None:  # fmt: skip
+    """Each notice in the access log with the principal whose step caused it (None: the
+    platform itself — an ingest, the daily scan)."""
+    from trustledger.access.log import record_access
+
+    for notice in notices:
+        detail = {"notice": notice.id, "kind": str(notice.kind), "cause": cause}
+        record_access(ctx.store, actor, "notice.issued", subject_id=subject_id,
+                      purpose="due process", detail=detail)  # fmt: skip
