@@ -62,6 +62,22 @@ def list_notices(ctx: Context, subject: str) -> SubjectNotices:
     return SubjectNotices(subject_id, notice_store.for_subject(ctx.store, subject_id))
 
 
+def notices_for(ctx: Context, principal: Principal, subject_id: str | None) -> SubjectNotices:
+    """The notices a principal may read: a subject key its own (naming another subject is
+    refused); an operator or a reviewer those of the subject it names."""
+    from trustledger.app.errors import BadInput, Forbidden
+
+    if principal.role == "subject":
+        if subject_id is not None and subject_id != principal.subject:
+            raise Forbidden("a subject key reads its own notices only")
+        subject_id = principal.subject
+    elif subject_id is None:
+        raise BadInput("subject: whose notices (a USCC or ledger id)")
+    if subject_id is None:
+        raise Forbidden("this subject key names no subject")
+    return list_notices(ctx, subject_id)
+
+
 def rendered_text(ctx: Context, notice_id: str) -> str:
     """One notice as its subject reads it (Chinese, then English)."""
     from trustledger.dueprocess import notice_store

@@ -165,15 +165,8 @@ def sql_outcomes(con: Any, cr: CompiledRulebook, on: date) -> list[Outcome]:
     # read twice below (score, then lists): join and filter once
     _create(con, "TABLE", "facts", facts)
     if isinstance(form, BandedScore):
-        total = f"{form.base} + coalesce(sum(f.points), 0)"
-        if form.floor is not None:
-            total = f"greatest({total}, {form.floor})"
-        if form.ceiling is not None:
-            total = f"least({total}, {form.ceiling})"
-        bands = " ".join(
-            f"WHEN score >= {b.min} THEN '{b.grade}'" if b.min is not None else
-            f"WHEN true THEN '{b.grade}'" for b in form.bands
-        )  # fmt: skip
+        total = _score_sql(form, "coalesce(sum(f.points), 0)")
+        bands = _bands_sql(form, "score")
         scored = "scored_points"
         _create(
             con,
@@ -396,19 +389,10 @@ def _sweep_query(con: Any, cr: CompiledRulebook, sweep: SweepParts) -> str:
     if isinstance(form, BandedScore):
 
         def total(column: str) -> str:
-            out = f"{form.base} + s.{column}"
-            if form.floor is not None:
-                out = f"greatest({out}, {form.floor})"
-            if form.ceiling is not None:
-                out = f"least({out}, {form.ceiling})"
-            return f"CAST({out} AS BIGINT)"
+            return f"CAST({_score_sql(form, f's.{column}')} AS BIGINT)"
 
         def banded(column: str) -> str:
-            picks = " ".join(
-                f"WHEN {column} >= {b.min} THEN '{b.grade}'" if b.min is not None else
-                f"WHEN true THEN '{b.grade}'" for b in form.bands
-            )  # fmt: skip
-            return f"CASE {picks} ELSE '' END"
+            return f"CASE {_bands_sql(form, column)} ELSE '' END"
 
         scored = f"""SELECT s.*, {banded("s.score")} AS grade, {banded("s.p_score")} AS p_grade
                      FROM (SELECT {base}, {total("points_total")} AS score,
@@ -560,15 +544,8 @@ def _grid_query(con: Any, cr: CompiledRulebook) -> str:
     )
     form = rb.score
     if isinstance(form, BandedScore):
-        total = f"{form.base} + coalesce(g.points_total, 0)"
-        if form.floor is not None:
-            total = f"greatest({total}, {form.floor})"
-        if form.ceiling is not None:
-            total = f"least({total}, {form.ceiling})"
-        bands = " ".join(
-            f"WHEN score >= {b.min} THEN '{b.grade}'" if b.min is not None else
-            f"WHEN true THEN '{b.grade}'" for b in form.bands
-        )  # fmt: skip
+        total = _score_sql(form, "coalesce(g.points_total, 0)")
+        bands = _bands_sql(form, "score")
         _create(
             con,
             "TABLE",
@@ -611,6 +588,24 @@ def _grid_query(con: Any, cr: CompiledRulebook) -> str:
     return _turns(compile_sql_timeline(conds, dialect), hits)
 
 
+def _score_sql(form: BandedScore, points: str) -> str:
+    """The banded score in SQL: the base plus ``points``, clamped to the floor and ceiling."""
+    total = f"{form.base} + {points}"
+    if form.floor is not None:
+        total = f"greatest({total}, {form.floor})"
+    if form.ceiling is not None:
+        total = f"least({total}, {form.ceiling})"
+    return total
+
+
+def _bands_sql(form: BandedScore, score: str) -> str:
+    """The WHEN arms picking the grade band of ``score`` (the first band it reaches)."""
+    return " ".join(
+        f"WHEN {score} >= {b.min} THEN '{b.grade}'" if b.min is not None else
+        f"WHEN true THEN '{b.grade}'" for b in form.bands
+    )  # fmt: skip
+
+
 def _banded_with_lists(
     cr: CompiledRulebook, form: BandedScore, facts: str, dialect: Dialect, on: date
 ) -> str:
@@ -620,15 +615,8 @@ def _banded_with_lists(
     parts = compile_sql_parts(
         {f"l{i}": spec.when.tree for i, spec in enumerate(cr.rulebook.lists)}, dialect, on
     )
-    total = f"{form.base} + coalesce(g.points_total, 0)"
-    if form.floor is not None:
-        total = f"greatest({total}, {form.floor})"
-    if form.ceiling is not None:
-        total = f"least({total}, {form.ceiling})"
-    bands = " ".join(
-        f"WHEN score >= {b.min} THEN '{b.grade}'" if b.min is not None else
-        f"WHEN true THEN '{b.grade}'" for b in form.bands
-    )  # fmt: skip
+    total = _score_sql(form, "coalesce(g.points_total, 0)")
+    bands = _bands_sql(form, "score")
     columns = ",\n               ".join(["f.subject_id", "sum(f.points) AS points_total",
                                         *parts.columns])  # fmt: skip
     return f"""

@@ -9,8 +9,9 @@ projection, stopping at T. The projection is used only to find which entries to 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from trustledger.ledger.projection import HoldRow, ObjectionRow, Projector, RecordRow
+from trustledger.ledger.projection import TABLES, HoldRow, ObjectionRow, Projector, RecordRow
 from trustledger.ledger.store import Store
 
 
@@ -34,35 +35,33 @@ def objections_as_of(
 ) -> dict[str, list[ObjectionRow]]:
     """Subject → its objections as the ledger of ``size`` entries knew them: filed within
     it, and still open if their decision came later."""
-    rows = (
-        [ObjectionRow._make(r) for r in store.iter_rows("objections")]
-        if subject_ids is None
-        else store.rows_where("objections", "subject_id", sorted(set(subject_ids)))
-    )
-    out: dict[str, list[ObjectionRow]] = {}
-    for row in rows:
-        if row.filed_seq >= size:
-            continue
-        if row.last_seq >= size:
-            row = row._replace(status="open", decided_date=None, reviewer=None, reasons=None)
-        out.setdefault(row.subject_id, []).append(row)
-    return out
+    undecided = {"status": "open", "decided_date": None, "reviewer": None, "reasons": None}
+    return _as_of(store, "objections", subject_ids, size, undecided)
 
 
 def holds_as_of(
     store: Store, subject_ids: Iterable[str] | None, size: int
 ) -> dict[str, list[HoldRow]]:
     """Subject → the holds of its listings as the ledger of ``size`` entries knew them."""
+    unreleased = {"status": "open", "released_date": None, "released_by": None}
+    return _as_of(store, "holds", subject_ids, size, unreleased)
+
+
+def _as_of(
+    store: Store, table: str, subject_ids: Iterable[str] | None, size: int, open_: dict[str, Any]
+) -> dict[str, list[Any]]:
+    """Due-process rows (their first entry's seq second to last, their latest last) as of a
+    ledger of ``size`` entries: those begun within it, reopened if they were closed later."""
     rows = (
-        [HoldRow._make(r) for r in store.iter_rows("holds")]
+        [TABLES[table]._make(r) for r in store.iter_rows(table)]
         if subject_ids is None
-        else store.rows_where("holds", "subject_id", sorted(set(subject_ids)))
+        else store.rows_where(table, "subject_id", sorted(set(subject_ids)))
     )
-    out: dict[str, list[HoldRow]] = {}
+    out: dict[str, list[Any]] = {}
     for row in rows:
-        if row.held_seq >= size:
+        if row[-2] >= size:  # begun after the instant
             continue
-        if row.last_seq >= size:
-            row = row._replace(status="open", released_date=None, released_by=None)
+        if row[-1] >= size:  # closed after it: still open then
+            row = row._replace(**open_)
         out.setdefault(row.subject_id, []).append(row)
     return out

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from trustledger.catalogue import Catalogue
 from trustledger.domain import SubjectKind
@@ -57,28 +56,6 @@ def subject_profiles(
         evaluate_subject(compile_rulebook(rb, catalogue), subject, records, on, objections, holds)
         for _, rb in sorted(rulebooks.items())
     ]
-
-
-def resolve_instant(text: str | None, timezone: str) -> tuple[int | None, date]:
-    """`--at` → (ledger time in µs, or None for now; the calendar day to judge on).
-
-    A bare date means the end of that day on the local calendar; a date-time without a
-    zone is local time.
-    """
-    zone = ZoneInfo(timezone)
-    if text is None:
-        return None, datetime.now(zone).date()
-    try:
-        if len(text) == 10:
-            moment = datetime.combine(date.fromisoformat(text), time.max, zone)
-        else:
-            moment = datetime.fromisoformat(text)
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=zone)
-    except ValueError:
-        raise ValueError(f"--at {text!r} is not a date (YYYY-MM-DD) or an ISO date-time") from None
-    micros = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-    return micros, moment.astimezone(zone).date()
 
 
 def resolve_subject(
