@@ -71,6 +71,10 @@ def create_app(
         version="1",
         description="Public credit information: checks of measures in force, with reasons.",
         lifespan=lifespan,
+        # the documentation pages are the portal's (trustledger.portal.apidocs): served
+        # with their scripts from the package, never from a CDN
+        docs_url=None,
+        redoc_url=None,
     )
 
     @app.exception_handler(TrustledgerError)

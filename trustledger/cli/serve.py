@@ -16,14 +16,15 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     db: DbOption = None,
 ) -> None:
-    """Serve the HTTP API (/v1, OpenAPI at /openapi.json) with uvicorn."""
+    """Serve the portal (/) and the HTTP API (/v1, OpenAPI at /openapi.json, docs at
+    /docs) with uvicorn."""
     import uvicorn
 
-    from trustledger.api import create_app
+    from trustledger.portal.server import create_server
 
     context(db).close()  # a clean error for a missing or unsupported database
     # access log off: query strings may carry resident ID numbers, never to be logged
-    uvicorn.run(create_app(settings_for(db)), host=host, port=port, access_log=False)
+    uvicorn.run(create_server(settings_for(db)), host=host, port=port, access_log=False)
 
 
 @keys_app.command("create")

@@ -1,0 +1,7 @@
+"""The portal's routers, one per area; ``ROUTERS`` is the order they are included in."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+ROUTERS: list[APIRouter] = []
