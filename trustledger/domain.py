@@ -155,6 +155,21 @@ USCC_TYPE_KINDS: dict[str, SubjectKind] = {
     "52": SubjectKind.SOCIAL_ORGANISATION,
     "53": SubjectKind.SOCIAL_ORGANISATION,
 }
+# USCC position 1, the registering authority (GB 32100-2015, table 1)
+USCC_REGISTERING_AUTHORITIES: dict[str, str] = {
+    "1": "organisation-staffing office (机构编制)",
+    "2": "foreign affairs (外交)",
+    "3": "judicial administration (司法行政)",
+    "4": "culture (文化)",
+    "5": "civil affairs (民政)",
+    "6": "tourism (旅游)",
+    "7": "religious affairs (宗教)",
+    "8": "trade unions (工会)",
+    "9": "market regulation (市场监管, formerly 工商)",
+    "A": "Central Military Commission reform and staffing office (中央军委改革和编制办公室)",
+    "N": "agriculture (农业)",
+    "Y": "other registering authority (其他)",
+}
 USCC_AUTHORITY_KINDS: dict[str, SubjectKind] = {
     "1": SubjectKind.GOVERNMENT,
     "5": SubjectKind.SOCIAL_ORGANISATION,

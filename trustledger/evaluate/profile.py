@@ -605,3 +605,27 @@ def _score_lines(
     if raw != subject.score:
         parts.append(f" (clamped from {raw})")
     return ["".join(parts) + f"; grade {subject.grade}."]
+
+
+def standing_history(
+    cr: CompiledRulebook, subject: SubjectRow, records: list[RecordRow], until: date
+) -> list[tuple[str, int | None, str | None]]:
+    """(day, score, grade) on every day up to ``until`` on which the score or grade can
+    change, while the rulebook is in effect: a history chart is drawn from these steps.
+    Empty when the rulebook keeps no score, or does not apply to the subject."""
+    rb = cr.rulebook
+    if isinstance(rb.score, NoScore) or _applicability(rb, subject) is not None:
+        return []
+    situation = _Situation(cr, subject, records)
+    grades_only = isinstance(rb.score, GradesScore)
+    out: list[tuple[str, int | None, str | None]] = []
+    for day in sorted({*situation.change_days(cr.time_use), until}):
+        if day > until or not in_effect(rb, day):
+            continue
+        facts, _ = situation.facts_on(day)
+        point = (day.isoformat(), None if grades_only else facts.score, facts.grade or None)
+        if not out or out[-1][1:] != point[1:]:
+            out.append(point)
+    if out and out[-1][0] != until.isoformat():
+        out.append((until.isoformat(), *out[-1][1:]))  # the line reaches the day asked about
+    return out

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from trustledger.catalogue import Catalogue
 from trustledger.domain import SubjectKind
 from trustledger.evaluate.history import holds_as_of, objections_as_of, records_as_of
-from trustledger.evaluate.profile import Profile, compile_rulebook, evaluate_subject
+from trustledger.evaluate.profile import (
+    Profile,
+    compile_rulebook,
+    evaluate_subject,
+    standing_history,
+)
 from trustledger.ids import PersonKeyer, check_identifier
-from trustledger.ledger.projection import SubjectRow
+from trustledger.ledger.projection import ObjectionRow, RecordRow, SubjectRow
 from trustledger.ledger.store import Store
 from trustledger.rulebook.publish import published_rulebooks
 
@@ -56,6 +62,46 @@ def subject_profiles(
         evaluate_subject(compile_rulebook(rb, catalogue), subject, records, on, objections, holds)
         for _, rb in sorted(rulebooks.items())
     ]
+
+
+@dataclass(frozen=True)
+class SubjectFile:
+    """Everything a subject's page shows, read once: its register row, its records as
+    known then, the profile under each rulebook and each rulebook's score/grade steps."""
+
+    subject: SubjectRow
+    records: list[RecordRow]
+    objections: list[ObjectionRow]
+    profiles: list[Profile]
+    histories: dict[str, list[tuple[str, int | None, str | None]]]
+    titles: dict[str, str]  # rulebook id@version → its title
+
+
+def subject_file(
+    store: Store, catalogue: Catalogue, subject_id: str, *, at_us: int | None, on: date
+) -> SubjectFile:
+    """`subject_profiles` with the records behind them and each rulebook's standing history
+    up to ``on``; UnknownSubject as there."""
+    subject: SubjectRow | None = store.get_row("subjects", subject_id)
+    if subject is not None and at_us is not None:
+        (registered,) = store.entries_at([subject.registered_seq])
+        if registered.time_us > at_us:
+            subject = None
+    if subject is None:
+        raise UnknownSubject(f"no subject {subject_id} in the ledger at that time")
+    records = records_as_of(store, subject_id, at_us)
+    size = store.size() if at_us is None else store.size_at(at_us)
+    objections = objections_as_of(store, [subject_id], size).get(subject_id, [])
+    holds = holds_as_of(store, [subject_id], size).get(subject_id, [])
+    profiles: list[Profile] = []
+    histories: dict[str, list[tuple[str, int | None, str | None]]] = {}
+    titles: dict[str, str] = {}
+    for _, rb in sorted(published_rulebooks(store, at_us).items()):
+        cr = compile_rulebook(rb, catalogue)
+        profiles.append(evaluate_subject(cr, subject, records, on, objections, holds))
+        histories[cr.ref] = standing_history(cr, subject, records, on)
+        titles[cr.ref] = rb.title
+    return SubjectFile(subject, records, list(objections), profiles, histories, titles)
 
 
 def resolve_subject(
