@@ -4,4 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = []
+from trustledger.portal import apidocs
+
+ROUTERS: list[APIRouter] = [
+    apidocs.router,
+]
