@@ -315,10 +315,12 @@ def test_a_list_page_shows_organisations_and_withholds_persons(
         and PERSON_ID not in response.text
         and "张三" not in (response.text)
     )
-    # keyset paging: one at a time
+    # keyset paging, most recent listing first (ties by subject id): one at a time; the
+    # cursor is the listing day's digits and the subject id
     first = client.get(LIST, params={"limit": 1}, headers=bearer(key)).json()
     assert [m["subject_id"] for m in first["members"]] == [min(FIRM, FIRM2)]
-    assert first["next"] == min(FIRM, FIRM2)
+    (shown,) = first["members"]
+    assert first["next"] == shown["effective_from"].replace("-", "") + min(FIRM, FIRM2)
     second = client.get(
         LIST, params={"limit": 1, "after": first["next"]}, headers=bearer(key)
     ).json()
@@ -326,6 +328,15 @@ def test_a_list_page_shows_organisations_and_withholds_persons(
     assert second["next"] is None
     assert_problem(client.get(LIST, params={"limit": 0}, headers=bearer(key)), 422)
     assert_problem(client.get(LIST, params={"limit": 1001}, headers=bearer(key)), 422)
+    # by division: the firms are registered in 440305 and 110108
+    south = client.get(LIST, params={"division": "44"}, headers=bearer(key)).json()
+    assert [m["subject_id"] for m in south["members"]] == [FIRM]
+    assert south["members"][0]["division"] == "440305" and south["division"] == "44"
+    assert_problem(client.get(LIST, params={"division": "4403x"}, headers=bearer(key)), 422)
+    assert_problem(client.get(LIST, params={"after": "2025x"}, headers=bearer(key)), 422)
+    # on a day before anyone was listed the list is empty (and the persons withheld are 0)
+    before = client.get(LIST, params={"on": "2000-01-01"}, headers=bearer(key)).json()
+    assert before["members"] == [] and before["persons_withheld"] == 0
 
 
 def test_unknown_lists_are_not_found(client: TestClient, key: str) -> None:

@@ -187,11 +187,15 @@ class ListMember(BaseModel):
     since: str
     until: str | None
     records: list[str]
+    effective_from: str = Field(description="The day the listing took effect (published).")
+    division: str | None = Field(description="The organisation's division code (GB/T 2260).")
 
 
 class ListPage(BaseModel):
     rulebook: str
     list: str
+    on: str = Field(description="The day the list is shown as of.")
+    division: str | None = Field(description="The division prefix asked for, if any.")
     members: builtins.list[ListMember]
     persons_withheld: int = Field(
         description="Persons on the list, left out of every page (principle 6)."

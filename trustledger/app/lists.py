@@ -1,14 +1,15 @@
-"""Published lists, a page at a time: organisations by subject id; persons withheld and
-only counted (principle 6)."""
+"""Published lists, a page at a time: the organisations on a list on a day, most recently
+listed first; persons withheld and only counted (principle 6)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from trustledger.app.errors import NotFound
+from trustledger.app.errors import BadInput, NotFound
 
 if TYPE_CHECKING:
     from trustledger.app.context import Context
@@ -18,37 +19,115 @@ if TYPE_CHECKING:
 class ListPage:
     rulebook: str
     list_id: str
+    on: str
+    division: str
     members: list[dict[str, Any]]
     persons_withheld: int
     next: str | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"rulebook": self.rulebook, "list": self.list_id, "members": self.members,
+        return {"rulebook": self.rulebook, "list": self.list_id, "on": self.on,
+                "division": self.division or None, "members": self.members,
                 "persons_withheld": self.persons_withheld, "next": self.next}  # fmt: skip
 
 
+def _cursor(text: str | None) -> tuple[str, str] | None:
+    """``next`` of a page: the listing day's digits, then the subject id."""
+    if text is None:
+        return None
+    day, subject = text[:8], text[8:]
+    if not (day.isdigit() and subject.isalnum()):
+        raise BadInput("after: not the `next` of a previous page")
+    return f"{day[:4]}-{day[4:6]}-{day[6:]}", subject
+
+
 def list_page(
-    ctx: Context, rulebook_id: str, list_id: str, *, after: str | None = None, limit: int = 100
+    ctx: Context,
+    rulebook_id: str,
+    list_id: str,
+    *,
+    on: date | None = None,
+    division: str = "",
+    after: str | None = None,
+    limit: int = 100,
 ) -> ListPage:
-    """Up to ``limit`` organisation members after subject id ``after`` (keyset paging);
-    NotFound when no published rulebook has that list."""
+    """Up to ``limit`` organisations on the list on day ``on`` (default today), most
+    recently listed first, after the cursor ``after`` (a previous page's ``next``), only
+    those registered in divisions starting with ``division``; NotFound when no published
+    rulebook has that list."""
     from trustledger.evaluate.queries import list_members
     from trustledger.rulebook.publish import published_rulebooks
 
-    rows, persons = list_members(ctx.store, rulebook_id, list_id, after, limit + 1)
+    if division and not (division.isdigit() and len(division) <= 6):
+        raise BadInput("division: a division code prefix of up to 6 digits")
+    day = (on or ctx.today()).isoformat()
+    rows, persons = list_members(ctx.store, rulebook_id, list_id, on=day, division=division,
+                                 after=_cursor(after), limit=limit + 1)  # fmt: skip
     if not rows and not persons:
         rulebook = published_rulebooks(ctx.store).get(rulebook_id)
         if rulebook is None or not any(d.id == list_id for d in rulebook.lists):
             raise NotFound("no such list under a published rulebook")
     members = [
         {"subject_id": r[0], "name": r[1], "kind": r[2], "since": r[3], "until": r[4],
-         "records": orjson.loads(r[5])}
+         "records": orjson.loads(r[5]), "effective_from": r[6], "division": r[7]}
         for r in rows[:limit]
     ]  # fmt: skip
     more = len(rows) > limit
-    return ListPage(
-        rulebook_id, list_id, members, persons, members[-1]["subject_id"] if more else None
-    )
+    last = members[-1] if more else None
+    cursor = None if last is None else last["effective_from"].replace("-", "") + last["subject_id"]
+    return ListPage(rulebook_id, list_id, day, division, members, persons, cursor)
+
+
+@dataclass(frozen=True)
+class PublishedList:
+    rulebook: str  # id (unversioned: the URL's)
+    version: str
+    rulebook_title: str
+    list_id: str
+    kind: str  # red or black
+    title: str
+    condition: str
+    members: int  # organisations on it on the day
+
+
+def published_lists(ctx: Context, on: date | None = None) -> list[PublishedList]:
+    """Every list of every published rulebook, with how many organisations are on it on
+    ``on`` (default today)."""
+    from trustledger.evaluate.queries import list_sizes
+    from trustledger.rulebook.publish import published_rulebooks
+
+    day = (on or ctx.today()).isoformat()
+    sizes = {(rb.split("@")[0], lid): n for rb, lid, _, n in list_sizes(ctx.store, day)}
+    out = []
+    for rulebook_id, rb in sorted(published_rulebooks(ctx.store).items()):
+        for d in rb.lists:
+            members = sizes.get((rulebook_id, d.id), 0)
+            out.append(PublishedList(rulebook_id, str(rb.version), rb.title, d.id, d.kind,
+                                     d.title, d.when.text, members))  # fmt: skip
+    return out
+
+
+@dataclass(frozen=True)
+class Listing:
+    rulebook: str
+    list_id: str
+    kind: str
+    subject_id: str
+    name: str
+    effective_from: str
+    until: str | None
+
+
+def latest_listings(ctx: Context, limit: int = 10) -> list[Listing]:
+    """The organisations most recently put on any list (effective today), newest first."""
+    from trustledger.evaluate.queries import latest_listings as query
+
+    return [
+        Listing(rb.split("@")[0], lid, kind, sid, name, since, until)
+        for rb, lid, kind, sid, name, since, until in query(
+            ctx.store, ctx.today().isoformat(), limit
+        )
+    ]
 
 
 def require_in_scope(ctx: Context, rulebook_id: str, list_id: str, actions: frozenset[str]) -> None:

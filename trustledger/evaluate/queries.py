@@ -77,24 +77,68 @@ def latest_positions(store: Store, subject_ids: Iterable[str] | None = None) -> 
 
 
 def list_members(
-    store: Store, rulebook_id: str, list_id: str, after: str | None, limit: int
+    store: Store,
+    rulebook_id: str,
+    list_id: str,
+    *,
+    on: str,
+    division: str = "",
+    after: tuple[str, str] | None = None,
+    limit: int,
 ) -> tuple[list[tuple[Any, ...]], int]:
-    """A page of a list's organisation members after ``after`` (keyset, by subject id),
-    and how many persons the list holds — persons are never paged out."""
+    """A page of the organisations on a list on day ``on`` (the listing effective that day),
+    most recent listing first: keyset paging after ``(effective_from, subject_id)``; only
+    subjects whose division starts with ``division``. And how many persons are on it that
+    day — persons are never paged out."""
     prefix = rulebook_id + "@%"  # ids match ID_PATTERN: no LIKE wildcards in them
+    where = (
+        " WHERE l.rulebook LIKE ? AND l.list_id = ? AND l.effective_from <= ? AND l.since <= ?"
+        " AND (l.until IS NULL OR l.until > ?)"
+    )
+    args: list[Any] = [prefix, list_id, on, on, on]
+    page_where = where + " AND s.kind <> 'person' AND COALESCE(s.division, '') LIKE ?"
+    page_args = [*args, division + "%"]
+    if after is not None:
+        page_where += " AND (l.effective_from < ? OR (l.effective_from = ? AND l.subject_id > ?))"
+        page_args += [after[0], after[0], after[1]]
     rows = store.query(
-        "SELECT l.subject_id, s.name, l.kind, l.since, l.until, l.records"
-        " FROM state_lists l JOIN subjects s ON s.id = l.subject_id"
-        " WHERE l.rulebook LIKE ? AND l.list_id = ? AND l.subject_id > ?"
-        " AND s.kind <> 'person' ORDER BY l.subject_id LIMIT ?",
-        (prefix, list_id, after or "", limit),
+        "SELECT l.subject_id, s.name, l.kind, l.since, l.until, l.records, l.effective_from,"
+        " s.division FROM state_lists l JOIN subjects s ON s.id = l.subject_id"
+        + page_where
+        + " ORDER BY l.effective_from DESC, l.subject_id LIMIT ?",
+        (*page_args, limit),
     )
     persons = store.query(
         "SELECT count(*) FROM state_lists l JOIN subjects s ON s.id = l.subject_id"
-        " WHERE l.rulebook LIKE ? AND l.list_id = ? AND s.kind = 'person'",
-        (prefix, list_id),
+        + where
+        + " AND s.kind = 'person'",
+        tuple(args),
     )
     return rows, int(persons[0][0])
+
+
+def latest_listings(store: Store, on: str, limit: int) -> list[tuple[Any, ...]]:
+    """The organisations most recently listed (effective by ``on``), newest first:
+    (rulebook, list id, kind, subject id, name, effective from, until)."""
+    return store.query(
+        "SELECT l.rulebook, l.list_id, l.kind, l.subject_id, s.name, l.effective_from, l.until"
+        " FROM state_lists l JOIN subjects s ON s.id = l.subject_id"
+        " WHERE l.effective_from <= ? AND (l.until IS NULL OR l.until > ?)"
+        " AND s.kind <> 'person' ORDER BY l.effective_from DESC, l.subject_id LIMIT ?",
+        (on, on, limit),
+    )
+
+
+def list_sizes(store: Store, on: str) -> list[tuple[str, str, str, int]]:
+    """(rulebook, list id, kind, organisations on it on ``on``) for every list with members."""
+    return store.query(
+        "SELECT l.rulebook, l.list_id, l.kind, count(*) FROM state_lists l"
+        " JOIN subjects s ON s.id = l.subject_id"
+        " WHERE l.effective_from <= ? AND l.since <= ? AND (l.until IS NULL OR l.until > ?)"
+        " AND s.kind <> 'person' GROUP BY l.rulebook, l.list_id, l.kind"
+        " ORDER BY l.rulebook, l.list_id",
+        (on, on, on),
+    )
 
 
 def stale_subjects(store: Store) -> set[str]:

@@ -4,6 +4,7 @@ actions."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -35,17 +36,25 @@ async def list_members(
         Query(
             pattern=r"^[0-9A-Za-z]+$",
             max_length=64,
-            description="The `next` of the previous page (a subject id).",
+            description="The `next` of the previous page.",
         ),
     ] = None,
+    on: Annotated[
+        date | None, Query(description="The day (YYYY-MM-DD) the list is shown as of; today.")
+    ] = None,
+    division: Annotated[
+        str,
+        Query(pattern=r"^[0-9]{0,6}$", description="Only organisations of divisions so prefixed."),
+    ] = "",
 ) -> Response:
-    """The organisations on a list, by subject id, a page at a time; persons are
-    withheld and only counted."""
+    """The organisations on a list on a day, most recently listed first, a page at a
+    time; persons are withheld and only counted."""
     admit(principal, "lists")
     with state.lock:
         if principal is not None and principal.role == "checker":
             lists.require_in_scope(state.ctx, rulebook, list_id, principal.actions)
-        page = lists.list_page(state.ctx, rulebook, list_id, after=after, limit=limit)
+        page = lists.list_page(state.ctx, rulebook, list_id, on=on, division=division,
+                               after=after, limit=limit)  # fmt: skip
     if principal is not None:
         state.log.add(principal, "lists.read", subject_id=None, purpose=None,
                       detail={"rulebook": rulebook, "list": list_id, "after": after})  # fmt: skip
