@@ -29,6 +29,13 @@ PACKAGES=(
 declare -A LICENCE=(
   [echarts]="Apache-2.0" [swagger-ui-dist]="Apache-2.0" [redoc]="MIT" [axe-core]="MPL-2.0"
 )
+# Changes made to a copied file, each "name|file|from|to" (the text must occur exactly once).
+# ReDoc 2.x always shows "API docs by Redocly" with a logo loaded from cdn.redoc.ly, which
+# offline is a failed request: an empty src fails at once without a request, and ReDoc
+# then leaves the logo out (its onError), keeping the link's text.
+PATCHES=(
+  'redoc|redoc.standalone.js|src:"https://cdn.redoc.ly/redoc/logo-mini.svg"|src:""'
+)
 declare -A PURPOSE=(
   [echarts]="the portal's charts (static/charts.js)"
   [swagger-ui-dist]="the API documentation at /docs (trustledger/portal/apidocs.py)"
@@ -77,12 +84,26 @@ for entry in "${PACKAGES[@]}"; do
     echo "| file | SHA-256 |"
     echo "| --- | --- |"
   } >>"$manifest"
+  patched=""
   for f in $files; do
+    base=$(basename "$f")
     cp "$work/$name/package/$f" "$out/$name/"
-    sum=$(sha256sum "$out/$name/$(basename "$f")" | cut -d' ' -f1)
-    echo "| \`$name/$(basename "$f")\` | \`$sum\` |" >>"$manifest"
+    for patch in "${PATCHES[@]}"; do
+      IFS='|' read -r pname pfile pfrom pto <<<"$patch"
+      [ "$pname" = "$name" ] && [ "$pfile" = "$base" ] || continue
+      original=$(sha256sum "$out/$name/$base" | cut -d' ' -f1)
+      node -e '
+        const fs = require("fs"); const [file, from, to] = process.argv.slice(1);
+        const text = fs.readFileSync(file, "utf8"); const n = text.split(from).length - 1;
+        if (n !== 1) { console.error(`vendor-assets: ${file}: ${JSON.stringify(from)} found ${n} times, not once`); process.exit(1); }
+        fs.writeFileSync(file, text.replace(from, () => to));' "$out/$name/$base" "$pfrom" "$pto"
+      patched+="- \`$name/$base\` is patched: \`$pfrom\` → \`$pto\` (as published its SHA-256 is \`$original\`)"$'\n'
+    done
+    sum=$(sha256sum "$out/$name/$base" | cut -d' ' -f1)
+    echo "| \`$name/$base\` | \`$sum\` |" >>"$manifest"
   done
   echo >>"$manifest"
+  [ -n "$patched" ] && printf '%s\n' "$patched" >>"$manifest"
 done
 
 {
@@ -93,11 +114,15 @@ Third-party files the portal serves from the package (under `/static/vendor/`), 
 loads anything from a CDN and the portal works offline. Written by
 `scripts/vendor-assets.sh`; do not edit the files by hand.
 
-Each file is copied unchanged from the package's published npm tarball (its SHA-256 below
-is the file's as published). Minified bundles keep their `sourceMappingURL` comment; the
+Each file is copied from the package's published npm tarball unchanged (its SHA-256 below
+is the file's as published), except where a patch is listed under its package (the script's
+`PATCHES`: the published digest is given too). Minified bundles keep their `sourceMappingURL` comment; the
 maps are not vendored (a browser asks for them only with its developer tools open).
 ReDoc stays on 2.x: 3.x's standalone bundle is an ES-module build with another API, and
 the `/redoc` page (FastAPI's `get_redoc_html`) uses 2.x's `<redoc spec-url>` element.
+ReDoc 2.x always shows its "API docs by Redocly" logo from cdn.redoc.ly: the one patch
+below empties that image's address, so the page asks nothing of the CDN (ReDoc drops an
+image that fails and keeps the link's text).
 
 ## Update
 

@@ -28,8 +28,28 @@ OAUTH2_REDIRECT = "/docs/oauth2-redirect"
 
 SWAGGER_PARAMETERS = {
     "validatorUrl": None,  # no online validator and no badge: nothing leaves the portal
+    # no deep links: Swagger UI puts each one, a link, inside the operation's toggle
+    # button (axe-core: nested-interactive, serious), which keyboards and screen readers
+    # cannot reach or announce as separate controls
+    "deepLinking": False,
     "displayRequestDuration": True,
 }
+
+# after the vendored swagger-ui.css: its colours where they fall below WCAG 2 AA contrast
+# (4.5:1 for text; axe-core, tests/browser/test_apidocs.py), darker shades of the same hues
+SWAGGER_CONTRAST = """<style>
+.swagger-ui .opblock.opblock-get .opblock-summary-method { background: #1565c0; }
+.swagger-ui .opblock.opblock-post .opblock-summary-method { background: #1b7a4c; }
+.swagger-ui .opblock.opblock-put .opblock-summary-method { background: #a35800; }
+.swagger-ui .opblock.opblock-delete .opblock-summary-method { background: #c62828; }
+.swagger-ui .opblock.opblock-patch .opblock-summary-method { background: #0d7463; }
+.swagger-ui .opblock.opblock-head .opblock-summary-method { background: #7b0fd6; }
+.swagger-ui .info .title small.version-stamp { background-color: #4a6b00; }
+.swagger-ui .info a, .swagger-ui .info .url { color: #1a5fb4; }
+.swagger-ui .parameter__extension, .swagger-ui .parameter__in { color: #595959; }
+.swagger-ui .json-schema-2020-12-expand-deep-button { color: #505050; }
+</style>
+"""
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,9 +65,12 @@ def _openapi_url(request: Request) -> str:
     return _root(request) + str(url)
 
 
-def _with_lang(response: HTMLResponse) -> HTMLResponse:
-    """FastAPI's pages have no ``lang``: the documentation is in English."""
+def _with_lang(response: HTMLResponse, head: str = "") -> HTMLResponse:
+    """FastAPI's pages have no ``lang`` (the documentation is in English); ``head`` goes
+    at the end of the page's head."""
     body = bytes(response.body).replace(b"<html>", b'<html lang="en">', 1)
+    if head:
+        body = body.replace(b"</head>", head.encode() + b"</head>", 1)
     return HTMLResponse(body, status_code=response.status_code)
 
 
@@ -64,7 +87,8 @@ def swagger_ui(request: Request) -> HTMLResponse:
             swagger_favicon_url=root + SWAGGER_FAVICON,
             oauth2_redirect_url=root + OAUTH2_REDIRECT,
             swagger_ui_parameters=SWAGGER_PARAMETERS,
-        )
+        ),
+        head=SWAGGER_CONTRAST,
     )
 
 
