@@ -1,0 +1,219 @@
+"""The ledger as the public checks it: the tree head, one entry with its RFC 6962 inclusion
+proof, and whether the entry may be shown.
+
+A proof needs the roots of about log₂(n) subtrees whose sizes add up to n, so computing it
+from every leaf (``app.ledger.inclusion``) reads and hashes the whole ledger: half a second
+at the demo's 360,000 entries. The ledger only grows, so the root of a complete, aligned
+subtree never changes once its leaves exist: those of ``CHUNK`` leaves and more are kept per
+open store, and a proof then reads at most two chunks of leaves (the entry's own and the
+ragged right edge). The root the proof leads to is compared with the stored tree head's
+before it is shown; a mismatch (a ledger rewritten under a running server) drops the kept
+subtrees and computes again from the leaves.
+
+An entry about a person (its payload names a person's id, or it changes a record about a
+person) is never shown: only that it exists, its kind and leaf hash, and its proof.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from trustledger.app.errors import BadInput, NotFound
+
+if TYPE_CHECKING:
+    from trustledger.app.context import Context
+    from trustledger.ledger.store import Store
+
+CHUNK = 1024  # leaves per kept subtree: ≤ 2 × CHUNK leaves read per proof
+_PERSON_ID = re.compile(r"P[0-9a-f]{32}")
+# payload keys that name a row whose subject decides whether the entry is about a person
+_ROW_KEYS = {"record_id": "records", "objection_id": "objections", "repair_id": "repairs",
+             "hold_id": "holds"}  # fmt: skip
+
+
+class _Subtrees:
+    """Roots of complete, aligned subtrees of ≥ CHUNK leaves of one store's ledger."""
+
+    def __init__(self) -> None:
+        self.roots: dict[tuple[int, int], bytes] = {}
+        self.lock = threading.Lock()
+
+
+_KEPT: weakref.WeakKeyDictionary[Store, _Subtrees] = weakref.WeakKeyDictionary()
+_KEPT_LOCK = threading.Lock()
+
+
+def _kept(store: Store) -> _Subtrees:
+    with _KEPT_LOCK:
+        found = _KEPT.get(store)
+        if found is None:
+            found = _KEPT[store] = _Subtrees()
+        return found
+
+
+class _Tree:
+    """MTH over the ledger's first ``size`` leaves, reading leaves a chunk at a time."""
+
+    def __init__(self, store: Store, size: int, kept: _Subtrees) -> None:
+        self.store = store
+        self.size = size
+        self.kept = kept
+        self.chunks: dict[int, list[bytes]] = {}
+        self.leaves_read = 0
+
+    def _chunk(self, index: int) -> list[bytes]:
+        found = self.chunks.get(index)
+        if found is None:
+            lo, hi = index * CHUNK, min((index + 1) * CHUNK, self.size)
+            rows = self.store.query(
+                "SELECT hash FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq", (lo, hi)
+            )
+            found = self.chunks[index] = [bytes(r[0]) for r in rows]
+            if len(found) != hi - lo:
+                raise NotFound(f"the ledger holds fewer than {hi} entries")
+            self.leaves_read += len(found)
+        return found
+
+    def leaves(self, lo: int, hi: int) -> list[bytes]:
+        out: list[bytes] = []
+        while lo < hi:
+            index = lo // CHUNK
+            end = min(hi, (index + 1) * CHUNK)
+            out += self._chunk(index)[lo - index * CHUNK : end - index * CHUNK]
+            lo = end
+        return out
+
+    def root(self, lo: int, hi: int) -> bytes:
+        """MTH(D[lo:hi]); every range RFC 6962's split produces starts aligned to its
+        left part, so complete ranges of ≥ CHUNK leaves can be kept."""
+        from trustledger.ledger import merkle
+
+        n = hi - lo
+        complete = n >= CHUNK and n & (n - 1) == 0 and lo % n == 0
+        if complete:
+            with self.kept.lock:
+                found = self.kept.roots.get((lo, n))
+            if found is not None:
+                return found
+        if n <= CHUNK:
+            value = merkle.root(self.leaves(lo, hi))
+        else:
+            k = 1 << ((n - 1).bit_length() - 1)
+            value = merkle.node_hash(self.root(lo, lo + k), self.root(lo + k, hi))
+        if complete:
+            with self.kept.lock:
+                self.kept.roots[(lo, n)] = value
+        return value
+
+    def path(self, index: int) -> list[bytes]:
+        """PATH(index, D[0:size]) (RFC 9162 §2.1.3.1), from the leaf upwards."""
+        out: list[bytes] = []
+        lo, hi = 0, self.size
+        while hi - lo > 1:
+            k = 1 << ((hi - lo - 1).bit_length() - 1)
+            if index < lo + k:
+                out.append(self.root(lo + k, hi))
+                hi = lo + k
+            else:
+                out.append(self.root(lo, lo + k))
+                lo += k
+        out.reverse()
+        return out
+
+
+def head(ctx: Context) -> dict[str, Any]:
+    """The latest tree head: size, root (hex) and its time (µs)."""
+    found = ctx.store.head()
+    return {"size": found.size, "root": found.root.hex(), "time_us": found.time_us}
+
+
+def proof(ctx: Context, seq: int) -> dict[str, Any]:
+    """The inclusion proof of entry ``seq`` in the tree of the latest head, its root
+    checked against the head's (``root_matches_head``)."""
+    store = ctx.store
+    tree_head = store.head()
+    size = tree_head.size
+    if not 0 <= seq < size:
+        raise NotFound(
+            f"no entry {seq}: the ledger holds {size:,} entries (0 to {max(size - 1, 0):,})"
+        )
+    kept = _kept(store)
+    tree = _Tree(store, size, kept)
+    root = tree.root(0, size)
+    if root != tree_head.root:
+        # kept subtrees from another ledger (rewritten or restored under a running server)
+        with kept.lock:
+            kept.roots.clear()
+        tree = _Tree(store, size, kept)
+        root = tree.root(0, size)
+    path = tree.path(seq)
+    leaf = tree.leaves(seq, seq + 1)[0]
+    return {
+        "seq": seq,
+        "tree_size": size,
+        "root": root.hex(),
+        "head_root": tree_head.root.hex(),
+        "root_matches_head": root == tree_head.root,
+        "head_time_us": tree_head.time_us,
+        "leaf_hash": leaf.hex(),
+        "proof": [p.hex() for p in path],
+    }
+
+
+def _names_person(value: Any) -> bool:
+    if isinstance(value, str):
+        return _PERSON_ID.fullmatch(value) is not None
+    if isinstance(value, dict):
+        return any(_names_person(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_names_person(v) for v in value)
+    return False
+
+
+def about_person(ctx: Context, kind: str, payload: dict[str, Any]) -> bool:
+    """Whether an entry concerns a person: it names a person's id anywhere (a person's
+    record, a legal representative), registers a person, or changes a record (or an
+    objection, repair or hold) whose subject is a person."""
+    if payload.get("kind") == "person" or payload.get("subject_kind") == "person":
+        return True
+    if _names_person(payload):
+        return True
+    for key, table in _ROW_KEYS.items():
+        found = payload.get(key)
+        if isinstance(found, str):
+            row = ctx.store.get_row(table, found)
+            if row is not None and str(getattr(row, "subject_id", "")).startswith("P"):
+                return True
+    return False
+
+
+@dataclass(frozen=True)
+class EntryPage:
+    seq: int
+    withheld: bool  # about a person: only that it exists, its leaf hash and its proof
+    kind: str | None
+    time_us: int | None
+    entry: str | None  # the canonical JSON the leaf hash is computed over
+    proof: dict[str, Any]
+
+
+def entry_page(ctx: Context, seq: int) -> EntryPage:
+    """Entry ``seq`` with its inclusion proof; NotFound outside the ledger."""
+    if seq < 0:
+        raise BadInput("a sequence number is 0 or more")
+    checked = proof(ctx, seq)
+    entry = ctx.store.entry(seq)
+    if entry is None:
+        raise NotFound(f"no entry {seq}")
+    text = entry.envelope().decode()
+    payload = orjson.loads(text).get("payload") or {}
+    withheld = about_person(ctx, entry.kind, payload if isinstance(payload, dict) else {})
+    if withheld:
+        return EntryPage(seq, True, None, None, None, checked)
+    return EntryPage(seq, False, entry.kind, entry.time_us, text, checked)
