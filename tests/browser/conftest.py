@@ -37,8 +37,10 @@ browser"``).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import pickle
 import re
 import shutil
 import socket
@@ -55,6 +57,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Route
 
 from trustledger.app import demo
 from trustledger.app.context import Context
+from trustledger.app.demo import DemoResult
 from trustledger.portal.server import create_server
 from trustledger.settings import Settings
 
@@ -89,29 +92,62 @@ def _a_person_with_records(directory: Path) -> str:
     raise AssertionError(f"the demo in {directory} has no person with a court record")
 
 
-@pytest.fixture(scope="session")
-def demo_site(tmp_path_factory: pytest.TempPathFactory) -> DemoSite:
-    work = tmp_path_factory.mktemp("browser-demo")
-    db_path = work / "portal.db"
-    settings = Settings(
-        db_url=f"sqlite:///{db_path}",
-        person_key_file=work / "person.key",
-        outbox_dir=work / "outbox",
-    )
-    started = time.perf_counter()
-    with Context.open(settings, must_exist=False) as ctx:
+def _settings(work: Path) -> Settings:
+    return Settings(db_url=f"sqlite:///{work / 'portal.db'}", person_key_file=work / "person.key",
+                    outbox_dir=work / "outbox")  # fmt: skip
+
+
+def _build(work: Path) -> tuple[DemoResult, str, str]:
+    """The demo in ``work`` (database, person key, files): its result, a person's number
+    and that person's keyed id."""
+    with Context.open(_settings(work), must_exist=False) as ctx:
         result = demo.run(ctx, directory=work / "demo", subjects=DEMO_SUBJECTS)
         person_number = _a_person_with_records(work / "demo")
         keyer = ctx.keyer
         assert keyer is not None
-        person_id = keyer.person_id(person_number)
+        return result, person_number, keyer.person_id(person_number)
+
+
+def _built_once(shared: Path) -> tuple[DemoResult, str, str]:
+    """The demo built in ``shared`` by the first xdist worker to get there (the others wait
+    for it, under a file lock, rather than build the same bytes again at the same time)."""
+    shared.mkdir(exist_ok=True)
+    built = shared / "built.pickle"
+    with (shared / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not built.exists():
+                made = _build(shared)
+                built.write_bytes(pickle.dumps(made))
+            loaded: tuple[DemoResult, str, str] = pickle.loads(built.read_bytes())
+            return loaded
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> DemoSite:
+    """Built once per run; with xdist each worker serves its own copy of the database, so
+    what one worker's tests write is not seen by the other's."""
+    work = tmp_path_factory.mktemp("browser-demo")
+    started = time.perf_counter()
+    if worker_id == "master":  # no xdist
+        result, person_number, person_id = _build(work)
+    else:
+        # the run's base directory, shared by its workers (basetemp is .../popen-gwN)
+        shared = tmp_path_factory.getbasetemp().parent / "browser-demo-shared"
+        result, person_number, person_id = _built_once(shared)
+        for name in ("portal.db", "person.key"):
+            shutil.copy2(shared / name, work / name)
     seconds = time.perf_counter() - started
     tries = result.tries
     assert tries.denied is not None, "the demo has no firm denied public procurement"
     assert tries.profiled is not None and tries.screen_name is not None, tries
     assert result.monitoring is not None and result.monitoring.points, "no monitoring points"
     points = [mn for mn, _, _ in result.monitoring.points]
-    return DemoSite(work, db_path, settings, result, person_number, person_id, points, seconds)
+    settings = _settings(work)
+    return DemoSite(work, work / "portal.db", settings, result, person_number, person_id,
+                    points, seconds)  # fmt: skip
 
 
 # ---- the live server
