@@ -41,6 +41,9 @@ def _cursor(text: str | None) -> tuple[str, str] | None:
     return f"{day[:4]}-{day[4:6]}-{day[6:]}", subject
 
 
+_PERSONS: dict[tuple[object, ...], int] = {}
+
+
 def list_page(
     ctx: Context,
     rulebook_id: str,
@@ -50,19 +53,29 @@ def list_page(
     division: str = "",
     after: str | None = None,
     limit: int = 100,
+    state_version: tuple[object, ...] | None = None,
 ) -> ListPage:
     """Up to ``limit`` organisations on the list on day ``on`` (default today), most
     recently listed first, after the cursor ``after`` (a previous page's ``next``), only
     those registered in divisions starting with ``division``; NotFound when no published
-    rulebook has that list."""
-    from trustledger.evaluate.queries import list_members
+    rulebook has that list. ``state_version`` as for ``trustledger.app.overview``."""
+    from trustledger.evaluate.queries import list_members, list_persons, state_signature
     from trustledger.rulebook.publish import published_rulebooks
 
     if division and not (division.isdigit() and len(division) <= 6):
         raise BadInput("division: a division code prefix of up to 6 digits")
     day = (on or ctx.today()).isoformat()
-    rows, persons = list_members(ctx.store, rulebook_id, list_id, on=day, division=division,
-                                 after=_cursor(after), limit=limit + 1)  # fmt: skip
+    rows = list_members(ctx.store, rulebook_id, list_id, on=day, division=division,
+                        after=_cursor(after), limit=limit + 1)  # fmt: skip
+    # counting the persons reads the whole list: once per state and day
+    version = state_signature(ctx.store) if state_version is None else state_version
+    key = (id(ctx.store), *version, rulebook_id, list_id, day)
+    persons = _PERSONS.get(key)
+    if persons is None:
+        persons = list_persons(ctx.store, rulebook_id, list_id, day)
+        if len(_PERSONS) > 256:
+            _PERSONS.clear()
+        _PERSONS[key] = persons
     if not rows and not persons:
         rulebook = published_rulebooks(ctx.store).get(rulebook_id)
         if rulebook is None or not any(d.id == list_id for d in rulebook.lists):
@@ -90,14 +103,27 @@ class PublishedList:
     members: int  # organisations on it on the day
 
 
-def published_lists(ctx: Context, on: date | None = None) -> list[PublishedList]:
+_SIZES: dict[tuple[object, ...], dict[tuple[str, str], int]] = {}
+
+
+def published_lists(
+    ctx: Context, on: date | None = None, *, state_version: tuple[object, ...] | None = None
+) -> list[PublishedList]:
     """Every list of every published rulebook, with how many organisations are on it on
-    ``on`` (default today)."""
-    from trustledger.evaluate.queries import list_sizes
+    ``on`` (default today); ``state_version`` as for ``trustledger.app.overview``."""
+    from trustledger.evaluate.queries import list_sizes, state_signature
     from trustledger.rulebook.publish import published_rulebooks
 
     day = (on or ctx.today()).isoformat()
-    sizes = {(rb.split("@")[0], lid): n for rb, lid, _, n in list_sizes(ctx.store, day)}
+    # counting every list scans the state: once per state and day
+    version = state_signature(ctx.store) if state_version is None else state_version
+    key = (id(ctx.store), *version, day)
+    sizes = _SIZES.get(key)
+    if sizes is None:
+        sizes = {(rb.split("@")[0], lid): n for rb, lid, _, n in list_sizes(ctx.store, day)}
+        if len(_SIZES) > 64:
+            _SIZES.clear()
+        _SIZES[key] = sizes
     out = []
     for rulebook_id, rb in sorted(published_rulebooks(ctx.store).items()):
         for d in rb.lists:

@@ -85,11 +85,10 @@ def list_members(
     division: str = "",
     after: tuple[str, str] | None = None,
     limit: int,
-) -> tuple[list[tuple[Any, ...]], int]:
+) -> list[tuple[Any, ...]]:
     """A page of the organisations on a list on day ``on`` (the listing effective that day),
     most recent listing first: keyset paging after ``(effective_from, subject_id)``; only
-    subjects whose division starts with ``division``. And how many persons are on it that
-    day — persons are never paged out."""
+    subjects whose division starts with ``division``."""
     prefix = rulebook_id + "@%"  # ids match ID_PATTERN: no LIKE wildcards in them
     where = (
         " WHERE l.rulebook LIKE ? AND l.list_id = ? AND l.effective_from <= ? AND l.since <= ?"
@@ -108,13 +107,18 @@ def list_members(
         + " ORDER BY l.effective_from DESC, l.subject_id LIMIT ?",
         (*page_args, limit),
     )
-    persons = store.query(
+    return rows
+
+
+def list_persons(store: Store, rulebook_id: str, list_id: str, on: str) -> int:
+    """How many persons are on a list on day ``on`` (persons are never paged out)."""
+    rows = store.query(
         "SELECT count(*) FROM state_lists l JOIN subjects s ON s.id = l.subject_id"
-        + where
-        + " AND s.kind = 'person'",
-        tuple(args),
+        " WHERE l.rulebook LIKE ? AND l.list_id = ? AND l.effective_from <= ? AND l.since <= ?"
+        " AND (l.until IS NULL OR l.until > ?) AND s.kind = 'person'",
+        (rulebook_id + "@%", list_id, on, on, on),
     )
-    return rows, int(persons[0][0])
+    return int(rows[0][0])
 
 
 def latest_listings(store: Store, on: str, limit: int) -> list[tuple[Any, ...]]:
@@ -161,3 +165,32 @@ def taking_effect(store: Store, after: str, through: str) -> list[str]:
         (after, through),
     )
     return [str(r[0]) for r in rows]
+
+
+def listed_on(
+    store: Store, subject_ids: Sequence[str], on: str
+) -> dict[str, list[tuple[str, str, str]]]:
+    """Subject id → (rulebook id@version, list id, kind) of each listing effective on ``on``."""
+    if not subject_ids:
+        return {}
+    marks = ",".join("?" * len(subject_ids))
+    rows = store.query(
+        "SELECT subject_id, rulebook, list_id, kind FROM state_lists"
+        f" WHERE subject_id IN ({marks}) AND effective_from <= ? AND since <= ?"
+        " AND (until IS NULL OR until > ?) ORDER BY subject_id, rulebook, list_id",
+        (*subject_ids, on, on, on),
+    )
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for subject_id, rulebook, list_id, kind in rows:
+        out.setdefault(subject_id, []).append((rulebook, list_id, kind))
+    return out
+
+
+def organisation_counts(store: Store) -> tuple[int, int]:
+    """(organisations, records about organisations) in the register."""
+    ((organisations,),) = store.query("SELECT count(*) FROM subjects WHERE kind <> 'person'")
+    ((records,),) = store.query(
+        "SELECT count(*) FROM records r JOIN subjects s ON s.id = r.subject_id"
+        " WHERE s.kind <> 'person'"
+    )
+    return int(organisations), int(records)

@@ -162,6 +162,9 @@ CREATE TABLE IF NOT EXISTS {prefix}lists (
     effective_from TEXT,
     CONSTRAINT {prefix}lists_pk_{tag} PRIMARY KEY (subject_id, rulebook, list_id, since)
 );
+-- a list's page, most recently listed first (the portal, /v1/lists): read in index order
+CREATE INDEX IF NOT EXISTS {prefix}lists_recent_{tag}
+    ON {prefix}lists (list_id, effective_from DESC, subject_id);
 CREATE TABLE IF NOT EXISTS {prefix}measures (
     rulebook TEXT NOT NULL,
     measure_id TEXT NOT NULL,

@@ -79,3 +79,12 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     heading = _HEADINGS.get(status, "Error")
     return page(request, "error.html", title=heading, status=status, heading=heading,
                 message=message)  # fmt: skip
+
+
+def invalid_fields(exc: Any) -> str:
+    """What was wrong with a request's parameters, by name; the input is never echoed."""
+    parts = [
+        f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', 'invalid')}"
+        for e in exc.errors()[:10]
+    ]
+    return "; ".join(parts) or "invalid request"

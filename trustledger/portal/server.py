@@ -13,6 +13,7 @@ from importlib.resources import files
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,7 +34,7 @@ def create_server(settings: Settings, **api_options: Any) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     # under a page, an error is a page; under the API, the API's problem document
-    for error in (TrustledgerError, StarletteHTTPException):
+    for error in (TrustledgerError, StarletteHTTPException, RequestValidationError):
         app.add_exception_handler(error, _page_or(app.exception_handlers[error]))
     return app
 
@@ -45,6 +46,8 @@ def _page_or(as_problem: Callable[..., Any]) -> Callable[[Request, Exception], A
                 return render.error_page(request, exc.http_status, exc.message)
             if isinstance(exc, StarletteHTTPException):
                 return render.error_page(request, exc.status_code, str(exc.detail))
+            if isinstance(exc, RequestValidationError):
+                return render.error_page(request, 422, render.invalid_fields(exc))
         answer = as_problem(request, exc)
         return await answer if inspect.isawaitable(answer) else answer  # type: ignore[no-any-return]
 

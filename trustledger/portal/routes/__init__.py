@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from trustledger.portal import apidocs
+from trustledger.portal.routes import public
 
 ROUTERS: list[APIRouter] = [
     apidocs.router,
+    public.router,
 ]
