@@ -3,7 +3,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: setup demo test lint bench
+# Debian packages the tests need: Chromium (browser tests), CJK fonts and Pango (PDF reports)
+SYSTEM_PACKAGES := chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0
+
+.PHONY: setup system-deps demo test lint bench
 
 setup: $(VENV)/.installed
 
@@ -23,7 +26,11 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache --no-logo
 
-test: lint
+# installs SYSTEM_PACKAGES with apt-get when missing (as root); a no-op when present
+system-deps:
+	@scripts/system-deps.sh $(SYSTEM_PACKAGES)
+
+test: system-deps lint
 	$(BIN)/pytest -n 2
 
 bench: setup
