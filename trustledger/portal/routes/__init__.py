@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from trustledger.portal import apidocs
-from trustledger.portal.routes import public
+from trustledger.portal.routes import me, public
 
 ROUTERS: list[APIRouter] = [
     apidocs.router,
     public.router,
+    me.router,  # /me: the subject's own file
 ]
