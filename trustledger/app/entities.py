@@ -22,6 +22,7 @@ from trustledger.domain import USCC_REGISTERING_AUTHORITIES
 
 if TYPE_CHECKING:
     from trustledger.app.context import Context
+    from trustledger.app.profiles import SubjectProfiles
 
 # the statuses a record can have on the day asked about, whatever the rulebook
 IN_FORCE = "in force"
@@ -281,3 +282,66 @@ def _cite(basis: Any) -> str:
     if basis.article:
         parts.append(basis.article)
     return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class PersonFile:
+    """A person's file as its reader at the command line reads it: the register's name
+    and kind, each record told as for an organisation (title, authority, document, dates,
+    status) and each rulebook's standing (lists with their status, measures with their
+    action titles), as known then."""
+
+    name: str
+    kind: str
+    records: list[RecordLine]
+    standings: list[Standing]
+
+
+def person_file(ctx: Context, found: SubjectProfiles) -> PersonFile:
+    """The facts behind a person's profiles ``found`` (from ``app.profiles.profile``, which
+    logs the read). A person has no entity file — it is what the public may be shown — but
+    whoever may read the profile needs the same facts an organisation's file gives; the
+    score history is left out (the profile has no use for it here)."""
+    from trustledger.app.rulebooks import published
+    from trustledger.evaluate.history import objections_as_of, records_as_of
+
+    store, when = ctx.store, found.when
+    row = store.get_row("subjects", found.subject_id)
+    if row is None:
+        raise NotFound(f"no subject {found.subject_id} in the ledger")
+    rows = records_as_of(store, found.subject_id, when.at_us)
+    size = store.size() if when.at_us is None else store.size_at(when.at_us)
+    objections = objections_as_of(store, [found.subject_id], size).get(found.subject_id, [])
+    open_objections = {o.record_id: o for o in objections if o.decided_date is None}
+    views: dict[str, list[Any]] = {}
+    for p in found.profiles:
+        for view in p.records:
+            views.setdefault(view.record_id, []).append(view)
+    authorities = _authority_names(ctx, {r.authority_id for r in rows})
+    on = when.on.isoformat()
+    lines: list[RecordLine] = []
+    for r in sorted(rows, key=lambda r: (r.decision_date, r.id), reverse=True):
+        category = ctx.catalogue.get(r.category)
+        seen = views.get(r.id, [])
+        status, detail = _status(r, on, seen, open_objections.get(r.id))
+        ends = [v.publicity_ends for v in seen if v.publicity_ends]
+        lines.append(RecordLine(
+            record_id=r.id, category=r.category,
+            category_title=category.title if category else r.category,
+            category_title_zh=category.title_zh if category else "",
+            polarity=category.polarity.value if category else "",
+            tier=r.tier, title=r.title, authority_id=r.authority_id,
+            authority=authorities.get(r.authority_id, r.authority_id),
+            decision_type=r.decision_type, document_number=r.document_number,
+            decision_date=r.decision_date, publication_date=r.publication_date,
+            publicity_until=max(ends) if ends else None,
+            legal_basis=[_cite(b) for b in category.legal_basis] if category else [],
+            status=status, status_detail=detail,
+            objection=open_objections[r.id].id if r.id in open_objections else None,
+            seq=r.issued_seq,
+        ))  # fmt: skip
+    titles = {f"{rid}@{rb.version}": rb.title for rid, rb in published(ctx, when.at_us).items()}
+    shown = {r.record_id for r in lines}
+    standings = [_standing(p.to_json(), titles.get(p.rulebook, p.rulebook), [], on, shown, False)
+                 for p in found.profiles]  # fmt: skip
+    return PersonFile(row.name, row.kind, lines, standings)

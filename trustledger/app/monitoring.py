@@ -160,3 +160,113 @@ def subject_points(ctx: Context, subject_id: str) -> list[dict[str, Any]]:
     from trustledger.monitoring.points import subject_points as listed
 
     return listed(monitoring_store(ctx), subject_id)
+
+
+# --- a point's series as people read it ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PollutantColumn:
+    code: str
+    name: str  # "SO2", not "a21026"
+    unit: str
+    limit: float
+    limit_set: str
+    reference_o2: float | None
+
+
+@dataclass(frozen=True)
+class HourCell:
+    value: float | None  # the hourly mean converted to the reference O₂; None: no mean
+    valid: bool  # enough valid minutes (≥ 45) to be judged at all
+    exceeded: bool  # a valid mean strictly above the limit: an exceedance hour
+
+
+@dataclass(frozen=True)
+class PointTable:
+    """`point_view` for people: local times on the configured calendar, pollutant names
+    and units, exceedance hours marked, and what the episodes became."""
+
+    mn: str
+    subject: str
+    subject_name: str | None
+    outlet: str
+    timezone: str
+    pollutants: list[PollutantColumn]
+    hours: list[tuple[str, dict[str, HourCell]]]  # (local hour "YYYY-MM-DD HH:MM", code → cell)
+    episodes: list[dict[str, Any]]
+    notices: list[dict[str, Any]]
+    records: list[dict[str, Any]]  # the records the episodes became, with their state
+
+
+def point_table(ctx: Context, mn: str, days: int = 7) -> PointTable:
+    """The point's hourly means per pollutant over the last ``days`` days with their
+    limit, its episodes, its data-quality notices and the records it led to; NotFound as
+    `point_view`."""
+    from datetime import UTC, datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from trustledger.monitoring.aggregate import CHINA_OFFSET_S
+    from trustledger.pollutants import describe
+
+    view = point_view(ctx, mn, days)
+    zone = ZoneInfo(ctx.settings.timezone)
+    # the series' hours are the loggers' device time: China Standard Time, no DST
+    device = timezone(timedelta(seconds=CHINA_OFFSET_S))
+
+    def local(device_text: str, later: timedelta = timedelta(0)) -> str:
+        moment = datetime.fromisoformat(device_text).replace(tzinfo=device) + later
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    def instant(epoch_s: int) -> str:
+        return datetime.fromtimestamp(epoch_s, UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    def named(code: str) -> str:
+        pollutant = describe(code)
+        return pollutant.name if pollutant is not None else code
+
+    columns: list[PollutantColumn] = []
+    by_hour: dict[str, dict[str, HourCell]] = {}
+    for code, series in view["pollutants"].items():
+        pollutant = describe(code)
+        limit = float(series["limit"])
+        columns.append(PollutantColumn(
+            code, named(code), pollutant.unit.replace("m3", "m³") if pollutant else "", limit,
+            series["limit_set"], series.get("reference_o2"),
+        ))  # fmt: skip
+        for h in series["hours"]:
+            value, valid = h["converted"], bool(h["valid"])
+            exceeded = valid and value is not None and value > limit
+            by_hour.setdefault(h["hour"], {})[code] = HourCell(value, valid, exceeded)
+    hours = [(local(hour), cells) for hour, cells in sorted(by_hour.items())]
+    episodes = [
+        {**e, "pollutant_name": named(e["pollutant"]), "first_hour": local(e["first_hour"]),
+         "last_hour": local(e["last_hour"]),
+         # hours are named by their start: the episode ends when its last hour does
+         "until": local(e["last_hour"], timedelta(hours=1))}
+        for e in view["episodes"]
+    ]  # fmt: skip
+    notices = [
+        {**n, "pollutant_name": named(n["pollutant"]), "start": instant(n["start_s"]),
+         "end": instant(n["end_s"])}
+        for n in view["notices"]
+    ]  # fmt: skip
+    records: list[dict[str, Any]] = []
+    for record_id in dict.fromkeys(e["record"] for e in view["episodes"] if e.get("record")):
+        row = ctx.store.get_row("records", record_id)
+        if row is None:
+            continue
+        if row.confirmation == "pending":
+            state = "awaiting a person's confirmation (counts toward nothing until then)"
+        elif row.status in ("issued", "corrected"):
+            state = "confirmed by a person" if row.confirmation == "confirmed" else row.status
+        else:
+            state = f"{row.status} on {row.status_date}"
+        records.append({"record_id": row.id, "document_number": row.document_number,
+                        "decision_date": row.decision_date, "state": state})  # fmt: skip
+    subject = ctx.store.get_row("subjects", view["subject"])
+    return PointTable(
+        mn=view["mn"], subject=view["subject"], subject_name=subject.name if subject else None,
+        outlet=view.get("outlet", ""), timezone=ctx.settings.timezone, pollutants=columns,
+        hours=hours, episodes=episodes, notices=notices, records=records,
+    )  # fmt: skip

@@ -155,3 +155,46 @@ def gram_hits(store: Store, grams: Sequence[str], cap: int) -> dict[str, int]:
         ):
             hits[str(sid)] = hits.get(str(sid), 0) + int(n)
     return hits
+
+
+# --- standing of a few subjects, for screening ------------------------------------------
+
+
+def effective_listings(
+    store: Store, subject_ids: Sequence[str], on: str
+) -> list[tuple[str, str, str, str, str, str | None, str]]:
+    """(subject, rulebook id@version, list id, kind, since, until, effective from) of every
+    listing in the live state that is effective on day ``on``: inside its run and past its
+    notice period (a pending listing — no ``effective_from`` yet, or a later one — denies
+    nothing and is not published, so it is not "listed")."""
+    out: list[tuple[str, str, str, str, str, str | None, str]] = []
+    ids = sorted(set(subject_ids))
+    for i in range(0, len(ids), 500):
+        part = ids[i : i + 500]
+        marks = ", ".join("?" for _ in part)
+        rows = store.query(
+            "SELECT subject_id, rulebook, list_id, kind, since, until, effective_from "
+            "FROM state_lists "
+            f"WHERE subject_id IN ({marks}) AND effective_from IS NOT NULL "
+            "AND effective_from <= ? AND since <= ? AND (until IS NULL OR until > ?) "
+            "ORDER BY subject_id, rulebook, list_id, since",
+            (*part, on, on, on),
+        )
+        out += [(str(s), str(r), str(lid), str(k), str(a), None if u is None else str(u), str(e))
+                for s, r, lid, k, a, u, e in rows]  # fmt: skip
+    return out
+
+
+def evaluated_positions(store: Store, subject_ids: Sequence[str]) -> dict[str, int]:
+    """Subject → the ledger size its live evaluation reflects (absent: never evaluated)."""
+    out: dict[str, int] = {}
+    ids = sorted(set(subject_ids))
+    for i in range(0, len(ids), 500):
+        part = ids[i : i + 500]
+        marks = ", ".join("?" for _ in part)
+        rows = store.query(
+            f"SELECT subject_id, ledger_size FROM state_subjects WHERE subject_id IN ({marks})",
+            part,
+        )
+        out.update((str(s), int(n)) for s, n in rows)
+    return out

@@ -3,6 +3,8 @@ profile. Each parses, calls its use case in ``trustledger.app`` and renders."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 
     from rich.progress import Progress as RichProgress
 
+    from trustledger.app.entities import Identity, RecordLine, Standing
     from trustledger.app.ingest import Progress
 
 
@@ -329,23 +332,45 @@ def screen(
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Ranked candidates for a name, with the features behind each score. A name match is
-    only ever a reason for review: it never clears or denies anyone."""
-    import dataclasses
-
-    from trustledger.app.screening import screen as run
+    """Ranked candidates for a name, with the features behind each score and whether each
+    is on a list today. A name match is only ever a reason for review: it never clears or
+    denies anyone."""
+    from trustledger.app.screening import LISTED, screen_file
 
     with context(db) as ctx, console.status("screening…"):
-        candidates = run(ctx, name, region=region, address=address, limit=limit)
+        found = screen_file(ctx, name, region=region, address=address, limit=limit)
     if json_output:
-        print_json([dataclasses.asdict(c) for c in candidates])
+        print_json(found.to_json())
         return
-    if not candidates:
+    # the query is not echoed: someone may have pasted an ID number into it
+    out.print("candidates, best first — each one for a person to review: a name match "
+              "never clears or denies anyone")  # fmt: skip
+    if not found.candidates:
         out.print("no candidates")
-    for c in candidates:
-        out.print(f"{c.score:.3f}  {c.outcome}  {c.subject_id}  {c.matched_name} ({c.name_form})")
-        for line in c.explain():
-            out.print(f"         {line}")
+        return
+    out.print("score = the weighted sum of these features:")
+    for feature, (weight, meaning) in found.features.items():
+        out.print(f"  {feature:<18} {weight:+.2f}  {meaning}")
+    table = Table("#", "score", "candidate", "matched features", f"on a list on {found.on}")
+    table.columns[2].no_wrap = True
+    for n, screened in enumerate(found.candidates, 1):
+        c = screened.candidate
+        who = [screened.name, c.subject_id]
+        if c.matched_name != screened.name:
+            who.append(f"matched its {c.name_form.replace('_', ' ')} {c.matched_name}")
+        if screened.division:
+            who.append(" ".join(screened.division_names) or screened.division)
+        features = "\n".join(f"{k} {v:.2f}" for k, v in c.features.items() if v)
+        if screened.standing == LISTED:
+            listed = "\n".join(
+                f"{m.kind}: {m.list_title} [{m.rulebook.split('@')[0]}] "
+                f"{m.effective_from} → {m.until or 'no end date'}"
+                for m in screened.listed
+            )
+        else:
+            listed = screened.standing
+        table.add_row(str(n), f"{c.score:.3f}\n{c.outcome}", "\n".join(who), features, listed)
+    out.print(table)
 
 
 def profile(
@@ -358,19 +383,144 @@ def profile(
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """A subject's records, score, grade, lists, measures and explanation, as known at an
+    """Who the subject is, its records (title, authority, document, dates, status) and,
+    under each rulebook, its score, grade, lists, measures and explanation, as known at an
     instant and judged on a day."""
     from trustledger.app.profiles import profile as run
 
     with context(db) as ctx:
-        found = run(ctx, subject, when_for(ctx, known_at, on), rulebook_id=rulebook)
+        when = when_for(ctx, known_at, on)
+        # first: it refuses an unknown subject or rulebook, and logs a read of a person
+        found = run(ctx, subject, when, rulebook_id=rulebook)
+        if found.subject_id.startswith("P"):
+            from trustledger.app.entities import person_file
+
+            person = person_file(ctx, found)
+            header = [f"{person.name} — person {found.subject_id}",
+                      "  (a read of a person's file: it is written to the access log)"]  # fmt: skip
+            records, standings = person.records, person.standings
+            extra: dict[str, object] = {"name": person.name, "kind": person.kind}
+        else:
+            from trustledger.app.entities import entity_file
+
+            file = entity_file(ctx, found.subject_id, when, public=False)
+            header = list(_identity_lines(file.identity))
+            records, standings = file.records, file.standings
+            extra = {"identity": dataclasses.asdict(file.identity)}
+    if rulebook is not None:
+        standings = [s for s in standings if s.rulebook.split("@")[0] == rulebook]
     if json_output:
-        print_json(found.to_json())
+        # the profiles as they always were; who it is, its records and standings beside
+        print_json({**found.to_json(), **extra,
+                    "records": [dataclasses.asdict(r) for r in records],
+                    "standings": [_standing_json(s) for s in standings]})  # fmt: skip
         return
-    say_line(f"{found.subject_id}: {found.when.line()}")
-    if not found.profiles:
+    for line in header:
+        say_line(line)
+    say_line(when.line())
+    for line in _record_lines(records):
+        say_line(line)
+    documents = {r.record_id: r.document_number for r in records}
+    if not standings:
         say_line("no rulebook has been published yet (trustledger rulebook publish FILE)")
-    for p in found.profiles:
-        say_line(f"== {p.rulebook}")
-        for line in p.explanation:
-            say_line(f"  {line}")
+    for s in standings:
+        for line in _standing_lines(s, documents):
+            say_line(line)
+
+
+def _identity_lines(identity: Identity) -> Iterator[str]:
+    yield f"{identity.name} — {identity.kind}, {identity.id}"
+    if identity.division:
+        names = " · ".join(identity.division_names) or "no name in GB/T 2260"
+        yield f"  division {identity.division}: {names}"
+    if identity.registering_authority:
+        yield (f"  USCC registered by {identity.registering_authority}"
+               f" (type code {identity.type_code})")  # fmt: skip
+    if identity.former_names:
+        yield "  former names: " + "; ".join(identity.former_names)
+    if identity.aliases:
+        yield "  also known as: " + "; ".join(identity.aliases)
+    facts = [f"address {identity.address}" if identity.address else "",
+             f"established {identity.established}" if identity.established else ""]  # fmt: skip
+    if any(facts):
+        yield "  " + "; ".join(f for f in facts if f)
+
+
+def _record_lines(records: list[RecordLine]) -> Iterator[str]:
+    yield ""
+    if not records:
+        yield "records: none"
+        return
+    yield f"records ({len(records)}, newest decision first):"
+    for r in records:
+        zh = f" · {r.category_title_zh}" if r.category_title_zh else ""
+        yield f"  {r.category_title}{zh}"
+        yield f"    {r.status.upper()}: {r.status_detail}"
+        until = f", publicity until {r.publicity_until}" if r.publicity_until else ""
+        yield (f"    {r.document_number}, {r.authority}; decided {r.decision_date}, "
+               f"published {r.publication_date}{until}")  # fmt: skip
+        if r.title:
+            yield f"    {r.title}"
+
+
+_RECORD_ID = re.compile(r"\bR[0-9a-f]{24}\b")
+
+
+def _standing_lines(s: Standing, documents: dict[str, str]) -> Iterator[str]:
+    def cite(ids: list[str]) -> str:
+        return ", ".join(documents.get(r, r) for r in ids) or "none"
+
+    yield ""
+    heading = f"{s.title} ({s.rulebook})"
+    if not s.applicable:
+        # the explanation names the rulebook again: said once
+        reasons = [line.removeprefix(heading).strip() for line in s.explanation]
+        yield f"== {heading}: " + " ".join(reasons or ["does not apply"])
+        return
+    yield f"== {heading}"
+    if s.score is not None or s.grade is not None:
+        score = "—" if s.score is None else str(s.score)
+        yield f"  score {score}, grade {s.grade or '—'}"
+        if len(s.history) > 1:
+            steps = [f"{d} {'—' if sc is None else sc}/{g or '—'}" for d, sc, g in s.history[-6:]]
+            yield "  history: " + " → ".join(steps)
+    else:
+        yield "  no score or grade (this rulebook keeps records and lists only)"
+    if s.lists:
+        yield "  lists:"
+    for m in s.lists:
+        until = f" until {m['until']}" if m.get("until") else " (no end date)"
+        if m["status"] == "effective":
+            since = m.get("effective_from") or m["since"]
+            run = f" (the run since {m['since']})" if since != m["since"] else ""
+            state = f"EFFECTIVE since {since}{until}{run}"
+        elif m.get("effective_from"):
+            state = f"PENDING: from {m['since']}, takes effect on {m['effective_from']}{until}"
+        else:
+            state = f"PENDING: from {m['since']}{until}, held for review or under objection"
+        yield f"    {m['kind']} list {m['title']} ({m['list_id']}): {state}"
+        yield f"      records: {cite(m['records'])}"
+        if m.get("under_objection"):
+            yield f"      contested by objection: {cite(m['under_objection'])}"
+    if s.measures:
+        yield "  measures:"
+    for m in s.measures:
+        actions = "; ".join(m.get("action_titles") or m["actions"])
+        end = m["end"] or "the day the subject leaves the list"
+        yield f"    {m['kind']} {m['measure_id']} ({m['list_id']}): {actions}"
+        yield f"      from {m['start']} to {end}; applied by {m['agency']}"
+        for role in sorted(m.get("extends_to") or {}):
+            # who they are stays in --json (a keyed id): the role is what a reader needs
+            yield f"      extends to the {role.replace('_', ' ')} the court records name"
+        if m["legal_basis"]:
+            yield "      legal basis: " + "; ".join(m["legal_basis"])
+    if s.explanation:
+        yield "  why:"
+    for line in s.explanation:
+        yield "    " + _RECORD_ID.sub(lambda hit: documents.get(hit.group(), hit.group()), line)
+
+
+def _standing_json(s: Standing) -> dict[str, object]:
+    out = dataclasses.asdict(s)
+    out["history"] = [{"day": d, "score": sc, "grade": g} for d, sc, g in s.history]
+    return out

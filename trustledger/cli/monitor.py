@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from trustledger.cli.common import DbOption, JsonOption, console, context, out, print_json
+
+if TYPE_CHECKING:
+    from trustledger.app.monitoring import PointTable
 
 app = typer.Typer(help="Third-party emission monitoring (HJ 212).", no_args_is_help=True)
 
@@ -206,11 +209,68 @@ def confirm(
 def show(
     mn: Annotated[str, typer.Argument(help="Monitoring point id (MN).")],
     days: Annotated[int, typer.Option(help="Days of hourly values.")] = 7,
+    json_out: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """A point's hourly series with its limits, episodes and notices (JSON)."""
+    """A point's hourly means per pollutant with its limits (local time), exceedance hours
+    marked, then its episodes, data-quality notices and records."""
     from trustledger.app import monitoring
 
     with context(db) as ctx:
-        view = monitoring.point_view(ctx, mn, days)
-    print_json(view)
+        if json_out:
+            print_json(monitoring.point_view(ctx, mn, days))
+            return
+        view = monitoring.point_table(ctx, mn, days)
+    _show_table(view)
+
+
+def _show_table(view: PointTable) -> None:
+    from rich.text import Text
+
+    who = f"{view.subject_name} ({view.subject})" if view.subject_name else view.subject
+    out.print(f"monitoring point {view.mn} — {who}, {view.outlet}")
+    if not view.pollutants:
+        out.print("no judged pollutant has data in this period")
+    table = Table(f"hour ({view.timezone})", title="valid hourly means at the reference O₂")
+    for p in view.pollutants:
+        o2 = f" at {p.reference_o2:g}% O₂" if p.reference_o2 is not None else ""
+        table.add_column(f"{p.name} {p.unit}\nlimit {p.limit:g}{o2}", justify="right")
+    for hour, cells in view.hours:
+        row: list[Text | str] = [hour]
+        for p in view.pollutants:
+            cell = cells.get(p.code)
+            if cell is None or cell.value is None:
+                row.append(Text("—", style="dim"))
+            elif cell.exceeded:
+                row.append(Text(f"{cell.value:.1f} ▲", style="bold red"))
+            elif not cell.valid:
+                row.append(Text(f"({cell.value:.1f})", style="dim"))
+            else:
+                row.append(f"{cell.value:.1f}")
+        table.add_row(*row)
+    if view.pollutants:
+        out.print(table)
+        out.print("▲ exceedance hour: a valid mean above the limit · (…) not valid: fewer than "
+                  "45 valid minutes, not judged · — no data")  # fmt: skip
+    if view.episodes:
+        out.print(f"exceedance episodes ({len(view.episodes)}):")
+    units = {p.code: p.unit for p in view.pollutants}
+    for e in view.episodes:
+        became = f"record {e['record']}" if e.get("record") else "no record (below the threshold)"
+        unit = units.get(e["pollutant"], "")
+        out.print(f"  {e['pollutant_name']} above {e['limit']:g} {unit} ({e['limit_set']}) for "
+                  f"{e['hours']} valid hours, {e['first_hour']} to {e['until']}, "
+                  f"max {e['max']:.1f} → {became}")  # fmt: skip
+    if view.notices:
+        out.print(
+            f"data-quality notices ({len(view.notices)}; about the instrument, never a penalty):"
+        )
+    for n in view.notices:
+        out.print(f"  {n['pollutant_name']} {n['kind']}, {n['start']} to {n['end']} "
+                  f"({n['count']} readings): {n['detail']}")  # fmt: skip
+    if view.records:
+        out.print(f"records ({len(view.records)}):")
+    for r in view.records:
+        out.print(f"  {r['record_id']} {r['document_number']} ({r['decision_date']}): {r['state']}")
+    if not (view.episodes or view.notices):
+        out.print("no exceedance episode and no data-quality notice")
