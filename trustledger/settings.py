@@ -17,6 +17,8 @@ class Settings:
     db_url: str = DEFAULT_DB
     # the HMAC key for person identifiers lives here or in TRUSTLEDGER_PERSON_KEY, never in the DB
     person_key_file: Path = Path("person.key")
+    # the credit centre's report-signing key and certificate (PEM), outside the DB likewise
+    report_key_file: Path = Path("report.key")
     uscc_allowlist: Path | None = None
     # a longer line is rejected without being read into memory whole
     max_line_bytes: int = 1 << 20
@@ -47,6 +49,7 @@ class Settings:
         return cls(
             db_url=env.get("TRUSTLEDGER_DB", DEFAULT_DB),
             person_key_file=Path(env.get("TRUSTLEDGER_PERSON_KEY_FILE", "person.key")),
+            report_key_file=Path(env.get("TRUSTLEDGER_REPORT_KEY_FILE", "report.key")),
             uscc_allowlist=Path(allowlist) if allowlist else None,
             max_line_bytes=int(env.get("TRUSTLEDGER_MAX_LINE_BYTES", 1 << 20)),
             batch_size=int(env.get("TRUSTLEDGER_BATCH_SIZE", 10_000)),
