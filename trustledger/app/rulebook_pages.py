@@ -263,6 +263,11 @@ def _published(ctx: Context) -> _Published:
     return value
 
 
+def published_latest(ctx: Context) -> dict[str, Rulebook]:
+    """The latest published version of each rulebook (kept until the ledger grows)."""
+    return _published(ctx)[0]
+
+
 def index(ctx: Context) -> list[dict[str, Any]]:
     """The published rulebooks (latest version of each), by id, with what a reader picks
     one by: authority, scope, subjects, score form, lists."""

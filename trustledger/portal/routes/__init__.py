@@ -5,10 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from trustledger.portal import apidocs
-from trustledger.portal.routes import me, public
+from trustledger.portal.routes import compare, ledger, me, monitoring, public, rulebooks
 
 ROUTERS: list[APIRouter] = [
     apidocs.router,
     public.router,
     me.router,  # /me: the subject's own file
+    rulebooks.router,  # /rulebooks, /rulebooks/{id}
+    compare.router,  # /compare
+    monitoring.router,  # /monitoring, /monitoring/{MN}
+    ledger.router,  # /ledger, /ledger/entries/{seq}
 ]
