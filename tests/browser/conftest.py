@@ -56,6 +56,8 @@ import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Route, sync_playwright
 
 from trustledger.app import demo
+from trustledger.domain import SubjectKind
+from trustledger.ids import check_identifier
 from trustledger.app.context import Context
 from trustledger.app.demo import DemoResult
 from trustledger.portal.server import create_server
@@ -85,8 +87,11 @@ def _a_person_with_records(directory: Path) -> str:
         for line in lines:
             row = json.loads(line)
             subject = str(row.get("subject", ""))
-            if re.fullmatch(r"\d{17}[\dX]", subject) and str(row.get("category", "")).startswith(
-                "JUD-"
+            # an all-digit USCC looks like an ID number too: the scheme decides
+            if (
+                re.fullmatch(r"\d{17}[\dX]", subject)
+                and check_identifier(subject).kind is SubjectKind.PERSON
+                and str(row.get("category", "")).startswith("JUD-")
             ):
                 return subject
     raise AssertionError(f"the demo in {directory} has no person with a court record")
@@ -201,7 +206,8 @@ def base_url(live_server: LiveServer) -> str:
 
 
 def chromium_path() -> str | None:
-    found = shutil.which("chromium") or CHROMIUM_FALLBACK
+    """Debian's Chromium (``TRUSTLEDGER_CHROMIUM`` names another executable)."""
+    found = os.environ.get("TRUSTLEDGER_CHROMIUM") or shutil.which("chromium") or CHROMIUM_FALLBACK
     return found if os.access(found, os.X_OK) else None
 
 
@@ -218,7 +224,8 @@ def playwright_driver() -> Iterator[Playwright]:
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     executable = chromium_path()
     if executable is None:
-        why = (f"Chromium is missing (no `chromium` on PATH, no {CHROMIUM_FALLBACK}); "
+        why = (f"Chromium is missing (no `chromium` on PATH, no {CHROMIUM_FALLBACK}, or "
+               "TRUSTLEDGER_CHROMIUM is not executable); "
                "`make test` installs it as root (apt-get install chromium)")  # fmt: skip
         if os.environ.get("CI") == "true":
             pytest.fail(f"browser tests need Chromium in CI: {why}")
