@@ -129,6 +129,9 @@ ROUTES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "repair decision": ("POST", "/v1/repairs/REP1/decision", {}),
     "overdue": ("GET", "/v1/due-process/overdue", {}),
     "notices": ("GET", "/v1/notices", {}),
+    "ledger head": ("GET", "/v1/ledger/head", {}),
+    "inclusion": ("GET", "/v1/ledger/proof/inclusion", {"seq": 0}),
+    "consistency": ("GET", "/v1/ledger/proof/consistency", {"old": 1}),
 }  # fmt: skip
 
 WHO = ["public", "checker", "operator", "reviewer", "issuer", "firm", "person", "auditor",
@@ -156,6 +159,9 @@ MATRIX: dict[str, list[int]] = {
     "repair decision": [401, 403, 403, 422, 403, 403, 403, 403, 401, 401],
     "overdue":        [401, 403, 200, 403, 403, 403, 403, 200, 401, 401],
     "notices":        [401, 403, 422, 422, 403, 200, 200, 403, 401, 401],
+    "ledger head":    [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+    "inclusion":      [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+    "consistency":    [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
 }  # fmt: skip
 
 

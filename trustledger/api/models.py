@@ -337,3 +337,27 @@ class RecordAccepted(BaseModel):
     seq: int | None = Field(description="The ledger entry that recorded it.")
     subject: str | None = Field(description="The subject's id (null for a person).")
     refreshed: int = Field(description="Subjects re-evaluated.")
+
+
+# --- the ledger's tree head and proofs (GET /v1/ledger/…): what a report verifier asks ---
+class LedgerHead(BaseModel):
+    size: int = Field(description="Entries in the tree.")
+    root: str = Field(description="Merkle root (RFC 6962, hex).")
+    time_us: int = Field(description="Ledger time of the head (µs since the epoch).")
+
+
+class InclusionProof(BaseModel):
+    seq: int
+    tree_size: int
+    root: str = Field(description="The root of the tree of `tree_size` entries (hex).")
+    leaf_hash: str = Field(description="SHA-256(0x00 ‖ entry), hex.")
+    entry: str = Field(description="The entry's canonical JSON (RFC 8785).")
+    proof: builtins.list[str] = Field(description="RFC 9162 audit path, leaf upwards (hex).")
+
+
+class ConsistencyProof(BaseModel):
+    old_size: int
+    new_size: int
+    old_root: str
+    new_root: str
+    proof: builtins.list[str] = Field(description="RFC 9162 consistency proof (hex).")

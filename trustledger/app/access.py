@@ -76,6 +76,9 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "me": frozenset({"subject"}),
     "access_log": frozenset({"auditor"}),
     "records": frozenset({"issuer"}),
+    # the tree head and proofs: anyone verifying a report or an entry (no one's data)
+    "ledger": frozenset({"public", "issuer", "operator", "reviewer", "checker", "subject",
+                         "auditor"}),
 }  # fmt: skip
 
 

@@ -1,13 +1,16 @@
-"""The ledger and the service: size, root, and how current the check index is."""
+"""The ledger and the service: size, root, and how current the check index is; the tree
+head and RFC 6962 proofs, for anyone verifying a report or an entry against the live
+ledger."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
-from trustledger.api.deps import ServerState, caller, server
-from trustledger.api.models import Health
+from trustledger.api.deps import ServerState, admit, caller, json_response, server
+from trustledger.api.models import ConsistencyProof, Health, InclusionProof, LedgerHead
 from trustledger.api.problems import problems
 from trustledger.app import ledger
 from trustledger.app.keys import Principal
@@ -33,3 +36,63 @@ def health(
         stale=state.checks.stale,
         index_error=state.checks.index_error,
     )
+
+
+# a bound well above any ledger, so that no parameter can overflow a database integer
+MAX_SEQ = 2**53 - 1
+Seq = Annotated[int, Query(ge=0, le=MAX_SEQ, description="An entry's sequence number.")]
+Size = Annotated[int, Query(ge=1, le=MAX_SEQ, description="A tree size (entries).")]
+
+
+@router.get("/v1/ledger/head", response_model=LedgerHead, responses=problems(401, 500))
+def ledger_head(
+    state: Annotated[ServerState, Depends(server)],
+    principal: Annotated[Principal | None, Depends(caller)],
+) -> Response:
+    """The latest tree head: size, root and time. Open to all; not logged (no one's data)."""
+    admit(principal, "ledger")
+    with state.lock:
+        head = ledger.head(state.ctx)
+    return json_response(head.to_json())
+
+
+@router.get(
+    "/v1/ledger/proof/inclusion",
+    response_model=InclusionProof,
+    responses=problems(401, 404, 422, 500),
+)
+def inclusion_proof(
+    state: Annotated[ServerState, Depends(server)],
+    principal: Annotated[Principal | None, Depends(caller)],
+    seq: Seq,
+    size: Annotated[
+        int | None, Query(ge=1, le=MAX_SEQ, description="Tree size; default: the latest.")
+    ] = None,
+) -> Response:
+    """The RFC 6962 inclusion proof of entry `seq` in the tree of `size` entries, with the
+    entry's bytes. 422 for a size outside the ledger, 404 for an entry outside the tree."""
+    admit(principal, "ledger")
+    with state.lock:
+        found = ledger.inclusion(state.ctx, seq, size)
+    return json_response(found)
+
+
+@router.get(
+    "/v1/ledger/proof/consistency",
+    response_model=ConsistencyProof,
+    responses=problems(401, 422, 500),
+)
+def consistency_proof(
+    state: Annotated[ServerState, Depends(server)],
+    principal: Annotated[Principal | None, Depends(caller)],
+    old: Size,
+    new: Annotated[
+        int | None, Query(ge=1, le=MAX_SEQ, description="Newer tree size; default: the latest.")
+    ] = None,
+) -> Response:
+    """The RFC 6962 consistency proof that the tree of `old` entries is a prefix of the
+    tree of `new`. 422 unless 0 < old ≤ new ≤ the ledger's size."""
+    admit(principal, "ledger")
+    with state.lock:
+        found = ledger.consistency(state.ctx, old, new)
+    return json_response(found)
