@@ -38,6 +38,11 @@ _FORMS = {
 }
 
 
+def _sentence(words: str) -> str:
+    # the first letter only: grades and codes keep their case ("the grade is AAA")
+    return words[:1].upper() + words[1:] + "."
+
+
 def kind_label(kind: str) -> str:
     return _KIND_LABELS.get(kind, kind.replace("_", " "))
 
@@ -122,7 +127,7 @@ def _score(rulebook: Rulebook, titles: Any) -> dict[str, Any]:
                 upper = band.min
     elif isinstance(score, GradesScore):
         out["rules"] = [
-            {"grade": rule.grade, "words": condition_words(rule.when.tree, titles),
+            {"grade": rule.grade, "words": _sentence(condition_words(rule.when.tree, titles)),
              "text": " ".join(rule.when.text.split())}
             for rule in score.rules
         ]  # fmt: skip
@@ -188,7 +193,7 @@ def detail(rulebook: Rulebook, catalogue: Catalogue) -> dict[str, Any]:
                 "id": item.id,
                 "kind": item.kind,
                 "title": item.title,
-                "words": condition_words(item.when.tree, titles),
+                "words": _sentence(condition_words(item.when.tree, titles)),
                 "text": " ".join(item.when.text.split()),
                 "removal": " ".join(item.removal.split()),
                 "notice_period": _duration(item.notice_period) if item.notice_period else None,
