@@ -232,7 +232,7 @@ def _status(record: Any, on: str, views: list[Any], objection: Any) -> tuple[str
         return IN_FORCE, f"publicity period until {until}" if until else "no fixed end"
     if RecordStanding.PUBLICITY_ENDED.value in standings:
         return ENDED, "its publicity period is over"
-    return PUBLISHED, "published; no rulebook here counts it"
+    return PUBLISHED, "no rulebook here counts it"
 
 
 def _standing(

@@ -619,7 +619,9 @@ def standing_history(
     situation = _Situation(cr, subject, records)
     grades_only = isinstance(rb.score, GradesScore)
     out: list[tuple[str, int | None, str | None]] = []
-    for day in sorted({*situation.change_days(cr.time_use), until}):
+    # from the day the rulebook took effect, so that a standing no record changed is still
+    # drawn as the line it is
+    for day in sorted({rb.effective.from_, *situation.change_days(cr.time_use), until}):
         if day > until or not in_effect(rb, day):
             continue
         facts, _ = situation.facts_on(day)
