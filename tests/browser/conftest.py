@@ -17,8 +17,10 @@ its own demo database, server and browser):
   objection) should use a subject no other test looks at, or expect its own change.
 - ``live_server`` → ``LiveServer`` (``url``, ``port``, ``host``): uvicorn serving
   ``create_server(demo_site.settings)`` on 127.0.0.1, a free port; ``base_url`` is its URL.
-- ``browser``: Chromium (``executable_path`` = Debian's ``chromium``); skipped with the
-  reason when it is missing, a failure when ``CI=true``.
+- ``browser``: Chromium (``executable_path`` = Debian's ``chromium``, or
+  ``TRUSTLEDGER_CHROMIUM``; ``--no-sandbox`` as root), launched by ``playwright_driver``
+  (``sync_playwright().start()``); skipped with the reason when Chromium is missing, a
+  failure when ``CI=true``.
 - ``page`` (per test): a fresh context and page whose every request to anything but the
   live server is aborted (recorded in ``browser_log.blocked``, and the test fails at
   teardown if there is any); console errors and page errors are collected in
@@ -56,10 +58,10 @@ import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Route, sync_playwright
 
 from trustledger.app import demo
-from trustledger.domain import SubjectKind
-from trustledger.ids import check_identifier
 from trustledger.app.context import Context
 from trustledger.app.demo import DemoResult
+from trustledger.domain import SubjectKind
+from trustledger.ids import check_identifier
 from trustledger.portal.server import create_server
 from trustledger.settings import Settings
 
@@ -131,12 +133,12 @@ def _built_once(shared: Path) -> tuple[DemoResult, str, str]:
 
 
 @pytest.fixture(scope="session")
-def demo_site(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> DemoSite:
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> DemoSite:
     """Built once per run; with xdist each worker serves its own copy of the database, so
     what one worker's tests write is not seen by the other's."""
     work = tmp_path_factory.mktemp("browser-demo")
     started = time.perf_counter()
-    if worker_id == "master":  # no xdist
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # not under xdist
         result, person_number, person_id = _build(work)
     else:
         # the run's base directory, shared by its workers (basetemp is .../popen-gwN)
