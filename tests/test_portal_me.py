@@ -99,8 +99,9 @@ def test_an_objection_is_filed_and_shown(signed_in: Site) -> None:
     page = signed_in.client.get("/me").text
     record = re.findall(r'<option value="(R[0-9a-f]+)"', page)[-1]
     before = _objections(signed_in)
+    reasons = "The period is counted wrong."
     filed = signed_in.client.post("/me/objections", follow_redirects=False, data={
-        "record": record, "ground": "publicity", "reasons": "The period is counted wrong."})  # fmt: skip
+        "record": record, "ground": "publicity", "reasons": reasons})  # fmt: skip
     assert filed.status_code == 303 and "objection=O" in filed.headers["location"]
     assert _objections(signed_in) == before + 1
     again = signed_in.client.post("/me/objections", data={

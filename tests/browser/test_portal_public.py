@@ -34,14 +34,18 @@ def _no_errors(log: BrowserLog, *refused: str) -> None:
     """No script error; no console error but the browser's note of the statuses the test
     asked for (a 401 for a wrong key, a 422 for a form sent empty, a 404)."""
     assert log.page_errors == [], log
-    unexpected = [m for m in log.console_errors
-                  if not (m.startswith("Failed to load resource") and any(p in m for p in refused))]  # fmt: skip
+    unexpected = [
+        m
+        for m in log.console_errors
+        if not (m.startswith("Failed to load resource") and any(p in m for p in refused))
+    ]
     assert unexpected == [], log
     assert log.blocked == []
 
 
-def test_search_by_part_of_a_name_finds_the_firm(page: Page, demo_site: DemoSite,
-                                                 browser_log: BrowserLog, axe: Axe) -> None:  # fmt: skip
+def test_search_by_part_of_a_name_finds_the_firm(
+    page: Page, demo_site: DemoSite, browser_log: BrowserLog, axe: Axe
+) -> None:
     firm = demo_site.tries.denied
     assert firm is not None
     name = _name_of(demo_site, firm)
