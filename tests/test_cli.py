@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -183,3 +184,108 @@ def test_publish_and_profile_as_of(env: Path) -> None:
     assert runner.invoke(app, ["profile", FIRM, "--on", "2024-13-01"]).exit_code == 2
     assert runner.invoke(app, ["profile", "914403001922038216"]).exit_code == 2  # unknown
     assert runner.invoke(app, [*args[:3], "no-such-rulebook"]).exit_code == 2
+
+
+RECORD_ID = re.compile(r"\bR[0-9a-f]{24}\b")
+
+
+def test_profile_reads_as_people_read_it(env: Path) -> None:
+    from builders import COURT, FIRM
+
+    runner.invoke(app, ["rulebook", "publish", "--shipped"])
+    lines = [*authorities(), debtor(publication_date="2024-03-05", decision_date="2024-03-01"),
+             issue(decision_date="2024-05-06", publication_date="2024-05-08")]  # fmt: skip
+    assert runner.invoke(app, ["ingest", str(write_jsonl(env / "d.jsonl", lines))]).exit_code == 0
+    plain = runner.invoke(app, ["profile", FIRM, "--on", "2024-06-01"])
+    assert plain.exit_code == 0, plain.output
+    text = plain.stdout
+    # who: name, kind, division by name, the USCC decoded
+    assert "深圳市华韵科技有限公司 — enterprise, " + FIRM in text
+    assert "广东省 · 深圳市 · 南山区" in text and "market regulation" in text
+    # each record: title, authority, document, dates, status
+    assert "Dishonest judgment debtor — able to perform but refuses" in text
+    assert "Tax administrative penalty (general)" in text
+    assert "深圳市南山区人民法院" in text and "国家税务总局深圳市税务局" in text
+    assert "(2024)粤0305执1234号" in text and "decided 2024-03-01, published 2024-03-05" in text
+    assert "IN FORCE: publicity period until" in text
+    # the standing: the list, its records by document number, measures by title, and why
+    assert "black list 失信被执行人名单 (dishonest-judgment-debtors): EFFECTIVE" in text
+    assert "      records: (2024)粤0305执1234号" in text
+    assert "Air travel (乘坐飞机)" in text and "applied by 中国民用航空局" in text
+    assert "  why:" in text
+    assert not RECORD_ID.search(text), "records are named by document, not by internal id"
+    # both time axes are printed
+    assert "known at " in text and "(now), on 2024-06-01" in text
+    # before its publication day the record is pending, and nothing is listed
+    early = runner.invoke(app, ["profile", FIRM, "--on", "2024-03-02"]).stdout
+    listed = "black list 失信被执行人名单 (dishonest-judgment-debtors): EFFECTIVE"
+    assert "PENDING: to be published on 2024-03-05" in early and listed not in early
+
+    # the court's end: the record is ended, with its date and reason; known before, in force
+    head = json.loads(runner.invoke(app, ["ledger", "head", "--json"]).stdout)
+    end = {"op": "end", "authority": COURT, "subject": FIRM,
+           "category": "JUD-DEBTOR-G1", "target_document_number": "(2024)粤0305执1234号",
+           "document_number": "(2024)粤0305执1234号之一", "effective_date": "2024-09-01",
+           "reason": "performed"}  # fmt: skip
+    runner.invoke(app, ["ingest", str(write_jsonl(env / "e.jsonl", [end]))])
+    after = runner.invoke(app, ["profile", FIRM, "--on", "2024-10-01"]).stdout
+    assert "ENDED: ended on 2024-09-01: performed" in after and listed not in after
+    from datetime import UTC, datetime, timedelta
+
+    t = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=head["time_us"])).isoformat()
+    then = runner.invoke(app, ["profile", FIRM, "--on", "2024-10-01", "--known-at", t]).stdout
+    assert "ENDED: ended on 2024-09-01" not in then and listed in then
+    (known,) = [line for line in then.splitlines() if line.startswith("known at ")]
+    assert "(now)" not in known and known.endswith(", on 2024-10-01")
+
+    # --rulebook: only that rulebook's standing
+    one = runner.invoke(app, ["profile", FIRM, "--rulebook", "cn-spc-dishonest-debtors"]).stdout
+    assert [line for line in one.splitlines() if line.startswith("== ")] == [
+        "== List of dishonest judgment debtors and restrictions on high consumption "
+        "(cn-spc-dishonest-debtors@2025.3)"
+    ]
+
+
+def test_profile_json_keeps_its_fields_and_adds_who_and_records(env: Path) -> None:
+    from builders import FIRM
+
+    runner.invoke(app, ["rulebook", "publish", "--shipped"])
+    lines = [*authorities(), debtor(publication_date="2024-03-05", decision_date="2024-03-01")]
+    runner.invoke(app, ["ingest", str(write_jsonl(env / "d.jsonl", lines))])
+    args = ["profile", FIRM, "--rulebook", "cn-spc-dishonest-debtors", "--json"]
+    shown = json.loads(runner.invoke(app, [*args, "--on", "2024-06-01"]).stdout)
+    assert {"subject", "known_at", "on", "profiles"} <= set(shown)
+    (p,) = shown["profiles"]
+    assert {"subject_id", "rulebook", "on", "applicable", "records", "score", "grade", "lists",
+            "measures", "explanation", "history", "measure_history"} <= set(p)  # fmt: skip
+    assert p["records"][0]["standing"] == "in force"
+    assert shown["identity"]["name"] == "深圳市华韵科技有限公司"
+    assert shown["identity"]["division_names"] == ["广东省", "深圳市", "南山区"]
+    (record,) = shown["records"]
+    assert record["authority"] == "深圳市南山区人民法院" and record["status"] == "in force"
+    assert record["category_title"].startswith("Dishonest judgment debtor")
+    (standing,) = shown["standings"]
+    assert standing["lists"][0]["status"] == "effective"
+
+
+def test_a_persons_profile_reads_as_people_read_it_without_the_id_number(env: Path) -> None:
+    from builders import PERSON_ID
+
+    runner.invoke(app, ["rulebook", "publish", "--shipped"])
+    line = debtor(subject=PERSON_ID, subject_name="张伟", document_number="(2024)粤0305执77号",
+                  publication_date="2024-03-05", decision_date="2024-03-01")  # fmt: skip
+    runner.invoke(app, ["ingest", str(write_jsonl(env / "p.jsonl", [*authorities(), line]))])
+    result = runner.invoke(app, ["profile", PERSON_ID, "--on", "2024-06-01"])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert PERSON_ID not in text and PERSON_ID[:14] not in text
+    assert "张伟 — person P" in text and "access log" in text
+    assert "Dishonest judgment debtor — able to perform but refuses" in text
+    assert "深圳市南山区人民法院" in text and "(2024)粤0305执77号" in text
+    assert "IN FORCE: publicity period until" in text
+    assert "black list 失信被执行人名单 (dishonest-judgment-debtors): EFFECTIVE" in text
+    shown = runner.invoke(app, ["profile", PERSON_ID, "--json", "--on", "2024-06-01"]).stdout
+    assert PERSON_ID not in shown
+    found = json.loads(shown)
+    assert found["subject"].startswith("P") and found["name"] == "张伟"
+    assert found["records"][0]["status"] == "in force" and found["profiles"]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, get_args
 
 import pytest
@@ -353,3 +355,82 @@ def test_labelled_recall() -> None:
     assert set(per_kind) >= {*VARIANTS, "former_name", "alias"}
     assert recall >= 0.95
     assert top1 >= 0.85
+
+
+# ---- the command: who each candidate is, and whether it is listed
+
+
+def test_screen_command_says_who_is_listed_and_never_more_than_review(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from builders import COURT, FIRM, FIRM2, authorities, debtor, uscc
+    from typer.testing import CliRunner
+
+    from trustledger.cli import app
+    from trustledger.settings import Settings
+
+    monkeypatch.setenv("TRUSTLEDGER_DB", f"sqlite:///{tmp_path / 's.db'}")
+    monkeypatch.setenv("TRUSTLEDGER_PERSON_KEY_FILE", str(tmp_path / "person.key"))
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, list(args), env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    run("init", "--new-person-key")
+    run("rulebook", "publish", "cn-spc-dishonest-debtors")
+    today = Settings().today()
+    firm3 = uscc("91", "440305", "MA5DA0B2")
+    lines = [
+        *authorities(),
+        # on the list in effect: published two months ago, past its month of notice
+        debtor(decision_date=(today - timedelta(days=61)).isoformat(),
+               publication_date=(today - timedelta(days=60)).isoformat()),
+        {"op": "subject", "subject": FIRM2, "name": "深圳华韵科技股份有限公司"},
+        # pending: published two days ago, still in its notice period (it denies nothing)
+        debtor(subject=firm3, subject_name="深圳市华韵科技发展有限公司",
+               document_number="(2026)粤0305执9号", authority=COURT,
+               decision_date=(today - timedelta(days=3)).isoformat(),
+               publication_date=(today - timedelta(days=2)).isoformat()),
+    ]  # fmt: skip
+    data = tmp_path / "lines.jsonl"
+    data.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
+    run("ingest", str(data))
+
+    def screened() -> dict[str, dict[str, Any]]:
+        found = json.loads(run("screen", "深圳市华韵科技有限公司", "--json"))
+        # the fields screen has always given, and who it is and whether it is listed
+        keys = {"subject_id", "matched_name", "name_form", "score", "features", "outcome",
+                "name", "division_names", "standing", "listed"}  # fmt: skip
+        for c in found:
+            assert keys <= set(c) and c["outcome"] == "review"
+        return {c["subject_id"]: c for c in found}
+
+    # not evaluated yet: neither listed nor not listed can be said
+    before = screened()
+    assert {before[s]["standing"] for s in (FIRM, FIRM2, firm3)} == {"not evaluated"}
+    run("evaluate")
+    after = screened()
+    assert after[FIRM]["standing"] == "listed" and after[FIRM]["name"] == "深圳市华韵科技有限公司"
+    (listing,) = after[FIRM]["listed"]
+    assert listing["rulebook"].startswith("cn-spc-dishonest-debtors@")
+    assert (listing["list_id"], listing["kind"], listing["list_title"]) == (
+        "dishonest-judgment-debtors", "black", "失信被执行人名单")  # fmt: skip
+    assert listing["effective_from"] > listing["since"]  # after the notice period
+    assert after[FIRM2]["standing"] == "not listed" and after[FIRM2]["listed"] == []
+    assert after[firm3]["standing"] == "not listed"  # a pending listing is not in effect
+
+    text = run("screen", "深圳市华韵科技有限公司")
+    # the features are explained once, however many candidates
+    assert text.count("rapidfuzz similarity of the distinctive parts") == 1
+    rows = [line for line in text.splitlines() if line.startswith("│")]
+    firm_row = next(i for i, line in enumerate(rows) if "深圳市华韵科技有限公司" in line)
+    assert "review" in rows[firm_row] or "review" in rows[firm_row + 1]
+    assert FIRM in rows[firm_row + 1] and "广东省 深圳市 南山区" in rows[firm_row + 2]
+    assert "black: 失信被执行人名单" in rows[firm_row]
+    assert "cn-spc-dishonest-debtors" in rows[firm_row + 1]
+    assert "name 1.00" in rows[firm_row]
+    assert "not listed" in text and FIRM2 in text
+    # a name match proposes review; it never clears or denies anyone
+    assert not re.search(r"\b(clear|cleared|deny|denied|allow)\b", text, re.IGNORECASE)

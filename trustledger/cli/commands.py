@@ -348,28 +348,31 @@ def screen(
     if not found.candidates:
         out.print("no candidates")
         return
-    out.print("score = the weighted sum of these features:")
+    # each feature once, with the short label the rows use
+    labels = {feature: feature.split("_")[0] for feature in found.features}
+    out.print("score: the weighted sum of these features")
     for feature, (weight, meaning) in found.features.items():
-        out.print(f"  {feature:<18} {weight:+.2f}  {meaning}")
-    table = Table("#", "score", "candidate", "matched features", f"on a list on {found.on}")
-    table.columns[2].no_wrap = True
-    for n, screened in enumerate(found.candidates, 1):
+        out.print(f"  {labels[feature]:<8} {feature:<18} {weight:+.2f}  {meaning}")
+    table = Table("score", "candidate", "features", f"effective listings on {found.on}")
+    table.columns[1].min_width = 20
+    table.columns[3].overflow = "fold"  # on a narrow terminal: wrapped, never cut off
+    for screened in found.candidates:
         c = screened.candidate
         who = [screened.name, c.subject_id]
-        if c.matched_name != screened.name:
-            who.append(f"matched its {c.name_form.replace('_', ' ')} {c.matched_name}")
         if screened.division:
             who.append(" ".join(screened.division_names) or screened.division)
-        features = "\n".join(f"{k} {v:.2f}" for k, v in c.features.items() if v)
+        if c.matched_name != screened.name:
+            who.append(f"(matched its {c.name_form.replace('_', ' ')} {c.matched_name})")
+        features = "\n".join(f"{labels.get(k, k)} {v:.2f}" for k, v in c.features.items() if v)
         if screened.standing == LISTED:
             listed = "\n".join(
-                f"{m.kind}: {m.list_title} [{m.rulebook.split('@')[0]}] "
-                f"{m.effective_from} → {m.until or 'no end date'}"
+                f"{m.kind}: {m.list_title}\n  {m.rulebook.split('@')[0]}\n"
+                f"  {m.effective_from} → {m.until or 'no end date'}"
                 for m in screened.listed
             )
         else:
             listed = screened.standing
-        table.add_row(str(n), f"{c.score:.3f}\n{c.outcome}", "\n".join(who), features, listed)
+        table.add_row(f"{c.score:.3f}\n{c.outcome}", "\n".join(who), features, listed)
     out.print(table)
 
 

@@ -231,7 +231,8 @@ def _show_table(view: PointTable) -> None:
     out.print(f"monitoring point {view.mn} — {who}, {view.outlet}")
     if not view.pollutants:
         out.print("no judged pollutant has data in this period")
-    table = Table(f"hour ({view.timezone})", title="valid hourly means at the reference O₂")
+    table = Table(title="valid hourly means at the reference O₂")
+    table.add_column(f"hour ({view.timezone})", no_wrap=True)
     for p in view.pollutants:
         o2 = f" at {p.reference_o2:g}% O₂" if p.reference_o2 is not None else ""
         table.add_column(f"{p.name} {p.unit}\nlimit {p.limit:g}{o2}", justify="right")
@@ -271,6 +272,7 @@ def _show_table(view: PointTable) -> None:
     if view.records:
         out.print(f"records ({len(view.records)}):")
     for r in view.records:
-        out.print(f"  {r['record_id']} {r['document_number']} ({r['decision_date']}): {r['state']}")
+        # the document number is left to --json: it spells the pollutant's code
+        out.print(f"  {r['record_id']} of {r['decision_date']}: {r['state']}")
     if not (view.episodes or view.notices):
         out.print("no exceedance episode and no data-quality notice")
