@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from trustledger.portal import apidocs
-from trustledger.portal.routes import compare, ledger, me, monitoring, public, rulebooks
+from trustledger.portal.routes import compare, ledger, me, monitoring, public, reports, rulebooks
 
 ROUTERS: list[APIRouter] = [
     apidocs.router,
     public.router,
     me.router,  # /me: the subject's own file
+    reports.router,  # /entities/{USCC}/report.pdf, /verify
     rulebooks.router,  # /rulebooks, /rulebooks/{id}
     compare.router,  # /compare
     monitoring.router,  # /monitoring, /monitoring/{MN}
