@@ -289,3 +289,31 @@ def test_a_persons_profile_reads_as_people_read_it_without_the_id_number(env: Pa
     found = json.loads(shown)
     assert found["subject"].startswith("P") and found["name"] == "张伟"
     assert found["records"][0]["status"] == "in force" and found["profiles"]
+
+
+def test_profile_shows_a_record_and_its_listing_under_objection(env: Path) -> None:
+    from datetime import timedelta
+
+    from builders import FIRM
+
+    from trustledger.settings import Settings
+
+    today = Settings().today()
+    runner.invoke(app, ["rulebook", "publish", "cn-spc-dishonest-debtors"])
+    line = debtor(decision_date=(today - timedelta(days=61)).isoformat(),
+                  publication_date=(today - timedelta(days=60)).isoformat())  # fmt: skip
+    runner.invoke(app, ["ingest", str(write_jsonl(env / "d.jsonl", [*authorities(), line]))])
+    created = runner.invoke(app, ["keys", "create", "--role", "subject", "--name", "华韵",
+                                  "--subject", FIRM])  # fmt: skip
+    assert created.exit_code == 0, created.output
+    (key,) = json.loads(runner.invoke(app, ["keys", "list", "--json"]).stdout)
+    (record,) = json.loads(runner.invoke(app, ["profile", FIRM, "--json"]).stdout)["records"]
+    filed = runner.invoke(app, ["objection", "file", record["record_id"], "--as", key["id"],
+                                "--ground", "content", "--reasons", "已履行完毕"])  # fmt: skip
+    assert filed.exit_code == 0, filed.output
+    text = runner.invoke(app, ["profile", FIRM]).stdout
+    assert "UNDER OBJECTION: objection O" in text and "(content) filed" in text
+    assert "decision due" in text
+    # the listing is in effect already: an objection contests it, it does not suspend it
+    assert "失信被执行人名单 (dishonest-judgment-debtors): EFFECTIVE" in text
+    assert "      contested by objection: (2024)粤0305执1234号" in text

@@ -499,8 +499,11 @@ def _standing_lines(s: Standing, documents: dict[str, str]) -> Iterator[str]:
             state = f"EFFECTIVE since {since}{until}{run}"
         elif m.get("effective_from"):
             state = f"PENDING: from {m['since']}, takes effect on {m['effective_from']}{until}"
+        elif m.get("under_objection"):
+            state = f"PENDING: from {m['since']}{until}, until the objection is decided"
         else:
-            state = f"PENDING: from {m['since']}{until}, held for review or under objection"
+            state = (f"PENDING: from {m['since']}{until}; held for review, or it ends before "
+                     "its notice period does")  # fmt: skip
         yield f"    {m['kind']} list {m['title']} ({m['list_id']}): {state}"
         yield f"      records: {cite(m['records'])}"
         if m.get("under_objection"):
