@@ -43,6 +43,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "objection": ("trustledger.cli.dueprocess", "objection_app", "group"),
     "repair": ("trustledger.cli.dueprocess", "repair_app", "group"),
     "hold": ("trustledger.cli.dueprocess", "hold_app", "group"),
+    "export": ("trustledger.cli.export", "export", "command"),
     "report": ("trustledger.cli.report", "app", "group"),
 }
 
