@@ -216,6 +216,14 @@ def _try_lines(key: str | None, tries: object) -> Iterator[str]:
     if len(tries.compare) == 2:
         yield f"try: trustledger compare {' '.join(tries.compare)}"
     yield "try: trustledger verify"
+    portal = "http://127.0.0.1:8000"
+    if tries.denied is not None:
+        yield (f"try: trustledger report {tries.denied} --out report.pdf, then  "
+               "trustledger report verify report.pdf")  # fmt: skip
+        yield f"portal (after trustledger serve): {portal}/entities/{tries.denied}"
+    if tries.screen_name is not None:
+        yield f"portal: {portal}/search?q={tries.screen_name}"
+    yield f"portal: {portal}/lists · {portal}/compare · {portal}/ledger · {portal}/docs"
 
 
 class EngineChoice(StrEnum):
