@@ -18,7 +18,6 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(BIN)/trustledger demo
-	@echo "serving the API on http://127.0.0.1:8000 (OpenAPI at /openapi.json); Ctrl-C stops it"
 	$(BIN)/trustledger serve
 
 lint: setup

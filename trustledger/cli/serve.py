@@ -23,6 +23,10 @@ def serve(
     from trustledger.portal.server import create_server
 
     context(db).close()  # a clean error for a missing or unsupported database
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    console.print(f"portal: http://{shown}:{port}/   API: http://{shown}:{port}/v1 "
+                  "(docs at /docs, OpenAPI at /openapi.json)   Ctrl-C stops it",
+                  soft_wrap=True)  # fmt: skip
     # access log off: query strings may carry resident ID numbers, never to be logged
     uvicorn.run(create_server(settings_for(db)), host=host, port=port, access_log=False)
 

@@ -57,6 +57,7 @@ NAV = (
     ("/rulebooks", "Rulebooks"),
     ("/compare", "Compare"),
     ("/ledger", "Ledger"),
+    ("/verify", "Verify a report"),
     ("/open-data", "Open data"),
     ("/docs", "API"),
     ("/me", "My file"),
