@@ -40,7 +40,7 @@ def list_sizes_chart(page: ComparisonPage) -> dict[str, Any]:
         "animation": False,
         "grid": {"left": 8, "right": 56, "top": 16, "bottom": 32, "containLabel": True},
         "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
-        "xAxis": _axis("value", name="subjects", nameLocation="middle", nameGap=24),
+        "xAxis": _axis("value", name="subjects", nameLocation="middle", nameGap=24, minInterval=1),
         "yAxis": _axis("category", data=[label for label, _ in rows]),
         "series": [{
             "type": "bar", "name": "in effect on the day",
@@ -57,7 +57,7 @@ def grades_chart(figures: RulebookFigures) -> dict[str, Any]:
         "grid": {"left": 8, "right": 16, "top": 24, "bottom": 8, "containLabel": True},
         "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
         "xAxis": _axis("category", data=[g for g, _ in figures.grades], name="grade"),
-        "yAxis": _axis("value", name="subjects"),
+        "yAxis": _axis("value", name="subjects", minInterval=1),
         "series": [{"type": "bar", "name": "subjects", "data": [n for _, n in figures.grades],
                     "itemStyle": {"color": "#0b5cad"},
                     "label": {"show": True, "position": "top", "color": INK}}],
@@ -70,7 +70,7 @@ def scores_chart(figures: RulebookFigures) -> dict[str, Any]:
         "grid": {"left": 8, "right": 16, "top": 24, "bottom": 8, "containLabel": True},
         "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
         "xAxis": _axis("category", data=[b for b, _ in figures.scores], name="score"),
-        "yAxis": _axis("value", name="subjects"),
+        "yAxis": _axis("value", name="subjects", minInterval=1),
         "series": [{"type": "bar", "name": "subjects", "data": [n for _, n in figures.scores],
                     "barCategoryGap": "10%", "itemStyle": {"color": "#4a5561"}}],
     }  # fmt: skip
