@@ -102,6 +102,8 @@ def _check_destination(out_dir: Path) -> None:
                 "(no manifest.json): refusing to replace what is in it"
             )
     parent = out_dir.parent
+    if parent.exists() and not parent.is_dir():
+        raise BadInput(f"--out {out_dir}: {parent} is not a folder")
     if not parent.is_dir():
         raise BadInput(f"--out {out_dir}: its parent folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):

@@ -297,7 +297,7 @@ def _pages(
 
 # Organisations only, decided twice: by the kind the register holds and by the id's form
 # (a person's id is "P" + HMAC), so neither a mislabelled row nor a mistyped kind lets one out.
-_ORG = "s.kind <> 'person' AND s.id NOT LIKE 'P%'"
+_ORG = "s.kind <> 'person' AND substr(s.id, 1, 1) <> 'P'"
 
 _RECORDS_SQL = (
     "SELECT r.subject_id, r.id, r.authority_id, r.category, r.tier, r.decision_type, "
@@ -757,7 +757,7 @@ class _Exporter:
         }
         persons = store.query(
             "SELECT count(*) FROM records r LEFT JOIN subjects s ON s.id = r.subject_id "
-            "WHERE s.kind = 'person' OR r.subject_id LIKE 'P%' OR s.id IS NULL"
+            "WHERE s.kind = 'person' OR substr(r.subject_id, 1, 1) = 'P' OR s.id IS NULL"
         )
         self.withheld["records_about_persons"] = int(persons[0][0])
         categories = {c.code: c for c in self.catalogue}
