@@ -38,6 +38,8 @@ class Settings:
     # working days for due-process deadlines: a YAML file of holidays and make-up workdays
     # (trustledger.dueprocess.calendar); none: weekends only
     holidays: Path | None = None
+    # the portal's open-data files (trustledger.app.exports.open_data), cut per tree head
+    open_data_dir: Path = Path("open-data")
 
     def today(self) -> date:
         return datetime.now(ZoneInfo(self.timezone)).date()
@@ -61,6 +63,7 @@ class Settings:
             smtp_from=env.get("TRUSTLEDGER_SMTP_FROM", "notices@trustledger.invalid"),
             smtp_starttls=_flag(env.get("TRUSTLEDGER_SMTP_STARTTLS", "")),
             holidays=Path(env["TRUSTLEDGER_HOLIDAYS"]) if env.get("TRUSTLEDGER_HOLIDAYS") else None,
+            open_data_dir=Path(env.get("TRUSTLEDGER_OPEN_DATA_DIR", "open-data")),
         )
 
 

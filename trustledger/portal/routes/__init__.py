@@ -5,7 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from trustledger.portal import apidocs
-from trustledger.portal.routes import compare, ledger, me, monitoring, public, reports, rulebooks
+from trustledger.portal.routes import (
+    compare,
+    ledger,
+    me,
+    monitoring,
+    open_data,
+    public,
+    reports,
+    rulebooks,
+)
 
 ROUTERS: list[APIRouter] = [
     apidocs.router,
@@ -16,4 +25,5 @@ ROUTERS: list[APIRouter] = [
     compare.router,  # /compare
     monitoring.router,  # /monitoring, /monitoring/{MN}
     ledger.router,  # /ledger, /ledger/entries/{seq}
+    open_data.router,  # /open-data, /open-data/files/{name}
 ]
