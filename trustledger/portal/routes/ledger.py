@@ -37,7 +37,8 @@ def _page(request: Request, state: ServerState, seq_text: str | None) -> Respons
                     problem, status = exc.message, 404
     title = "Ledger" if entry is None else f"Ledger entry {entry.seq}"
     return render.page(request, "ledger.html", title=title, status=status, head=head,
-                       entry=entry, problem=problem, seq=(seq_text or "").strip()[:40])  # fmt: skip
+                       entry=entry, problem=problem, seq=(seq_text or "").strip()[:40],
+                       timezone=state.ctx.settings.timezone)  # fmt: skip
 
 
 @router.get("/ledger", response_class=HTMLResponse)

@@ -36,4 +36,5 @@ def rulebook_page(
         raise NotFound(f"no published rulebook {rulebook_id!r}")
     with state.lock:
         found = rulebook_pages.rulebook_page(state.ctx, rulebook_id)
-    return render.page(request, "rulebook.html", title=found["title"], rb=found)
+    return render.page(request, "rulebook.html", title=found["title"], rb=found,
+                       timezone=state.ctx.settings.timezone)  # fmt: skip
