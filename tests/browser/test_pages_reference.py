@@ -128,3 +128,19 @@ def test_a_tampered_proof_fails_in_the_browser(page: Page, live_server: LiveServ
     page.goto("/ledger/entries/1")
     expect(page.locator("#verify-result")).to_have_attribute("data-state", "failed",
                                                              timeout=15_000)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/rulebooks", "/rulebooks/cn-market-abnormal-operations", "/compare", "/monitoring",
+     "/monitoring/DEMO0000000000000001", "/ledger/entries/2"],
+)  # fmt: skip
+def test_readable_on_a_phone(page: Page, path: str) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(path)
+    expect(page.locator("h1")).to_be_visible()
+    if page.locator(".chart[data-option]").count():
+        expect(page.locator(".chart[data-option]").first).to_have_attribute("data-rendered", "true")
+    # wide tables scroll inside their own box; the page itself never scrolls sideways
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{path} is {width}px wide on a 390px screen"
