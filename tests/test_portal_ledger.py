@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
@@ -271,3 +272,23 @@ def test_the_verifier_checks_a_persons_entry_by_its_leaf(portal: Site, ctx: Cont
     data = verifier_data(portal.client.get(f"/ledger/entries/{seq}").text)
     assert data["text"] is None
     assert run_verifier(data)["state"] == "verified"
+
+
+def test_the_ledger_page_fills_the_kept_subtrees_in_the_background(
+    portal: Site, ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ledger_pages, "CHUNK", 32)
+    ledger_pages._KEPT.clear()
+    assert portal.client.get("/ledger").status_code == 200
+    kept = ledger_pages._kept(ctx.store)
+    size = ctx.store.size()
+    deadline = time.monotonic() + 30
+    while kept.warming or not kept.roots:
+        assert time.monotonic() < deadline, "the subtrees were never filled"
+        time.sleep(0.02)
+    largest = 1 << (size.bit_length() - 1)
+    assert (0, largest) in kept.roots
+    tree = ledger_pages._Tree(ctx.store, size, kept)
+    assert tree.root(0, size) == ctx.store.head().root
+    tree.path(size // 2)
+    assert tree.leaves_read <= 2 * 32

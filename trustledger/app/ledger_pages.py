@@ -5,7 +5,7 @@ A proof needs the roots of about log₂(n) subtrees whose sizes add up to n, so 
 from every leaf (``app.ledger.inclusion``) reads and hashes the whole ledger: half a second
 at the demo's 360,000 entries. The ledger only grows, so the root of a complete, aligned
 subtree never changes once its leaves exist: those of ``CHUNK`` leaves and more are kept per
-open store, and a proof then reads at most two chunks of leaves (the entry's own and the
+database, and a proof then reads at most two chunks of leaves (the entry's own and the
 ragged right edge). The root the proof leads to is compared with the stored tree head's
 before it is shown; a mismatch (a ledger rewritten under a running server) drops the kept
 subtrees and computes again from the leaves.
@@ -16,9 +16,9 @@ person) is never shown: only that it exists, its kind and leaf hash, and its pro
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
-import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from trustledger.app.context import Context
     from trustledger.ledger.store import Store
 
+log = logging.getLogger(__name__)
+
 CHUNK = 1024  # leaves per kept subtree: ≤ 2 × CHUNK leaves read per proof
 _PERSON_ID = re.compile(r"P[0-9a-f]{32}")
 # payload keys that name a row whose subject decides whether the entry is about a person
@@ -38,23 +40,50 @@ _ROW_KEYS = {"record_id": "records", "objection_id": "objections", "repair_id": 
 
 
 class _Subtrees:
-    """Roots of complete, aligned subtrees of ≥ CHUNK leaves of one store's ledger."""
+    """Roots of complete, aligned subtrees of ≥ CHUNK leaves of one database's ledger."""
 
     def __init__(self) -> None:
         self.roots: dict[tuple[int, int], bytes] = {}
         self.lock = threading.Lock()
+        self.warming = False
 
 
-_KEPT: weakref.WeakKeyDictionary[Store, _Subtrees] = weakref.WeakKeyDictionary()
+# by database URL, so that a connection of its own (``prepare``) fills them for the server's
+_KEPT: dict[str, _Subtrees] = {}
 _KEPT_LOCK = threading.Lock()
 
 
 def _kept(store: Store) -> _Subtrees:
     with _KEPT_LOCK:
-        found = _KEPT.get(store)
+        found = _KEPT.get(store.url)
         if found is None:
-            found = _KEPT[store] = _Subtrees()
+            found = _KEPT[store.url] = _Subtrees()
         return found
+
+
+def prepare(ctx: Context) -> None:
+    """Fill the kept subtrees in the background (on a connection of its own) if they are
+    not yet: the first proof after a start then costs milliseconds, not the whole ledger.
+    Called by the ledger page before anyone has asked for an entry."""
+    kept = _kept(ctx.store)
+    size = ctx.store.size()
+    with kept.lock:
+        if kept.warming or size < CHUNK or (0, 1 << ((size).bit_length() - 1)) in kept.roots:
+            return
+        kept.warming = True
+
+    def fill() -> None:
+        from trustledger.app.context import Context as Opened
+
+        try:
+            with Opened.open(ctx.settings) as own:
+                _Tree(own.store, size, kept).root(0, size)
+        except Exception:  # a warm-up that fails leaves the first proof to do the work
+            log.exception("filling the ledger's kept subtrees failed")
+        finally:
+            kept.warming = False
+
+    threading.Thread(target=fill, name="ledger-subtrees", daemon=True).start()
 
 
 class _Tree:

@@ -26,6 +26,7 @@ def _page(request: Request, state: ServerState, seq_text: str | None) -> Respons
     status = 200
     with state.lock:
         head = ledger_pages.head(state.ctx)
+        ledger_pages.prepare(state.ctx)  # the first lookup after a start is then fast
         if seq_text is not None and seq_text.strip():
             text = seq_text.strip()
             if not text.isascii() or not text.isdigit():
