@@ -10,13 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
 from portal_site import Site, check_structure, site
+from test_condition import exprs
 
 from trustledger.app import rulebook_pages
 from trustledger.app.rulebooks import shipped_paths
 from trustledger.catalogue import national_catalogue
 from trustledger.evaluate.profile import compile_rulebook
-from trustledger.rulebook.condition import parse_condition
+from trustledger.rulebook.condition import Expr, TextLit, parse_condition
 from trustledger.rulebook.load import load_rulebook
 from trustledger.rulebook.schema import Rulebook
 from trustledger.rulebook.words import condition_words
@@ -79,6 +81,25 @@ def test_the_example_reads_as_a_person_would_say_it() -> None:
 )  # fmt: skip
 def test_constructs_in_words(text: str, words: str) -> None:
     assert condition_words(parse_condition(text), titles) == words
+
+
+def _texts(node: object) -> list[str]:
+    if isinstance(node, TextLit):
+        return [node.value]
+    slots = getattr(type(node), "__slots__", ())
+    return [t for name in slots for t in _texts(getattr(node, name, None))] + (
+        [t for item in node for t in _texts(item)] if isinstance(node, tuple) else []
+    )
+
+
+@settings(max_examples=400)
+@given(tree=exprs("bool", "list", 4))
+def test_any_condition_has_words(tree: Expr) -> None:
+    # the language's every construct, nested anyhow: words without the source's syntax
+    assume(not any(SYNTAX.search(t) or "=" in t or "(" in t for t in _texts(tree)))
+    words = condition_words(tree, titles)
+    assert words.strip()
+    assert not re.search(r"==|!=|>=|<=|\w\(|within=|\[|\]", words), words
 
 
 def test_every_condition_of_every_shipped_rulebook_has_words() -> None:

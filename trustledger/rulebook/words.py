@@ -137,7 +137,7 @@ class _Words:
                     return f"is {negation}of {what} {listed}"
                 return f"has {negation}a {_label(name)} of {listed}"
             case _:
-                return f"has {self.value(node, record=True)} true"
+                return f"satisfies this: {self.words(node)}"
 
     def record_compare(self, name: str, op: CompareOp, value: LiteralNode) -> str:
         shown = self.literal(value, name)
