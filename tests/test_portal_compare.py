@@ -10,6 +10,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -139,3 +140,10 @@ def test_figures_are_kept_until_the_state_moves(
         time.sleep(0.05)
     assert found is not first
     assert [f.subjects for f in found.rulebooks] == [f.subjects for f in first.rulebooks]
+
+
+def test_another_day_does_not_drop_todays_figures(ctx: Context) -> None:
+    today = compare_pages.comparison(ctx, wait=True)
+    other = compare_pages.comparison(ctx, date(2025, 1, 1))
+    assert other.on == "2025-01-01" and other is not today
+    assert compare_pages.comparison(ctx) is today

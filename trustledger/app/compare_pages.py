@@ -224,8 +224,9 @@ class _Kept:
     refreshing: bool = False
 
 
-# per open store: the last figures and the state they were read from
-_KEPT: weakref.WeakKeyDictionary[Store, _Kept] = weakref.WeakKeyDictionary()
+# per open store and day: the last figures and the state they were read from
+_KEPT: weakref.WeakKeyDictionary[Store, dict[date, _Kept]] = weakref.WeakKeyDictionary()
+_DAYS_KEPT = 8  # days other than today are asked for rarely
 _KEPT_LOCK = threading.Lock()
 LOOK_INTERVAL = 1.0  # the state's signature is read at most this often (as the check index)
 
@@ -244,7 +245,8 @@ def _refresh(ctx: Context, kept: _Kept, day: date) -> None:
     from trustledger.app.context import Context as Opened
 
     try:
-        with Opened.open(ctx.settings) as own:
+        # not must_exist: the server's own connection already made sure of the schema
+        with Opened.open(ctx.settings, must_exist=False) as own:
             key, page = _read(own, day)
         with _KEPT_LOCK:
             kept.key, kept.page, kept.looked = key, page, time.monotonic()
@@ -264,8 +266,8 @@ def comparison(ctx: Context, on: date | None = None, *, wait: bool = False) -> C
     day = on or ctx.today()
     now = time.monotonic()
     with _KEPT_LOCK:
-        kept = _KEPT.get(ctx.store)
-    if kept is not None and kept.key[-1] == day and not wait:
+        kept = _KEPT.get(ctx.store, {}).get(day)
+    if kept is not None and not wait:
         if now - kept.looked < LOOK_INTERVAL and not kept.refreshing:
             return kept.page
         key = (*state_signature(ctx.store), day)
@@ -279,5 +281,8 @@ def comparison(ctx: Context, on: date | None = None, *, wait: bool = False) -> C
         return dataclasses.replace(kept.page, stale=True)
     key, page = _read(ctx, day)
     with _KEPT_LOCK:
-        _KEPT[ctx.store] = _Kept(key, page, time.monotonic())
+        days = _KEPT.setdefault(ctx.store, {})
+        if len(days) >= _DAYS_KEPT:
+            days.clear()
+        days[day] = _Kept(key, page, time.monotonic())
     return page

@@ -76,7 +76,7 @@ def prepare(ctx: Context) -> None:
         from trustledger.app.context import Context as Opened
 
         try:
-            with Opened.open(ctx.settings) as own:
+            with Opened.open(ctx.settings, must_exist=False) as own:
                 _Tree(own.store, size, kept).root(0, size)
         except Exception:  # a warm-up that fails leaves the first proof to do the work
             log.exception("filling the ledger's kept subtrees failed")
