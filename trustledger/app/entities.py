@@ -159,35 +159,8 @@ def entity_file(ctx: Context, subject: str, when: When, *, public: bool = True) 
     except UnknownSubject as exc:
         raise NotFound(str(exc)) from None
     on = when.on.isoformat()
-    open_objections = {o.record_id: o for o in found.objections if o.decided_date is None}
-    views: dict[str, list[Any]] = {}
-    for p in found.profiles:
-        for view in p.records:
-            views.setdefault(view.record_id, []).append(view)
-    authorities = _authority_names(ctx, {r.authority_id for r in found.records})
-    records: list[RecordLine] = []
-    for r in sorted(found.records, key=lambda r: (r.decision_date, r.id), reverse=True):
-        category = ctx.catalogue.get(r.category)
-        seen = views.get(r.id, [])
-        status, detail = _status(r, on, seen, open_objections.get(r.id))
-        if public and (status == PENDING or r.confirmation == "pending"):
-            continue  # not published: no one but the subject and the operator sees it
-        ends = [v.publicity_ends for v in seen if v.publicity_ends]
-        records.append(RecordLine(
-            record_id=r.id, category=r.category,
-            category_title=category.title if category else r.category,
-            category_title_zh=category.title_zh if category else "",
-            polarity=category.polarity.value if category else "",
-            tier=r.tier, title=r.title, authority_id=r.authority_id,
-            authority=authorities.get(r.authority_id, r.authority_id),
-            decision_type=r.decision_type, document_number=r.document_number,
-            decision_date=r.decision_date, publication_date=r.publication_date,
-            publicity_until=max(ends) if ends else None,
-            legal_basis=[_cite(b) for b in category.legal_basis] if category else [],
-            status=status, status_detail=detail,
-            objection=open_objections[r.id].id if r.id in open_objections else None,
-            seq=r.issued_seq,
-        ))  # fmt: skip
+    records = _record_lines(ctx, found.records, found.profiles, found.objections, on,
+                            public=public)  # fmt: skip
     shown = {r.record_id for r in records}
     standings = [
         _standing(
@@ -207,6 +180,49 @@ def entity_file(ctx: Context, subject: str, when: When, *, public: bool = True) 
         for o in found.objections
     ]  # fmt: skip
     return EntityFile(identity, when, records, standings, objections)
+
+
+def _record_lines(
+    ctx: Context,
+    rows: list[Any],
+    profiles: list[Any],
+    objections: list[Any],
+    on: str,
+    *,
+    public: bool,
+) -> list[RecordLine]:
+    """Each record as people read it, newest decision first; ``public``: only published
+    ones (a pending or unconfirmed record is seen by no one but its subject and operator)."""
+    open_objections = {o.record_id: o for o in objections if o.decided_date is None}
+    views: dict[str, list[Any]] = {}
+    for p in profiles:
+        for view in p.records:
+            views.setdefault(view.record_id, []).append(view)
+    authorities = _authority_names(ctx, {r.authority_id for r in rows})
+    lines: list[RecordLine] = []
+    for r in sorted(rows, key=lambda r: (r.decision_date, r.id), reverse=True):
+        category = ctx.catalogue.get(r.category)
+        seen = views.get(r.id, [])
+        status, detail = _status(r, on, seen, open_objections.get(r.id))
+        if public and (status == PENDING or r.confirmation == "pending"):
+            continue
+        ends = [v.publicity_ends for v in seen if v.publicity_ends]
+        lines.append(RecordLine(
+            record_id=r.id, category=r.category,
+            category_title=category.title if category else r.category,
+            category_title_zh=category.title_zh if category else "",
+            polarity=category.polarity.value if category else "",
+            tier=r.tier, title=r.title, authority_id=r.authority_id,
+            authority=authorities.get(r.authority_id, r.authority_id),
+            decision_type=r.decision_type, document_number=r.document_number,
+            decision_date=r.decision_date, publication_date=r.publication_date,
+            publicity_until=max(ends) if ends else None,
+            legal_basis=[_cite(b) for b in category.legal_basis] if category else [],
+            status=status, status_detail=detail,
+            objection=open_objections[r.id].id if r.id in open_objections else None,
+            seq=r.issued_seq,
+        ))  # fmt: skip
+    return lines
 
 
 def _status(record: Any, on: str, views: list[Any], objection: Any) -> tuple[str, str]:
@@ -312,34 +328,8 @@ def person_file(ctx: Context, found: SubjectProfiles) -> PersonFile:
     rows = records_as_of(store, found.subject_id, when.at_us)
     size = store.size() if when.at_us is None else store.size_at(when.at_us)
     objections = objections_as_of(store, [found.subject_id], size).get(found.subject_id, [])
-    open_objections = {o.record_id: o for o in objections if o.decided_date is None}
-    views: dict[str, list[Any]] = {}
-    for p in found.profiles:
-        for view in p.records:
-            views.setdefault(view.record_id, []).append(view)
-    authorities = _authority_names(ctx, {r.authority_id for r in rows})
     on = when.on.isoformat()
-    lines: list[RecordLine] = []
-    for r in sorted(rows, key=lambda r: (r.decision_date, r.id), reverse=True):
-        category = ctx.catalogue.get(r.category)
-        seen = views.get(r.id, [])
-        status, detail = _status(r, on, seen, open_objections.get(r.id))
-        ends = [v.publicity_ends for v in seen if v.publicity_ends]
-        lines.append(RecordLine(
-            record_id=r.id, category=r.category,
-            category_title=category.title if category else r.category,
-            category_title_zh=category.title_zh if category else "",
-            polarity=category.polarity.value if category else "",
-            tier=r.tier, title=r.title, authority_id=r.authority_id,
-            authority=authorities.get(r.authority_id, r.authority_id),
-            decision_type=r.decision_type, document_number=r.document_number,
-            decision_date=r.decision_date, publication_date=r.publication_date,
-            publicity_until=max(ends) if ends else None,
-            legal_basis=[_cite(b) for b in category.legal_basis] if category else [],
-            status=status, status_detail=detail,
-            objection=open_objections[r.id].id if r.id in open_objections else None,
-            seq=r.issued_seq,
-        ))  # fmt: skip
+    lines = _record_lines(ctx, rows, found.profiles, list(objections), on, public=False)
     titles = {f"{rid}@{rb.version}": rb.title for rid, rb in published(ctx, when.at_us).items()}
     shown = {r.record_id for r in lines}
     standings = [_standing(p.to_json(), titles.get(p.rulebook, p.rulebook), [], on, shown, False)

@@ -39,8 +39,8 @@ class SearchResult:
 
 
 def search(ctx: Context, query: str, *, limit: int = 20) -> SearchResult:
+    from trustledger.app.queries import effective_listings
     from trustledger.app.screening import screen
-    from trustledger.evaluate.queries import listed_on
 
     text = query.strip()
     if not text:
@@ -57,7 +57,11 @@ def search(ctx: Context, query: str, *, limit: int = 20) -> SearchResult:
         row = ctx.store.get_row("subjects", c.subject_id)
         if row is not None and row.kind != "person":
             rows[c.subject_id] = row
-    listed = listed_on(ctx.store, list(rows), ctx.today().isoformat())
+    listed: dict[str, list[tuple[str, str, str]]] = {}
+    for subject, rulebook, list_id, kind, *_ in effective_listings(
+        ctx.store, list(rows), ctx.today().isoformat()
+    ):
+        listed.setdefault(subject, []).append((rulebook, list_id, kind))
     hits = [
         Hit(c.subject_id, rows[c.subject_id].name, c.matched_name, c.name_form, c.score,
             rows[c.subject_id].division, listed.get(c.subject_id, []))

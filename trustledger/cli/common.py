@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -25,12 +26,18 @@ class _LazyConsole:
     def __init__(self, **options: Any) -> None:
         self._options = options
         self._console: Console | None = None
+        self._columns: str | None = None
 
     def real(self) -> Console:
-        if self._console is None:
+        # Rich reads the terminal's width (COLUMNS) once, when the console is made: made
+        # again when it changed, so commands run one after another in one process (tests)
+        # each get the width they were run with
+        columns = os.environ.get("COLUMNS")
+        if self._console is None or columns != self._columns:
             from rich.console import Console
 
             self._console = Console(**self._options)
+            self._columns = columns
         return self._console
 
     def __getattr__(self, name: str) -> Any:

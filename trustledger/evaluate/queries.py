@@ -167,25 +167,6 @@ def taking_effect(store: Store, after: str, through: str) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def listed_on(
-    store: Store, subject_ids: Sequence[str], on: str
-) -> dict[str, list[tuple[str, str, str]]]:
-    """Subject id → (rulebook id@version, list id, kind) of each listing effective on ``on``."""
-    if not subject_ids:
-        return {}
-    marks = ",".join("?" * len(subject_ids))
-    rows = store.query(
-        "SELECT subject_id, rulebook, list_id, kind FROM state_lists"
-        f" WHERE subject_id IN ({marks}) AND effective_from <= ? AND since <= ?"
-        " AND (until IS NULL OR until > ?) ORDER BY subject_id, rulebook, list_id",
-        (*subject_ids, on, on, on),
-    )
-    out: dict[str, list[tuple[str, str, str]]] = {}
-    for subject_id, rulebook, list_id, kind in rows:
-        out.setdefault(subject_id, []).append((rulebook, list_id, kind))
-    return out
-
-
 def organisation_counts(store: Store) -> tuple[int, int]:
     """(organisations, records about organisations) in the register."""
     ((organisations,),) = store.query("SELECT count(*) FROM subjects WHERE kind <> 'person'")
