@@ -5,16 +5,20 @@ once a person has confirmed it); a point registered to a person is a 404 like an
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from portal_site import Site, check_structure, site
 
 from trustledger.app import monitoring
+from trustledger.app.context import Context
 from trustledger.app.monitoring_pages import point_page, pollutant_name
 from trustledger.monitoring.store import Point
 
@@ -150,3 +154,25 @@ def test_pollutants_are_named() -> None:
     assert pollutant_name("a21026") == "Sulphur dioxide (SO₂)"
     assert pollutant_name("02") == "SO2"  # a 2005 code: the vocabulary's name
     assert pollutant_name("zz999") == "zz999"  # unknown codes pass through
+
+
+def test_hours_are_on_the_configured_calendar(portal: Site) -> None:
+    mn, _ = exceeding(portal)
+    with portal.context() as ctx:
+        shanghai = point_page(ctx, mn)
+        device = [
+            h["hour"] for h in monitoring.point_view(ctx, mn)["pollutants"]["a21026"]["hours"]
+        ]
+    so2 = next(s for s in shanghai["series"] if s.code == "a21026")
+    assert so2.hours == [h.replace("T", " ") for h in device]  # device time is Shanghai's
+    with Context.open(dataclasses.replace(portal.settings, timezone="Europe/London")) as ctx:
+        london = point_page(ctx, mn)
+    cst = timezone(timedelta(hours=8))
+    expected = [
+        datetime.fromisoformat(h).replace(tzinfo=cst).astimezone(ZoneInfo("Europe/London"))
+        .strftime("%Y-%m-%d %H:%M") for h in device
+    ]  # fmt: skip
+    so2_london = next(s for s in london["series"] if s.code == "a21026")
+    assert so2_london.hours == expected and expected != so2.hours
+    assert london["timezone"] == "Europe/London"
+    assert so2_london.episodes[0]["first_hour"] in so2_london.hours

@@ -13,7 +13,8 @@ from __future__ import annotations
 import threading
 import weakref
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -78,9 +79,14 @@ def _local(epoch_s: int, timezone: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
-def _hour_label(text: str) -> str:
-    # the series' hours are local ISO minutes ("2026-12-01T09:00"): shown without the T
-    return text.replace("T", " ")
+def _hour_label(device_text: str, timezone: str) -> str:
+    """A series hour ("2026-12-01T09:00", the loggers' device time: China Standard Time,
+    HJ 212) on the configured calendar, as people read it ("2026-12-01 09:00")."""
+    from trustledger.monitoring.aggregate import CHINA_OFFSET_S
+
+    device = dt_timezone(timedelta(seconds=CHINA_OFFSET_S))
+    moment = datetime.fromisoformat(device_text).replace(tzinfo=device)
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
 
 
 def _names(ctx: Context, subject_ids: list[str]) -> dict[str, str]:
@@ -214,7 +220,7 @@ def _point_page(ctx: Context, point: Point, days: int) -> dict[str, Any]:
         series.append(PollutantSeries(
             code=code, name=pollutant_name(code), unit=pollutant_unit(code) or "mg/m³",
             limit=limit, reference_o2=found["reference_o2"],
-            hours=[_hour_label(h["hour"]) for h in found["hours"]], values=values,
+            hours=[_hour_label(h["hour"], timezone) for h in found["hours"]], values=values,
             valid_hours=len(valid), exceedance_hours=sum(1 for v in valid if v > limit),
             highest=max(valid) if valid else None,
         ))  # fmt: skip
@@ -224,8 +230,8 @@ def _point_page(ctx: Context, point: Point, days: int) -> dict[str, Any]:
         shown = {
             "pollutant": pollutant_name(episode["pollutant"]),
             "code": episode["pollutant"],
-            "first_hour": _hour_label(episode["first_hour"]),
-            "last_hour": _hour_label(episode["last_hour"]),
+            "first_hour": _hour_label(episode["first_hour"], timezone),
+            "last_hour": _hour_label(episode["last_hour"], timezone),
             "hours": episode["hours"],
             "highest": round(float(episode["max"]), 3),
             "limit": episode["limit"],
