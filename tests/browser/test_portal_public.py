@@ -201,3 +201,24 @@ def test_lists_pages_are_accessible_and_page_most_recent_first(
     violations = axe(page)
     assert violations == [], axe.report(violations)
     _no_errors(browser_log)
+
+
+@pytest.mark.parametrize("which", ["home", "search", "entity", "lists", "list", "me", "verify"])
+def test_readable_on_a_phone(page: Page, demo_site: DemoSite, which: str) -> None:
+    firm = demo_site.tries.denied
+    assert firm is not None and demo_site.tries.screen_name is not None
+    path = {
+        "home": "/",
+        "search": f"/search?q={demo_site.tries.screen_name[2:6]}",
+        "entity": f"/entities/{firm}",
+        "lists": "/lists",
+        "list": "/lists/cn-spc-dishonest-debtors/dishonest-judgment-debtors",
+        "me": "/me",
+        "verify": "/verify",
+    }[which]
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(path)
+    expect(page.locator("h1")).to_be_visible()
+    # wide tables scroll inside their own box; the page itself never scrolls sideways
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{path} is {width}px wide on a 390px screen"
