@@ -142,18 +142,22 @@ class Listing:
     name: str
     effective_from: str
     until: str | None
+    title: str  # the list's
 
 
 def latest_listings(ctx: Context, limit: int = 10) -> list[Listing]:
     """The organisations most recently put on any list (effective today), newest first."""
     from trustledger.evaluate.queries import latest_listings as query
+    from trustledger.rulebook.publish import published_rulebooks
 
-    return [
-        Listing(rb.split("@")[0], lid, kind, sid, name, since, until)
-        for rb, lid, kind, sid, name, since, until in query(
-            ctx.store, ctx.today().isoformat(), limit
-        )
-    ]
+    titles = {(rid, d.id): d.title for rid, rb in published_rulebooks(ctx.store).items()
+              for d in rb.lists}  # fmt: skip
+    out = []
+    for rb, lid, kind, sid, name, since, until in query(ctx.store, ctx.today().isoformat(), limit):
+        rulebook = rb.split("@")[0]
+        out.append(Listing(rulebook, lid, kind, sid, name, since, until,
+                           titles.get((rulebook, lid), lid)))  # fmt: skip
+    return out
 
 
 def require_in_scope(ctx: Context, rulebook_id: str, list_id: str, actions: frozenset[str]) -> None:
