@@ -171,9 +171,13 @@ def build_payload(
 ) -> Payload:
     """The payload of one subject's report. ``profiles`` are the profiles the report may
     show (one per published rulebook, as JSON: the application layer has already cut them
-    to what the public may see); the records shown are those they list, read back from
-    their own ledger entries so that the report says exactly what the entries say."""
-    shown = sorted({r["record_id"] for p in profiles for r in p["records"]})
+    to what the public may see); the records shown are those of them in force on the day
+    under some rulebook, read back from their own ledger entries so that the report says
+    exactly what the entries say."""
+    standing = _standings(profiles)
+    # records in force on the day under some rulebook: one whose publicity period is over,
+    # or that was ended, revoked or repaired, is no longer published as a credit record
+    shown = sorted(rid for rid, seen in standing.items() if seen["in_force"])
     current = {r.id: r for r in store.rows_where("records", "subject_id", [subject.id])}
     events = store.rows_where("record_events", "record_id", shown)
     record_seqs = [current[r].issued_seq for r in shown if r in current] + [e.seq for e in events]
@@ -220,7 +224,6 @@ def build_payload(
     for e in entries:
         if e.kind.startswith("record.") and e.kind != "record.issued":
             events_of.setdefault(str(e.payload_obj()["record_id"]), []).append(e.seq)
-    standing = _standings(profiles)
     content: dict[str, Any] = {
         "format": FORMAT,
         "number": report_number(subject.id, on, head.size, root_hex),

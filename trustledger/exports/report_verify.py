@@ -77,8 +77,9 @@ def _check_signature(pdf: bytes, cert_der: bytes, out: Outcome) -> Any:
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         signatures = reader.embedded_signatures
-    except (PdfReadError, ValueError, KeyError, TypeError, IndexError) as exc:
-        out.reasons.append(f"the file is not a readable PDF: {exc}")
+    except Exception as exc:  # an untrusted file: whatever the parser trips on is a reason
+        kind = "" if isinstance(exc, PdfReadError) else f"{type(exc).__name__}: "
+        out.reasons.append(f"the file is not a readable PDF: {kind}{exc}")
         return None
     if not signatures:
         out.reasons.append("the file is not signed")
@@ -115,11 +116,11 @@ def _check_signature(pdf: bytes, cert_der: bytes, out: Outcome) -> Any:
             f"{out.facts['signer']}, certificate sha256 {out.facts['signer_sha256']}; "
             f"expected sha256 {hashlib.sha256(cert_der).hexdigest()})"
         )
-    _check_contents(pdf, signature, out)
+    _check_contents(pdf, signature, cert_der, out)
     return reader
 
 
-def _check_contents(pdf: bytes, signature: Any, out: Outcome) -> None:
+def _check_contents(pdf: bytes, signature: Any, cert_der: bytes, out: Outcome) -> None:
     """The one part of the file a signature cannot cover is its own /Contents hex string:
     it must be exactly what the signer writes (upper-case hex of the DER, zero-padded), or
     a changed byte there (a padding digit, a letter's case) would go unseen."""
@@ -132,21 +133,59 @@ def _check_contents(pdf: bytes, signature: Any, out: Outcome) -> None:
         out.reasons.append("the signature's contents were altered (not the hex the signer writes)")
         return
     raw = bytes.fromhex(gap[1:-1].decode("ascii"))
-    der = signature.pkcs7_content
-    if not raw.startswith(der) or raw[len(der) :].strip(b"\x00"):
+    if len(raw) < 2 or raw[0] != 0x30:
+        out.reasons.append("the signature's contents were altered (not a DER signature)")
+        return
+    # the DER's own length (a SEQUENCE header): what follows it must be the zero padding
+    width = raw[1] & 0x7F if raw[1] & 0x80 else 0
+    length = 2 + width + (int.from_bytes(raw[2 : 2 + width]) if width else raw[1])
+    if length > len(raw) or raw[length:].strip(b"\x00"):
         out.reasons.append("the signature's contents were altered (bytes after the signature)")
+        return
+    problem = _unsigned_parts(raw[:length], cert_der)
+    if problem is not None:
+        out.reasons.append(f"the signature's contents were altered ({problem})")
+
+
+def _unsigned_parts(der: bytes, cert_der: bytes) -> str | None:
+    """What is wrong with the parts of the CMS signature its own signature does not cover
+    (the certificates carried, the algorithm lists, the encoding), or None. Each must be
+    the one value the signer writes, so no byte of the file can change unnoticed."""
+    from asn1crypto import cms
+
+    try:
+        info = cms.ContentInfo.load(der, strict=True)
+        if info.dump(force=True) != der:
+            return "not in DER form"
+        signed = info["content"]
+        signers = list(signed["signer_infos"])
+        if info["content_type"].native != "signed_data" or len(signers) != 1:
+            return "not one signer's signed data"
+        signer = signers[0]
+        digest = signer["digest_algorithm"]
+        if [d.dump() for d in signed["digest_algorithms"]] != [digest.dump()]:
+            return "digest algorithms that are not the signer's"
+        if signed["encap_content_info"].native != {"content_type": "data", "content": None}:
+            return "content that is not detached"
+        certificates = list(signed["certificates"] or [])
+        if not certificates or any(c.chosen.dump() != cert_der for c in certificates):
+            return "certificates other than the centre's"
+        if signed["crls"].native or signer["unsigned_attrs"].native:
+            return "unsigned attributes or revocation lists"
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 # --- the payload -----------------------------------------------------------------------
 def _payload(reader: Any, pdf: bytes, out: Outcome) -> Payload | None:
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
 
     try:
         document = PdfReader(io.BytesIO(pdf))
         attached = document.attachments.get(ATTACHMENT_NAME)
-    except (PyPdfError, ValueError, KeyError, TypeError) as exc:
-        out.reasons.append(f"the attachment cannot be read: {exc}")
+    except Exception as exc:  # an untrusted file, as above
+        out.reasons.append(f"the attachment cannot be read: {type(exc).__name__}: {exc}")
         return None
     if not attached:
         out.reasons.append(f"the file carries no {ATTACHMENT_NAME} attachment")
@@ -169,8 +208,8 @@ def _payload(reader: Any, pdf: bytes, out: Outcome) -> Payload | None:
     out.facts["payload_sha256"] = payload.sha256
     try:
         first = document.pages[0].extract_text() or ""
-    except (PyPdfError, ValueError, KeyError, TypeError, IndexError) as exc:
-        out.reasons.append(f"the first page's text cannot be read: {exc}")
+    except Exception as exc:  # an untrusted file, as above
+        out.reasons.append(f"the first page's text cannot be read: {type(exc).__name__}: {exc}")
         return payload
     printed = "".join(first.split())
     if str(content.get("number")) not in printed:
