@@ -11,6 +11,7 @@ measures resting on them). Persons have no public file: NotFound, decided from t
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -269,7 +270,8 @@ def _standing(
         if public and status == "pending":
             continue
         records = [r for r in m["records"] if not public or r in shown]
-        lists.append({**m, "status": status, "records": records})
+        words = condition_in_words(m["condition"])
+        lists.append({**m, "status": status, "records": records, "condition_words": words})
     effective = {m["list_id"] for m in lists}
     measures = [
         {**m, "extends_to": {} if public else m["extends_to"],
@@ -282,6 +284,26 @@ def _standing(
         score=profile["score"], grade=profile["grade"], history=history, lists=lists,
         measures=measures, explanation=[] if public else profile["explanation"],
     )  # fmt: skip
+
+
+@lru_cache(maxsize=256)
+def condition_in_words(text: str) -> str:
+    """A list's condition as a sentence (the published text, parsed again: a few dozen
+    distinct conditions, each worded once)."""
+    from trustledger.catalogue import national_catalogue
+    from trustledger.rulebook.condition import ConditionError, parse_condition
+    from trustledger.rulebook.words import condition_words
+
+    catalogue = national_catalogue()
+
+    def titles(code: str) -> str | None:
+        found = catalogue.get(code)
+        return found.title if found is not None else None
+
+    try:
+        return condition_words(parse_condition(text), titles)
+    except ConditionError:  # published conditions parse; this is only belt and braces
+        return text
 
 
 def _authority_names(ctx: Context, ids: set[str]) -> dict[str, str]:
