@@ -147,3 +147,22 @@ def test_another_day_does_not_drop_todays_figures(ctx: Context) -> None:
     other = compare_pages.comparison(ctx, date(2025, 1, 1))
     assert other.on == "2025-01-01" and other is not today
     assert compare_pages.comparison(ctx) is today
+
+
+def test_with_the_servers_lock_the_figures_are_read_outside_it(ctx: Context) -> None:
+    held: list[str] = []
+
+    class Watched:
+        def __enter__(self) -> None:
+            held.append("enter")
+
+        def __exit__(self, *exc: object) -> None:
+            held.append("exit")
+
+    mine = compare_pages.comparison(ctx, wait=True, lock=Watched())
+    plain = compare_pages.comparison(ctx, wait=True)
+    assert held == []  # read now: wholly on a connection of its own
+    assert [(f.ref, f.subjects, f.grades, f.lists) for f in mine.rulebooks] == [
+        (f.ref, f.subjects, f.grades, f.lists) for f in plain.rulebooks
+    ]
+    assert mine.pairs == plain.pairs

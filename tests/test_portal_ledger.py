@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from importlib.resources import files
@@ -283,7 +284,7 @@ def test_the_ledger_page_fills_the_kept_subtrees_in_the_background(
     kept = ledger_pages._kept(ctx.store)
     size = ctx.store.size()
     deadline = time.monotonic() + 30
-    while kept.warming or not kept.roots:
+    while kept.filling.locked() or not kept.roots:
         assert time.monotonic() < deadline, "the subtrees were never filled"
         time.sleep(0.02)
     largest = 1 << (size.bit_length() - 1)
@@ -292,3 +293,39 @@ def test_the_ledger_page_fills_the_kept_subtrees_in_the_background(
     assert tree.root(0, size) == ctx.store.head().root
     tree.path(size // 2)
     assert tree.leaves_read <= 2 * 32
+
+
+class _Watched:
+    """A lock that records how long it was held each time."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.held: list[float] = []
+        self.since = 0.0
+
+    def __enter__(self) -> None:
+        self.lock.acquire()
+        self.since = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.held.append(time.perf_counter() - self.since)
+        self.lock.release()
+
+
+def test_with_the_servers_lock_the_fill_runs_outside_it(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ledger_pages, "CHUNK", 8)
+    ledger_pages._KEPT.clear()
+    size = ctx.store.size()
+    watched = _Watched()
+    page = ledger_pages.entry_page(ctx, size // 2, lock=watched)
+    assert page.proof["proof"] == ledger.inclusion(ctx, size // 2)["proof"]
+    kept = ledger_pages._kept(ctx.store)
+    assert ledger_pages._filled(kept, size)
+    # the proof under the lock read two chunks at most: the whole ledger was read outside it
+    tree = ledger_pages._Tree(ctx.store, size, kept)
+    tree.root(0, size)
+    tree.path(size // 2)
+    assert tree.leaves_read <= 16
+    assert len(watched.held) == 2

@@ -15,11 +15,13 @@ Persons are counted like everyone else here: these are counts, never a person's 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
 import weakref
 from collections import Counter
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import combinations
@@ -254,15 +256,25 @@ def _refresh(ctx: Context, kept: _Kept, day: date) -> None:
         kept.refreshing = False
 
 
-def comparison(ctx: Context, on: date | None = None, *, wait: bool = False) -> ComparisonPage:
+def comparison(
+    ctx: Context,
+    on: date | None = None,
+    *,
+    wait: bool = False,
+    lock: AbstractContextManager[Any] | None = None,
+) -> ComparisonPage:
     """Every rulebook in the live state, side by side on day ``on`` (default today).
 
     The figures take about a second to read at the demo's size, and the state moves with
     every ingest; so once figures for the day exist, a moved state is read again in the
     background and the previous figures are answered meanwhile, marked ``stale`` (``wait``:
-    read now instead)."""
+    read now instead). ``lock`` guards ``ctx.store`` (a server's shared connection): given,
+    it is held only to look at the state's signature, and figures read now are read on a
+    connection of their own."""
+    from trustledger.app.context import Context as Opened
     from trustledger.evaluate.queries import state_signature
 
+    guard: AbstractContextManager[Any] = lock if lock is not None else contextlib.nullcontext()
     day = on or ctx.today()
     now = time.monotonic()
     with _KEPT_LOCK:
@@ -270,7 +282,8 @@ def comparison(ctx: Context, on: date | None = None, *, wait: bool = False) -> C
     if kept is not None and not wait:
         if now - kept.looked < LOOK_INTERVAL and not kept.refreshing:
             return kept.page
-        key = (*state_signature(ctx.store), day)
+        with guard:
+            key = (*state_signature(ctx.store), day)
         if key == kept.key:
             kept.looked = now
             return kept.page
@@ -279,7 +292,11 @@ def comparison(ctx: Context, on: date | None = None, *, wait: bool = False) -> C
             threading.Thread(target=_refresh, args=(ctx, kept, day), daemon=True,
                              name="compare-refresh").start()  # fmt: skip
         return dataclasses.replace(kept.page, stale=True)
-    key, page = _read(ctx, day)
+    if lock is None:
+        key, page = _read(ctx, day)
+    else:
+        with Opened.open(ctx.settings, must_exist=False) as own:
+            key, page = _read(own, day)
     with _KEPT_LOCK:
         days = _KEPT.setdefault(ctx.store, {})
         if len(days) >= _DAYS_KEPT:

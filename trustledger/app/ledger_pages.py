@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,11 +45,11 @@ class _Subtrees:
 
     def __init__(self) -> None:
         self.roots: dict[tuple[int, int], bytes] = {}
-        self.lock = threading.Lock()
-        self.warming = False
+        self.lock = threading.Lock()  # guards ``roots``
+        self.filling = threading.Lock()  # held by whoever fills them from the whole ledger
 
 
-# by database URL, so that a connection of its own (``prepare``) fills them for the server's
+# by database URL, so that a connection of its own fills them for the server's
 _KEPT: dict[str, _Subtrees] = {}
 _KEPT_LOCK = threading.Lock()
 
@@ -61,27 +62,36 @@ def _kept(store: Store) -> _Subtrees:
         return found
 
 
-def prepare(ctx: Context) -> None:
-    """Fill the kept subtrees in the background (on a connection of its own) if they are
-    not yet: the first proof after a start then costs milliseconds, not the whole ledger.
-    Called by the ledger page before anyone has asked for an entry."""
-    kept = _kept(ctx.store)
-    size = ctx.store.size()
+def _filled(kept: _Subtrees, size: int) -> bool:
+    # the left half of the root's split is kept once a fill has run over this size
     with kept.lock:
-        if kept.warming or size < CHUNK or (0, 1 << ((size).bit_length() - 1)) in kept.roots:
-            return
-        kept.warming = True
+        return size < CHUNK or (0, 1 << (size.bit_length() - 1)) in kept.roots
+
+
+def _fill(ctx: Context, kept: _Subtrees) -> None:
+    """Fill the kept subtrees on a connection of its own (the server's stays free); waits
+    for a fill already running instead of doing the work twice."""
+    from trustledger.app.context import Context as Opened
+
+    with kept.filling, Opened.open(ctx.settings, must_exist=False) as own:
+        size = own.store.size()
+        if not _filled(kept, size):
+            _Tree(own.store, size, kept).root(0, size)
+
+
+def prepare(ctx: Context) -> None:
+    """Fill the kept subtrees in the background if they are not yet: the first proof after
+    a start then costs milliseconds, not the whole ledger. Called by the ledger page before
+    anyone has asked for an entry."""
+    kept = _kept(ctx.store)
+    if _filled(kept, ctx.store.size()) or kept.filling.locked():
+        return
 
     def fill() -> None:
-        from trustledger.app.context import Context as Opened
-
         try:
-            with Opened.open(ctx.settings, must_exist=False) as own:
-                _Tree(own.store, size, kept).root(0, size)
+            _fill(ctx, kept)
         except Exception:  # a warm-up that fails leaves the first proof to do the work
             log.exception("filling the ledger's kept subtrees failed")
-        finally:
-            kept.warming = False
 
     threading.Thread(target=fill, name="ledger-subtrees", daemon=True).start()
 
@@ -232,10 +242,26 @@ class EntryPage:
     proof: dict[str, Any]
 
 
-def entry_page(ctx: Context, seq: int) -> EntryPage:
-    """Entry ``seq`` with its inclusion proof; NotFound outside the ledger."""
+def entry_page(
+    ctx: Context, seq: int, *, lock: AbstractContextManager[Any] | None = None
+) -> EntryPage:
+    """Entry ``seq`` with its inclusion proof; NotFound outside the ledger. ``lock``
+    guards ``ctx.store`` (a server's shared connection): given, the kept subtrees are
+    filled first on a connection of their own, outside it, and only the proof's few reads
+    hold it."""
     if seq < 0:
         raise BadInput("a sequence number is 0 or more")
+    if lock is None:
+        return _entry_page(ctx, seq)
+    with lock:
+        kept, size = _kept(ctx.store), ctx.store.size()
+    if not _filled(kept, size):
+        _fill(ctx, kept)
+    with lock:
+        return _entry_page(ctx, seq)
+
+
+def _entry_page(ctx: Context, seq: int) -> EntryPage:
     checked = proof(ctx, seq)
     entry = ctx.store.entry(seq)
     if entry is None:

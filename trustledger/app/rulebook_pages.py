@@ -9,7 +9,6 @@ published version with the ledger entry that holds it.
 from __future__ import annotations
 
 import threading
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from trustledger.app.errors import NotFound
@@ -17,7 +16,6 @@ from trustledger.app.errors import NotFound
 if TYPE_CHECKING:
     from trustledger.app.context import Context
     from trustledger.catalogue import Catalogue
-    from trustledger.ledger.store import Store
     from trustledger.rulebook.schema import Rulebook
 
 _KIND_LABELS = {
@@ -232,8 +230,8 @@ def _pollutant(found: Any, code: str) -> str:
 
 
 _Published = tuple[dict[str, "Rulebook"], dict[str, list[dict[str, Any]]]]
-# per open store: (ledger size, what was read at that size)
-_CACHE: weakref.WeakKeyDictionary[Store, tuple[int, _Published]] = weakref.WeakKeyDictionary()
+# by database URL, so that a reader on a connection of its own (app.compare_pages) shares it
+_CACHE: dict[str, tuple[int, _Published]] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -259,12 +257,12 @@ def _published(ctx: Context) -> _Published:
 
     size = ctx.store.size()
     with _CACHE_LOCK:
-        found = _CACHE.get(ctx.store)
+        found = _CACHE.get(ctx.store.url)
     if found is not None and found[0] == size:
         return found[1]
     value = (published_rulebooks(ctx.store), _versions(ctx))
     with _CACHE_LOCK:
-        _CACHE[ctx.store] = (size, value)
+        _CACHE[ctx.store.url] = (size, value)
     return value
 
 

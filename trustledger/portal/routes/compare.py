@@ -111,8 +111,8 @@ def compare_page(
             day = date.fromisoformat(on)
         except ValueError:
             raise BadInput("on: a day as YYYY-MM-DD") from None
-    with state.lock:
-        page = compare_pages.comparison(state.ctx, day)
+    # the lock is taken inside, only around reads on the shared connection
+    page = compare_pages.comparison(state.ctx, day, lock=state.lock)
     charts = {
         "lists": list_sizes_chart(page),
         "agreement": agreement_chart(page.pairs),

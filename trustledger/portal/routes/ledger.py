@@ -27,18 +27,18 @@ def _page(request: Request, state: ServerState, seq_text: str | None) -> Respons
     with state.lock:
         head = ledger_pages.head(state.ctx)
         ledger_pages.prepare(state.ctx)  # the first lookup after a start is then fast
-        if seq_text is not None and seq_text.strip():
-            text = seq_text.strip()
-            if not text.isascii() or not text.isdigit():
-                problem, status = f"{text[:40]!r} is not a sequence number (0, 1, 2, …)", 422
-            else:
-                try:
-                    entry = ledger_pages.entry_page(state.ctx, int(text))
-                except NotFound as exc:
-                    problem, status = exc.message, 404
+    text = (seq_text or "").strip()
+    if text and (not text.isascii() or not text.isdigit()):
+        problem, status = f"{text[:40]!r} is not a sequence number (0, 1, 2, …)", 422
+    elif text:
+        try:
+            # the lock is taken inside, around the reads on the shared connection only
+            entry = ledger_pages.entry_page(state.ctx, int(text), lock=state.lock)
+        except NotFound as exc:
+            problem, status = exc.message, 404
     title = "Ledger" if entry is None else f"Ledger entry {entry.seq}"
     return render.page(request, "ledger.html", title=title, status=status, head=head,
-                       entry=entry, problem=problem, seq=(seq_text or "").strip()[:40],
+                       entry=entry, problem=problem, seq=text[:40],
                        timezone=state.ctx.settings.timezone)  # fmt: skip
 
 
