@@ -76,7 +76,12 @@ def _fill(ctx: Context, kept: _Subtrees) -> None:
     with kept.filling, Opened.open(ctx.settings, must_exist=False) as own:
         size = own.store.size()
         if not _filled(kept, size):
-            _Tree(own.store, size, kept).root(0, size)
+            tree = _Tree(own.store, size, kept)
+            # every leaf is needed once: one read instead of a query per chunk
+            leaves = own.store.leaf_hashes(size)
+            for index in range(0, size, CHUNK):
+                tree.chunks[index // CHUNK] = leaves[index : index + CHUNK]
+            tree.root(0, size)
 
 
 def prepare(ctx: Context) -> None:
