@@ -545,3 +545,21 @@ def test_a_report_on_postgresql(pg_url: str, tmp_path: Path) -> None:
         result = reports.verify(made.pdf, ctx=c)
     assert result.ok, result.reasons
     assert result.facts["live"][0]["consistent"] is True
+
+
+def test_proofs_from_the_store_are_rfc_6962s(tmp_path: Path) -> None:
+    # block roots kept between reports: right for every size, as the ledger grows
+    store = open_store(f"sqlite:///{tmp_path / 'grow.db'}")
+    store.init(KEYER.fingerprint())
+    for n in range(1, 200):
+        store.append_one("authority.registered", {"id": f"A{n}", "name": "局",
+                                                  "authority_type": "tax", "division": "440305"})  # fmt: skip
+        if n in (1, 2, 63, 64, 65, 127, 128, 129, 150, 199):
+            leaves = store.leaf_hashes(n)
+            head = store.head()
+            proofs = R.store_proofs(store, list(range(n)), n, head.root)
+            for index in range(n):
+                assert proofs[index] == merkle.inclusion_proof(leaves, index, n), (n, index)
+    with pytest.raises(ValueError, match="do not give"):
+        R.store_proofs(open_store(f"sqlite:///{tmp_path / 'grow.db'}"), [0], 199, bytes(32))
+    store.close()

@@ -22,6 +22,7 @@ import csv
 import hashlib
 import io
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -218,7 +219,7 @@ def build_payload(
         entries = sorted([*entries, *store.entries_at(sorted(extra))])
     # the tree head read last: every entry used is inside it
     head = store.head()
-    proofs = inclusion_proofs(store.leaf_hashes(head.size), [e.seq for e in entries], head.size)
+    proofs = store_proofs(store, [e.seq for e in entries], head.size, head.root)
     root_hex = head.root.hex()
     events_of: dict[str, list[int]] = {}
     for e in entries:
@@ -393,6 +394,88 @@ def inclusion_proofs(
             if sibling < len(nodes):
                 path.append(nodes[sibling])
         out[index] = path
+    return out
+
+
+# Between reports a process keeps the roots of the tree's aligned 64-leaf blocks (32 bytes
+# per 64 entries): the ledger only grows, so a later report reads only the leaves of the
+# blocks its entries sit in and of the tail appended since, instead of every leaf hash.
+_SHIFT = 6
+_BLOCK = 1 << _SHIFT
+_blocks: dict[str, tuple[int, list[bytes]]] = {}
+_blocks_lock = threading.Lock()
+
+
+def _leaf_range(store: Store, start: int, end: int) -> list[bytes]:
+    rows = store.query("SELECT hash FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq",
+                       (start, end))  # fmt: skip
+    return [bytes(r[0]) for r in rows]
+
+
+def _carry_levels(nodes: list[bytes]) -> list[list[bytes]]:
+    """The levels of the tree over ``nodes``, pairing neighbours and carrying an odd last
+    node up unchanged (RFC 6962's tree: trustledger.ledger.merkle)."""
+    levels = [nodes]
+    sha = hashlib.sha256
+    while len(nodes) > 1:
+        it = iter(nodes)
+        nxt = [sha(b"\x01" + a + b).digest() for a, b in zip(it, it, strict=False)]
+        if len(nodes) & 1:
+            nxt.append(nodes[-1])
+        levels.append(nxt)
+        nodes = nxt
+    return levels
+
+
+def _path(levels: list[list[bytes]], index: int) -> list[bytes]:
+    path = []
+    for k, nodes in enumerate(levels[:-1]):
+        sibling = (index >> k) ^ 1
+        if sibling < len(nodes):
+            path.append(nodes[sibling])
+    return path
+
+
+def _block_roots(store: Store, size: int, root: bytes) -> list[bytes]:
+    with _blocks_lock:
+        cached = _blocks.get(store.url)
+    blocks: list[bytes] | None = None
+    if cached is not None and cached[0] <= size:
+        keep = cached[0] >> _SHIFT  # whole blocks never change in an append-only ledger
+        tail = _leaf_range(store, keep << _SHIFT, size)
+        blocks = cached[1][:keep] + [merkle.root(tail[i : i + _BLOCK])
+                                     for i in range(0, len(tail), _BLOCK)]  # fmt: skip
+        if _carry_levels(blocks)[-1][0] != root:
+            blocks = None  # another database at the same URL: start again
+    if blocks is None:
+        leaves = store.leaf_hashes(size)
+        blocks = [merkle.root(leaves[i : i + _BLOCK]) for i in range(0, size, _BLOCK)]
+        if _carry_levels(blocks)[-1][0] != root:
+            raise ValueError(f"the ledger's leaves do not give its tree head's root at {size}")
+    with _blocks_lock:
+        if store.url not in _blocks or _blocks[store.url][0] <= size:
+            _blocks[store.url] = (size, blocks)
+    return blocks
+
+
+def store_proofs(
+    store: Store, indices: Sequence[int], size: int, root: bytes
+) -> dict[int, list[bytes]]:
+    """The inclusion proofs of ``indices`` in the store's tree of ``size`` entries (whose
+    root is ``root``; ValueError if the leaves disagree), the same as
+    ``inclusion_proofs(store.leaf_hashes(size), indices, size)``."""
+    for index in indices:
+        if not 0 <= index < size:
+            raise ValueError(f"index {index} is outside a tree of size {size}")
+    upper = _carry_levels(_block_roots(store, size, root))
+    out: dict[int, list[bytes]] = {}
+    lower: dict[int, list[list[bytes]]] = {}
+    for index in indices:
+        block = index >> _SHIFT
+        if block not in lower:
+            start = block << _SHIFT
+            lower[block] = _carry_levels(_leaf_range(store, start, min(start + _BLOCK, size)))
+        out[index] = _path(lower[block], index - (block << _SHIFT)) + _path(upper, block)
     return out
 
 
@@ -586,7 +669,7 @@ def render_html(payload: Payload) -> str:
         _template().render(
             r=c,
             sha256=payload.sha256,
-            qr=qr.svg_data_uri(scale=3, border=2),
+            qr=qr.png_data_uri(scale=4, border=2),
             tree_time=_instant(head["time_us"]),
             leaves={e["seq"]: merkle.leaf_hash(e["entry"].encode()).hex() for e in c["entries"]},
             attachment=ATTACHMENT_NAME,

@@ -147,21 +147,55 @@ def _check_contents(pdf: bytes, signature: Any, cert_der: bytes, out: Outcome) -
         out.reasons.append(f"the signature's contents were altered ({problem})")
 
 
+def _is_der(data: bytes) -> bool:
+    """Every length in ``data`` definite and minimal, and the values nested exactly: the one
+    encoding of what it holds (re-encoding with asn1crypto would cost ten times more)."""
+    # (start, end) of the constructed values still to walk
+    stack = [(0, len(data))]
+    while stack:
+        pos, end = stack.pop()
+        while pos < end:
+            if pos + 2 > end:
+                return False
+            tag, first = data[pos], data[pos + 1]
+            if tag & 0x1F == 0x1F:
+                return False  # high tag numbers: none in a CMS signature
+            pos += 2
+            if first < 0x80:
+                length = first
+            else:
+                width = first & 0x7F
+                if width == 0 or width > 4 or pos + width > end or data[pos] == 0:
+                    return False  # indefinite, oversized or padded long form
+                length = int.from_bytes(data[pos : pos + width])
+                if length < 0x80:
+                    return False  # the short form was required
+                pos += width
+            if pos + length > end:
+                return False
+            if tag & 0x20:
+                stack.append((pos, pos + length))
+            pos += length
+    return True
+
+
 def _unsigned_parts(der: bytes, cert_der: bytes) -> str | None:
     """What is wrong with the parts of the CMS signature its own signature does not cover
     (the certificates carried, the algorithm lists, the encoding), or None. Each must be
     the one value the signer writes, so no byte of the file can change unnoticed."""
     from asn1crypto import cms
 
+    if not _is_der(der):
+        return "not in DER form"
     try:
         info = cms.ContentInfo.load(der, strict=True)
-        if info.dump(force=True) != der:
-            return "not in DER form"
         signed = info["content"]
         signers = list(signed["signer_infos"])
         if info["content_type"].native != "signed_data" or len(signers) != 1:
             return "not one signer's signed data"
         signer = signers[0]
+        if (signed["version"].native, signer["version"].native) != ("v1", "v1"):
+            return "versions other than the signer's"
         digest = signer["digest_algorithm"]
         if [d.dump() for d in signed["digest_algorithms"]] != [digest.dump()]:
             return "digest algorithms that are not the signer's"
