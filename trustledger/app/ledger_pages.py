@@ -11,7 +11,7 @@ before it is shown; a mismatch (a ledger rewritten under a running server) drops
 subtrees and computes again from the leaves.
 
 An entry about a person (its payload names a person's id, or it changes a record about a
-person) is never shown: only that it exists, its kind and leaf hash, and its proof.
+person) is never shown: only that it exists, its leaf hash and its proof.
 """
 
 from __future__ import annotations
