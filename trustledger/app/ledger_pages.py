@@ -10,8 +10,10 @@ ragged right edge). The root the proof leads to is compared with the stored tree
 before it is shown; a mismatch (a ledger rewritten under a running server) drops the kept
 subtrees and computes again from the leaves.
 
-An entry about a person (its payload names a person's id, or it changes a record about a
-person) is never shown: only that it exists, its leaf hash and its proof.
+An entry about a person (a person's registration or record, or a change to a record about a
+person) is never shown: only that it exists, its leaf hash and its proof. An entry about an
+organisation that names a person (its legal representative, keyed-hashed) is shown with that
+id withheld.
 """
 
 from __future__ import annotations
@@ -220,14 +222,15 @@ def _names_person(value: Any) -> bool:
     return False
 
 
-def about_person(ctx: Context, kind: str, payload: dict[str, Any]) -> bool:
-    """Whether an entry concerns a person: it names a person's id anywhere (a person's
-    record, a legal representative), registers a person, or changes a record (or an
-    objection, repair or hold) whose subject is a person."""
+def about_person(ctx: Context, payload: dict[str, Any]) -> bool:
+    """Whether an entry is about a person: it registers a person, is a record about one, or
+    changes a record (or an objection, repair or hold) whose subject is a person."""
     if payload.get("kind") == "person" or payload.get("subject_kind") == "person":
         return True
-    if _names_person(payload):
-        return True
+    for key in ("id", "subject", "subject_id"):
+        value = payload.get(key)
+        if isinstance(value, str) and _PERSON_ID.fullmatch(value):
+            return True
     for key, table in _ROW_KEYS.items():
         found = payload.get(key)
         if isinstance(found, str):
@@ -237,14 +240,22 @@ def about_person(ctx: Context, kind: str, payload: dict[str, Any]) -> bool:
     return False
 
 
+_QUOTED_PERSON_ID = re.compile(r'"P[0-9a-f]{32}"')
+WITHHELD_ID = "(a person's id, withheld)"
+
+
 @dataclass(frozen=True)
 class EntryPage:
     seq: int
     withheld: bool  # about a person: only that it exists, its leaf hash and its proof
     kind: str | None
     time_us: int | None
-    entry: str | None  # the canonical JSON the leaf hash is computed over
+    # the canonical JSON the leaf hash is computed over; with ``masked``, the same with
+    # the ids of the persons it names (an organisation's legal representative) withheld,
+    # which then no longer hashes to the leaf
+    entry: str | None
     proof: dict[str, Any]
+    masked: bool = False
 
 
 def entry_page(
@@ -273,7 +284,10 @@ def _entry_page(ctx: Context, seq: int) -> EntryPage:
         raise NotFound(f"no entry {seq}")
     text = entry.envelope().decode()
     payload = orjson.loads(text).get("payload") or {}
-    withheld = about_person(ctx, entry.kind, payload if isinstance(payload, dict) else {})
-    if withheld:
+    payload = payload if isinstance(payload, dict) else {}
+    if about_person(ctx, payload):
         return EntryPage(seq, True, None, None, None, checked)
+    if _names_person(payload):
+        shown = _QUOTED_PERSON_ID.sub(f'"{WITHHELD_ID}"', text)
+        return EntryPage(seq, False, entry.kind, entry.time_us, shown, checked, masked=True)
     return EntryPage(seq, False, entry.kind, entry.time_us, text, checked)
