@@ -241,6 +241,9 @@ def open_data(ctx: Context, cache_dir: Path) -> ExportResult:
         key = _cache_key(ctx, on)
         ready = cache_dir / key
         if not (ready / "manifest.json").is_file():
+            # under the lock nobody else is writing: a staging folder here is a killed run's
+            for stale in cache_dir.glob(".next.*"):
+                shutil.rmtree(stale, ignore_errors=True)
             result = _write(ctx, list(FORMATS), cache_dir / "next", on, None)
             # the cut names its own head: the ledger may have moved since the key was read
             key = _key_of(result)
