@@ -552,8 +552,8 @@ def test_proofs_from_the_store_are_rfc_6962s(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'grow.db'}")
     store.init(KEYER.fingerprint())
     for n in range(1, 200):
-        store.append_one("authority.registered", {"id": f"A{n}", "name": "局",
-                                                  "authority_type": "tax", "division": "440305"})  # fmt: skip
+        entry = {"id": f"A{n}", "name": "局", "authority_type": "tax", "division": "440305"}
+        store.append_one("authority.registered", entry)
         if n in (1, 2, 63, 64, 65, 127, 128, 129, 150, 199):
             leaves = store.leaf_hashes(n)
             head = store.head()

@@ -5,7 +5,7 @@ the subject's identity, its published records, the grades, lists and measures un
 applicable rulebook, the ledger tree head, and every ledger entry the report rests on with
 its RFC 6962 inclusion proof. The PDF is rendered from that payload, carries it as an
 attachment and its SHA-256 on the first page (in text and in a QR code), and is signed as
-a whole (PAdES, pyHanko) with the credit centre's report key — an Ed25519 key and a
+a whole (PAdES, pyHanko) with the credit centre's report key — an ECDSA P-256 key and a
 self-signed certificate kept in a file outside the database, like the person key.
 
 Verifying it (trustledger.exports.report_verify) needs no database: the signature proves
@@ -515,9 +515,14 @@ def cert_der_from_pem(text: str | bytes) -> bytes:
 
 
 def new_signing_key(now: datetime | None = None) -> SigningKey:
-    """A fresh Ed25519 key with a self-signed certificate valid for ten years."""
+    """A fresh ECDSA P-256 key with a self-signed certificate valid for ten years.
+
+    P-256 with SHA-256 rather than Ed25519: pyHanko signs with either, but generic tools
+    verify only the former as yet (OpenSSL 3.0's CMS refuses Ed25519 with SHA-512, and PDF
+    readers lag), and the report must be checkable without trustledger."""
     from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import (
         Encoding,
         NoEncryption,
@@ -525,7 +530,7 @@ def new_signing_key(now: datetime | None = None) -> SigningKey:
     )
     from cryptography.x509.oid import NameOID
 
-    key = ed25519.Ed25519PrivateKey.generate()
+    key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "trustledger"),
@@ -557,7 +562,7 @@ def new_signing_key(now: datetime | None = None) -> SigningKey:
             ),
             critical=True,
         )
-        .sign(key, None)
+        .sign(key, hashes.SHA256())
     )
     der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
     return SigningKey(der, cert.public_bytes(Encoding.DER))
