@@ -157,7 +157,7 @@ def test_the_ledger_page_shows_the_head(portal: Site, ctx: Context) -> None:
     assert found.root.hex() in answer.text
     assert f"{found.size:,} entries" in answer.text
     assert "trustledger verify" in answer.text and "trustledger ledger proof N" in answer.text
-    assert "ledger-verify.js" in answer.text
+    assert "ledger-verify.js" in answer.text and "/v1/ledger/proof/inclusion" in answer.text
     assert 'id="ledger-verify"' not in answer.text  # no entry asked for: nothing to check
 
 
@@ -175,6 +175,10 @@ def test_an_entry_with_its_proof(portal: Site, ctx: Context) -> None:
         assert json.loads(data["proof"]) == ledger.inclusion(ctx, seq)["proof"]
         assert data["root"] == ctx.store.head().root.hex()
         assert '<script src="/static/ledger-verify.js"></script>' in answer.text
+        # the API's proof is the same, and the page links to it
+        api = portal.client.get("/v1/ledger/proof/inclusion", params={"seq": seq}).json()
+        assert api["proof"] == json.loads(data["proof"]) and api["root"] == data["root"]
+        assert f'href="/v1/ledger/proof/inclusion?seq={seq}"' in answer.text
 
 
 def test_a_persons_entry_page_shows_only_that_it_exists(portal: Site, ctx: Context) -> None:
@@ -189,6 +193,7 @@ def test_a_persons_entry_page_shows_only_that_it_exists(portal: Site, ctx: Conte
         assert not any(pid in text for pid in person_ids), what
         entry = ctx.store.entry(seq)
         assert entry is not None and entry.hash.hex() in text
+        assert f"/v1/ledger/proof/inclusion?seq={seq}" not in text  # the API shows the entry
         assert entry.kind not in text.split("</h1>", 1)[1].split("Verify it yourself")[0]
 
 
