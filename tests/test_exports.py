@@ -518,3 +518,28 @@ def test_the_national_publicity_bounds_cover_every_tier() -> None:
 
     assert set(opendata.NATIONAL_PUBLICITY_MAX) == {t.value for t in Tier}
     assert opendata.NATIONAL_PUBLICITY_MAX["general"].after(date(2025, 3, 1)) == date(2026, 3, 1)
+
+
+def test_a_record_under_objection_is_still_published_and_says_so(
+    built: Demo, tmp_path: Path
+) -> None:
+    from trustledger.access import authenticate, create_key
+    from trustledger.app import dueprocess
+
+    ctx = built.ctx
+    negative = [r for r in _jsonl_rows(built.out / "records.jsonl")
+                if r["polarity"] == "negative" and not r["under_objection"]]  # fmt: skip
+    record = negative[-1]
+    key = create_key(ctx.store, "subject", "test subject", subject=record["subject_id"])
+    firm = authenticate(ctx.store, key)
+    assert firm is not None
+    dueprocess.file_objection(ctx, firm, record_id=record["record_id"], ground="content",
+                              reasons="处罚决定认定事实有误")  # fmt: skip
+    out = exports.export(ctx, "jsonl,ftm", tmp_path / "od").out_dir
+    (again,) = [r for r in _jsonl_rows(out / "records.jsonl")
+                if r["record_id"] == record["record_id"]]  # fmt: skip
+    assert again["under_objection"] is True
+    (sanction,) = [e for e in _entities(out) if e["id"] == f"tl-rec-{record['record_id']}"]
+    assert sanction["properties"]["status"] == ["under objection"]
+    # who objected and why are not open data
+    assert "处罚决定认定事实有误".encode() not in b"".join(p.read_bytes() for p in out.iterdir())
