@@ -160,6 +160,11 @@ def test_the_report_shows_the_public_standing(world: World) -> None:
     spc = next(r for r in content["rulebooks"] if r["ref"].startswith("cn-spc-dishonest-debtors"))
     assert [m["list_id"] for m in spc["lists"]] == ["dishonest-judgment-debtors"]
     assert spc["measures"] and all("extends_to" not in m for m in spc["measures"])
+    # on a black list: no incentive reaches it (the check's conflict rule), shown withheld
+    incentives = [
+        m for r in content["rulebooks"] for m in r["measures"] if m["kind"] == "incentive"
+    ]
+    assert incentives and all(m["withheld"].startswith("失信被执行人名单") for m in incentives)
     # every entry cited anywhere is carried, and every carried entry is in the tree
     carried = {e["seq"] for e in content["entries"]}
     cited = {

@@ -103,6 +103,18 @@ def _report_view(profile: dict[str, Any]) -> dict[str, Any]:
     return {**shown, "score": profile["score"], "grade": profile["grade"], "measures": measures}
 
 
+def _withhold_incentives(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The platform's conflict rule, as a check applies it: no incentive reaches a subject
+    on any black list that day, so an incentive in force under one rulebook is shown
+    withheld, naming the list, when another (or the same) lists the subject black."""
+    black = [f"{m['title']} ({p['rulebook']})" for p in views for m in p["lists"]
+             if m["kind"] == "black"]  # fmt: skip
+    if not black:
+        return views
+    return [{**p, "measures": [{**m, "withheld": black[0]} if m["kind"] == "incentive" else m
+                               for m in p["measures"]]} for p in views]  # fmt: skip
+
+
 def generate(ctx: Context, subject: str, when: When) -> Report:
     """The signed report of an organisation's public credit standing on ``when.on`` as
     known at ``when`` (now by default). NotFound for an unknown subject, Forbidden for a
@@ -129,7 +141,7 @@ def generate(ctx: Context, subject: str, when: When) -> Report:
         raise Forbidden(NOT_AN_ORGANISATION)
     key = _signing_key(ctx.settings, create=True)
     found = profiles.profile(ctx, subject_id, when, log=False)
-    views = [_report_view(p) for p in profiles.view_of(found, "full")]
+    views = _withhold_incentives([_report_view(p) for p in profiles.view_of(found, "full")])
     payload = build_payload(
         ctx.store,
         ctx.catalogue,

@@ -358,6 +358,7 @@ def _rulebook_json(p: dict[str, Any], seq: int | None) -> dict[str, Any]:
                 "end": m["end"],
                 "agency": m["agency"],
                 "legal_basis": list(m["legal_basis"]),
+                "withheld": m.get("withheld"),
             }
             for m in p["measures"]
         ],
@@ -678,6 +679,7 @@ def render_html(payload: Payload) -> str:
             tree_time=_instant(head["time_us"]),
             leaves={e["seq"]: merkle.leaf_hash(e["entry"].encode()).hex() for e in c["entries"]},
             attachment=ATTACHMENT_NAME,
+            categories={rec["category"]: rec for rec in c["records"]},
         )
     )
 
