@@ -535,6 +535,12 @@ def test_the_command_line(world: World, tmp_path: Path, monkeypatch: pytest.Monk
     )
     assert failed.exit_code == 1
     assert json.loads(failed.stdout)["reasons"]
+    # a verifier without a ledger: offline, and no database file is made
+    missing = tmp_path / "none.db"
+    alone = runner.invoke(app, ["report", "verify", str(out), "--cert", str(cert),
+                                "--db", f"sqlite:///{missing}"])  # fmt: skip
+    assert alone.exit_code == 0 and "there is none at" in alone.output
+    assert not missing.exists()
     refused = runner.invoke(app, ["report", PERSON_ID, "--out", str(tmp_path / "p.pdf")])
     assert refused.exit_code == 2 and "never for a person" in refused.output
     assert not (tmp_path / "p.pdf").exists()

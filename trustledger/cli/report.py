@@ -21,6 +21,7 @@ from trustledger.cli.common import (
     context,
     print_json,
     say_line,
+    settings_for,
     when_for,
 )
 
@@ -113,6 +114,12 @@ def verify(
     cert_pem = None if cert is None else cert.read_bytes()
     ctx = None
     notes: list[str] = []
+    url = settings_for(db).db_url
+    local = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    if not offline and local is not None and not local.exists():
+        # opening a missing SQLite file would create it: a verifier's folder stays as it was
+        offline = True
+        notes.append(f"the local ledger was not checked: there is none at {url}")
     if not offline:
         try:
             ctx = context(db)
