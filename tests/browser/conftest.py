@@ -17,7 +17,7 @@ its own demo database, server and browser):
   objection) should use a subject no other test looks at, or expect its own change.
 - ``live_server`` → ``LiveServer`` (``url``, ``port``, ``host``): uvicorn serving
   ``create_server(demo_site.settings)`` on 127.0.0.1, a free port; ``base_url`` is its URL.
-- ``browser``: Chromium (``executable_path`` = Debian's ``chromium``, or
+- ``browser`` (per module, like ``playwright_driver``: see there why): Chromium (``executable_path`` = Debian's ``chromium``, or
   ``TRUSTLEDGER_CHROMIUM``; ``--no-sandbox`` as root), launched by ``playwright_driver``
   (``sync_playwright().start()``); skipped with the reason when Chromium is missing, a
   failure when ``CI=true``.
@@ -213,7 +213,12 @@ def chromium_path() -> str | None:
     return found if os.access(found, os.X_OK) else None
 
 
-@pytest.fixture(scope="session")
+# module-scoped, not session-scoped: while Playwright's sync API is started, its event loop
+# is the running loop of the main thread, and every later test in the same process that
+# calls asyncio.run() (the HJ 212 listener, the report's signature check) would fail with
+# "cannot be called from a running event loop". pytest stops it when the next test belongs
+# to another module, so only browser tests ever run beside it.
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
     driver = sync_playwright().start()
     try:
@@ -222,7 +227,7 @@ def playwright_driver() -> Iterator[Playwright]:
         driver.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     executable = chromium_path()
     if executable is None:
