@@ -284,8 +284,9 @@ class _Scrubber:
 def _pages(
     store: Store, sql: str, key_width: int, params: Sequence[Any], start: tuple[Any, ...]
 ) -> Iterator[tuple[Any, ...]]:
-    """Rows of ``sql`` (``{after}`` is where the keyset condition goes; the key is the
-    first ``key_width`` columns; ``?`` for ``params`` follow it), a page at a time."""
+    """Rows of ``sql``, a page at a time: its first ``?`` are the keyset (the first
+    ``key_width`` columns, which it orders by), then ``params``, then the page size. Each
+    page is one short query, so nothing holds a cursor (or the whole table) open."""
     key = start
     while True:
         rows = store.query(sql, (*key, *params, PAGE))
