@@ -197,6 +197,41 @@ def test_a_persons_entry_page_shows_only_that_it_exists(portal: Site, ctx: Conte
         assert entry.kind not in text.split("</h1>", 1)[1].split("Verify it yourself")[0]
 
 
+def test_the_api_gives_a_persons_entry_as_a_hash_but_to_an_operator(
+    portal: Site, ctx: Context
+) -> None:
+    from trustledger.access import create_key
+
+    person_ids = {r[0] for r in ctx.store.query("SELECT id FROM subjects WHERE kind = 'person'")}
+    keys = {role: create_key(ctx.store, role, f"a {role}", ["public_procurement"]
+                             if role == "checker" else [])
+            for role in ("checker", "operator", "auditor")}  # fmt: skip
+    for what, seq in person_entries(ctx).items():
+        entry = ctx.store.entry(seq)
+        assert entry is not None
+        for who in (None, "checker"):
+            headers = {} if who is None else {"Authorization": f"Bearer {keys[who]}"}
+            answer = portal.client.get("/v1/ledger/proof/inclusion", params={"seq": seq},
+                                       headers=headers)  # fmt: skip
+            assert answer.status_code == 200, (what, who)
+            found = answer.json()
+            assert found["withheld"] is True and found["entry"] is None, (what, who)
+            assert found["leaf_hash"] == entry.hash.hex()
+            assert merkle.verify_inclusion(entry.hash, seq, found["tree_size"],
+                                           [bytes.fromhex(h) for h in found["proof"]],
+                                           bytes.fromhex(found["root"]))  # fmt: skip
+            assert not any(pid in answer.text for pid in person_ids), (what, who)
+        for who in ("operator", "auditor"):
+            bearer = {"Authorization": f"Bearer {keys[who]}"}
+            found = portal.client.get("/v1/ledger/proof/inclusion", params={"seq": seq},
+                                      headers=bearer).json()  # fmt: skip
+            assert found["withheld"] is False and found["entry"] == entry.envelope().decode()
+    # an organisation's entry is shown to everyone
+    seq = int(ctx.store.query("SELECT registered_seq FROM subjects WHERE kind <> 'person'")[0][0])
+    found = portal.client.get("/v1/ledger/proof/inclusion", params={"seq": seq}).json()
+    assert found["withheld"] is False and found["entry"]
+
+
 def test_bad_and_missing_sequence_numbers(portal: Site, ctx: Context) -> None:
     size = ctx.store.size()
     for path, status, says in [

@@ -351,7 +351,13 @@ class InclusionProof(BaseModel):
     tree_size: int
     root: str = Field(description="The root of the tree of `tree_size` entries (hex).")
     leaf_hash: str = Field(description="SHA-256(0x00 ‖ entry), hex.")
-    entry: str = Field(description="The entry's canonical JSON (RFC 8785).")
+    entry: str | None = Field(
+        description="The entry's canonical JSON (RFC 8785); null when withheld."
+    )
+    withheld: bool = Field(
+        description="The entry is about a person or names one: only an operator or an "
+        "auditor is given its bytes; everyone else gets its leaf hash and proof."
+    )
     proof: builtins.list[str] = Field(description="RFC 9162 audit path, leaf upwards (hex).")
 
 

@@ -18,8 +18,12 @@ def head(ctx: Context) -> TreeHead:
     return ctx.store.head()
 
 
-def inclusion(ctx: Context, seq: int, size: int | None = None) -> dict[str, Any]:
-    """An inclusion proof of entry ``seq`` in the tree of ``size`` entries (default: all)."""
+def inclusion(
+    ctx: Context, seq: int, size: int | None = None, *, withhold_persons: bool = False
+) -> dict[str, Any]:
+    """An inclusion proof of entry ``seq`` in the tree of ``size`` entries (default: all).
+    ``withhold_persons``: an entry about a person, or naming one, is left out (``entry``
+    None, ``withheld`` True): its leaf hash and proof still show that it is there."""
     from trustledger.ledger import merkle
 
     store = ctx.store
@@ -33,12 +37,22 @@ def inclusion(ctx: Context, seq: int, size: int | None = None) -> dict[str, Any]
     entry = store.entry(seq)
     if entry is None:
         raise NotFound(f"no entry {seq}")
+    text: str | None = entry.envelope().decode()
+    withheld = False
+    if withhold_persons:
+        from trustledger.app.ledger_pages import about_person, names_person
+
+        payload = entry.payload_obj()
+        withheld = about_person(ctx, payload) or names_person(payload)
+        if withheld:
+            text = None
     return {
         "seq": seq,
         "tree_size": tree_size,
         "root": merkle.root(leaves).hex(),
         "leaf_hash": entry.hash.hex(),
-        "entry": entry.envelope().decode(),
+        "entry": text,
+        "withheld": withheld,
         "proof": [p.hex() for p in merkle.inclusion_proof(leaves, seq, tree_size)],
     }
 

@@ -212,13 +212,13 @@ def proof(ctx: Context, seq: int) -> dict[str, Any]:
     }
 
 
-def _names_person(value: Any) -> bool:
+def names_person(value: Any) -> bool:
     if isinstance(value, str):
         return _PERSON_ID.fullmatch(value) is not None
     if isinstance(value, dict):
-        return any(_names_person(v) for v in value.values())
+        return any(names_person(v) for v in value.values())
     if isinstance(value, list):
-        return any(_names_person(v) for v in value)
+        return any(names_person(v) for v in value)
     return False
 
 
@@ -287,7 +287,7 @@ def _entry_page(ctx: Context, seq: int) -> EntryPage:
     payload = payload if isinstance(payload, dict) else {}
     if about_person(ctx, payload):
         return EntryPage(seq, True, None, None, None, checked)
-    if _names_person(payload):
+    if names_person(payload):
         shown = _QUOTED_PERSON_ID.sub(f'"{WITHHELD_ID}"', text)
         return EntryPage(seq, False, entry.kind, entry.time_us, shown, checked, masked=True)
     return EntryPage(seq, False, entry.kind, entry.time_us, text, checked)

@@ -70,10 +70,14 @@ def inclusion_proof(
     ] = None,
 ) -> Response:
     """The RFC 6962 inclusion proof of entry `seq` in the tree of `size` entries, with the
-    entry's bytes. 422 for a size outside the ledger, 404 for an entry outside the tree."""
+    entry's bytes — withheld (null, `withheld` true) when the entry is about a person or
+    names one, but for an operator or auditor. 422 for a size outside the ledger, 404 for
+    an entry outside the tree."""
     admit(principal, "ledger")
+    # an entry about a person is public only as a hash (principle 6)
+    withhold = principal is None or principal.role not in ("operator", "auditor")
     with state.lock:
-        found = ledger.inclusion(state.ctx, seq, size)
+        found = ledger.inclusion(state.ctx, seq, size, withhold_persons=withhold)
     return json_response(found)
 
 
