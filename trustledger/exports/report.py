@@ -189,9 +189,9 @@ def build_payload(
         if row is not None:
             rulebook_seqs[p["rulebook"]] = int(row[-1])
     wanted.update(rulebook_seqs.values())
-    objection_ids = sorted(
-        {r["under_objection"] for p in profiles for r in p["records"] if r.get("under_objection")}
-    )
+    objection_ids = sorted({r["under_objection"] for p in profiles for r in p["records"]
+                            if r.get("under_objection") and r["record_id"] in standing
+                            and standing[r["record_id"]]["in_force"]})  # fmt: skip
     for oid in objection_ids:
         row = store.get_row("objections", oid)
         if row is not None:
@@ -201,13 +201,14 @@ def build_payload(
         for e in store.entries_at(sorted(wanted))
         if at_us is None or e.time_us <= at_us or e.seq == subject.registered_seq
     ]
-    # the records as their entries make them (a later correction known after at_us is not
-    # carried, so it cannot show)
+    # the subject and records as their entries make them (a later correction or renaming
+    # known after at_us is not carried, so it cannot show)
     projector = Projector()
     for entry in entries:
-        if entry.kind.startswith("record."):
+        if entry.kind.startswith("record.") or entry.kind == "subject.registered":
             projector.apply(entry)
     records: dict[str, RecordRow] = projector.changed["records"]
+    subject = projector.changed["subjects"].get(subject.id, subject)
     authority_ids = sorted({r.authority_id for r in records.values()})
     authorities: dict[str, AuthorityRow] = {}
     for aid in authority_ids:
@@ -240,7 +241,7 @@ def build_payload(
             "established": subject.established,
             "address": subject.address,
             "uscc": decode_uscc(subject.id),
-            "entries": sorted({subject.registered_seq, subject.last_seq}),
+            "entries": [e.seq for e in entries if e.kind == "subject.registered"],
         },
         "records": [
             _record_json(
