@@ -574,3 +574,27 @@ def test_proofs_from_the_store_are_rfc_6962s(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="do not give"):
         R.store_proofs(open_store(f"sqlite:///{tmp_path / 'grow.db'}"), [0], 199, bytes(32))
     store.close()
+
+
+def test_a_report_as_known_at_an_earlier_instant(world: World, tmp_path: Path) -> None:
+    # a later correction is neither shown nor carried in a report known before it
+    copy_db = tmp_path / "earlier.db"
+    shutil.copy(world.dir / "ledger.db", copy_db)
+    settings = replace(world.settings, db_url=f"sqlite:///{copy_db}")
+    with Context.open(settings, keyer=KEYER) as c:
+        before = c.store.head().time_us
+        intake = Intake(c.store, national_catalogue(), KEYER, today=ON)
+        (done,) = intake.submit_many([{
+            "op": "correct", "authority": TAX, "subject": FIRM, "category": "TAX-PENALTY-GENERAL",
+            "target_document_number": "深税稽罚〔2026〕5号", "document_number": "深税更〔2026〕3号",
+            "effective_date": "2026-06-20", "reason": "再次更正",
+            "changes": {"amount_cny": "17000"},
+        }])  # fmt: skip
+        assert done.outcome == "accepted", done
+        now = reports.generate(c, FIRM, when(c))
+        earlier = reports.generate(c, FIRM, When(before, ON, c.now_us(), c.settings.timezone))
+        for made, amount, changes in ((now, "17000.00", 3), (earlier, "18000.00", 2)):
+            record = next(r for r in payload_of(made.pdf)["records"]
+                          if r["document_number"] == "深税稽罚〔2026〕5号")  # fmt: skip
+            assert (record["amount_cny"], len(record["entries"])) == (amount, changes)
+            assert reports.verify(made.pdf, ctx=c).ok
