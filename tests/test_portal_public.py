@@ -176,3 +176,29 @@ def test_list_pages_refuse_what_they_cannot_answer(portal: Site) -> None:
     # before anyone was listed, the list is empty and says so
     empty = _html(portal.client.get(path, params={"on": "2000-01-01"}))
     assert "No organisation is on this list on 2000-01-01" in empty
+
+
+def test_records_no_longer_published_are_not_on_the_public_page(portal: Site) -> None:
+    """Revoked, repaired, ended and past their publicity period: the subject still sees
+    them (its own file), the public no longer does."""
+    with portal.context() as ctx:
+        rows = ctx.store.query(
+            "SELECT r.id, r.subject_id, r.status FROM records r"
+            " JOIN subjects s ON s.id = r.subject_id WHERE s.kind <> 'person'"
+            " AND r.status IN ('revoked', 'ended', 'repaired') AND r.status_date <= ?"
+            " ORDER BY r.id LIMIT 12",
+            (ctx.today().isoformat(),),
+        )
+        assert {status for _, _, status in rows} >= {"revoked", "ended"}, rows
+        at = when(None, None, timezone=ctx.settings.timezone, now_us=ctx.now_us(),
+                  today=ctx.today())  # fmt: skip
+        for record_id, subject, status in rows:
+            own = entity_file(ctx, subject, at, public=False)
+            assert any(r.record_id == record_id and r.status == status for r in own.records)
+            public = entity_file(ctx, subject, at)
+            assert all(r.record_id != record_id for r in public.records), status
+            assert f'id="{record_id}"' not in portal.client.get(f"/entities/{subject}").text
+        # whatever the public sees is published that day
+        for _, subject, _ in rows:
+            for line in entity_file(ctx, subject, at).records:
+                assert line.status in ("in force", "under objection", "published"), line

@@ -192,8 +192,8 @@ def _record_lines(
     *,
     public: bool,
 ) -> list[RecordLine]:
-    """Each record as people read it, newest decision first; ``public``: only published
-    ones (a pending or unconfirmed record is seen by no one but its subject and operator)."""
+    """Each record as people read it, newest decision first; ``public``: only those
+    published on the day (``_public_now``); the subject and the operator see them all."""
     open_objections = {o.record_id: o for o in objections if o.decided_date is None}
     views: dict[str, list[Any]] = {}
     for p in profiles:
@@ -205,7 +205,7 @@ def _record_lines(
         category = ctx.catalogue.get(r.category)
         seen = views.get(r.id, [])
         status, detail = _status(r, on, seen, open_objections.get(r.id))
-        if public and (status == PENDING or r.confirmation == "pending"):
+        if public and not _public_now(r, status, on):
             continue
         ends = [v.publicity_ends for v in seen if v.publicity_ends]
         lines.append(RecordLine(
@@ -224,6 +224,23 @@ def _record_lines(
             seq=r.issued_seq,
         ))  # fmt: skip
     return lines
+
+
+def _public_now(record: Any, status: str, on: str) -> bool:
+    """Whether the public may see the record on day ``on``: while it is published — in
+    force, or contested by an open objection; never before publication or confirmation,
+    and no longer once it is repaired, revoked, ended or past its publicity period (credit
+    repair and the time limits stop publication, principles 4 and 5). A record no rulebook
+    here counts is public within the national bounds by tier, as in open data."""
+    from trustledger.evaluate.inforce import publicity_ends
+    from trustledger.exports.opendata import NATIONAL_PUBLICITY_MAX
+
+    if status in (IN_FORCE, UNDER_OBJECTION):
+        return bool(record.confirmation != "pending")
+    if status == PUBLISHED:
+        ends = publicity_ends(record, NATIONAL_PUBLICITY_MAX.get(record.tier))
+        return ends is None or on < ends.isoformat()
+    return False
 
 
 def _status(record: Any, on: str, views: list[Any], objection: Any) -> tuple[str, str]:
