@@ -116,7 +116,10 @@ def _check_signature(pdf: bytes, cert_der: bytes, out: Outcome) -> Any:
             f"{out.facts['signer']}, certificate sha256 {out.facts['signer_sha256']}; "
             f"expected sha256 {hashlib.sha256(cert_der).hexdigest()})"
         )
-    _check_contents(pdf, signature, cert_der, out)
+    try:
+        _check_contents(pdf, signature, cert_der, out)
+    except Exception as exc:  # a mangled signature dictionary: a reason, never a crash
+        out.reasons.append(f"the signature's contents cannot be read: {type(exc).__name__}")
     return reader
 
 
