@@ -244,7 +244,7 @@ def verify(
     else:
         raise BadInput("no certificate to check the signer against: pass the centre's (--cert)")
     result = verify_offline(pdf, cert_der)
-    reasons, facts, notes = list(result.reasons), dict(result.facts), []
+    reasons, facts, notes = list(result.reasons), dict(result.facts), list(result.notes)
     if result.payload is not None:
         ledgers: list[_LocalLedger | _HttpLedger] = []
         if ctx is not None:

@@ -22,6 +22,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from trustledger.domain import kind_of_uscc
 from trustledger.ids import division_of
 from trustledger.ledger import merkle
 from trustledger.ledger.canonical import canonical_json
+from trustledger.ledger.entry import Entry
 from trustledger.ledger.projection import AuthorityRow, Projector, RecordRow, SubjectRow
 from trustledger.ledger.store import Store
 
@@ -256,17 +258,30 @@ def build_payload(
         ],
         "rulebooks": [_rulebook_json(p, rulebook_seqs.get(p["rulebook"])) for p in profiles],
         "tree_head": {"size": head.size, "root": root_hex, "time_us": head.time_us},
-        "entries": [
-            {
-                "seq": e.seq,
-                "kind": e.kind,
-                "entry": e.envelope().decode("utf-8"),
-                "proof": [p.hex() for p in proofs[e.seq]],
-            }
-            for e in entries
-        ],
+        "entries": [_carried(e, proofs[e.seq]) for e in entries],
     }
     return Payload(canonical_json(content), content)
+
+
+# a person's keyed id, as an entry's canonical JSON holds it
+_PERSON_ID = re.compile(rb'"P[0-9a-f]{32}"')
+WITHHELD = "it names a person"
+
+
+def _carried(entry: Entry, proof: list[bytes]) -> dict[str, Any]:
+    """An entry as the report carries it: its bytes and proof; or, when it names a person
+    (a court record's legal representative), its leaf hash and proof only, as the public
+    API gives it: the report is public, and a person's keyed id is never published."""
+    envelope = entry.envelope()
+    withheld = _PERSON_ID.search(envelope) is not None
+    return {
+        "seq": entry.seq,
+        "kind": entry.kind,
+        "entry": None if withheld else envelope.decode("utf-8"),
+        "leaf_hash": entry.hash.hex(),
+        "withheld": WITHHELD if withheld else None,
+        "proof": [p.hex() for p in proof],
+    }
 
 
 def _standings(profiles: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -678,7 +693,7 @@ def render_html(payload: Payload) -> str:
             sha256=payload.sha256,
             qr=qr.png_data_uri(scale=4, border=2),
             tree_time=_instant(head["time_us"]),
-            leaves={e["seq"]: merkle.leaf_hash(e["entry"].encode()).hex() for e in c["entries"]},
+            leaves={e["seq"]: e["leaf_hash"] for e in c["entries"]},
             attachment=ATTACHMENT_NAME,
             categories={rec["category"]: rec for rec in c["records"]},
         )

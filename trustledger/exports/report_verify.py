@@ -276,8 +276,26 @@ def _entries(payload: Payload, out: Outcome) -> list[Entry]:
         "time_us": c["tree_head"].get("time_us"),
     }
     entries: list[Entry] = []
+    withheld: set[int] = set()
     for item in c.get("entries", []):
         seq = item.get("seq")
+        if item.get("entry") is None:
+            # an entry naming a person: only its place in the tree can be checked
+            try:
+                leaf = bytes.fromhex(item["leaf_hash"])
+                proof = [bytes.fromhex(p) for p in item["proof"]]
+            except (KeyError, TypeError, ValueError) as exc:
+                out.reasons.append(f"entry {seq}'s leaf hash cannot be read: {exc}")
+                continue
+            if not isinstance(seq, int) or not merkle.verify_inclusion(leaf, seq, size, proof,
+                                                                       root):  # fmt: skip
+                out.reasons.append(
+                    f"entry {seq}'s inclusion proof does not lead to root {root.hex()} "
+                    f"(tree size {size})"
+                )
+                continue
+            withheld.add(seq)
+            continue
         try:
             raw = str(item["entry"]).encode("utf-8")
             proof = [bytes.fromhex(p) for p in item["proof"]]
@@ -303,6 +321,9 @@ def _entries(payload: Payload, out: Outcome) -> list[Entry]:
         if entry.hash != merkle.leaf_hash(raw):
             out.reasons.append(f"entry {seq}'s bytes are not an entry envelope")
             continue
+        if item.get("leaf_hash") not in (None, entry.hash.hex()):
+            out.reasons.append(f"entry {seq}'s leaf hash is not its bytes' hash")
+            continue
         if not merkle.verify_inclusion(entry.hash, entry.seq, size, proof, root):
             out.reasons.append(
                 f"entry {seq}'s inclusion proof does not lead to root {root.hex()} "
@@ -310,7 +331,8 @@ def _entries(payload: Payload, out: Outcome) -> list[Entry]:
             )
             continue
         entries.append(entry)
-    out.facts["entries_checked"] = len(entries)
+    out.facts["entries_checked"] = len(entries) + len(withheld)
+    out.facts["entries_withheld"] = sorted(withheld)
     return sorted(entries)
 
 
@@ -320,14 +342,20 @@ def _differs(what: str, shown: Any, found: Any, seq: int | Sequence[int]) -> str
 
 def _check_claims(payload: Payload, entries: list[Entry], out: Outcome) -> None:
     c = payload.content
+    withheld = set(out.facts.get("entries_withheld", []))
+    # records resting on a withheld entry: their other entries cannot be replayed either
+    unseen = {r.get("record_id") for r in c.get("records", [])
+              if withheld & set(r.get("entries", []))}  # fmt: skip
     projector = Projector()
     for entry in entries:
+        if entry.kind.startswith("record.") and entry.payload_obj().get("record_id") in unseen:
+            continue
         try:
             projector.apply(entry)
         except (ProjectionError, KeyError, TypeError) as exc:
             out.reasons.append(f"entry {entry.seq} cannot be replayed: {exc}")
     rows = projector.changed
-    carried = {e.seq for e in entries}
+    carried = {e.seq for e in entries} | withheld
     subject = c.get("subject") or {}
     sid = subject.get("id")
     out.facts["subject"] = sid
@@ -365,6 +393,14 @@ def _check_claims(payload: Payload, entries: list[Entry], out: Outcome) -> None:
     for record in c.get("records", []):
         rid = record.get("record_id")
         shown_records.add(rid)
+        if rid in unseen:
+            seqs = sorted(withheld & set(record.get("entries", [])))
+            out.notes.append(
+                f"record {rid} rests on entry {', '.join(map(str, seqs))}, withheld because "
+                "it names a person: its place in the ledger is proved, its content is not "
+                "compared"
+            )
+            continue
         found = rows["records"].get(rid)
         if found is None:
             out.reasons.append(f"record {rid}'s ledger entry is not carried")
@@ -391,7 +427,7 @@ def _check_claims(payload: Payload, entries: list[Entry], out: Outcome) -> None:
             authority is None or authority.name != record.get("authority_name")
         ):
             out.reasons.append(f"record {rid}'s authority name is not its authority's entry's")
-    out.facts["records_checked"] = len(shown_records)
+    out.facts["records_checked"] = len(shown_records - unseen)
     rulebooks = rows["rulebooks"]
     for rb in c.get("rulebooks", []):
         ref = rb.get("ref")
@@ -458,6 +494,8 @@ def check_live(payload: Payload, ledger: LiveLedger) -> Outcome:
     if stored is not None:
         carried = {
             int(e["seq"]): merkle.leaf_hash(str(e["entry"]).encode())
+            if e.get("entry") is not None
+            else bytes.fromhex(e["leaf_hash"])
             for e in payload.content["entries"]
         }
         for seq in seqs:
