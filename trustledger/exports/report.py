@@ -266,20 +266,27 @@ def build_payload(
 # a person's keyed id, as an entry's canonical JSON holds it
 _PERSON_ID = re.compile(rb'"P[0-9a-f]{32}"')
 WITHHELD = "it names a person"
+WITHHELD_OBJECTION = "it holds an objection's contents"
 
 
 def _carried(entry: Entry, proof: list[bytes]) -> dict[str, Any]:
     """An entry as the report carries it: its bytes and proof; or, when it names a person
-    (a court record's legal representative), its leaf hash and proof only, as the public
-    API gives it: the report is public, and a person's keyed id is never published."""
+    (a court record's legal representative) or is an objection, its leaf hash and proof
+    only, as the public API gives it: the report is public, and neither a person's keyed
+    id nor what a subject wrote in an objection is published."""
     envelope = entry.envelope()
-    withheld = _PERSON_ID.search(envelope) is not None
+    withheld: str | None = None
+    if _PERSON_ID.search(envelope) is not None:
+        withheld = WITHHELD
+    elif entry.kind.startswith("objection."):
+        # the record is shown as contested; what the subject wrote is not published
+        withheld = WITHHELD_OBJECTION
     return {
         "seq": entry.seq,
         "kind": entry.kind,
         "entry": None if withheld else envelope.decode("utf-8"),
         "leaf_hash": entry.hash.hex(),
-        "withheld": WITHHELD if withheld else None,
+        "withheld": withheld,
         "proof": [p.hex() for p in proof],
     }
 

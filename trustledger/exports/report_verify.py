@@ -399,7 +399,7 @@ def _check_claims(payload: Payload, entries: list[Entry], out: Outcome) -> None:
                 f"record {rid} rests on entry {', '.join(map(str, seqs))}, withheld because "
                 "it names a person: its place in the ledger is proved, its content is not "
                 "compared"
-            )
+            )  # (an objection's filing is withheld too, but no record rests on one)
             continue
         found = rows["records"].get(rid)
         if found is None:
