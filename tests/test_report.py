@@ -617,3 +617,32 @@ def test_a_report_as_known_at_an_earlier_instant(world: World, tmp_path: Path) -
                           if r["document_number"] == "深税稽罚〔2026〕5号")  # fmt: skip
             assert (record["amount_cny"], len(record["entries"])) == (amount, changes)
             assert reports.verify(made.pdf, ctx=c).ok
+
+
+def test_a_record_under_objection_shows_contested_without_the_objection(
+    world: World, tmp_path: Path
+) -> None:
+    from trustledger.access import create_key, get_principal
+    from trustledger.access.principals import authenticate
+    from trustledger.app import dueprocess
+
+    copy_db = tmp_path / "objected.db"
+    shutil.copy(world.dir / "ledger.db", copy_db)
+    settings = replace(world.settings, db_url=f"sqlite:///{copy_db}")
+    with Context.open(settings, keyer=KEYER) as c:
+        key = create_key(c.store, "subject", "华韵", subject=FIRM)
+        found = authenticate(c.store, key, c.clock.now())
+        assert found is not None and get_principal(c.store, found.id) is not None
+        content = payload_of(reports.generate(c, FIRM, when(c)).pdf)
+        tax = next(r for r in content["records"] if r["document_number"] == "深税稽罚〔2026〕5号")
+        dueprocess.file_objection(c, found, record_id=tax["record_id"], ground="content",
+                                  reasons="金额有误，另附缴款凭证")  # fmt: skip
+        made = reports.generate(c, FIRM, when(c))
+        result = reports.verify(made.pdf, ctx=c)
+    assert result.ok, result.reasons
+    content = payload_of(made.pdf)
+    shown = next(r for r in content["records"] if r["record_id"] == tax["record_id"])
+    assert shown["under_objection"]
+    objection = [e for e in content["entries"] if e["kind"] == "objection.filed"]
+    assert [e["withheld"] for e in objection] == ["it holds an objection's contents"]
+    assert "金额有误" not in json.dumps(content, ensure_ascii=False)
