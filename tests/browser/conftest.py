@@ -18,7 +18,8 @@ its own demo database, server and browser):
 - ``live_server`` → ``LiveServer`` (``url``, ``port``, ``host``): uvicorn serving
   ``create_server(demo_site.settings)`` on 127.0.0.1, a free port; ``base_url`` is its URL.
 - ``browser`` (per module, like ``playwright_driver``: see there why): Chromium
-  (``executable_path`` = Debian's ``chromium``, or ``TRUSTLEDGER_CHROMIUM``; ``--no-sandbox`` as root), launched by ``playwright_driver``
+  (``executable_path`` = Debian's ``chromium``, or ``TRUSTLEDGER_CHROMIUM``;
+  ``--no-sandbox`` as root), launched by ``playwright_driver``
   (``sync_playwright().start()``); skipped with the reason when Chromium is missing, a
   failure when ``CI=true``.
 - ``page`` (per test): a fresh context and page whose every request to anything but the
