@@ -28,6 +28,18 @@ class UnknownRulebook(LookupError):
     pass
 
 
+def _registered_by(store: Store, subject_id: str, at_us: int | None) -> SubjectRow:
+    """The subject's register row if it was registered by ``at_us`` (None: now)."""
+    subject: SubjectRow | None = store.get_row("subjects", subject_id)
+    if subject is not None and at_us is not None:
+        (registered,) = store.entries_at([subject.registered_seq])
+        if registered.time_us > at_us:
+            subject = None
+    if subject is None:
+        raise UnknownSubject(f"no subject {subject_id} in the ledger at that time")
+    return subject
+
+
 def subject_profiles(
     store: Store,
     catalogue: Catalogue,
@@ -39,13 +51,7 @@ def subject_profiles(
 ) -> list[Profile]:
     """The subject's profile under each published rulebook (or the one named), as of
     ledger time ``at_us`` (None: now), judged on calendar day ``on``."""
-    subject: SubjectRow | None = store.get_row("subjects", subject_id)
-    if subject is not None and at_us is not None:
-        (registered,) = store.entries_at([subject.registered_seq])
-        if registered.time_us > at_us:
-            subject = None
-    if subject is None:
-        raise UnknownSubject(f"no subject {subject_id} in the ledger at that time")
+    subject = _registered_by(store, subject_id, at_us)
     rulebooks = published_rulebooks(store, at_us)
     if rulebook_id is not None:
         if rulebook_id not in rulebooks:
@@ -82,13 +88,7 @@ def subject_file(
 ) -> SubjectFile:
     """`subject_profiles` with the records behind them and each rulebook's standing history
     up to ``on``; UnknownSubject as there."""
-    subject: SubjectRow | None = store.get_row("subjects", subject_id)
-    if subject is not None and at_us is not None:
-        (registered,) = store.entries_at([subject.registered_seq])
-        if registered.time_us > at_us:
-            subject = None
-    if subject is None:
-        raise UnknownSubject(f"no subject {subject_id} in the ledger at that time")
+    subject = _registered_by(store, subject_id, at_us)
     records = records_as_of(store, subject_id, at_us)
     size = store.size() if at_us is None else store.size_at(at_us)
     objections = objections_as_of(store, [subject_id], size).get(subject_id, [])

@@ -96,7 +96,7 @@ def time_use(trees: Iterable[Expr]) -> TimeUse:
                 windows.add(node.within)
             if isinstance(node, Compare):
                 for side, other in ((node.left, node.right), (node.right, node.left)):
-                    value = _constant(other)
+                    value = constant(other)
                     if value is None:
                         continue
                     if _is_age(side):
@@ -135,8 +135,8 @@ def _check(node: Expr, problems: list[str], *, allowed: bool) -> None:
         return
     match node:
         case Compare():
-            left_ok = _constant(node.right) is not None
-            right_ok = _constant(node.left) is not None
+            left_ok = constant(node.right) is not None
+            right_ok = constant(node.left) is not None
             _check(node.left, problems, allowed=left_ok)
             _check(node.right, problems, allowed=right_ok)
         case InList():
@@ -161,16 +161,18 @@ def _is_days_since(node: Expr) -> bool:
     return isinstance(node, Aggregate) and node.func == "days_since"
 
 
-def _constant(node: Expr) -> int | None:
-    """The value of an int expression made of numbers alone; None if it reads anything."""
+def constant(node: Expr) -> int | None:
+    """The value of an int expression made of numbers alone (`365 * 2`), as the compilers
+    compute it (division truncates toward zero; by zero it is 0); None if it reads
+    anything."""
     match node:
         case IntLit():
             return node.value
         case Neg():
-            inner = _constant(node.operand)
+            inner = constant(node.operand)
             return None if inner is None else -inner
         case Arith():
-            left, right = _constant(node.left), _constant(node.right)
+            left, right = constant(node.left), constant(node.right)
             if left is None or right is None:
                 return None
             if node.op == "+":

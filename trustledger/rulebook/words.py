@@ -33,6 +33,7 @@ from trustledger.rulebook.condition import (
     TextLit,
 )
 from trustledger.rulebook.durations import Duration
+from trustledger.rulebook.timeline import constant
 
 __all__ = ["condition_words", "duration_words"]
 
@@ -337,35 +338,8 @@ _QUANTITY_AGE: Mapping[CompareOp, str] = {
 }  # fmt: skip
 
 
-def _constant(node: Expr) -> int | None:
-    """The value of int arithmetic on numbers alone (`365 * 2`), as the compilers compute
-    it (division truncates toward zero; by zero it is 0); None for anything else."""
-    match node:
-        case IntLit():
-            return node.value
-        case Neg():
-            inner = _constant(node.operand)
-            return None if inner is None else -inner
-        case Arith():
-            left, right = _constant(node.left), _constant(node.right)
-            if left is None or right is None:
-                return None
-            if node.op == "+":
-                return left + right
-            if node.op == "-":
-                return left - right
-            if node.op == "*":
-                return left * right
-            if right == 0:
-                return 0
-            quotient = abs(left) // abs(right)
-            return quotient if (left >= 0) == (right > 0) else -quotient
-        case _:
-            return None
-
-
 def _fold(node: Expr) -> Expr:
-    value = _constant(node)
+    value = constant(node)
     return node if value is None or isinstance(node, IntLit) else IntLit(value)
 
 
