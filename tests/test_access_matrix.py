@@ -388,9 +388,17 @@ def test_the_public_sees_published_organisation_data_only(
 ) -> None:
     response = client.get(f"/v1/subjects/{FIRM}/profile")
     assert response.status_code == 200
-    for p in response.json()["profiles"]:
-        assert p["measures"] == [] and p["score"] is None and p["explanation"] == []
-        assert all(r["standing"] != "not yet published" for r in p["records"])
+    body = response.json()
+    for p in body["profiles"]:
+        # what the portal and a credit report show too: the records published today, the
+        # effective listings and the measures resting on them (never the persons they
+        # reach), score and grade; no explanation
+        assert p["explanation"] == [] and p["history"] == [] and p["measure_history"] == []
+        assert all(r["standing"] == "in force" for r in p["records"])
+        effective = {m["list_id"] for m in p["lists"]
+                     if m["effective_from"] and m["effective_from"] <= body["on"]}  # fmt: skip
+        assert {m["list_id"] for m in p["lists"]} == effective
+        assert all(m["list_id"] in effective and m["extends_to"] == {} for m in p["measures"])
     assert KEYER.person_id(REPRESENTATIVE) not in response.text
     listed = client.get(LIST).json()
     assert PERSON not in str(listed) and listed["persons_withheld"] >= 1

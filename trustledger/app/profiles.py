@@ -46,7 +46,7 @@ def profile(
 
 
 # --- views: what each principal may see of a profile (trustledger.app.access.file_view) --
-_UNPUBLISHED = ("not yet published", "rests on automated data not yet confirmed by a person")
+_IN_FORCE = "in force"  # trustledger.evaluate.inforce.Standing.IN_FORCE
 
 
 def _reach(actions: list[str]) -> set[str]:
@@ -80,14 +80,20 @@ def scoped(profile: dict[str, Any], actions: frozenset[str]) -> dict[str, Any]:
 
 
 def public(profile: dict[str, Any]) -> dict[str, Any]:
-    """A profile as the public may see it: the published records and the effective (not
-    pending) list memberships; no score, grade, measures or explanation."""
+    """A profile as the public may see it — the same on the portal, in a credit report and
+    over the API: the records published that day (in force; a record repaired, revoked,
+    ended or past its publicity period is no longer published, principles 4 and 5), the
+    effective (not pending) list memberships, the measures resting on them (without the
+    persons they reach), the score and the grade; no explanation (it may quote what the
+    public does not see)."""
     on = profile["on"]
+    lists = [m for m in profile["lists"] if _effective(m, on)]
+    effective = {m["list_id"] for m in lists}
+    measures = [{**m, "extends_to": {}} for m in profile["measures"] if m["list_id"] in effective]
     return {**profile,
-            "records": [r for r in profile["records"] if r["standing"] not in _UNPUBLISHED],
-            "score": None, "grade": None,
-            "lists": [m for m in profile["lists"] if _effective(m, on)],
-            "measures": [], "explanation": [], "history": [], "measure_history": []}  # fmt: skip
+            "records": [r for r in profile["records"] if r["standing"] == _IN_FORCE],
+            "lists": lists, "measures": measures, "explanation": [], "history": [],
+            "measure_history": []}  # fmt: skip
 
 
 def view_of(

@@ -89,18 +89,13 @@ def certificate_pem(settings: Settings) -> str:
 
 
 def _report_view(profile: dict[str, Any]) -> dict[str, Any]:
-    """What a report shows of one profile: the public view (published records, effective
-    list memberships) with the score, grade and measures in force of those memberships.
-    These rest on nothing but published records and published rulebooks (a record counts
-    only once published and, if automated, confirmed; a measure only once its listing is
-    effective), so anyone holding the public data can compute them; the persons a measure
-    reaches are left out."""
+    """What a report shows of one profile: the public view (``app.profiles.public``:
+    published records, effective listings, their measures, score and grade). These rest on
+    nothing but published records and published rulebooks, so anyone holding the public
+    data can compute them; the persons a measure reaches are left out."""
     from trustledger.app.profiles import public
 
-    shown = public(profile)
-    lists = {m["list_id"] for m in shown["lists"]}
-    measures = [{**m, "extends_to": {}} for m in profile["measures"] if m["list_id"] in lists]
-    return {**shown, "score": profile["score"], "grade": profile["grade"], "measures": measures}
+    return public(profile)
 
 
 def _withhold_incentives(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
