@@ -70,7 +70,9 @@ def test_figures_agree_with_a_fresh_evaluation(ctx: Context) -> None:
             assert figures.blacklisted == other.blacklisted, figures.id
         else:  # a fresh evaluation counts pending listings too; the page does not
             assert figures.blacklisted < other.blacklisted, figures.id
-        assert sum(n for _, n in figures.grades) in (0, figures.subjects)
+        # a grades regime may leave a subject ungraded: cn-tax-credit and cn-customs-credit
+        # grade only subjects with a grade decision in force (no record, no grade)
+        assert sum(n for _, n in figures.grades) <= figures.subjects
         if figures.scores:
             assert sum(n for _, n in figures.scores) == figures.subjects
     agreements = {(a.left, a.right): a for a in fresh.agreements}

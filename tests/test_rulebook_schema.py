@@ -84,7 +84,7 @@ def problems_of(data: dict[str, Any] | str) -> list[str]:
     return info.value.problems
 
 
-def test_six_rulebooks_are_shipped() -> None:
+def test_the_shipped_rulebooks() -> None:
     assert {path.name for path in SHIPPED} == {
         "cn-national-admin-penalty.yaml",
         "cn-spc-dishonest-debtors.yaml",
@@ -92,6 +92,9 @@ def test_six_rulebooks_are_shipped() -> None:
         "cn-environmental-credit.yaml",
         "cn-rongcheng-points.yaml",
         "cn-records-only-province.yaml",
+        # issue 12, item 5: tax and customs credit grades
+        "cn-tax-credit.yaml",
+        "cn-customs-credit.yaml",
     }
 
 

@@ -50,6 +50,7 @@ class AgencyType(StrEnum):
     HOSPITALITY = "hospitality"
     PUBLIC_SECURITY_TRAFFIC = "public_security_traffic"
     EDUCATION = "education"
+    CUSTOMS = "customs"
 
 
 class ActionCatalogueError(ValueError):
