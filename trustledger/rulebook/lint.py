@@ -29,6 +29,7 @@ from trustledger.rulebook.condition import (
     render,
 )
 from trustledger.rulebook.durations import Duration
+from trustledger.rulebook.national import NationalList, cites_law, load_national_list
 from trustledger.rulebook.schema import (
     BandedScore,
     GradesScore,
@@ -422,7 +423,31 @@ def _person_measure_problems(
     return problems
 
 
-def _measure_problems(rulebook: Rulebook, catalogue: Catalogue) -> list[Problem]:
+def _national_list_problems(
+    index: int, measure: MeasureDef, national: NationalList
+) -> list[Problem]:
+    """Guobanfa [2020] No. 49: no dishonesty sanction beyond law. A restriction's actions
+    must each be covered by the national basic list of dishonesty sanction measures, or the
+    measure must cite a law (an act of the NPC, with its article) that provides it.
+    Incentives are not sanctions and are not held to the list."""
+    if measure.kind != "restriction" or cites_law(measure.legal_basis):
+        return []
+    return [
+        Problem(
+            ("measures", index, "actions", position),
+            f"measure {measure.id}: action {action} is not on {national.source.describe()} "
+            "and the measure cites no law that provides it (Guobanfa [2020] No. 49 forbids "
+            "sanctions beyond law); cite the law and its article in legal_basis, or drop "
+            "the action",
+        )
+        for position, action in enumerate(measure.actions)
+        if not national.covers(action)
+    ]
+
+
+def _measure_problems(
+    rulebook: Rulebook, catalogue: Catalogue, national: NationalList
+) -> list[Problem]:
     problems: list[Problem] = []
     kinds = set(rulebook.subject_kinds)
     for index, measure in enumerate(rulebook.measures):
@@ -467,6 +492,7 @@ def _measure_problems(rulebook: Rulebook, catalogue: Catalogue) -> list[Problem]
             problems += _person_measure_problems(index, measure, listed, rulebook, catalogue)
         if measure.extends_to:
             problems += _extension_problems(loc, label, measure)
+        problems += _national_list_problems(index, measure, national)
     return problems
 
 
@@ -490,8 +516,11 @@ def _extension_problems(loc: Loc, label: str, measure: MeasureDef) -> list[Probl
     return problems
 
 
-def lint_rulebook(rulebook: Rulebook, catalogue: Catalogue) -> list[Problem]:
-    """Every legality problem of `rulebook` against `catalogue`; empty if it is lawful."""
+def lint_rulebook(
+    rulebook: Rulebook, catalogue: Catalogue, national: NationalList | None = None
+) -> list[Problem]:
+    """Every legality problem of `rulebook` against `catalogue` and the national list of
+    sanction measures (the shipped one unless another is given); empty if it is lawful."""
     problems = _legality(
         (),
         f"rulebook {rulebook.id}",
@@ -503,7 +532,9 @@ def lint_rulebook(rulebook: Rulebook, catalogue: Catalogue) -> list[Problem]:
         problems.append(Problem(("sources",), f"rulebook {rulebook.id}: no sources cited"))
     problems += _treatment_problems(rulebook, catalogue)
     problems += _list_problems(rulebook, catalogue)
-    problems += _measure_problems(rulebook, catalogue)
+    problems += _measure_problems(
+        rulebook, catalogue, national if national is not None else load_national_list()
+    )
     if rulebook.monitoring is not None:
         problems += _monitoring_problems(rulebook.monitoring, catalogue)
     return problems
