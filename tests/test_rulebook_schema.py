@@ -95,6 +95,8 @@ def test_the_shipped_rulebooks() -> None:
         # issue 12, item 5: tax and customs credit grades
         "cn-tax-credit.yaml",
         "cn-customs-credit.yaml",
+        # issue 12, item 4: rail and air travel restrictions on persons
+        "cn-rail-air-travel-restrictions.yaml",
     }
 
 

@@ -60,6 +60,7 @@ class Domain(StrEnum):
     STATISTICS = "statistics"
     CULTURE_TOURISM = "culture_tourism"
     HONOURS = "honours"
+    URBAN_MANAGEMENT = "urban_management"  # city appearance, household waste, dog keeping
 
 
 class AuthorityType(StrEnum):
@@ -80,6 +81,8 @@ class AuthorityType(StrEnum):
     STATISTICS = "statistics"
     CULTURE_TOURISM = "culture_tourism"
     DEVELOPMENT_REFORM = "development_reform"
+    PUBLIC_SECURITY = "public_security"  # police, incl. railway, airport and traffic police
+    URBAN_MANAGEMENT = "urban_management"  # urban management (城管) and sanitation bodies
     MONITORING = "monitoring"  # ecology bureau's automatic-monitoring unit (HJ 212 evidence)
 
 

@@ -102,7 +102,7 @@ def publish(ctx: Context, paths: Sequence[Path]) -> list[PublishResult]:
     from trustledger.rulebook.publish import PublishError, publish_rulebook
 
     results = []
-    for path in paths:
+    for path in in_law_order(paths):
         try:
             done = publish_rulebook(ctx.store, path, ctx.catalogue)
         except (PublishError, RulebookError, OSError) as exc:
@@ -121,9 +121,28 @@ def publish_shipped(ctx: Context, directory: Path | None = None) -> list[str]:
         if not directory.is_dir():
             raise BadInput(f"no rulebook folder {directory}")
         return [publish_rulebook(ctx.store, p, ctx.catalogue).ref
-                for p in sorted(directory.glob("*.yaml"))]  # fmt: skip
+                for p in in_law_order(sorted(directory.glob("*.yaml")))]  # fmt: skip
     with shipped_paths() as paths:
-        return [publish_rulebook(ctx.store, p, ctx.catalogue).ref for p in paths]
+        return [publish_rulebook(ctx.store, p, ctx.catalogue).ref for p in in_law_order(paths)]
+
+
+def in_law_order(paths: Sequence[Path]) -> list[Path]:
+    """The files as given, but the versions of one regime in the order the law took them
+    (their ``effective.from``, at the place of the first): a version published later that
+    takes effect later succeeds the earlier one
+    (``trustledger.rulebook.publish.regime_versions``). A file that cannot be read keeps
+    its place, for publishing to report."""
+    from trustledger.rulebook.load import RulebookError
+
+    groups: dict[str, list[tuple[str, Path]]] = {}
+    for n, path in enumerate(paths):
+        try:
+            found = load(path)
+        except (BadInput, RulebookError, OSError):
+            groups[f"\0{n}"] = [("", path)]
+            continue
+        groups.setdefault(found.id, []).append((found.effective.from_.isoformat(), path))
+    return [path for group in groups.values() for _, path in sorted(group, key=lambda g: g[0])]
 
 
 def published(ctx: Context, at_us: int | None = None) -> dict[str, Rulebook]:

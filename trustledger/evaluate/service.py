@@ -17,7 +17,8 @@ from trustledger.evaluate.profile import (
 from trustledger.ids import PersonKeyer, check_identifier
 from trustledger.ledger.projection import ObjectionRow, RecordRow, SubjectRow
 from trustledger.ledger.store import Store
-from trustledger.rulebook.publish import published_rulebooks
+from trustledger.rulebook.publish import regime_versions, version_on
+from trustledger.rulebook.schema import Rulebook
 
 
 class UnknownSubject(LookupError):
@@ -26,6 +27,14 @@ class UnknownSubject(LookupError):
 
 class UnknownRulebook(LookupError):
     pass
+
+
+def rulebooks_on(store: Store, at_us: int | None, on: date) -> dict[str, Rulebook]:
+    """Each published rulebook in the version that judges day ``on`` (the law as it stood
+    that day), as published by ledger time ``at_us``."""
+    return {
+        rid: version_on(versions, on) for rid, versions in regime_versions(store, at_us).items()
+    }
 
 
 def _registered_by(store: Store, subject_id: str, at_us: int | None) -> SubjectRow:
@@ -52,7 +61,7 @@ def subject_profiles(
     """The subject's profile under each published rulebook (or the one named), as of
     ledger time ``at_us`` (None: now), judged on calendar day ``on``."""
     subject = _registered_by(store, subject_id, at_us)
-    rulebooks = published_rulebooks(store, at_us)
+    rulebooks = rulebooks_on(store, at_us, on)
     if rulebook_id is not None:
         if rulebook_id not in rulebooks:
             known = ", ".join(sorted(rulebooks)) or "none"
@@ -96,7 +105,7 @@ def subject_file(
     profiles: list[Profile] = []
     histories: dict[str, list[tuple[str, int | None, str | None]]] = {}
     titles: dict[str, str] = {}
-    for _, rb in sorted(published_rulebooks(store, at_us).items()):
+    for _, rb in sorted(rulebooks_on(store, at_us, on).items()):
         cr = compile_rulebook(rb, catalogue)
         profiles.append(evaluate_subject(cr, subject, records, on, objections, holds))
         histories[cr.ref] = standing_history(cr, subject, records, on)

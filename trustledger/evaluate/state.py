@@ -33,7 +33,7 @@ from trustledger.evaluate.whatif import StateFile
 from trustledger.ledger.entry import now_us
 from trustledger.ledger.projection import Projector, RecordRow, SubjectRow
 from trustledger.ledger.store import Store
-from trustledger.rulebook.publish import published_rulebooks
+from trustledger.rulebook.publish import regime_versions
 
 Engine = Literal["python", "duckdb", "postgres"]
 
@@ -125,9 +125,12 @@ def evaluate_all(
             "an evaluation known at another instant than now is a what-if: name an output "
             "file for it (--what-if PATH); the live state is always the evaluation known now"
         )
-    rulebooks = published_rulebooks(store, at_us)
-    if rulebook_id is not None:
-        rulebooks = {k: v for k, v in rulebooks.items() if k == rulebook_id}
+    # every version of every regime, each over its own window: the state answers for any
+    # day with the law as it stood that day
+    rulebooks = {f"{rid}@{rulebook.effective.from_.isoformat()}": rulebook
+                 for rid, versions in regime_versions(store, at_us).items()
+                 if rulebook_id is None or rid == rulebook_id
+                 for rulebook in versions}  # fmt: skip
     subjects, records, size = subjects_and_records_as_of(store, at_us)
     by_id = {s.id: s for s in subjects}
     records_of: dict[str, list[RecordRow]] = defaultdict(list)
@@ -291,26 +294,28 @@ def refresh_subjects(
     ids = sorted(set(subject_ids))
     if not ids:
         return 0
-    rulebooks = published_rulebooks(store)
-    if not rulebooks:
+    regimes = regime_versions(store)
+    if not regimes:
         return 0
     subjects: dict[str, SubjectRow] = {s.id: s for s in store.rows_where("subjects", "id", ids)}
     size = store.size()
     records = {sid: records_as_of(store, sid) for sid in subjects}
     objections = objections_as_of(store, list(subjects), size)
     holds = holds_as_of(store, list(subjects), size)
-    for rid, rulebook in sorted(rulebooks.items()):
-        cr = compile_rulebook(rulebook, catalogue)
+    for rid, versions in sorted(regimes.items()):
+        # the rows of every version of the regime replace the regime's rows together
         rows: tuple[list[tuple[Any, ...]], ...] = ([], [], [])
-        for sid, subject in subjects.items():
-            p = evaluate_subject(
-                cr, subject, records[sid], on, objections.get(sid, ()), holds.get(sid, ())
-            )
-            if p.applicable:
-                head, memberships, measures = _rows(cr, p, on, size)
-                rows[0].append(head)
-                rows[1].extend(memberships)
-                rows[2].extend(measures)
+        for rulebook in versions:
+            cr = compile_rulebook(rulebook, catalogue)
+            for sid, subject in subjects.items():
+                p = evaluate_subject(
+                    cr, subject, records[sid], on, objections.get(sid, ()), holds.get(sid, ())
+                )
+                if p.applicable:
+                    head, memberships, measures = _rows(cr, p, on, size)
+                    rows[0].append(head)
+                    rows[1].extend(memberships)
+                    rows[2].extend(measures)
         store.replace_state(rid, list(subjects), rows[0], rows[1], rows[2], ledger_size=size)
     return len(subjects)
 

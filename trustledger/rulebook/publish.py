@@ -7,6 +7,7 @@ that validates clean (schema and legality lint) is published.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
 from hashlib import sha256
@@ -75,6 +76,57 @@ def published_rulebooks(store: Store, at_us: int | None = None) -> dict[str, Rul
         if at_us is None or times[row.seq] <= at_us:
             latest[row.rulebook_id] = row
     return {rid: _parsed(row.source, row.id) for rid, row in latest.items()}
+
+
+def regime_versions(store: Store, at_us: int | None = None) -> dict[str, list[Rulebook]]:
+    """Every version of each rulebook that is part of its regime as of ledger time
+    ``at_us``, in the order of the law's own dates (``effective``), their windows never
+    overlapping. A version applies from its ``effective.from`` until its ``until`` or, as
+    the schema says of ``until: null``, until replaced: a version published later that
+    takes effect later ends the earlier one the day before (the regime before a change and
+    the regime after it, e.g. NDRC Order No. 58 and Order No. 36 from 2026-04-01); one that
+    takes effect on or before the earlier one's start replaces it whole (a correction)."""
+    rows: list[RulebookRow] = [RulebookRow._make(r) for r in store.iter_rows("rulebooks")]
+    times = {e.seq: e.time_us for e in store.entries_at([r.seq for r in rows])}
+    regimes: dict[str, list[Rulebook]] = {}
+    for row in sorted(rows, key=lambda r: r.seq):
+        if at_us is not None and times[row.seq] > at_us:
+            continue
+        new = _parsed(row.source, row.id)
+        start = new.effective.from_
+        kept: list[Rulebook] = []
+        for old in regimes.get(row.rulebook_id, []):
+            if start <= old.effective.from_:
+                continue  # replaced whole
+            if old.effective.until is None or old.effective.until >= start:
+                old = _ending(old, start - dt.timedelta(days=1))
+            kept.append(old)
+        regimes[row.rulebook_id] = sorted([*kept, new], key=lambda v: v.effective.from_)
+    return regimes
+
+
+def version_on(versions: list[Rulebook], on: dt.date) -> Rulebook:
+    """The version of a regime that judges day ``on``: the one in force that day; before
+    the first, the first; after the last window (or in a gap), the last one begun."""
+    begun = [v for v in versions if v.effective.from_ <= on]
+    return begun[-1] if begun else versions[0]
+
+
+_ENDED: dict[tuple[int, dt.date], tuple[Rulebook, Rulebook]] = {}
+
+
+def _ending(rulebook: Rulebook, until: dt.date) -> Rulebook:
+    """The same version, its window ended by its successor. Kept, so that the same model
+    comes back each time: compiled rulebooks are cached by the model's identity."""
+    key = (id(rulebook), until)
+    found = _ENDED.get(key)
+    if found is None or found[0] is not rulebook:
+        effective = rulebook.effective.model_copy(update={"until": until})
+        found = (rulebook, rulebook.model_copy(update={"effective": effective}))
+        if len(_ENDED) > 256:
+            _ENDED.clear()
+        _ENDED[key] = found
+    return found[1]
 
 
 @lru_cache(maxsize=64)
