@@ -61,6 +61,8 @@ class NationalSource(_Model):
     edition: str = Field(min_length=1)
     issued_by: tuple[str, ...] = Field(min_length=1)
     compiled_with: str | None = None
+    parts: int | None = Field(default=None, ge=1, description="parts of the list, as issued")
+    items: int | None = Field(default=None, ge=1, description="items of the list, as issued")
     issued: str = Field(min_length=1, description="YYYY-MM or YYYY-MM-DD")
     issued_unconfirmed: str | None = None
     implements: str = Field(min_length=1)
