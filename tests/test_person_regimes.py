@@ -319,3 +319,53 @@ def test_a_minor_local_offence_stays_in_the_file_and_counts_toward_nothing(
     assert ctx.store.state_rows("state_measures", person) == []
     for action in sorted(load_actions().codes):
         assert _check(ctx, NEIGHBOUR, action, day) == "allow", action
+
+
+def test_an_objection_in_the_publicity_period_holds_the_rail_restriction(ctx: Context) -> None:
+    """Objections go to 12306 during the 7 working days of publicity (press reports of the
+    rail opinion); an open one holds the listing, and once dismissed the restriction takes
+    effect that day and still ends 180 days after publicity ended (the period counts from
+    the end of publicity)."""
+    from trustledger.access.principals import authenticate, create_key
+    from trustledger.app import dueprocess
+
+    published = date(2026, 6, 1)
+    smoking = {
+        "authority": RAILWAY_POLICE, "category": "TRAVEL-RAIL-SAFETY-PENALTY",
+        "subject": SMOKER, "subject_name": "张某", "decision_type": "administrative_penalty",
+        "document_number": "深铁公(治)决字〔2026〕102号", "decision_date": "2026-05-29",
+        "publication_date": published.isoformat(), "title": "在动车组列车上吸烟",
+        "amount_cny": "500",
+    }  # fmt: skip
+    # the objection is reviewed by the credit body, never by the issuer
+    credit = uscc("11", "440300", "00000012")
+    centre = {"op": "authority", "id": credit, "name": "深圳市发展和改革委员会",
+              "authority_type": "development_reform"}  # fmt: skip
+    _ingest(ctx, [*authorities(), *POLICE_AND_URBAN, centre, smoking], today=published)
+    _publish(ctx, [TRAVEL], on=published)
+    person = KEYER.person_id(SMOKER)
+
+    def principal(role: str, **scope: Any) -> Principal:
+        found = authenticate(ctx.store, create_key(ctx.store, role, f"test {role}", **scope))
+        assert found is not None
+        return found
+
+    filed_on, decided_on = date(2026, 6, 3), date(2026, 6, 15)
+    at = Context(ctx.settings, ctx.store, _clock(filed_on), _keyer=KEYER)
+    (record,) = ctx.store.rows_where("records", "subject_id", [person])
+    filed = dueprocess.file_objection(at, principal("subject", subject=person),
+                                      record_id=record.id, ground="content",
+                                      reasons="当时未吸烟").row  # fmt: skip
+    # publicity would have ended on 10 June: held while the objection is open
+    assert _check(ctx, SMOKER, "rail_travel", date(2026, 6, 10)) == "allow"
+    later = Context(ctx.settings, ctx.store, _clock(decided_on), _keyer=KEYER)
+    dueprocess.decide_objection(later, principal("reviewer", authority=credit),
+                                objection_id=filed.id, outcome="dismissed",
+                                reasons="有监控录像")  # fmt: skip
+    assert _check(ctx, SMOKER, "rail_travel", decided_on - timedelta(days=1)) == "allow"
+    assert _check(ctx, SMOKER, "rail_travel", decided_on) == "deny"
+    # by hand: 180 days from 10 June, the end of publicity, as without the objection
+    ends = _working_day_after(published, 7) + timedelta(days=180)
+    assert ends == date(2026, 12, 7)
+    assert _check(ctx, SMOKER, "rail_travel", ends - timedelta(days=1)) == "deny"
+    assert _check(ctx, SMOKER, "rail_travel", ends) == "allow"
