@@ -666,22 +666,23 @@ def test_a_whole_re_evaluation_without_new_entries_is_followed(
     """Evaluating again changes no row count and no ledger position; the index still
     follows it (the state's generation counter moves) and is replaced whole. The state
     holds exact intervals, so the answers for any day are the same before and after: the
-    firm's listing runs until 2027-03-05."""
+    firm's ground-1 listing has no fixed end (SPC art. 2: until performance), and it was not
+    yet published on 2024-03-01."""
     from datetime import date
 
     params = {"subject": FIRM, "action": "air_travel", "on": ON.isoformat()}
-    later = {**params, "on": "2027-04-01"}
+    earlier = {**params, "on": "2024-03-01"}  # the record is published on 2024-03-05
     with TestClient(create_app(settings, reload_interval=0.0)) as c:
         svc = c.app.state.service  # type: ignore[attr-defined]
         assert c.get("/v1/check", params=params, headers=bearer(key)).json()["status"] == "deny"
-        assert c.get("/v1/check", params=later, headers=bearer(key)).json()["status"] == "allow"
+        assert c.get("/v1/check", params=earlier, headers=bearer(key)).json()["status"] == "allow"
         index, generation = svc.index, svc.signature[3]
         evaluate_all(evaluated, national_catalogue(), at_us=None, on=date(2027, 4, 1))
         _wait_for(lambda: c.get("/v1/check", params=params, headers=bearer(key)) is not None
                   and svc.index is not index)  # fmt: skip
         assert svc.signature[3] == generation + 1
         assert c.get("/v1/check", params=params, headers=bearer(key)).json()["status"] == "deny"
-        assert c.get("/v1/check", params=later, headers=bearer(key)).json()["status"] == "allow"
+        assert c.get("/v1/check", params=earlier, headers=bearer(key)).json()["status"] == "allow"
 
 
 def test_an_entry_without_re_evaluation_makes_the_subject_unknown(

@@ -64,7 +64,10 @@ def test_a_listed_debtor_is_denied_with_reasons(evaluated: Store) -> None:
     assert reason["list"] == "dishonest-judgment-debtors"
     assert reason["rulebook"].startswith("cn-spc-dishonest-debtors@")
     assert reason["agency"] == "中国民用航空局"
-    assert reason["end"] == "2027-03-05"  # when the listing ends by itself
+    # when the listing ends by itself: a ground-1 listing has no fixed term (SPC Fashi [2013]
+    # No. 17 as revised, art. 2: terms only for grounds 2-6), which cn-spc-dishonest-debtors
+    # says with a 99-year stand-in maximum: 2024-03-05 + 99 years (regimes.md §8)
+    assert reason["end"] == "2123-03-05"
     (record_id,) = reason["records"]
     assert evaluated.get_row("records", record_id).document_number == "(2024)粤0305执1234号"
     # the other high-consumption actions of the same list, and the same answer in bulk
