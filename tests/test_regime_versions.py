@@ -153,3 +153,39 @@ def test_files_given_newest_first_are_published_in_the_laws_order(
         versions = regime_versions(ctx.store)[RID]
     # published in that order, the older does not replace the newer: both judge their days
     assert [v.version for v in versions] == ["2023.1", "2026.1"]
+
+
+def test_the_shipped_penalty_regime_before_and_from_2026_04_01(db_url: str) -> None:
+    """NDRC Order No. 58 until 2026-03-31, Order No. 36 from 2026-04-01: a minor market
+    penalty may be repaired after 3 months under the first (its minimum), at once under the
+    second (1 day, the shortest a duration allows)."""
+    from trustledger.app.rulebooks import in_law_order, shipped_paths
+
+    store = open_store(db_url)
+    store.init(KEYER.fingerprint())
+    with shipped_paths() as paths:
+        mine = [p for p in paths if p.name.startswith("cn-national-admin-penalty")]
+        for path in in_law_order(mine):
+            publish_rulebook(store, path, national_catalogue())
+    before, after = regime_versions(store)["cn-national-admin-penalty"]
+    assert (before.version, before.effective.until) == ("2025.2", date(2026, 3, 31))
+    assert (after.version, after.effective.from_) == ("2026.1", CHANGE)
+    assert "NDRC Order No. 58 (2023)" in before.legal_basis[0].instrument
+    assert any(b.instrument == "NDRC Order No. 36" for b in after.legal_basis)
+
+    def minor_minimum(rulebook: Any) -> str:
+        (treatment,) = [t for t in rulebook.treatments
+                        if "MKT-PENALTY-MINOR" in (t.select.codes or [])]  # fmt: skip
+        return str(treatment.publicity.min)
+
+    assert (minor_minimum(before), minor_minimum(after)) == ("3m", "1d")
+    intake = Intake(store, national_catalogue(), KEYER, today=ON)
+    assert all(r.outcome == "accepted" for r in intake.submit_many([*authorities(), issue(
+        authority=MARKET, category="MKT-PENALTY-MINOR", document_number="深福市监罚〔2026〕3号",
+        decision_date="2026-01-20", publication_date="2026-01-22", title="未按规定公示营业执照",
+    )]))  # fmt: skip
+    for day, ref in (("2026-02-01", "2025.2"), ("2026-04-01", "2026.1")):
+        (profile,) = subject_profiles(store, national_catalogue(), FIRM, at_us=None,
+                                      on=date.fromisoformat(day),
+                                      rulebook_id="cn-national-admin-penalty")  # fmt: skip
+        assert profile.rulebook == f"cn-national-admin-penalty@{ref}", day

@@ -44,9 +44,10 @@ measures:
 def test_validate_all_shipped() -> None:
     result = runner.invoke(app, ["validate", *map(str, SHIPPED)])
     assert result.exit_code == 0, result.output
-    # one line per shipped rulebook (test_rulebook_schema names them: eight with the tax
-    # and customs credit rulebooks of issue 12)
-    assert result.output.count("OK ") == len(SHIPPED) == 8
+    # one line per shipped rulebook (test_rulebook_schema names them: ten with the tax and
+    # customs credit, the travel restrictions and the penalty regime's version before
+    # 2026-04-01 of issue 12)
+    assert result.output.count("OK ") == len(SHIPPED) == 10
     assert "cn-rongcheng-points 2026.1: 4 treatments, score points, 2 lists, 2 measures" in (
         result.output
     )
