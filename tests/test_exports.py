@@ -516,8 +516,13 @@ def test_formats_parse_in_canonical_order() -> None:
 def test_the_national_publicity_bounds_cover_every_tier() -> None:
     from trustledger.domain import Tier
 
-    assert set(opendata.NATIONAL_PUBLICITY_MAX) == {t.value for t in Tier}
-    assert opendata.NATIONAL_PUBLICITY_MAX["general"].after(date(2025, 3, 1)) == date(2026, 3, 1)
+    bounds = opendata.NATIONAL_PUBLICITY_MAX
+    assert set(bounds) == {t.value for t in Tier}
+    # NDRC Order No. 36: general at most 1 year, serious 3 years, minor not published
+    general, serious = bounds["general"], bounds["serious"]
+    assert general is not None and general.after(date(2025, 3, 1)) == date(2026, 3, 1)
+    assert serious is not None and serious.after(date(2025, 3, 1)) == date(2028, 3, 1)
+    assert bounds["minor"] is None
 
 
 def test_a_record_under_objection_is_still_published_and_says_so(

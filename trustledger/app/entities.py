@@ -238,8 +238,11 @@ def _public_now(record: Any, status: str, on: str) -> bool:
     if status in (IN_FORCE, UNDER_OBJECTION):
         return bool(record.confirmation != "pending")
     if status == PUBLISHED:
-        ends = publicity_ends(record, NATIONAL_PUBLICITY_MAX.get(record.tier))
-        return ends is None or on < ends.isoformat()
+        bound = NATIONAL_PUBLICITY_MAX.get(record.tier)
+        if bound is None:
+            return False  # a minor penalty no regime here publishes is not published
+        ends = publicity_ends(record, bound)
+        return ends is not None and on < ends.isoformat()
     return False
 
 

@@ -52,17 +52,19 @@ MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 PAGE = 10_000
 
-# NDRC Order No. 58 (2023), the measures the catalogue cites for publicity by tier: minor
-# at most 3 months, general at most 1 year, serious at most 3 years. A record no published
-# rulebook covers (a court's consumption restriction outside a rulebook's scope, a
-# procurement debarment, a grade-A rating) still has a bounded public life: this one.
-NATIONAL_PUBLICITY_MAX: dict[str, Duration] = {
-    "minor": Duration(3, "m"),
+# The national bounds by tier (Guobanfa [2025] No. 22, NDRC Order No. 36 in force from
+# 2026-04-01, which repealed NDRC Order No. 58): a minor penalty is in principle not
+# published (None), a general one at most 1 year, a serious one at most 3 years. A record no
+# published rulebook covers (a court's consumption restriction outside a rulebook's scope,
+# a procurement debarment, a grade-A rating) still has a bounded public life: this one.
+NATIONAL_PUBLICITY_MAX: dict[str, Duration | None] = {
+    "minor": None,
     "general": Duration(1, "y"),
     "serious": Duration(3, "y"),
 }
 NATIONAL_PUBLICITY_BASIS = (
-    "NDRC Order No. 58 (2023): publicity by tier (minor 3m, general 1y, serious 3y)"
+    "NDRC Order No. 36 (in force 2026-04-01) and Guobanfa [2025] No. 22: publicity by tier "
+    "(minor not published, general at most 1y, serious at most 3y)"
 )
 
 
@@ -167,6 +169,7 @@ SCHEMAS: dict[str, tuple[Field, ...]] = {
 # Why a record of an organisation is withheld, in the manifest's counts.
 _WITHHELD_ORDER = (
     "revoked",
+    "not_published",
     "unconfirmed",
     "not_yet_published",
     "repaired",
@@ -350,7 +353,7 @@ class _Publicity:
     A record is published when it is *in force* on that day under at least one regime
     that publishes it: the rulebooks in effect that apply to the subject (its kind and the
     rulebook's territorial scope) and cover its category — or, when none covers it, the
-    national publicity bounds by tier (NDRC Order No. 58). In force is the same test
+    national publicity bounds by tier (NDRC Order No. 36). In force is the same test
     evaluation uses (trustledger.evaluate.inforce): published by that day (the public
     profile view hides records "not yet published"), not resting on automated data still
     awaiting a person's confirmation (it counts toward nothing and the public view hides
@@ -404,10 +407,13 @@ class _Publicity:
         (the reason, None) for one withheld."""
         if record.status == "revoked":
             return "revoked", None
+        windows = self.windows(record.category, record.tier, kind, division)
+        if not windows:
+            return "not_published", None  # no regime here publishes it (a minor penalty)
         ends: list[date] = []
         reason = "publicity_over"
         published = date.fromisoformat(record.publication_date)
-        for window in self.windows(record.category, record.tier, kind, division):
+        for window in windows:
             end = window.after(published)
             standing = standing_until(record, self.on, end)
             if standing is Standing.IN_FORCE:
