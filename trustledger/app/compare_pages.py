@@ -143,7 +143,13 @@ def _figures(ctx: Context, on: date) -> ComparisonPage:
     day = on.isoformat()
     published = published_latest(ctx)
     q = store.query
-    refs = [str(r[0]) for r in q("SELECT DISTINCT rulebook FROM state_profiles", ())]
+    from trustledger.rulebook.publish import regime_versions, version_on
+
+    # a regime's versions each have rows in the state: the day is judged by the one in force
+    judging = {f"{rid}@{version_on(versions, on).version}"
+               for rid, versions in regime_versions(store).items()}  # fmt: skip
+    refs = [str(r[0]) for r in q("SELECT DISTINCT rulebook FROM state_profiles", ())
+            if str(r[0]) in judging]  # fmt: skip
     # one set per rulebook, built by a comprehension: the per-row Python loop was most of
     # the time at 200,000 profiles
     covered = {
