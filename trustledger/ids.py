@@ -171,6 +171,20 @@ def _birth_date(digits8: str) -> date | None:
         return None
 
 
+def birth_date(resident_id: str) -> date | None:
+    """The birth date a resident ID number carries (positions 7-14, or 7-12 with 19 before
+    them in a 15-digit first-generation number); None if it carries none."""
+    if len(resident_id) == 15:
+        return _birth_date("19" + resident_id[6:12])
+    return _birth_date(resident_id[6:14])
+
+
+def age_on(born: date, day: date) -> int:
+    """Full years from ``born`` to ``day`` (a birthday on 29 February is reached on 1 March
+    in other years)."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
 def _may_be_resident_id(code: str) -> bool:
     # Errs towards hiding: a resident ID with a typo or cut short is still personal data.
     return len(code) >= 14 and _is_digits(code[:14]) and _birth_date(code[6:14]) is not None

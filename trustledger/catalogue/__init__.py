@@ -80,6 +80,9 @@ class Category(BaseModel):
     grounds: list[str] = Field(default_factory=list)
     # Records of an automated category come from monitoring data, not from a decision.
     automated: bool = Field(default=False, validate_default=True)
+    # A category the law keeps for adults: a record about a person under 18 on the
+    # decision date is refused (the SPC's list: minors are not listed, art. 4).
+    adults_only: bool = False
 
     @model_validator(mode="before")
     @classmethod

@@ -1142,7 +1142,12 @@ def _subjects(world: _World, subjects: int, roster: list[Subject]) -> Iterator[L
         county = world.county()
         if type2 == "person":
             pid, born = world.resident_id(county, taken)
-            adult = date(born.year + 18, born.month, min(born.day, 28))
+            # the 18th birthday (29 February's in a common year is 1 March): no decision
+            # about a minor, whom some regimes may not list at all (the SPC's art. 4)
+            try:
+                adult = born.replace(year=born.year + 18)
+            except ValueError:
+                adult = date(born.year + 18, 3, 1)
             roster.append(Subject(pid, P, county, "person", max(adult, EARLIEST_DECISION)))
             yield {"op": "subject", "subject": pid, "name": rng.choice(world.person_names)}
             continue

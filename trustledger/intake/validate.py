@@ -26,6 +26,8 @@ from trustledger.domain import (
 from trustledger.ids import (
     IdCheck,
     PersonKeyer,
+    age_on,
+    birth_date,
     check_identifier,
     check_uscc,
     mask_personal_numbers,
@@ -283,7 +285,7 @@ class Validator:
             )
         return check
 
-    def _subject(self, raw: dict[str, Any], sub: _Draft) -> None:
+    def _subject(self, raw: dict[str, Any], sub: _Draft) -> IdCheck:
         hint = self._text(raw, "subject_kind", required=False)
         if hint not in (None, "person", "organisation"):
             raise Reject(f"subject_kind: {hint!r} is not one of person, organisation")
@@ -302,6 +304,7 @@ class Validator:
         else:
             sub.subject_id = check.code
             sub.subject_division = check.division.county if check.division else None
+        return check
 
     def _authority(self, raw: dict[str, Any], name: str = "authority") -> str:
         text = self._required(raw, name)
@@ -348,7 +351,7 @@ class Validator:
             )
         authority = self._authority(raw)
         sub = _Draft("issue", EntryKind.RECORD_ISSUED, {})
-        self._subject(raw, sub)
+        subject = self._subject(raw, sub)
         assert sub.subject_kind is not None and sub.subject_id is not None
         if sub.subject_kind not in category.subject_kinds:
             allowed = ", ".join(k.value for k in category.subject_kinds)
@@ -371,6 +374,15 @@ class Validator:
         assert decided is not None and published is not None
         if published < decided:
             raise Reject(f"publication_date: {published} is before the decision_date {decided}")
+        if category.adults_only and sub.subject_kind is SubjectKind.PERSON:
+            born = birth_date(subject.code)
+            if born is None or age_on(born, decided) < 18:
+                # the reason names the rule, never the number or the birth date
+                raise Reject(
+                    f"subject: category {code} is kept for adults and this person was under "
+                    "18 on the decision date (SPC Fashi [2013] No. 17 as revised, art. 4: "
+                    "minors are not listed)"
+                )
         tier = self._enum(raw, "tier", Tier, self._text(raw, "tier", required=False))
         sub.subject_name = self._text(raw, "subject_name", required=False)
         representative = self._representative(raw, sub.subject_kind)
