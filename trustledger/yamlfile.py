@@ -6,9 +6,11 @@ accept (a repeated key overwrites the first) and both point their problems at a 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 __all__ = ["StrictLoader", "YamlProblem", "format_loc", "load_strict", "node_line"]
 
@@ -83,3 +85,16 @@ def node_line(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
             break
         node = child
     return int(node.start_mark.line) + 1
+
+
+def validation_problems(
+    exc: ValidationError, root: yaml.Node | None, source: str | Path
+) -> list[str]:
+    """Each error of a model's validation as `source:line: where: what`."""
+    problems = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        line = node_line(root, loc)
+        where = f"{source}:{line}" if line is not None else str(source)
+        problems.append(f"{where}: {format_loc(loc)}: {error['msg']}")
+    return problems

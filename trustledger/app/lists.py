@@ -103,6 +103,22 @@ class PublishedList:
     members: int  # organisations on it on the day
 
 
+def whole_list(
+    ctx: Context, rulebook_id: str, list_id: str, *, on: date | None = None, division: str = ""
+) -> tuple[str, list[dict[str, Any]]]:
+    """Every organisation on the list on ``on`` (the day shown, and the members in page
+    order): what a download holds. NotFound and BadInput as ``list_page``."""
+    members: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        page = list_page(ctx, rulebook_id, list_id, on=on, division=division, after=after,
+                         limit=5000)  # fmt: skip
+        members += page.members
+        if page.next is None:
+            return page.on, members
+        after = page.next
+
+
 _SIZES: dict[tuple[object, ...], dict[tuple[str, str], int]] = {}
 
 
@@ -131,6 +147,16 @@ def published_lists(
             out.append(PublishedList(rulebook_id, str(rb.version), rb.title, d.id, d.kind,
                                      d.title, d.when.text, members))  # fmt: skip
     return out
+
+
+def described_list(
+    ctx: Context, rulebook_id: str, list_id: str, *, state_version: tuple[object, ...] | None = None
+) -> PublishedList:
+    """One published list with its size today; NotFound when no published rulebook has it."""
+    for described in published_lists(ctx, state_version=state_version):
+        if described.rulebook == rulebook_id and described.list_id == list_id:
+            return described
+    raise NotFound("no such list under a published rulebook")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -426,17 +427,17 @@ class _Publicity:
 
 
 # --- writers ------------------------------------------------------------------------------
-class _Sink:
-    """One dataset in one tabular format."""
+class _Sink(ABC):
+    """One dataset in one tabular format (CSV, JSON Lines, Parquet below)."""
 
     def __init__(self, path: Path, fields: tuple[Field, ...]) -> None:
         self.rows = 0
 
-    def write(self, row: dict[str, Any]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def write(self, row: dict[str, Any]) -> None: ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def close(self) -> None: ...
 
 
 def _csv_cell(value: Any) -> str:

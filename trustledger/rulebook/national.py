@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from trustledger.legality import LegalBasis
 from trustledger.rulebook.schema import ACTION_PATTERN
-from trustledger.yamlfile import YamlProblem, format_loc, load_strict, node_line
+from trustledger.yamlfile import YamlProblem, load_strict, validation_problems
 
 __all__ = [
     "NATIONAL_MEASURES_PATH",
@@ -145,13 +145,7 @@ def parse_national_list(text: str, source: str | Path = "<string>") -> NationalL
     try:
         return NationalList.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            line = node_line(root, loc)
-            where = f"{source}:{line}" if line is not None else str(source)
-            problems.append(f"{where}: {format_loc(loc)}: {error['msg']}")
-        raise NationalListError("\n".join(problems)) from None
+        raise NationalListError("\n".join(validation_problems(exc, root, source))) from None
 
 
 @functools.cache

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from trustledger.rulebook.schema import ACTION_PATTERN
-from trustledger.yamlfile import YamlProblem, format_loc, load_strict, node_line
+from trustledger.yamlfile import YamlProblem, load_strict, validation_problems
 
 __all__ = [
     "ACTIONS_PATH",
@@ -136,13 +136,7 @@ def parse_actions(text: str, source: str | Path = "<string>") -> ActionCatalogue
     try:
         return ActionCatalogue.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            line = node_line(root, loc)
-            where = f"{source}:{line}" if line is not None else str(source)
-            problems.append(f"{where}: {format_loc(loc)}: {error['msg']}")
-        raise ActionCatalogueError("\n".join(problems)) from None
+        raise ActionCatalogueError("\n".join(validation_problems(exc, root, source))) from None
 
 
 @functools.cache

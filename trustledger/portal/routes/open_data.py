@@ -20,7 +20,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from trustledger.api.deps import ServerState, server
-from trustledger.app import exports
+from trustledger.app import exports, ledger
 from trustledger.app.context import Context
 from trustledger.app.errors import NotFound
 from trustledger.portal import render
@@ -73,7 +73,7 @@ def open_data_page(request: Request, state: Annotated[ServerState, Depends(serve
     cuts = _cuts(state)
     cuts.refresh(state)
     with state.lock:
-        head = state.ctx.store.head()
+        head = ledger.head(state.ctx)
     return render.page(request, "open_data.html", title="Open data", cut=cuts.latest,
                        preparing=cuts.worker is not None, error=cuts.error,
                        ledger_size=head.size)  # fmt: skip

@@ -97,19 +97,13 @@ def list_csv(
     writer = csv.writer(out)
     writer.writerow(["subject_id", "name", "division", "kind", "effective_from", "since",
                      "until", "records"])  # fmt: skip
-    after: str | None = None
     with state.lock:
-        while True:
-            page = lists.list_page(state.ctx, rulebook, list_id, on=on, division=division,
-                                   after=after, limit=5000)  # fmt: skip
-            for m in page.members:
-                writer.writerow([m["subject_id"], m["name"], m["division"] or "", m["kind"],
-                                 m["effective_from"], m["since"], m["until"] or "",
-                                 " ".join(m["records"])])  # fmt: skip
-            if page.next is None:
-                break
-            after = page.next
-    name = f"{rulebook}_{list_id}_{page.on}.csv"
+        day, members = lists.whole_list(state.ctx, rulebook, list_id, on=on, division=division)
+    for m in members:
+        writer.writerow([m["subject_id"], m["name"], m["division"] or "", m["kind"],
+                         m["effective_from"], m["since"], m["until"] or "",
+                         " ".join(m["records"])])  # fmt: skip
+    name = f"{rulebook}_{list_id}_{day}.csv"
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
@@ -128,7 +122,7 @@ def list_page(
     with state.lock:
         page = lists.list_page(state.ctx, rulebook, list_id, on=on, division=division,
                                after=after, limit=PAGE, state_version=version)  # fmt: skip
-        described = _described(state, rulebook, list_id, version)
+        described = lists.described_list(state.ctx, rulebook, list_id, state_version=version)
     query = {"on": page.on, "division": division}
     next_url = None
     if page.next:
@@ -145,15 +139,6 @@ def _state_version(state: ServerState) -> tuple[object, ...]:
     of the application layer's counts, so a page never recounts the whole state."""
     state.checks.current()  # takes the lock itself when it looks again
     return tuple(state.checks.signature)
-
-
-def _described(
-    state: ServerState, rulebook: str, list_id: str, version: tuple[object, ...]
-) -> lists.PublishedList:
-    for described in lists.published_lists(state.ctx, state_version=version):
-        if described.rulebook == rulebook and described.list_id == list_id:
-            return described
-    raise NotFound("no such list under a published rulebook")
 
 
 def _organisation(subject: str) -> str:
