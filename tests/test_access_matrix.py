@@ -132,6 +132,11 @@ ROUTES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "ledger head": ("GET", "/v1/ledger/head", {}),
     "inclusion": ("GET", "/v1/ledger/proof/inclusion", {"seq": 0}),
     "consistency": ("GET", "/v1/ledger/proof/consistency", {"old": 1}),
+    # commendations of persons (trustledger/api/routers/commendations.py): the public list;
+    # consent on a record that is no commendation of the caller's (404 once admitted)
+    "commendations": ("GET", "/v1/commendations", {}),
+    "consent": ("POST", "/v1/me/commendations/RNONE/consent", {"display_name": "x"}),
+    "consent withdrawal": ("DELETE", "/v1/me/commendations/RNONE/consent", {}),
 }  # fmt: skip
 
 WHO = ["public", "checker", "operator", "reviewer", "issuer", "firm", "person", "auditor",
@@ -162,6 +167,9 @@ MATRIX: dict[str, list[int]] = {
     "ledger head":    [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
     "inclusion":      [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
     "consistency":    [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+    "commendations":  [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+    "consent":        [401, 403, 403, 403, 403, 404, 404, 403, 401, 401],
+    "consent withdrawal": [401, 403, 403, 403, 403, 404, 404, 403, 401, 401],
 }  # fmt: skip
 
 
@@ -172,6 +180,8 @@ def call(client: TestClient, route: str, hdrs: dict[str, str], n: int = 0) -> An
                       document_number=f"(2025)粤0305执{100 + n}号")  # fmt: skip
     if method == "GET":
         return client.get(path, params=args, headers=hdrs)
+    if method == "DELETE":
+        return client.delete(path, headers=hdrs)
     return client.post(path, json=args, headers=hdrs)
 
 
@@ -186,7 +196,9 @@ def test_every_role_on_every_route(client: TestClient, keys: dict[str, str]) -> 
                      f"/v1/subjects/{FIRM}/monitoring-points",
                  "/v1/lists/{rulebook}/{list_id}": LIST,
                  "/v1/objections/{objection}/decision": "/v1/objections/OBJ1/decision",
-                 "/v1/repairs/{repair}/decision": "/v1/repairs/REP1/decision"}  # fmt: skip
+                 "/v1/repairs/{repair}/decision": "/v1/repairs/REP1/decision",
+                 "/v1/me/commendations/{record}/consent":
+                     "/v1/me/commendations/RNONE/consent"}  # fmt: skip
     for path, operations in spec.items():
         for method in operations:
             assert (method.upper(), templates.get(path, path)) in covered, (method, path)

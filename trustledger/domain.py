@@ -83,6 +83,9 @@ class AuthorityType(StrEnum):
     DEVELOPMENT_REFORM = "development_reform"
     PUBLIC_SECURITY = "public_security"  # police, incl. railway, airport and traffic police
     URBAN_MANAGEMENT = "urban_management"  # urban management (城管) and sanitation bodies
+    CIVIL_AFFAIRS = "civil_affairs"  # 民政: volunteer service and charity
+    HEALTH = "health"  # 卫生健康: blood donation
+    PEOPLES_GOVERNMENT = "peoples_government"  # a people's government itself (人民政府)
     MONITORING = "monitoring"  # ecology bureau's automatic-monitoring unit (HJ 212 evidence)
 
 
@@ -99,6 +102,14 @@ class DecisionType(StrEnum):
 PERSON_DECISION_TYPES: frozenset[DecisionType] = frozenset(
     {DecisionType.COURT_JUDGMENT, DecisionType.ADMINISTRATIVE_PENALTY}
 )
+
+# The one exception: a commendation of a person by a government body, recorded only in a
+# category of commendations of persons. A court is a state organ but not the government,
+# and the monitoring unit decides nothing.
+GOVERNMENT_BODIES: frozenset[AuthorityType] = frozenset(AuthorityType) - {
+    AuthorityType.COURT,
+    AuthorityType.MONITORING,
+}
 
 
 class EndReason(StrEnum):
@@ -142,6 +153,9 @@ class EntryKind(StrEnum):
     # an operator holds a pending listing for human review; it stays pending until released
     LISTING_HELD = "listing.held"
     LISTING_RELEASED = "listing.released"
+    # a person consents to the publication of a commendation about them, or withdraws it
+    CONSENT_GIVEN = "consent.given"
+    CONSENT_WITHDRAWN = "consent.withdrawn"
 
 
 # USCC registering-authority code (position 1) and type code (position 2) → subject kind.

@@ -27,6 +27,7 @@ from trustledger.api.routers import (
 )
 from trustledger.api.routers import (
     checks,
+    commendations,
     dueprocess,
     ledger,
     lists,
@@ -109,6 +110,7 @@ def create_app(
         access_log_routes,
         records,
         dueprocess,
+        commendations,
     ):
         app.include_router(router.router)
     app.openapi = _problem_openapi(app)  # type: ignore[method-assign]

@@ -76,6 +76,11 @@ ROUTE_ROLES: dict[str, frozenset[str]] = {
     "me": frozenset({"subject"}),
     "access_log": frozenset({"auditor"}),
     "records": frozenset({"issuer"}),
+    # the commendations persons consent to publish (what they chose, no one's file);
+    # consent itself is the person's own, with their subject key
+    "commendations": frozenset({"public", "issuer", "operator", "reviewer", "checker",
+                                "subject", "auditor"}),
+    "consent": frozenset({"subject"}),
     # the tree head and proofs: anyone verifying a report or an entry (no one's data)
     "ledger": frozenset({"public", "issuer", "operator", "reviewer", "checker", "subject",
                          "auditor"}),
@@ -345,7 +350,11 @@ class AccessRecorder:
 # Other parts of the platform add sections to GET /v1/me (objections, repairs, notices):
 # define ``subject_file_section(ctx: Context, subject_id: str) -> dict[str, Any]`` in one of
 # these modules; its keys are merged into the file, in this order.
-FILE_SECTION_MODULES = ("trustledger.app.dueprocess", "trustledger.app.notices")
+FILE_SECTION_MODULES = (
+    "trustledger.app.dueprocess",
+    "trustledger.app.notices",
+    "trustledger.app.commendations",
+)
 
 
 def _sections(ctx: Context, subject_id: str) -> dict[str, Any]:

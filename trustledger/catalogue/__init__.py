@@ -26,7 +26,14 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from trustledger.domain import AuthorityType, Domain, Polarity, SubjectKind, Tier
+from trustledger.domain import (
+    GOVERNMENT_BODIES,
+    AuthorityType,
+    Domain,
+    Polarity,
+    SubjectKind,
+    Tier,
+)
 from trustledger.legality import LegalBasis, legal_basis_problems, prohibited_ground_problems
 from trustledger.yamlfile import YamlProblem, format_loc, load_strict, node_line
 
@@ -83,6 +90,10 @@ class Category(BaseModel):
     # A category the law keeps for adults: a record about a person under 18 on the
     # decision date is refused (the SPC's list: minors are not listed, art. 4).
     adults_only: bool = False
+    # A category of commendations of persons (volunteer service, blood donation, charity):
+    # the one kind of record about a person that rests on a commendation decision rather
+    # than a judgment or a penalty; published only with the person's consent.
+    commends_persons: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -167,6 +178,27 @@ class Category(BaseModel):
         if problems:
             raise _problem("; ".join(problems))
         return value
+
+    @model_validator(mode="after")
+    def _commendations_of_persons_are_bounded(self) -> Category:
+        if not self.commends_persons:
+            return self
+        label = f"category {self.code}"
+        problems: list[str] = []
+        if self.polarity is not Polarity.POSITIVE:
+            problems.append(f"{label}: a commendation of persons has positive polarity")
+        if self.subject_kinds != [SubjectKind.PERSON]:
+            # organisations' honours have their own category (HON-COMMENDATION)
+            problems.append(f"{label}: a commendation of persons concerns persons only")
+        others = sorted(a.value for a in self.authorities if a not in GOVERNMENT_BODIES)
+        if others:
+            problems.append(
+                f"{label}: a commendation of persons is conferred by a government body, "
+                f"not {', '.join(others)}"
+            )
+        if problems:
+            raise _problem("; ".join(problems))
+        return self
 
     @property
     def concerns_persons(self) -> bool:

@@ -13,7 +13,7 @@ from datetime import date
 from hashlib import sha256
 from typing import Any, NamedTuple
 
-from trustledger.catalogue import Catalogue
+from trustledger.catalogue import Catalogue, Category
 from trustledger.domain import (
     PERSON_DECISION_TYPES,
     AuthorityType,
@@ -180,6 +180,29 @@ def record_id(authority: str, document_number: str, subject_id: str, category: s
 def event_id(op: str, authority: str, document_number: str, target: str) -> str:
     key = "\x1f".join((op, authority, document_number, target))
     return "E" + sha256(key.encode()).hexdigest()[:24]
+
+
+def _person_decision(category: Category, decision_type: DecisionType) -> None:
+    """Principle 1 for a record about a person: a final court judgment or administrative
+    penalty decision, or, in a category of commendations of persons only, a commendation."""
+    if category.commends_persons:
+        if decision_type is not DecisionType.COMMENDATION:
+            raise Reject(
+                f"decision_type: category {category.code} records a commendation of a "
+                f"person; it rests on a commendation decision, not {decision_type.value}"
+            )
+        return
+    if decision_type is DecisionType.COMMENDATION:
+        raise Reject(
+            "decision_type: a commendation of a person is recorded only in a category of "
+            f"commendations of persons, not in {category.code}"
+        )
+    if decision_type not in PERSON_DECISION_TYPES:
+        raise Reject(
+            "decision_type: a record about a person must rest on a final court "
+            "judgment or administrative penalty decision, not "
+            f"{decision_type.value}"
+        )
 
 
 class Validator:
@@ -362,12 +385,8 @@ class Validator:
         decision_type = self._enum(
             raw, "decision_type", DecisionType, self._required(raw, "decision_type")
         )
-        if sub.subject_kind is SubjectKind.PERSON and decision_type not in PERSON_DECISION_TYPES:
-            raise Reject(
-                "decision_type: a record about a person must rest on a final court "
-                "judgment or administrative penalty decision, not "
-                f"{decision_type.value}"
-            )
+        if sub.subject_kind is SubjectKind.PERSON:
+            _person_decision(category, decision_type)
         document = self._required(raw, "document_number")
         decided = self._date(raw, "decision_date")
         published = self._date(raw, "publication_date")

@@ -134,6 +134,22 @@ class HoldRow(NamedTuple):
     last_seq: int
 
 
+class ConsentRow(NamedTuple):
+    """A person's consent to publish a commendation about them (one per record): what they
+    chose to show while it is given; nothing but the dates once withdrawn."""
+
+    id: str  # the record commended
+    subject_id: str
+    status: str  # given, withdrawn
+    display_name: str | None  # the name the person chose to be shown under
+    shown: str  # JSON array: the record's fields the person chose to show
+    given_date: str
+    given_by: str  # principal id
+    withdrawn_date: str | None
+    given_seq: int
+    last_seq: int
+
+
 Row = (
     AuthorityRow
     | SubjectRow
@@ -143,6 +159,7 @@ Row = (
     | ObjectionRow
     | RepairRow
     | HoldRow
+    | ConsentRow
 )
 
 # table name → row type; the order is the order tables are written and compared in
@@ -155,6 +172,7 @@ TABLES: dict[str, type[Any]] = {
     "objections": ObjectionRow,
     "repairs": RepairRow,
     "holds": HoldRow,
+    "consents": ConsentRow,
 }
 
 Lookup = Callable[[str, str], Any]
@@ -200,6 +218,8 @@ _REPAIR_APPLIED = EntryKind.REPAIR_APPLIED.value
 _REPAIR_DECIDED = EntryKind.REPAIR_DECIDED.value
 _HELD = EntryKind.LISTING_HELD.value
 _RELEASED = EntryKind.LISTING_RELEASED.value
+_CONSENT_GIVEN = EntryKind.CONSENT_GIVEN.value
+_CONSENT_WITHDRAWN = EntryKind.CONSENT_WITHDRAWN.value
 
 
 class Projector:
@@ -306,6 +326,19 @@ class Projector:
             self._put("repairs", RepairRow(
                 p["repair_id"], p["record_id"], p["subject"], "open", p["applied_date"],
                 p["deadline"], p["applicant"], None, None, None, seq, seq,
+            ))  # fmt: skip
+        elif kind == _CONSENT_GIVEN:
+            self._put("consents", ConsentRow(
+                p["record_id"], p["subject"], "given", p["display_name"], json_list(p["shown"]),
+                p["date"], p["given_by"], None, seq, seq,
+            ))  # fmt: skip
+        elif kind == _CONSENT_WITHDRAWN:
+            consent: ConsentRow | None = self.get("consents", p["record_id"])
+            if consent is None:
+                raise ProjectionError(f"entry {seq}: withdrawal of a consent never given")
+            self._put("consents", consent._replace(
+                status="withdrawn", display_name=None, shown="[]", withdrawn_date=p["date"],
+                last_seq=seq,
             ))  # fmt: skip
         elif kind == _REPAIR_DECIDED:
             repair: RepairRow | None = self.get("repairs", p["repair_id"])

@@ -132,6 +132,19 @@ CREATE TABLE IF NOT EXISTS holds (
     last_seq {int} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS holds_subject ON holds (subject_id);
+CREATE TABLE IF NOT EXISTS consents (
+    id TEXT PRIMARY KEY,
+    subject_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    display_name TEXT,
+    shown TEXT NOT NULL,
+    given_date TEXT NOT NULL,
+    given_by TEXT NOT NULL,
+    withdrawn_date TEXT,
+    given_seq {int} NOT NULL,
+    last_seq {int} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS consents_subject ON consents (subject_id);
 """
 
 

@@ -54,6 +54,7 @@ ENV.filters["thousands"] = _thousands
 NAV = (
     ("/", "Search"),
     ("/lists", "Lists"),
+    ("/commendations", "Commendations"),
     ("/rulebooks", "Rulebooks"),
     ("/compare", "Compare"),
     ("/ledger", "Ledger"),

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from trustledger.portal import apidocs
 from trustledger.portal.routes import (
+    commendations,
     compare,
     ledger,
     me,
@@ -20,6 +21,7 @@ ROUTERS: list[APIRouter] = [
     apidocs.router,
     public.router,
     me.router,  # /me: the subject's own file
+    commendations.router,  # /commendations, and consent to them on /me
     reports.router,  # /entities/{USCC}/report.pdf, /verify
     rulebooks.router,  # /rulebooks, /rulebooks/{id}
     compare.router,  # /compare

@@ -31,6 +31,12 @@ GROUNDS = {
     "listing": "a listing resting on it is wrong",
     "repair_decision": "a decision on my repair application is wrong",
 }
+# what a person may choose to show of a commendation, in the words of the form
+SHOWABLE = {
+    "authority": "the authority that commended me",
+    "document_number": "the decision's document number",
+    "decision_date": "the date of the decision",
+}
 MAX_REASONS = 4000
 MAX_DOCUMENT = 20 * 1024 * 1024
 
@@ -194,6 +200,7 @@ def _file_page(
     *,
     objection: tuple[dict[str, str], dict[str, str], str | None] = _NO_FORM,
     repair: tuple[dict[str, str], dict[str, str], str | None] = _NO_FORM,
+    consent: tuple[dict[str, str], dict[str, str], str | None] = _NO_FORM,
     status: int = 200,
 ) -> Response:
     assert principal.subject is not None
@@ -212,6 +219,7 @@ def _file_page(
     return render.page(
         request, "me.html", title="My file", status=status, whole=whole, file=organisation,
         notice_texts=texts, grounds=GROUNDS, objection=objection, repair=repair,
+        consent=consent, showable=SHOWABLE, consented=request.query_params.get("consent"),
         filed=request.query_params.get("objection"), applied=request.query_params.get("repair"),
         records=_choices(whole, organisation),
     )  # fmt: skip
