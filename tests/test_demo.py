@@ -178,8 +178,11 @@ def test_counts_and_proportions(lines: list[Line]) -> None:
     authorities = list(of(lines, "authority"))
     assert 200 <= len(authorities) <= 1000
     # the demo issues no records of the person regimes (rail and air travel, minor local
-    # offences), so it registers no police or urban-management bodies
-    unused = {AuthorityType.PUBLIC_SECURITY, AuthorityType.URBAN_MANAGEMENT}
+    # offences, commendations of persons), so it registers no police, urban-management,
+    # civil-affairs or health bodies and no people's government
+    unused = {AuthorityType.PUBLIC_SECURITY, AuthorityType.URBAN_MANAGEMENT,
+              AuthorityType.CIVIL_AFFAIRS, AuthorityType.HEALTH,
+              AuthorityType.PEOPLES_GOVERNMENT}  # fmt: skip
     assert {a["authority_type"] for a in authorities} == {t.value for t in AuthorityType} - unused
 
     issues = list(of(lines, "issue"))
