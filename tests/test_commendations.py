@@ -2,7 +2,7 @@
 commendation decision in a commendation category (every other way refused, nothing
 stored); shown publicly only while the person consents, only what they chose, never the ID
 number or its hash; consent given and withdrawn by the person alone, each a ledger entry;
-no list, no score, no open data."""
+no list, no score, no open data. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -63,8 +63,8 @@ def government() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'ledger.db'}")
+def store(db_url: str) -> Iterator[Store]:
+    s = open_store(db_url)
     s.init(KEYER.fingerprint())
     intake = Intake(s, national_catalogue(), KEYER, today=TODAY)
     lines = [
@@ -227,12 +227,14 @@ def keys(store: Store) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture
-def settings(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def settings(
+    store: Store, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
     monkeypatch.delenv(ENV_PERSON_KEY, raising=False)
     monkeypatch.delenv(ENV_PERSON_KEY_FILE, raising=False)
     key_file = tmp_path / "person.key"
     key_file.write_text(KEY_BYTES.hex() + "\n")
-    return Settings(db_url=f"sqlite:///{tmp_path / 'ledger.db'}", person_key_file=key_file,
+    return Settings(db_url=db_url, person_key_file=key_file,
                     open_data_dir=tmp_path / "open-data")  # fmt: skip
 
 
