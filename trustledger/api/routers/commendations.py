@@ -21,7 +21,7 @@ from trustledger.app.keys import Principal
 
 router = APIRouter(tags=["commendations"])
 
-Field_ = Literal["authority", "document_number", "decision_date"]
+ShownField = Literal["authority", "document_number", "decision_date"]
 RecordId = Annotated[
     str,
     Path(
@@ -42,7 +42,7 @@ class ConsentIn(BaseModel):
         pattern=NO_NUL,
         description="The name to be shown (it may be a pseudonym).",
     )
-    shown: list[Field_] = Field(
+    shown: list[ShownField] = Field(
         default_factory=list,
         max_length=3,
         description="The record's fields to show besides the name and the category.",
@@ -53,7 +53,7 @@ class ConsentOut(BaseModel):
     record: str
     status: Literal["given", "withdrawn"]
     display_name: str | None
-    shown: list[Field_]
+    shown: list[ShownField]
     given_date: str
     withdrawn_date: str | None
 
