@@ -64,10 +64,10 @@ def test_a_listed_debtor_is_denied_with_reasons(evaluated: Store) -> None:
     assert reason["list"] == "dishonest-judgment-debtors"
     assert reason["rulebook"].startswith("cn-spc-dishonest-debtors@")
     assert reason["agency"] == "中国民用航空局"
-    # when the listing ends by itself: a ground-1 listing has no fixed term (SPC Fashi [2013]
-    # No. 17 as revised, art. 2: terms only for grounds 2-6), which cn-spc-dishonest-debtors
-    # says with a 99-year stand-in maximum: 2024-03-05 + 99 years (regimes.md §8)
-    assert reason["end"] == "2123-03-05"
+    # when the listing ends by itself: never, a ground-1 listing has no fixed term (SPC
+    # Fashi [2013] No. 17 as revised, art. 2: terms only for grounds 2-6; regimes.md §8); it
+    # lasts until the court's deletion entry
+    assert reason["end"] is None
     (record_id,) = reason["records"]
     assert evaluated.get_row("records", record_id).document_number == "(2024)粤0305执1234号"
     # the other high-consumption actions of the same list, and the same answer in bulk
@@ -79,9 +79,10 @@ def test_a_listed_debtor_is_denied_with_reasons(evaluated: Store) -> None:
 def test_deny_only_from_the_start_until_the_end(evaluated: Store) -> None:
     index = CheckIndex.load(evaluated)
     (reason,) = index.check(FIRM, "air_travel", ON).reasons
-    start, end = date.fromisoformat(reason["start"]), date.fromisoformat(reason["end"])
-    assert index.check(FIRM, "air_travel", date.fromordinal(end.toordinal() - 1)).status == "deny"
-    assert index.check(FIRM, "air_travel", end).status == "allow"
+    # ground 1 has no fixed term: denied from the start for as long as no entry ends it
+    start = date.fromisoformat(reason["start"])
+    assert reason["end"] is None
+    assert index.check(FIRM, "air_travel", date(2999, 12, 31)).status == "deny"
     assert index.check(FIRM, "air_travel", start).status == "deny"
     assert index.check(FIRM, "air_travel", date.fromordinal(start.toordinal() - 1)).status == (
         "allow"

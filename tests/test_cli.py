@@ -282,7 +282,9 @@ def test_a_persons_profile_reads_as_people_read_it_without_the_id_number(env: Pa
     assert "张伟 — person P" in text and "access log" in text
     assert "Dishonest judgment debtor — able to perform but refuses" in text
     assert "深圳市南山区人民法院" in text and "(2024)粤0305执77号" in text
-    assert "IN FORCE: publicity period until" in text
+    # a ground-1 listing has no fixed term (SPC art. 2): until the court's deletion entry
+    assert "IN FORCE: no fixed term: until an entry ends it" in text
+    assert "publicity: no fixed term" in text
     assert "black list 失信被执行人名单 (dishonest-judgment-debtors): EFFECTIVE" in text
     shown = runner.invoke(app, ["profile", PERSON_ID, "--json", "--on", "2024-06-01"]).stdout
     assert PERSON_ID not in shown

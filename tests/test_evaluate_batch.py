@@ -26,6 +26,10 @@ CODES = ["MKT-PENALTY-GENERAL", "MKT-PENALTY-SERIOUS", "TAX-PENALTY-GENERAL",
 BASIS = [{"instrument": "test basis"}]
 
 durations = st.sampled_from(["30d", "1m", "3m", "6m", "1y", "2y", "3y", "13m"])
+# no fixed term (a law giving none, SPC ground 1) and either clock (NDRC Order No. 36 counts
+# from the decision, SAMR Order No. 45 from publication)
+maxima = st.one_of(durations, st.none())
+clocks = st.sampled_from([None, "decision", "publication"])
 meaningful = st.one_of(
     st.builds(lambda c, w, k: f"count(category == '{c}', within='{w}') >= {k}",
               st.sampled_from(CODES), durations, st.integers(1, 3)),
@@ -44,7 +48,8 @@ def rulebooks(draw: Any) -> Rulebook:
     treatments = [
         {"select": {"codes": [code]}, "points": draw(st.sampled_from([-50, -10, 0, 5, 20])),
          "tier": draw(st.sampled_from([None, "general", "serious"])),
-         "publicity": {"min": "1d", "max": draw(durations)}, "legal_basis": BASIS}
+         "publicity": {"min": "1d", "max": draw(maxima)}, "publicity_override": BASIS[0],
+         "publicity_from": draw(clocks), "legal_basis": BASIS}
         for code in draw(st.lists(st.sampled_from(CODES), min_size=1, max_size=5, unique=True))
     ]  # fmt: skip
     form = draw(st.sampled_from(["none", "points", "grades"]))
@@ -75,6 +80,7 @@ def rulebooks(draw: Any) -> Rulebook:
     return Rulebook.model_validate({
         "id": "random", "version": "1", "title": "random", "authority": "test",
         "legal_basis": BASIS, "sources": ["generated"], "effective": {"from": "2000-01-01"},
+        "publicity_from": draw(clocks.filter(bool)),
         "subject_kinds": ["enterprise", "person"], "treatments": treatments, "score": score,
         "lists": lists,
     })  # fmt: skip
@@ -91,6 +97,8 @@ def records(draw: Any, subject_id: str) -> list[RecordRow]:
                 )
             )
         )
+        # decided on the day of publication or before it, a window's length before at most
+        decided = published - timedelta(days=draw(st.sampled_from([0, 0, 1, 20, 95, 400])))
         status = draw(st.sampled_from(["issued", "issued", "corrected", "ended", "revoked"]))
         status_date = None
         if status in ("ended", "revoked"):
@@ -110,7 +118,7 @@ def records(draw: Any, subject_id: str) -> list[RecordRow]:
             f"R{subject_id[-4:]}{n:020x}", subject_id, "11440305000000010X",
             draw(st.sampled_from([*CODES, "CUS-PENALTY-GENERAL"])),
             draw(st.sampled_from(["minor", "general", "serious"])), "administrative_penalty",
-            f"doc-{n}", published.isoformat(), published.isoformat(), None, None, None,
+            f"doc-{n}", decided.isoformat(), published.isoformat(), None, None, None,
             status, status_date, None, n, n,
         ))  # fmt: skip
     return out

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from trustledger.catalogue import national_catalogue
 from trustledger.evaluate.batch import load_inputs, sql_runs
-from trustledger.evaluate.inforce import Standing, standing
+from trustledger.evaluate.inforce import Standing, publicity_ends, standing_until
 from trustledger.evaluate.profile import CompiledRulebook, compile_rulebook, evaluate_subject
 from trustledger.ledger.projection import RecordRow, SubjectRow
 from trustledger.rulebook.lint import lint_rulebook
@@ -33,6 +33,10 @@ BASIS = [{"instrument": "test basis"}]
 FIRST, LAST = ON - timedelta(days=1400), ON + timedelta(days=1500)
 
 durations = st.sampled_from(["30d", "1m", "3m", "6m", "1y", "2y", "13m"])
+# no fixed term (a law giving none, SPC ground 1) and either clock (NDRC Order No. 36 counts
+# from the decision, SAMR Order No. 45 from publication)
+maxima = st.one_of(durations, st.none())
+clocks = st.sampled_from([None, "decision", "publication"])
 codes = st.sampled_from(CODES)
 atoms = st.one_of(
     st.builds(lambda c, w, k: f"count(category == '{c}', within='{w}') >= {k}",
@@ -62,7 +66,8 @@ def rulebooks(draw: Any) -> Rulebook:
     treatments = [
         {"select": {"codes": [code]}, "points": draw(st.sampled_from([-50, -10, 5, 20])),
          "tier": draw(st.sampled_from([None, "general", "serious"])),
-         "publicity": {"min": "1d", "max": draw(durations)}, "legal_basis": BASIS}
+         "publicity": {"min": "1d", "max": draw(maxima)}, "publicity_override": BASIS[0],
+         "publicity_from": draw(clocks), "legal_basis": BASIS}
         for code in draw(st.lists(codes, min_size=1, max_size=5, unique=True))
     ]  # fmt: skip
     form = draw(st.sampled_from(["none", "points", "grades"]))
@@ -91,6 +96,7 @@ def rulebooks(draw: Any) -> Rulebook:
     return Rulebook.model_validate({
         "id": "random", "version": "1", "title": "random", "authority": "test",
         "legal_basis": BASIS, "sources": ["generated"],
+        "publicity_from": draw(clocks.filter(bool)),
         "effective": {"from": (ON - timedelta(days=1200)).isoformat()},
         "subject_kinds": ["enterprise"], "treatments": treatments, "score": score,
         "lists": lists,
@@ -106,6 +112,8 @@ def records(draw: Any, subject_id: str) -> list[RecordRow]:
             st.integers(-1300, 0).map(lambda d: ON + timedelta(days=d)),
             st.sampled_from([date(2024, 2, 29), date(2023, 1, 31), date(2022, 3, 31)]),
         ))  # fmt: skip
+        # decided on the day of publication or before it, a window's length before at most
+        decided = published - timedelta(days=draw(st.sampled_from([0, 0, 1, 20, 95, 400])))
         status = draw(st.sampled_from(["issued", "issued", "corrected", "ended", "revoked"]))
         status_date = None
         if status in ("ended", "revoked"):
@@ -114,7 +122,7 @@ def records(draw: Any, subject_id: str) -> list[RecordRow]:
             f"R{subject_id[-4:]}{n:020x}", subject_id, "11440305000000010X",
             draw(st.sampled_from([*CODES, "CUS-PENALTY-GENERAL"])),
             draw(st.sampled_from(["minor", "general", "serious"])), "administrative_penalty",
-            f"doc-{n}", published.isoformat(), published.isoformat(), None, None, None,
+            f"doc-{n}", decided.isoformat(), published.isoformat(), None, None, None,
             status, status_date, None, n, n,
         ))  # fmt: skip
     return out
@@ -135,7 +143,8 @@ def _holds_directly(cr: CompiledRulebook, records: Sequence[RecordRow], day: dat
         treatment, category = cr.treatment_of.get(r.category), cr.categories.get(r.category)
         if treatment is None or category is None:
             continue
-        if standing(r, day, treatment.publicity.max) != Standing.IN_FORCE:
+        end = publicity_ends(r, treatment.publicity.max, rb.clock_of(treatment))
+        if standing_until(r, day, end) != Standing.IN_FORCE:
             continue
         facts.append(RecordFacts(r.category, category.domain.value, treatment.tier or r.tier,
                                  category.polarity.value, r.decision_type, treatment.points,

@@ -241,12 +241,11 @@ def test_a_child_refusing_court_ordered_visits_is_listed_then_removed_on_perform
     assert _check(ctx, CHILD, "air_travel", effective) == "deny"
     assert _check(ctx, CHILD, "rail_g_series_seat", effective) == "deny"
     (reason,) = _reasons(ctx, CHILD, "air_travel", effective)
-    # ground 1 has no fixed term: the rulebook's 99-year stand-in for "no maximum"
-    no_term = listed.replace(year=listed.year + 99).isoformat()
+    # ground 1 has no fixed term (SPC art. 2): no end until the court's deletion entry
     assert (reason["list"], reason["start"], reason["end"]) == (
         "dishonest-judgment-debtors",
         "2026-04-02",
-        no_term,
+        None,
     )
     # still listed a year on without performance
     assert _check(ctx, CHILD, "air_travel", date(2027, 4, 2)) == "deny"

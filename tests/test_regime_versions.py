@@ -41,6 +41,10 @@ def version(tmp_path: Path, name: str, start: str, serious_max: str) -> Path:
     publicity maximum set here (the rest as shipped)."""
     data: dict[str, Any] = yaml.safe_load((SHIPPED / "cn-national-admin-penalty.yaml").read_text())
     data.update(id=RID, version=name, effective={"from": start, "until": None})
+    # a plain succession, each version's window counted from publication: no transitional
+    # rule (tests/test_publicity_clock.py has those)
+    data.pop("transitional", None)
+    data["publicity_from"] = "publication"
     for treatment in data["treatments"]:
         if "MKT-PENALTY-SERIOUS" in treatment["select"].get("codes", []):
             treatment["publicity"] = {"min": "1y", "max": serious_max}

@@ -80,6 +80,8 @@ class RecordLine:
     status_detail: str  # why: the ending's date and reason, the objection, the standing
     objection: str | None
     seq: int
+    # it counts under a rulebook whose law gives it no fixed term (until an entry ends it)
+    no_fixed_term: bool = False
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,7 @@ def _record_lines(
         if public and not _public_now(r, status, on):
             continue
         ends = [v.publicity_ends for v in seen if v.publicity_ends]
+        open_ended = any(v.counted and v.publicity_ends is None for v in seen)
         lines.append(RecordLine(
             record_id=r.id, category=r.category,
             category_title=category.title if category else r.category,
@@ -217,11 +220,11 @@ def _record_lines(
             authority=authorities.get(r.authority_id, r.authority_id),
             decision_type=r.decision_type, document_number=r.document_number,
             decision_date=r.decision_date, publication_date=r.publication_date,
-            publicity_until=max(ends) if ends else None,
+            publicity_until=max(ends) if ends and not open_ended else None,
             legal_basis=[_cite(b) for b in category.legal_basis] if category else [],
             status=status, status_detail=detail,
             objection=open_objections[r.id].id if r.id in open_objections else None,
-            seq=r.issued_seq,
+            seq=r.issued_seq, no_fixed_term=open_ended,
         ))  # fmt: skip
     return lines
 
@@ -266,6 +269,8 @@ def _status(record: Any, on: str, views: list[Any], objection: Any) -> tuple[str
     if RecordStanding.IN_FORCE.value in standings:
         counted = [v for v in views if v.standing == RecordStanding.IN_FORCE.value]
         until = max((v.publicity_ends for v in counted if v.publicity_ends), default=None)
+        if any(v.publicity_ends is None for v in counted):
+            return IN_FORCE, "no fixed term: until an entry ends it"
         return IN_FORCE, f"publicity period until {until}" if until else "no fixed end"
     if RecordStanding.PUBLICITY_ENDED.value in standings:
         return ENDED, "its publicity period is over"

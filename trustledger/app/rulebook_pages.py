@@ -87,7 +87,12 @@ def _categories(rulebook: Rulebook, catalogue: Catalogue) -> list[dict[str, Any]
                 "tier": (treatment.tier or category.default_tier).value,
                 "points": treatment.points,
                 "publicity_min": _duration(treatment.publicity.min),
-                "publicity_max": _duration(treatment.publicity.max),
+                "publicity_max": (
+                    _duration(treatment.publicity.max)
+                    if treatment.publicity.max is not None
+                    else "no fixed term"
+                ),
+                "publicity_from": rulebook.clock_of(treatment),
                 "publicity_override": (
                     str(treatment.publicity_override) if treatment.publicity_override else None
                 ),

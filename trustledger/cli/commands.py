@@ -467,7 +467,10 @@ def _record_lines(records: list[RecordLine]) -> Iterator[str]:
         zh = f" · {r.category_title_zh}" if r.category_title_zh else ""
         yield f"  {r.category_title}{zh}"
         yield f"    {r.status.upper()}: {r.status_detail}"
-        until = f", publicity until {r.publicity_until}" if r.publicity_until else ""
+        until = (
+            f", publicity until {r.publicity_until}" if r.publicity_until
+            else ", publicity: no fixed term" if r.no_fixed_term else ""
+        )  # fmt: skip
         yield (f"    {r.document_number}, {r.authority}; decided {r.decision_date}, "
                f"published {r.publication_date}{until}")  # fmt: skip
         if r.title:

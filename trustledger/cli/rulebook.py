@@ -103,7 +103,9 @@ def _render(rulebook: Rulebook) -> list[str]:
         tier = f", tier {treatment.tier}" if treatment.tier else ""
         lines.append(
             f"  {index}. {treatment.select.describe()}: points {treatment.points:+d}{tier}, "
-            f"publicity {treatment.publicity.min}–{treatment.publicity.max}"
+            f"publicity {treatment.publicity.min}–"
+            + (str(treatment.publicity.max) if treatment.publicity.max else "no fixed term")
+            + (f" from the {rulebook.clock_of(treatment)}")
         )
         if treatment.publicity_override is not None:
             lines.append(f"     publicity override: {treatment.publicity_override}")

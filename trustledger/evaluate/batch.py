@@ -42,6 +42,7 @@ _RECORD_COLUMNS = {
     "category": "VARCHAR",
     "tier": "VARCHAR",
     "decision_type": "VARCHAR",
+    "decided": "DATE",
     "published": "DATE",
     "status": "VARCHAR",
     "status_date": "DATE",
@@ -118,17 +119,53 @@ def _load(con: Any, table: str, columns: dict[str, str], rows: Iterable[Sequence
         Path(name).unlink(missing_ok=True)
 
 
-def _treatments(cr: CompiledRulebook) -> list[tuple[str, int, str, str, int, str, str]]:
-    """category → points, tier override, publicity maximum, domain and polarity."""
+_TREATMENT_COLUMNS = {
+    "category": "VARCHAR",
+    "points": "BIGINT",
+    "tier": "VARCHAR",
+    "unit": "VARCHAR",  # 'd' or 'm'; NULL: no fixed term
+    "n": "BIGINT",
+    "domain": "VARCHAR",
+    "polarity": "VARCHAR",
+    "clock": "VARCHAR",  # 'decision' or 'publication': what the window counts from
+    "decided_from": "DATE",  # the decision days the row's window judges, [from, until)
+    "decided_until": "DATE",
+}
+
+
+def _treatments(cr: CompiledRulebook) -> list[tuple[Any, ...]]:
+    """category → points, tier override, domain and polarity, and its publicity windows:
+    one row per window (CompiledRulebook.windows), keyed by the decision days it judges."""
     out = []
     for code, t in cr.treatment_of.items():
         category = cr.categories[code]
-        unit, count = t.publicity.max.unit, t.publicity.max.count
-        months = count * 12 if unit == "y" else count if unit == "m" else 0
-        days = count if unit == "d" else 0
-        out.append((code, t.points, t.tier.value if t.tier else "", "d" if days else "m",
-                    days or months, category.domain.value, category.polarity.value))  # fmt: skip
+        for window in cr.windows[code]:
+            unit, count = ("", 0) if window.max is None else (window.max.unit, window.max.count)
+            months = count * 12 if unit == "y" else count if unit == "m" else 0
+            days = count if unit == "d" else 0
+            out.append((code, t.points, t.tier.value if t.tier else "",
+                        "" if window.max is None else "d" if days else "m",
+                        "" if window.max is None else days or months,
+                        category.domain.value, category.polarity.value, window.clock,
+                        window.decided_from or "", window.decided_until or ""))  # fmt: skip
     return out
+
+
+def _load_treatments(con: Any, cr: CompiledRulebook) -> None:
+    _load(con, "treatments", _TREATMENT_COLUMNS, _treatments(cr))
+
+
+# a record's treatment row: its category's, for the window judging its decision day
+_JOIN_TREATMENT = """JOIN treatments t ON t.category = r.category
+          AND (t.decided_from IS NULL OR r.decided >= t.decided_from)
+          AND (t.decided_until IS NULL OR r.decided < t.decided_until)"""
+# the first day a record stops counting by itself (NULL: no fixed term), the same rule as
+# inforce.publicity_ends()
+_WINDOW_END = """CAST(CASE t.unit
+          WHEN 'd' THEN (CASE t.clock WHEN 'decision' THEN r.decided ELSE r.published END)
+                        + t.n * INTERVAL '1 day'
+          WHEN 'm' THEN (CASE t.clock WHEN 'decision' THEN r.decided ELSE r.published END)
+                        + t.n * INTERVAL '1 month' END AS DATE)"""
 
 
 def sql_outcomes(con: Any, cr: CompiledRulebook, on: date) -> list[Outcome]:
@@ -142,9 +179,7 @@ def sql_outcomes(con: Any, cr: CompiledRulebook, on: date) -> list[Outcome]:
     # intermediate results: views in DuckDB (it plans the whole pipeline as one query),
     # tables in PostgreSQL (its planner re-runs a view at every use)
     step = "VIEW" if dialect == "duckdb" else "TABLE"
-    _load(con, "treatments", {"category": "VARCHAR", "points": "BIGINT", "tier": "VARCHAR",
-                              "unit": "VARCHAR", "n": "BIGINT", "domain": "VARCHAR",
-                              "polarity": "VARCHAR"}, _treatments(cr))  # fmt: skip
+    _load_treatments(con, cr)
     _applicable(con, cr)
     # the same rule as inforce.standing(): published, within the publicity maximum,
     # not ended or revoked with effect on or before the day
@@ -152,11 +187,10 @@ def sql_outcomes(con: Any, cr: CompiledRulebook, on: date) -> list[Outcome]:
         SELECT r.subject_id, r.category, t.domain,
                CASE WHEN coalesce(t.tier, '') = '' THEN r.tier ELSE t.tier END AS tier,
                t.polarity, r.decision_type, t.points, r.published
-        FROM records_input r JOIN treatments t USING (category)
+        FROM records_input r {_JOIN_TREATMENT}
         JOIN applicable a USING (subject_id)
         WHERE r.published <= {d}
-          AND {d} < CASE t.unit WHEN 'd' THEN r.published + t.n * INTERVAL '1 day'
-                               ELSE r.published + t.n * INTERVAL '1 month' END
+          AND (t.unit IS NULL OR {d} < {_WINDOW_END})
           AND NOT (r.status IN ('ended', 'revoked', 'repaired') AND r.status_date <= {d})"""
     form = rb.score
     if isinstance(form, BandedScore) and rb.lists:
@@ -254,9 +288,7 @@ def sql_runs(con: Any, cr: CompiledRulebook) -> dict[str, dict[str, list[Run]]]:
     only the days on which a list turns are read back.
     """
     rb = cr.rulebook
-    _load(con, "treatments", {"category": "VARCHAR", "points": "BIGINT", "tier": "VARCHAR",
-                              "unit": "VARCHAR", "n": "BIGINT", "domain": "VARCHAR",
-                              "polarity": "VARCHAR"}, _treatments(cr))  # fmt: skip
+    _load_treatments(con, cr)
     _applicable(con, cr)
     end = None if rb.effective.until is None else rb.effective.until + timedelta(days=1)
     conds: dict[str, Condition] = {}
@@ -271,16 +303,13 @@ def sql_runs(con: Any, cr: CompiledRulebook) -> dict[str, dict[str, list[Run]]]:
 def _life(subjects: str, key: str) -> str:
     """Each record a rulebook treats, with its span in force: from publication to `out`,
     the first day it no longer counts (NULL: none); ``key`` names its subject."""
-    ends = (
-        "CAST(CASE t.unit WHEN 'd' THEN r.published + t.n * INTERVAL '1 day' "
-        "ELSE r.published + t.n * INTERVAL '1 month' END AS DATE)"
-    )
+    # least() passes over a NULL: no fixed term and no ending entry leave `out` NULL
     return f"""SELECT {key} AS {key.split(".")[1]}, r.category, t.domain,
                CASE WHEN coalesce(t.tier, '') = '' THEN r.tier ELSE t.tier END AS tier,
                t.polarity, r.decision_type, t.points, r.published,
-               least({ends}, CASE WHEN r.status IN ('ended', 'revoked', 'repaired')
-                                  THEN r.status_date END) AS out
-        FROM records_input r JOIN treatments t USING (category)
+               least({_WINDOW_END}, CASE WHEN r.status IN ('ended', 'revoked', 'repaired')
+                                         THEN r.status_date END) AS out
+        FROM records_input r {_JOIN_TREATMENT}
         JOIN {subjects} a USING (subject_id)"""
 
 
@@ -665,8 +694,8 @@ def load_inputs(con: Any, subjects: Iterable[SubjectRow], records: Iterable[Reco
     _load(con, "subjects_input", _SUBJECT_COLUMNS,
           ((s.id, s.kind, s.division or "") for s in subjects))  # fmt: skip
     _load(con, "records_input", _RECORD_COLUMNS,
-          ((r.subject_id, r.category, r.tier, r.decision_type, r.publication_date, r.status,
-            r.status_date or "") for r in records
+          ((r.subject_id, r.category, r.tier, r.decision_type, r.decision_date,
+            r.publication_date, r.status, r.status_date or "") for r in records
            if r.confirmation != "pending"))  # fmt: skip
 
 

@@ -2,7 +2,8 @@
 
 A record is in force on day D (the calendar day of the evaluation instant) when it has
 been published (publication date ≤ D), D is before the end of its publicity period
-(publication date + the rulebook's maximum for it), and no revocation or issuer's end
+(the decision or the publication date, as the regime counts, + the rulebook's maximum for
+it; no end where the law gives no term), and no revocation or issuer's end
 takes effect on or before D. A record resting on automated data counts only once a person
 has confirmed it (principle 4). A correction changes the record's content (the dates and
 tier used here come already corrected), not whether it is in force.
@@ -16,6 +17,7 @@ from enum import StrEnum
 from trustledger.domain import RecordStatus
 from trustledger.ledger.projection import RecordRow
 from trustledger.rulebook.durations import Duration
+from trustledger.rulebook.schema import PublicityClock
 
 
 class Standing(StrEnum):
@@ -58,8 +60,12 @@ def standing_until(record: RecordRow, on: date, publicity_end: date | None) -> S
     return Standing.IN_FORCE
 
 
-def publicity_ends(record: RecordRow, publicity_max: Duration | None) -> date | None:
-    """The first day the record no longer counts by itself (None: no maximum)."""
+def publicity_ends(
+    record: RecordRow, publicity_max: Duration | None, clock: PublicityClock = "publication"
+) -> date | None:
+    """The first day the record no longer counts by itself (None: no maximum), its window
+    counted from the decision or from the publication as the regime says (``clock``)."""
     if publicity_max is None:
         return None
-    return publicity_max.after(date.fromisoformat(record.publication_date))
+    start = record.decision_date if clock == "decision" else record.publication_date
+    return publicity_max.after(date.fromisoformat(start))

@@ -23,6 +23,7 @@ from trustledger.catalogue import Catalogue, Category
 from trustledger.evaluate.inforce import Standing, publicity_ends, standing_until
 from trustledger.ledger.projection import HoldRow, ObjectionRow, RecordRow, SubjectRow
 from trustledger.rulebook.condition import Aggregate, aggregates, names, render
+from trustledger.rulebook.durations import Duration
 from trustledger.rulebook.lint import selected_categories
 from trustledger.rulebook.pyeval import (
     Evaluator,
@@ -37,6 +38,7 @@ from trustledger.rulebook.schema import (
     ListDef,
     MeasureDef,
     NoScore,
+    PublicityClock,
     Rulebook,
     Treatment,
 )
@@ -64,6 +66,19 @@ class _GradeRule:
     matchers: list[Matcher]
 
 
+class PublicityWindow(NamedTuple):
+    """How long the records of one category decided in ``[decided_from, decided_until)``
+    (None: unbounded) count: ``max`` (None: no fixed term) from the decision or the
+    publication (``clock``). One window per category, unless a transitional rule keeps
+    records decided under an earlier version on that version's window (``ref``)."""
+
+    decided_from: date | None
+    decided_until: date | None
+    max: Duration | None
+    clock: PublicityClock
+    ref: str
+
+
 @dataclass(frozen=True)
 class CompiledRulebook:
     """A rulebook ready to evaluate: treatments resolved per category, conditions compiled."""
@@ -75,32 +90,109 @@ class CompiledRulebook:
     grade_rules: list[_GradeRule]
     # the windows, ages and days_since the conditions read: the days time alone turns them
     time_use: TimeUse
+    # category → its publicity windows by decision date, oldest first, covering every day
+    windows: dict[str, tuple[PublicityWindow, ...]] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:
         return f"{self.rulebook.id}@{self.rulebook.version}"
 
+    def window_of(self, record: RecordRow) -> PublicityWindow | None:
+        """The publicity window the record is judged by (None: its category is not
+        treated here)."""
+        windows = self.windows.get(record.category)
+        if not windows:
+            return None
+        decided = date.fromisoformat(record.decision_date)
+        for window in windows:
+            if window.decided_until is None or decided < window.decided_until:
+                return window
+        return windows[-1]
 
-def compile_rulebook(rulebook: Rulebook, catalogue: Catalogue) -> CompiledRulebook:
-    """Compile once; a published version and a catalogue never change, so it is cached."""
-    key = (id(rulebook), id(catalogue))
+    def publicity_end(self, record: RecordRow) -> date | None:
+        """The first day the record no longer counts by itself (None: no fixed term)."""
+        window = self.window_of(record)
+        return None if window is None else publicity_ends(record, window.max, window.clock)
+
+
+def compile_rulebook(
+    rulebook: Rulebook, catalogue: Catalogue, earlier: Sequence[Rulebook] = ()
+) -> CompiledRulebook:
+    """Compile once; a published version and a catalogue never change, so it is cached.
+
+    ``earlier``: the regime's versions before this one (``publish.regime_versions``), read
+    only when this version's transitional rule keeps earlier decisions on their windows."""
+    keep = rulebook.transitional is not None and (
+        rulebook.transitional.earlier_decisions_keep_prior_publicity
+    )
+    start = rulebook.effective.from_
+    prior = tuple(v for v in earlier if v.effective.from_ < start) if keep else ()
+    key = (id(rulebook), id(catalogue), *(id(v) for v in prior))
     cached = _COMPILED.get(key)
-    if cached is None or cached[0] is not rulebook or cached[1] is not catalogue:
-        cached = (rulebook, catalogue, _compile_rulebook(rulebook, catalogue))
+    if (
+        cached is None
+        or cached[0] is not rulebook
+        or cached[1] is not catalogue
+        or any(a is not b for a, b in zip(cached[2], prior, strict=True))
+    ):
+        cached = (rulebook, catalogue, prior, _compile_rulebook(rulebook, catalogue, prior))
         if len(_COMPILED) > 64:
             _COMPILED.clear()
         _COMPILED[key] = cached
-    return cached[2]
+    return cached[3]
 
 
-_COMPILED: dict[tuple[int, int], tuple[Rulebook, Catalogue, CompiledRulebook]] = {}
+_COMPILED: dict[
+    tuple[int, ...], tuple[Rulebook, Catalogue, tuple[Rulebook, ...], CompiledRulebook]
+] = {}
 
 
-def _compile_rulebook(rulebook: Rulebook, catalogue: Catalogue) -> CompiledRulebook:
+def _treatments_of(rulebook: Rulebook, catalogue: Catalogue) -> dict[str, Treatment]:
     treatment_of: dict[str, Treatment] = {}
     for treatment in rulebook.treatments:  # the first matching treatment wins
         for category in selected_categories(treatment.select, catalogue):
             treatment_of.setdefault(category.code, treatment)
+    return treatment_of
+
+
+def _windows(
+    rulebook: Rulebook,
+    treatment_of: dict[str, Treatment],
+    catalogue: Catalogue,
+    prior: Sequence[Rulebook],
+) -> dict[str, tuple[PublicityWindow, ...]]:
+    """Each treated category's windows: this version's own for records decided from its
+    start (or always, without a transitional rule), and before it, for each earlier
+    version's span of decision days, that version's window for the category — this
+    version's where the earlier one did not treat it. The first earlier version also
+    judges records decided before it began, as `version_on` does."""
+    ref = f"{rulebook.id}@{rulebook.version}"
+    spans = [(v, v.effective.from_) for v in sorted(prior, key=lambda v: v.effective.from_)]
+    earlier = [(v, _treatments_of(v, catalogue)) for v, _ in spans]
+    out: dict[str, tuple[PublicityWindow, ...]] = {}
+    for code, treatment in treatment_of.items():
+        own = (treatment.publicity.max, rulebook.clock_of(treatment), ref)
+        windows: list[PublicityWindow] = []
+        starts: list[date | None] = [None, *(start for _, start in spans[1:])][: len(spans)]
+        ends = [*(start for _, start in spans[1:]), rulebook.effective.from_][: len(spans)]
+        for (version, treated), start, end in zip(earlier, starts, ends, strict=True):
+            then = treated.get(code)
+            kept = (
+                own
+                if then is None
+                else (then.publicity.max, version.clock_of(then),
+                      f"{version.id}@{version.version}")
+            )  # fmt: skip
+            windows.append(PublicityWindow(start, end, *kept))
+        windows.append(PublicityWindow(rulebook.effective.from_ if spans else None, None, *own))
+        out[code] = tuple(windows)
+    return out
+
+
+def _compile_rulebook(
+    rulebook: Rulebook, catalogue: Catalogue, prior: Sequence[Rulebook] = ()
+) -> CompiledRulebook:
+    treatment_of = _treatments_of(rulebook, catalogue)
     lists = [
         _CompiledList(
             spec,
@@ -126,7 +218,13 @@ def _compile_rulebook(rulebook: Rulebook, catalogue: Catalogue) -> CompiledRuleb
     if isinstance(rulebook.score, GradesScore):
         trees += [rule.when.tree.root for rule in rulebook.score.rules]
     return CompiledRulebook(
-        rulebook, {c.code: c for c in catalogue}, treatment_of, lists, grade_rules, time_use(trees)
+        rulebook,
+        {c.code: c for c in catalogue},
+        treatment_of,
+        lists,
+        grade_rules,
+        time_use(trees),
+        _windows(rulebook, treatment_of, catalogue, prior),
     )
 
 
@@ -258,7 +356,7 @@ class _Situation:
                 date.fromisoformat(record.publication_date),
             )
             self.covered.append((record, treatment, facts))
-            out = self.publicity_end[record.id] = publicity_ends(record, treatment.publicity.max)
+            out = self.publicity_end[record.id] = cr.publicity_end(record)
             if record.status in _TERMINAL and record.status_date is not None:
                 stop = date.fromisoformat(record.status_date)
                 out = stop if out is None else min(out, stop)

@@ -32,8 +32,17 @@ class UnknownRulebook(LookupError):
 def rulebooks_on(store: Store, at_us: int | None, on: date) -> dict[str, Rulebook]:
     """Each published rulebook in the version that judges day ``on`` (the law as it stood
     that day), as published by ledger time ``at_us``."""
+    return {rid: rb for rid, (rb, _) in _regimes_on(store, at_us, on).items()}
+
+
+def _regimes_on(
+    store: Store, at_us: int | None, on: date
+) -> dict[str, tuple[Rulebook, list[Rulebook]]]:
+    # the version judging the day, and all of its regime's: a transitional rule judges
+    # records decided earlier by the versions before it
     return {
-        rid: version_on(versions, on) for rid, versions in regime_versions(store, at_us).items()
+        rid: (version_on(versions, on), versions)
+        for rid, versions in regime_versions(store, at_us).items()
     }
 
 
@@ -61,7 +70,7 @@ def subject_profiles(
     """The subject's profile under each published rulebook (or the one named), as of
     ledger time ``at_us`` (None: now), judged on calendar day ``on``."""
     subject = _registered_by(store, subject_id, at_us)
-    rulebooks = rulebooks_on(store, at_us, on)
+    rulebooks = _regimes_on(store, at_us, on)
     if rulebook_id is not None:
         if rulebook_id not in rulebooks:
             known = ", ".join(sorted(rulebooks)) or "none"
@@ -74,8 +83,10 @@ def subject_profiles(
     objections = objections_as_of(store, [subject_id], size).get(subject_id, [])
     holds = holds_as_of(store, [subject_id], size).get(subject_id, [])
     return [
-        evaluate_subject(compile_rulebook(rb, catalogue), subject, records, on, objections, holds)
-        for _, rb in sorted(rulebooks.items())
+        evaluate_subject(
+            compile_rulebook(rb, catalogue, versions), subject, records, on, objections, holds
+        )
+        for _, (rb, versions) in sorted(rulebooks.items())
     ]
 
 
@@ -105,8 +116,8 @@ def subject_file(
     profiles: list[Profile] = []
     histories: dict[str, list[tuple[str, int | None, str | None]]] = {}
     titles: dict[str, str] = {}
-    for _, rb in sorted(rulebooks_on(store, at_us, on).items()):
-        cr = compile_rulebook(rb, catalogue)
+    for _, (rb, versions) in sorted(_regimes_on(store, at_us, on).items()):
+        cr = compile_rulebook(rb, catalogue, versions)
         profiles.append(evaluate_subject(cr, subject, records, on, objections, holds))
         histories[cr.ref] = standing_history(cr, subject, records, on)
         titles[cr.ref] = rb.title

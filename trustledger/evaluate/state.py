@@ -127,7 +127,7 @@ def evaluate_all(
         )
     # every version of every regime, each over its own window: the state answers for any
     # day with the law as it stood that day
-    rulebooks = {f"{rid}@{rulebook.effective.from_.isoformat()}": rulebook
+    rulebooks = {f"{rid}@{rulebook.effective.from_.isoformat()}": (rulebook, versions)
                  for rid, versions in regime_versions(store, at_us).items()
                  if rulebook_id is None or rid == rulebook_id
                  for rulebook in versions}  # fmt: skip
@@ -157,8 +157,9 @@ def evaluate_all(
         if con is not None:
             load_inputs(con, subjects, records)
         summaries = []
-        for n, (_, rulebook) in enumerate(sorted(rulebooks.items())):
-            cr = compile_rulebook(rulebook, catalogue)
+        for n, (_, (rulebook, versions)) in enumerate(sorted(rulebooks.items())):
+            # a transitional rule judges records decided earlier by the versions before
+            cr = compile_rulebook(rulebook, catalogue, versions)
             if progress is not None:
                 progress(cr.ref, n, len(rulebooks))
             profile_rows: list[tuple[Any, ...]] = []
@@ -306,7 +307,7 @@ def refresh_subjects(
         # the rows of every version of the regime replace the regime's rows together
         rows: tuple[list[tuple[Any, ...]], ...] = ([], [], [])
         for rulebook in versions:
-            cr = compile_rulebook(rulebook, catalogue)
+            cr = compile_rulebook(rulebook, catalogue, versions)
             for sid, subject in subjects.items():
                 p = evaluate_subject(
                     cr, subject, records[sid], on, objections.get(sid, ()), holds.get(sid, ())

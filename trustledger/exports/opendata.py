@@ -35,14 +35,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trustledger.catalogue import Catalogue
-from trustledger.evaluate.inforce import Standing, standing_until
-from trustledger.evaluate.profile import compile_rulebook, in_effect
+from trustledger.evaluate.inforce import Standing, publicity_ends, standing_until
+from trustledger.evaluate.profile import CompiledRulebook, compile_rulebook, in_effect
 from trustledger.ids import mask_personal_numbers
 from trustledger.ledger.projection import RecordRow
 from trustledger.ledger.store import Store, TreeHead
 from trustledger.rulebook.durations import Duration
 from trustledger.rulebook.load import parse_rulebook
-from trustledger.rulebook.publish import published_rulebooks
+from trustledger.rulebook.publish import published_rulebooks, regime_versions, version_on
 from trustledger.rulebook.schema import Rulebook
 
 FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet", "ftm")
@@ -369,61 +369,63 @@ class _Publicity:
     was annulled or withdrawn.
     """
 
-    def __init__(self, rulebooks: dict[str, Rulebook], catalogue: Catalogue, on: date) -> None:
+    def __init__(self, versions: dict[str, list[Rulebook]], catalogue: Catalogue, on: date) -> None:
         self.on = on
-        self._windows: dict[tuple[str, str, str, str | None], list[Duration]] = {}
-        self._rules: list[tuple[frozenset[str], str, dict[str, Duration]]] = []
-        for rulebook in rulebooks.values():
+        self._found: dict[tuple[str, str, str | None], list[CompiledRulebook]] = {}
+        self._rules: list[tuple[frozenset[str], str, CompiledRulebook]] = []
+        for regime in versions.values():
+            # the law as it stood on the day, as evaluation judges it
+            rulebook = version_on(regime, on)
             if not in_effect(rulebook, on):
                 continue
-            cr = compile_rulebook(rulebook, catalogue)
-            windows = {code: t.publicity.max for code, t in cr.treatment_of.items()}
+            cr = compile_rulebook(rulebook, catalogue, regime)
             kinds = frozenset(k.value for k in rulebook.subject_kinds)
-            self._rules.append((kinds, rulebook.scope.division_prefix, windows))
+            self._rules.append((kinds, rulebook.scope.division_prefix, cr))
 
-    def windows(self, category: str, tier: str, kind: str, division: str | None) -> list[Duration]:
-        key = (category, tier, kind, division)
-        known = self._windows.get(key)
+    def _covering(self, category: str, kind: str, division: str | None) -> list[CompiledRulebook]:
+        key = (category, kind, division)
+        known = self._found.get(key)
         if known is None:
-            known = self._windows[key] = self._find(category, tier, kind, division)
+            known = self._found[key] = [
+                cr
+                for kinds, prefix, cr in self._rules
+                if kind in kinds
+                and category in cr.treatment_of
+                and (not prefix or (division or "").startswith(prefix))
+            ]
         return known
-
-    def _find(self, category: str, tier: str, kind: str, division: str | None) -> list[Duration]:
-        found = [
-            windows[category]
-            for kinds, prefix, windows in self._rules
-            if kind in kinds
-            and category in windows
-            and (not prefix or (division or "").startswith(prefix))
-        ]
-        if found:
-            return found
-        default = NATIONAL_PUBLICITY_MAX.get(tier)
-        return [default] if default is not None else []
 
     def judge(
         self, record: RecordRow, kind: str, division: str | None
     ) -> tuple[str | None, date | None]:
-        """(None, the first day it stops being published) for a published record;
-        (the reason, None) for one withheld."""
+        """(None, the first day it stops being published, None where no term ends it) for
+        a published record; (the reason, None) for one withheld."""
         if record.status == "revoked":
             return "revoked", None
-        windows = self.windows(record.category, record.tier, kind, division)
-        if not windows:
-            return "not_published", None  # no regime here publishes it (a minor penalty)
-        ends: list[date] = []
+        covering = self._covering(record.category, kind, division)
+        # each regime's own window (its maximum, its clock, its transitional rule); a
+        # record none covers has the national bounds by tier, from publication
+        ends: list[date | None]
+        if covering:
+            ends = [cr.publicity_end(record) for cr in covering]
+        else:
+            default = NATIONAL_PUBLICITY_MAX.get(record.tier)
+            if default is None:
+                return "not_published", None  # no regime here publishes it (a minor penalty)
+            ends = [publicity_ends(record, default)]
+        kept: list[date | None] = []
         reason = "publicity_over"
-        published = date.fromisoformat(record.publication_date)
-        for window in windows:
-            end = window.after(published)
+        for end in ends:
             standing = standing_until(record, self.on, end)
             if standing is Standing.IN_FORCE:
-                ends.append(end)
+                kept.append(end)
             else:
                 reason = _STANDING_REASON.get(standing, "publicity_over")
-        if not ends:
+        if not kept:
             return reason, None
-        return None, max(ends)
+        if any(end is None for end in kept):
+            return None, None  # no fixed term under some regime: none ends it
+        return None, max(end for end in kept if end is not None)
 
 
 # --- writers ------------------------------------------------------------------------------
@@ -758,7 +760,7 @@ class _Exporter:
 
     def _records(self) -> None:
         store = self.store
-        publicity = _Publicity(published_rulebooks(store), self.catalogue, self.on)
+        publicity = _Publicity(regime_versions(store), self.catalogue, self.on)
         authorities = {row[0]: row[1] for row in store.iter_rows("authorities")}
         contested = {
             str(r[0]) for r in store.query("SELECT record_id FROM objections WHERE status = 'open'")

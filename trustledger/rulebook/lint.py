@@ -119,6 +119,15 @@ def _publicity_problems(
     loc: Loc, item: str, treatment: Treatment, categories: list[Category]
 ) -> list[Problem]:
     if treatment.publicity_override is not None:
+        if treatment.publicity.max is None and not treatment.publicity_override.article:
+            # "no fixed term" is read out of a provision: the reader must be able to find it
+            return [
+                Problem(
+                    (*loc, "publicity_override"),
+                    f"{item}: publicity max null (no fixed term) needs the article of the "
+                    "law that gives no term in publicity_override",
+                )
+            ]
         return []
     # The tier bounds protect the subject of an adverse record; a positive record (an
     # honour, an A grade) harms no one by staying public, so only negative ones are held
@@ -136,7 +145,7 @@ def _publicity_problems(
             if treatment.tier
             else f"{tier} records (default tier of {', '.join(codes)})"
         )
-        if compare_durations(publicity.max, ceiling) > 0:
+        if publicity.max is not None and compare_durations(publicity.max, ceiling) > 0:
             problems.append(
                 Problem(
                     (*loc, "publicity", "max"),
@@ -537,6 +546,11 @@ def lint_rulebook(
     )
     if rulebook.monitoring is not None:
         problems += _monitoring_problems(rulebook.monitoring, catalogue)
+    if rulebook.transitional is not None:
+        # judging a record by a repealed version's rules is the law's choice, never ours
+        problems += _legality(
+            ("transitional",), "transitional rule", rulebook.transitional.legal_basis, {}
+        )
     return problems
 
 

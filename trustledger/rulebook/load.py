@@ -53,7 +53,7 @@ def _describe(error: Any) -> str:
     if kind == "missing":
         return f"missing field '{loc[-1]}'"
     message = str(error["msg"])
-    if kind in {"rulebook", "condition", "duration", "score_form"}:
+    if kind in {"rulebook", "condition", "duration", "score_form", "publicity_no_maximum"}:
         return message
     value = error.get("input")
     if isinstance(value, str | int | float | bool) or value is None:

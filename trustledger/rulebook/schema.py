@@ -54,6 +54,7 @@ __all__ = [
     "Scope",
     "ScoreForm",
     "Selection",
+    "Transitional",
     "Treatment",
     "compare_durations",
     "duration_span_days",
@@ -255,16 +256,21 @@ class Selection(_Model):
         return "; ".join(parts)
 
 
+PublicityClock = Literal["publication", "decision"]
+
+
 class Publicity(_Model):
     """How long a record stays public: repair may be applied for after `min`; at `max` the
-    record stops counting by itself (DESIGN principle 4)."""
+    record stops counting by itself (DESIGN principle 4). `max: null` is no fixed term —
+    the record counts until an entry ends it — and only a treatment citing the law that
+    gives no term may say so (`Treatment`)."""
 
     min: DurationField
-    max: DurationField
+    max: DurationField | None
 
     @model_validator(mode="after")
     def _min_not_after_max(self) -> Publicity:
-        if compare_durations(self.min, self.max) > 0:
+        if self.max is not None and compare_durations(self.min, self.max) > 0:
             raise _problem("rulebook", f"min {self.min} may be longer than max {self.max}")
         return self
 
@@ -277,6 +283,32 @@ class Treatment(_Model):
     tier: Tier | None = None
     publicity: Publicity
     publicity_override: LegalBasis | None = None
+    # the day the publicity window counts from, where this treatment's law differs from
+    # the rulebook's (None: the rulebook's `publicity_from`)
+    publicity_from: PublicityClock | None = None
+    legal_basis: list[LegalBasis] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _no_maximum_needs_its_law(self) -> Treatment:
+        # Principle 4 gives every negative record a maximum; a record without one exists
+        # only where a law sets no term (the SPC's ground 1 lasts until performance), and
+        # the treatment must say which law that is.
+        if self.publicity.max is None and self.publicity_override is None:
+            raise PydanticCustomError(
+                "publicity_no_maximum",
+                "treatment ({select}): publicity max null (no fixed term) needs a "
+                "publicity_override citing the law that gives no term",
+                {"select": self.select.describe()},
+            )
+        return self
+
+
+class Transitional(_Model):
+    """A version's transitional rule: records decided before its `effective.from` keep the
+    publicity window (maximum and clock) of the version in force on their decision day,
+    where the law says so."""
+
+    earlier_decisions_keep_prior_publicity: bool
     legal_basis: list[LegalBasis] = Field(default_factory=list)
 
 
@@ -518,6 +550,10 @@ class Rulebook(_Model):
     lists: list[ListDef] = Field(default_factory=list)
     measures: list[MeasureDef] = Field(default_factory=list)
     monitoring: MonitoringDef | None = None
+    # the day every publicity window counts from: the regime decides (NDRC Order No. 36
+    # counts from the decision taking effect, SAMR Order No. 45 art. 13 from publication)
+    publicity_from: PublicityClock = "publication"
+    transitional: Transitional | None = None
 
     @field_validator("version", mode="before")
     @classmethod
@@ -556,6 +592,10 @@ class Rulebook(_Model):
                 f"{where}: points must be 0 when the score form is '{self.score.form}'",
             )
         return self
+
+    def clock_of(self, treatment: Treatment) -> PublicityClock:
+        """The day the treatment's publicity window counts from."""
+        return treatment.publicity_from or self.publicity_from
 
     def list_by_id(self, list_id: str) -> ListDef | None:
         return next((item for item in self.lists if item.id == list_id), None)
