@@ -14,7 +14,8 @@ days nothing changes. The state stores every run, past and future as known now.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, NamedTuple
@@ -241,6 +242,10 @@ class RecordView(NamedTuple):
     counted: bool
     # an open objection to the record, as known at the evaluation instant (its id)
     under_objection: str | None = None
+    # an ended record whose category the rulebook gives removal triggers: the trigger (the
+    # end's reason) and the last day the deleting authority has (its `within`)
+    removal_trigger: str | None = None
+    delete_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -475,6 +480,7 @@ def evaluate_subject(
     contested = {o.record_id: o.id for o in objections if o.decided_date is None}
     for record, _, record_facts in situation.covered:
         ends = situation.publicity_end[record.id]
+        trigger, delete_by = _removal(rb, record)
         profile.records.append(
             RecordView(
                 record.id,
@@ -486,8 +492,16 @@ def evaluate_subject(
                 ends.isoformat() if ends else None,
                 record.id in counted,
                 contested.get(record.id),
+                trigger,
+                delete_by,
             )
         )
+        if delete_by is not None:
+            profile.explanation.append(
+                f"Record {record.id} ended on {record.status_date} ({trigger}): the listing "
+                f"resting on it ends that day, and the entry must be deleted from the "
+                f"published list by {delete_by}."
+            )
     for record in situation.uncovered:
         profile.records.append(
             RecordView(
@@ -563,15 +577,13 @@ def evaluate_subject(
                 [r for r in record_ids if r in contested],
             )
             profile.history.append(membership)
-            representatives = sorted(
-                {rep for i in contributing if (rep := day_in_force[i][0].legal_representative)}
-            )
+            persons = _named_persons(day_in_force[i][0] for i in contributing)
             measures = [
                 m
                 for measure in rb.measures
                 if effective is not None and measure.list == cl.spec.id
                 and subject.kind in measure.subject_kinds
-                and (m := _measure(measure, effective, until, representatives)) is not None
+                and (m := _measure(measure, effective, until, persons)) is not None
             ]  # fmt: skip
             profile.measure_history.extend(measures)
             if current:
@@ -610,6 +622,19 @@ def evaluate_subject(
     return profile
 
 
+def _removal(rb: Rulebook, record: RecordRow) -> tuple[str | None, str | None]:
+    """The removal trigger of an ended record and the day its deletion is due, where a list
+    of the rulebook gives its category removal triggers (SPC art. 10); else (None, None)."""
+    if record.status != "ended" or record.status_date is None or record.status_reason is None:
+        return None, None
+    for spec in rb.lists:
+        triggers = spec.removal_triggers
+        if triggers is not None and record.category in triggers.categories:
+            due = triggers.delete_by(date.fromisoformat(record.status_date))
+            return record.status_reason, due.isoformat()
+    return None, None
+
+
 def _after_objections(
     effective: date, records: set[str], objections: Sequence[ObjectionRow]
 ) -> date | None:
@@ -640,8 +665,21 @@ def _after_holds(
     return effective
 
 
+def _named_persons(records: Iterable[RecordRow]) -> dict[str, list[str]]:
+    """Role → keyed ids of the persons of the organisation its records name (the legal
+    representative, and those in ``restricted_persons``), each sorted."""
+    roles: dict[str, set[str]] = {}
+    for record in records:
+        if record.legal_representative:
+            roles.setdefault("legal_representative", set()).add(record.legal_representative)
+        if record.restricted_persons:
+            for role, ids in json.loads(record.restricted_persons).items():
+                roles.setdefault(role, set()).update(ids)
+    return {role: sorted(ids) for role, ids in roles.items()}
+
+
 def _measure(
-    measure: MeasureDef, since: date, until: date | None, representatives: list[str]
+    measure: MeasureDef, since: date, until: date | None, persons: dict[str, list[str]]
 ) -> MeasureInForce | None:
     """The measure a list run triggers: from the run's start for the measure's duration,
     ending earlier if the run does; None if that leaves no day."""
@@ -662,10 +700,11 @@ def _measure(
         end.isoformat() if end else None,
         measure.agency,
         [str(b) for b in measure.legal_basis],
-        {"legal_representative": representatives}
-        if "legal_representative" in measure.extends_to and representatives
-        else {},
+        {role: persons[role] for role in measure.extends_to if persons.get(role)},
     )
+
+
+_ROLE_WORDS = {"directly_responsible": "directly responsible persons"}
 
 
 def _measure_line(m: MeasureInForce) -> str:
@@ -674,7 +713,8 @@ def _measure_line(m: MeasureInForce) -> str:
         f"{m.kind.capitalize()} {m.measure_id}: {', '.join(m.actions)} from {m.start} {until}; "
         f"applied by {m.agency}; legal basis: {'; '.join(m.legal_basis) or 'none cited'}."
         + "".join(
-            f" It also applies to the {role.replace('_', ' ')} the records name"
+            f" It also applies to the {_ROLE_WORDS.get(role, role.replace('_', ' '))} the"
+            " records name"
             f" ({len(ids)} person{'s' if len(ids) > 1 else ''})."
             for role, ids in m.extends_to.items()
         )

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from trustledger.catalogue import Catalogue, Category
 from trustledger.domain import AuthorityType, EntryKind, RecordStatus, SubjectKind
 from trustledger.ids import PersonKeyer
+from trustledger.intake.removal import RemovalRules, removal_rules
 from trustledger.intake.validate import Reject, Submission, Validator
 from trustledger.ledger.projection import AuthorityRow, RecordRow, SubjectRow, json_list
 from trustledger.ledger.store import Store, StoreError, Writer
@@ -93,8 +94,14 @@ class Intake:
 
     def commit(self, checked: Sequence[Submission | Reject]) -> list[Result]:
         """The ledger checks and the append of submissions that passed `Validator.check`."""
+        # only an `end` needs the rulebooks (its reason must be a removal trigger they list)
+        rules = (
+            removal_rules(self.store)
+            if any(isinstance(s, Submission) and s.op == "end" for s in checked)
+            else None
+        )
         with self.store.writer() as w:
-            return _Batch(w, checked, self.authorities, self.validator.categories).run()
+            return _Batch(w, checked, self.authorities, self.validator.categories, rules).run()
 
 
 class _Batch:
@@ -106,8 +113,10 @@ class _Batch:
         checked: Sequence[Submission | Reject],
         authorities: dict[str, AuthorityRow],
         categories: dict[str, Category],
+        rules: RemovalRules | None = None,
     ) -> None:
         self.w = writer
+        self.rules = rules
         self.categories = categories
         self.checked = checked
         self.authorities = authorities
@@ -246,6 +255,8 @@ class _Batch:
                 f"effective_date: {effective} is before the record's decision date "
                 f"{record.decision_date}"
             )
+        if s.op == "end" and self.rules is not None:
+            self.rules.check(record.category, s.payload["reason"], date.fromisoformat(effective))
         if s.op == "correct":
             changes = s.payload["changes"]
             decided = changes.get("decision_date", record.decision_date)

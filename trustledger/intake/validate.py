@@ -7,6 +7,7 @@ field and the problem in words a clerk can act on.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -87,6 +88,8 @@ _FIELDS: dict[str, frozenset[str]] = {
             "amount_cny",
             "evidence_digest",
             "legal_representative",
+            "restricted_persons",
+            "security_provided",
             "basis",
         }
     ),
@@ -109,6 +112,21 @@ _CHANGE_FIELDS = frozenset(
 )
 for _op in ("correct", "revoke", "end", "confirm"):
     _FIELDS[_op] = _CHANGE_FIELDS
+
+# Persons of a debtor organisation a court's records may name, whom a measure can reach
+# (SPC provisions on high consumption, art. 3 para. 2); rulebook/schema.py RestrictedRole.
+RESTRICTED_ROLES = (
+    "legal_representative",
+    "principal_manager",
+    "directly_responsible",
+    "actual_controller",
+)
+_MAX_RESTRICTED = 50
+# Categories no court lists a debtor under once adequate security is provided (SPC Fashi
+# [2013] No. 17 as revised by Fashi [2017] No. 7, art. 3: ground 1 only).
+_SECURITY_BARS = {
+    "JUD-DEBTOR-G1": "SPC Fashi [2013] No. 17 as revised by Fashi [2017] No. 7, art. 3",
+}
 
 _AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,2})?$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -402,9 +420,11 @@ class Validator:
                     "18 on the decision date (SPC Fashi [2013] No. 17 as revised, art. 4: "
                     "minors are not listed)"
                 )
+        self._security(raw, code)
         tier = self._enum(raw, "tier", Tier, self._text(raw, "tier", required=False))
         sub.subject_name = self._text(raw, "subject_name", required=False)
         representative = self._representative(raw, sub.subject_kind)
+        restricted = self._restricted_persons(raw, sub.subject_kind)
         basis = self._text(raw, "basis", required=False)
         if basis not in (None, "decision", "automated"):
             raise Reject(f"basis: {basis!r} is not one of decision, automated")
@@ -433,6 +453,8 @@ class Validator:
         }
         if representative is not None:
             sub.payload["legal_representative"] = representative
+        if restricted:
+            sub.payload["restricted_persons"] = restricted
         if basis == "automated":
             # principle 4: counts toward nothing until a person confirms it
             sub.payload["basis"] = "automated"
@@ -454,6 +476,66 @@ class Validator:
                 "key is configured (TRUSTLEDGER_PERSON_KEY or a key file)"
             )
         return self.keyer.person_id(check.code)
+
+    @staticmethod
+    def _security(raw: dict[str, Any], code: str) -> None:
+        """Refuse a listing the law bars once adequate security is provided."""
+        value = raw.get("security_provided")
+        if value in (None, "", False, "false"):
+            return
+        if value not in (True, "true"):
+            raise Reject(f"security_provided: {value!r} is not true or false")
+        bar = _SECURITY_BARS.get(code)
+        if bar is None:
+            raise Reject(
+                f"security_provided: concerns only a listing the law bars once security is "
+                f"provided ({', '.join(sorted(_SECURITY_BARS))}), not {code}"
+            )
+        raise Reject(
+            f"security_provided: no {code} listing where the debtor has provided adequate "
+            f"security ({bar})"
+        )
+
+    def _restricted_persons(self, raw: dict[str, Any], kind: SubjectKind) -> list[dict[str, str]]:
+        """The keyed ids of the persons of an organisation the decision names, by role
+        (``[{"role", "id"}]``, sorted, each pair once); never a number in the clear."""
+        value = raw.get("restricted_persons")
+        if value in (None, "", []):
+            return []
+        if kind is SubjectKind.PERSON:
+            raise Reject("restricted_persons: only a record about an organisation names them")
+        if isinstance(value, str):  # a CSV cell holds them as JSON
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise Reject("restricted_persons: not a JSON list of {role, id}") from None
+        if not isinstance(value, list):
+            raise Reject("restricted_persons: expected a list of {role, id}")
+        if len(value) > _MAX_RESTRICTED:
+            raise Reject(f"restricted_persons: at most {_MAX_RESTRICTED} persons")
+        found: set[tuple[str, str]] = set()
+        for n, item in enumerate(value):
+            where = f"restricted_persons[{n}]"
+            if not isinstance(item, dict) or set(item) != {"role", "id"}:
+                raise Reject(f"{where}: expected an object with exactly role and id")
+            role = item["role"]
+            if role not in RESTRICTED_ROLES:
+                raise Reject(
+                    f"{where}.role: {str(role)[:40]!r} is not one of {', '.join(RESTRICTED_ROLES)}"
+                )
+            try:
+                check = self._identifier({"id": item["id"]}, "id", "person")
+            except Reject as exc:
+                raise Reject(f"{where}.{exc.reason}") from None
+            if check.kind is not SubjectKind.PERSON:
+                raise Reject(f"{where}.id: {check.display_code} is not a resident ID number")
+            if self.keyer is None:
+                raise Reject(
+                    f"{where}.id: a resident ID number cannot be accepted: no person key is "
+                    "configured (TRUSTLEDGER_PERSON_KEY or a key file)"
+                )
+            found.add((role, self.keyer.person_id(check.code)))
+        return [{"role": role, "id": pid} for role, pid in sorted(found)]
 
     def _optional_record_fields(self, raw: dict[str, Any], out: dict[str, Any]) -> None:
         title = self._text(raw, "title", required=False)

@@ -60,6 +60,10 @@ class RecordRow(NamedTuple):
     # None for records resting on a decision; "pending" while a record resting on automated
     # data awaits a person's confirmation (it counts toward nothing), then "confirmed"
     confirmation: str | None = None
+    # JSON object role → keyed ids of the persons of the organisation the decision names
+    # (principal manager, directly responsible persons, actual controller; SPC provisions
+    # on high consumption, art. 3 para. 2); None: it names none beyond the representative
+    restricted_persons: str | None = None
 
 
 class RecordEventRow(NamedTuple):
@@ -192,6 +196,15 @@ def json_list(values: Iterable[str] | None) -> str:
     return orjson.dumps(list(values or ())).decode()
 
 
+def _by_role(persons: list[dict[str, str]] | None) -> str | None:
+    if not persons:
+        return None
+    roles: dict[str, list[str]] = {}
+    for person in persons:
+        roles.setdefault(person["role"], []).append(person["id"])
+    return orjson.dumps(roles, option=orjson.OPT_SORT_KEYS).decode()
+
+
 class ProjectionError(RuntimeError):
     """An entry that cannot be projected: the ledger contradicts itself."""
 
@@ -263,6 +276,7 @@ class Projector:
                 seq,
                 p.get("legal_representative"),
                 "pending" if p.get("basis") == "automated" else None,
+                _by_role(p.get("restricted_persons")),
             )
         elif kind == _SUBJECT:
             old = self.get("subjects", p["id"])

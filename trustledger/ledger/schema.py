@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS records (
     issued_seq {int} NOT NULL,
     last_seq {int} NOT NULL,
     legal_representative TEXT,
-    confirmation TEXT
+    confirmation TEXT,
+    restricted_persons TEXT
 );
 CREATE INDEX IF NOT EXISTS records_subject ON records (subject_id);
 CREATE INDEX IF NOT EXISTS records_last_seq ON records (last_seq);

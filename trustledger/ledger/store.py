@@ -27,7 +27,7 @@ from trustledger.ledger.schema import (
     state_ddl,
 )
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
 
 class StoreError(RuntimeError):

@@ -365,6 +365,7 @@ def _list_problems(rulebook: Rulebook, catalogue: Catalogue) -> list[Problem]:
         )
         problems += _unknown_codes((*loc, "when"), label, item.when.tree, catalogue)
         problems += _time_problems((*loc, "when"), label, item.when.tree)
+        problems += _trigger_problems(loc, label, item, catalogue)
     if isinstance(rulebook.score, GradesScore):
         for index, rule in enumerate(rulebook.score.rules):
             loc = ("score", "rules", index)
@@ -375,6 +376,37 @@ def _list_problems(rulebook: Rulebook, catalogue: Catalogue) -> list[Problem]:
             problems += [Problem(loc, message) for message in messages]
             problems += _unknown_codes((*loc, "when"), label, rule.when.tree, catalogue)
             problems += _time_problems((*loc, "when"), label, rule.when.tree)
+    return problems
+
+
+def _trigger_problems(loc: Loc, label: str, item: ListDef, catalogue: Catalogue) -> list[Problem]:
+    """Removal triggers govern categories the list counts, and say which law sets them:
+    an intake refuses an `end` whose reason they do not list, so they must be right."""
+    triggers = item.removal_triggers
+    if triggers is None:
+        return []
+    where: Loc = (*loc, "removal_triggers")
+    analyser = _Analyser({}, catalogue)
+    analyser.scan(item.when.tree.root, frozenset())
+    counted = analyser.found.named_codes
+    problems = []
+    unknown = [code for code in triggers.categories if code not in catalogue]
+    if unknown:
+        problems.append(
+            Problem((*where, "categories"), f"{label}: removal_triggers name unknown category "
+                    f"code(s) {', '.join(unknown)} (not in catalogue {catalogue.id})")
+        )  # fmt: skip
+    uncounted = [c for c in triggers.categories if c in catalogue and c not in counted]
+    if uncounted:
+        problems.append(
+            Problem((*where, "categories"), f"{label}: removal_triggers name "
+                    f"{', '.join(uncounted)}, which the list's condition does not count")
+        )  # fmt: skip
+    if not any(basis.article for basis in triggers.legal_basis):
+        problems.append(
+            Problem((*where, "legal_basis"), f"{label}: removal_triggers need the article of "
+                    "law that sets them in their legal_basis")
+        )  # fmt: skip
     return problems
 
 

@@ -12,6 +12,7 @@ import builtins
 import datetime as dt
 import functools
 import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -50,6 +51,7 @@ __all__ = [
     "PercentScore",
     "PointsScore",
     "Publicity",
+    "RemovalTriggers",
     "Rulebook",
     "Scope",
     "ScoreForm",
@@ -418,6 +420,62 @@ ScoreForm = Annotated[
 ]
 
 
+# The reasons an `end` entry may give (trustledger.domain.EndReason, docs/intake.md).
+EndReasonCode = Literal["performed", "settlement", "creditor_request", "case_closed"]
+# Persons an organisation's records may name, to whom a measure can extend (SPC provisions
+# on high consumption, art. 3 para. 2).
+RestrictedRole = Literal[
+    "legal_representative", "principal_manager", "directly_responsible", "actual_controller"
+]
+_WORKING_DAYS = re.compile(r"^([1-9][0-9]{0,2}) working days?$")
+
+
+class RemovalTriggers(_Model):
+    """The court's (or authority's) decisions that end a listing resting on these
+    categories, and the working days it then has to delete the entry from the published
+    list. A listing ends on the trigger's effective date; `within` is the deletion's
+    deadline, shown on the subject's file."""
+
+    categories: list[str] = Field(min_length=1)
+    reasons: list[EndReasonCode] = Field(min_length=1)
+    within: str = Field(description="e.g. '3 working days'")
+    legal_basis: list[LegalBasis] = Field(default_factory=list)
+
+    @field_validator("reasons")
+    @classmethod
+    def _reasons_unique(cls, value: list[EndReasonCode]) -> list[EndReasonCode]:
+        return _unique(value, "removal_triggers.reasons")
+
+    @field_validator("within")
+    @classmethod
+    def _within_working_days(cls, value: str) -> str:
+        if not _WORKING_DAYS.match(value):
+            raise _problem(
+                "rulebook",
+                f"removal_triggers.within: {value!r} is not a number of working days such "
+                "as '3 working days'",
+            )
+        return value
+
+    @property
+    def working_days(self) -> int:
+        match = _WORKING_DAYS.match(self.within)
+        assert match is not None  # checked on load
+        return int(match.group(1))
+
+    def delete_by(self, effective: dt.date) -> dt.date:
+        """The last day for deletion: ``within`` working days after ``effective``, the day
+        itself not counted. Working days are Monday to Friday: public holidays and the
+        weekend days worked in exchange are not modelled here (a rulebook is national and
+        holiday calendars are a deployment's; dueprocess.calendar holds that one)."""
+        day, left = effective, self.working_days
+        while left:
+            day += dt.timedelta(days=1)
+            if day.weekday() < 5:
+                left -= 1
+        return day
+
+
 class ListDef(_Model):
     """A red or black list: who is on it is decided by its condition."""
 
@@ -433,6 +491,7 @@ class ListDef(_Model):
         description="a new listing is pending for this long, with a notice to the subject, "
         "before it takes effect (none: at once)",
     )
+    removal_triggers: RemovalTriggers | None = None
 
 
 class MeasureDef(_Model):
@@ -452,10 +511,9 @@ class MeasureDef(_Model):
     )
     # Persons a listed organisation's records name, to whom the measure also applies. Only
     # where the law says so (the SPC's consumption restriction reaches the legal
-    # representative of a debtor organisation); the lint checks the rest.
-    extends_to: builtins.list[Literal["legal_representative"]] = Field(
-        default_factory=builtins.list
-    )
+    # representative, principal manager, directly responsible persons and actual
+    # controller of a debtor organisation, art. 3 para. 2); the lint checks the rest.
+    extends_to: builtins.list[RestrictedRole] = Field(default_factory=builtins.list)
 
     @field_validator("actions")
     @classmethod
