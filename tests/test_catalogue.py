@@ -277,7 +277,10 @@ def test_national_catalogue_scoping_rules() -> None:
     major = catalogue.get("TAX-MAJOR-VIOLATION")
     assert major is not None and not major.concerns_persons
     automated = [c.code for c in catalogue if c.automated]
-    assert automated == ["ENV-EXCEEDANCE-AUTOMATED"]
+    rates = [f"ENV-EMISSIONS-RATE-{band}" for band in ("HIGH", "FAIR", "LOW", "FAILING")]
+    assert automated == ["ENV-EXCEEDANCE-AUTOMATED", *rates]
+    # the compliance-rate bands are measurements that count at once; an exceedance waits
+    assert [c.code for c in catalogue if c.measured] == rates
     for category in catalogue:
         if category.concerns_persons:
             assert not category.automated

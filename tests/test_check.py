@@ -32,6 +32,7 @@ RULEBOOKS = sorted(
     (Path(__file__).parent.parent / "trustledger" / "rulebooks_shipped").glob("*.yaml")
 )
 FIRM3 = uscc("91", "440305", "MA5DA0C3")
+MONITOR = uscc("11", "440305", "00000046")
 STRANGER = uscc("91", "440305", "MA5DA0D4")
 END = {"op": "end", "authority": COURT, "subject": FIRM, "category": "JUD-DEBTOR-G1",
        "target_document_number": "(2024)粤0305执1234号", "document_number": "执结1号",
@@ -102,16 +103,32 @@ def test_after_the_courts_end_a_reloaded_index_allows(evaluated: Store) -> None:
     assert after.check(FIRM2, "air_travel", ON).status == "deny"
 
 
+def rated_high(subject: str) -> list[dict[str, object]]:
+    """A monitoring authority's assessment: at least 90 % of the subject's valid hourly
+    means within their limits (the band the green grade needs; no rate, no grade)."""
+    return [
+        {"op": "authority", "id": MONITOR, "name": "深圳市生态环境监测站",
+         "authority_type": "monitoring"},
+        {"authority": MONITOR, "category": "ENV-EMISSIONS-RATE-HIGH", "subject": subject,
+         "document_number": f"HJ212-RATE-{subject}-20261126", "basis": "automated",
+         "decision_type": "administrative_decision", "decision_date": ON.isoformat(),
+         "publication_date": ON.isoformat()},
+    ]  # fmt: skip
+
+
 def test_a_green_listed_enterprise_gets_its_incentives(evaluated: Store) -> None:
-    # FIRM3 has no environmental record and is on no black list: green under the
-    # environmental rulebook, which rewards the green list with fewer inspections and a
-    # green channel
-    Intake(evaluated, national_catalogue(), KEYER, today=ON).submit(
+    # FIRM3 has an emissions compliance rate of at least 90 %, no adverse environmental
+    # record and is on no black list: green under the environmental rulebook, which
+    # rewards the green list with fewer inspections and a green channel
+    intake = Intake(evaluated, national_catalogue(), KEYER, today=ON)
+    intake.submit(
         issue(
             subject=FIRM3, subject_name="深圳市新来有限公司", document_number="深税稽罚〔2026〕1号"
         )
     )
-    refresh_subjects(evaluated, national_catalogue(), [FIRM3], on=ON)
+    lines = rated_high(FIRM3) + rated_high(FIRM2)[1:]
+    assert [r.outcome for r in intake.submit_many(lines)] == ["accepted"] * 3
+    refresh_subjects(evaluated, national_catalogue(), [FIRM3, FIRM2], on=ON)
     index = CheckIndex.load(evaluated)
     for action in ("green_channel", "reduced_inspection"):
         decision = index.check(FIRM3, action, ON)
@@ -124,6 +141,20 @@ def test_a_green_listed_enterprise_gets_its_incentives(evaluated: Store) -> None
         assert withheld.status == "allow" and withheld.allowed
         assert withheld.why is not None and "dishonest-judgment-debtors" in withheld.why
     assert index.check(FIRM3, "public_procurement", ON).status == "allow"
+
+
+def test_without_a_rate_an_enterprise_is_unrated_and_rewarded_with_nothing(
+    evaluated: Store,
+) -> None:
+    # no monitoring data and no environmental record: not graded, so not green
+    Intake(evaluated, national_catalogue(), KEYER, today=ON).submit(
+        issue(
+            subject=FIRM3, subject_name="深圳市新来有限公司", document_number="深税稽罚〔2026〕1号"
+        )
+    )
+    refresh_subjects(evaluated, national_catalogue(), [FIRM3], on=ON)
+    decision = CheckIndex.load(evaluated).check(FIRM3, "green_channel", ON)
+    assert (decision.status, decision.reasons) == ("allow", ())
 
 
 def test_what_cannot_be_answered_is_unknown(evaluated: Store) -> None:

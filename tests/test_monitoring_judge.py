@@ -382,7 +382,7 @@ def test_a_point_whose_limit_set_is_gone_is_reported_not_judged(
     text = RULEBOOK.read_text(encoding="utf-8")
     changed = tmp_path / "env.yaml"
     changed.write_text(
-        text.replace('version: "2026.1"', 'version: "2099.1"').replace(
+        text.replace('version: "2026.2"', 'version: "2099.1"').replace(
             "id: ultra-low-coal-power", "id: ultra-low-coal-power-v2"
         ),
         encoding="utf-8",

@@ -134,7 +134,8 @@ def test_rongcheng_parameters() -> None:
 def test_environmental_grades_parsed() -> None:
     rulebook = load_rulebook(RULEBOOKS / "cn-environmental-credit.yaml")
     assert isinstance(rulebook.score, GradesScore)
-    assert [rule.grade for rule in rulebook.score.rules] == ["red", "yellow", "blue", "green"]
+    grades = [rule.grade for rule in rulebook.score.rules]
+    assert grades == ["red", "yellow", "blue", "green", "unrated"]
 
 
 def test_minimal_rulebook_parses_and_keeps_conditions_parsed() -> None:

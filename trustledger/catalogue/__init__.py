@@ -87,6 +87,9 @@ class Category(BaseModel):
     grounds: list[str] = Field(default_factory=list)
     # Records of an automated category come from monitoring data, not from a decision.
     automated: bool = Field(default=False, validate_default=True)
+    # An automated category that is a measurement (a compliance rate of valid data), not a
+    # finding of a violation: it counts at once, and is reviewed on objection (principle 4).
+    measured: bool = Field(default=False, validate_default=True)
     # A category the law keeps for adults: a record about a person under 18 on the
     # decision date is refused (the SPC's list: minors are not listed, art. 4).
     adults_only: bool = False
@@ -199,6 +202,13 @@ class Category(BaseModel):
         if problems:
             raise _problem("; ".join(problems))
         return self
+
+    @field_validator("measured")
+    @classmethod
+    def _measurement_is_automated(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and not info.data.get("automated"):
+            raise _problem(f"{_label(info)}: a measured category must also be automated")
+        return value
 
     @property
     def concerns_persons(self) -> bool:

@@ -183,6 +183,8 @@ def demo(
         )
         for mn, subject, what in monitoring.points:
             out.print(f"  {mn} → {subject}: {what}  (trustledger monitor show {mn})")
+        for rating in monitoring.ratings:
+            out.print(f"  rated: {rating}")
         for record in monitoring.records:
             out.print(
                 f"  confirm after review: trustledger monitor confirm {record} "

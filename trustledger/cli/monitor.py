@@ -170,13 +170,15 @@ def judge(json_out: JsonOption = False, db: DbOption = None) -> None:
     with context(db) as ctx:
         outcomes = monitoring.judge(ctx, notes=console)
     if json_out:
-        print_json([o.__dict__ for o in outcomes])
+        print_json([o.to_json() for o in outcomes])
         return
     table = Table("MN", "valid hours", "episodes", "new records", "notices", "problems")
     for o in outcomes:
         table.add_row(o.mn, str(o.hours_judged), str(o.episodes), str(len(o.records)),
                       str(o.notices), "; ".join(o.rejected))  # fmt: skip
     out.print(table)
+    for assessment in (a for o in outcomes for a in o.assessments):
+        out.print(assessment.summary())
     if any(o.records for o in outcomes):
         out.print("New records rest on automated data and count toward nothing until a "
                   "reviewer confirms them: trustledger monitor confirm RECORD "

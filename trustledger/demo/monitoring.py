@@ -112,6 +112,7 @@ class MonitoringDemo:
     stored: int
     records: list[str]
     notices: int
+    ratings: list[str]  # each plant's compliance assessment, in one line
 
 
 def run_monitoring_demo(
@@ -147,4 +148,5 @@ def run_monitoring_demo(
         tally.accepted,
         [r for o in outcomes for r in o.records],
         sum(o.notices for o in outcomes),
+        [a.summary() for o in outcomes for a in o.assessments],
     )

@@ -456,8 +456,10 @@ class Validator:
         if restricted:
             sub.payload["restricted_persons"] = restricted
         if basis == "automated":
-            # principle 4: counts toward nothing until a person confirms it
-            sub.payload["basis"] = "automated"
+            # principle 4: counts toward nothing until a person confirms it — except a
+            # measurement of valid data (a compliance rate), which counts at once and is
+            # reviewed by a person when objected to
+            sub.payload["basis"] = "measured" if category.measured else "automated"
         self._optional_record_fields(raw, sub.payload)
         return sub
 

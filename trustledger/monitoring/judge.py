@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,6 +42,9 @@ from trustledger.monitoring.faults import clock_skew, detect_faults, zs_mismatch
 from trustledger.monitoring.store import MonitoringStore, Notice, Point, StoredPacket
 from trustledger.pollutants import describe
 from trustledger.rulebook.schema import LimitSet, MonitoringDef, Rulebook
+
+if TYPE_CHECKING:
+    from trustledger.monitoring.compliance import Assessment
 
 OXYGEN = "a19001"
 MINUTE_DATA = "2051"
@@ -90,6 +93,13 @@ class PointOutcome:
     duplicates: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     notices: int = 0
+    # the compliance assessments of the subject whose first point this is
+    assessments: list[Assessment] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "assessments"}
+        out["assessments"] = [a.to_json() for a in self.assessments]
+        return out
 
 
 def local_epoch(text: str, offset_s: int = CHINA_OFFSET_S) -> int:
@@ -281,6 +291,60 @@ def judge_point(
             )  # fmt: skip
     outcome.notices = store.save_notices(notices, now_us)
     return outcome
+
+
+@dataclass(frozen=True)
+class JudgedMeans:
+    """One pollutant's means at one point over a span, as the judge sees them: the hour
+    (day) starts, which are valid, their values at the reference O₂, the limit."""
+
+    pollutant: str
+    start: NDArray[np.int64]
+    valid: NDArray[np.bool_]
+    value: NDArray[np.float64]
+    limit: float
+    period_s: int
+    packets: frozenset[str]  # the packets behind the valid means
+
+
+def judged_means(
+    store: MonitoringStore, point: Point, limit_set: LimitSet, *, start_s: int, end_s: int
+) -> list[JudgedMeans]:
+    """Every limited pollutant's hourly (daily, for daily averaging) means with their
+    validity over ``[start_s, end_s)``, judged exactly as `judge_point` judges them:
+    readings with a clock far off untrusted, flags per dialect, 45 valid minutes an hour,
+    the reference-oxygen conversion, 20 valid hours a day."""
+    since = (local_text(start_s), start_s * 1_000_000)
+    series, period_s = _minutes(store, point.mn, since)
+    trusted: dict[str, NDArray[np.bool_]] = {}
+    for code, s in series.items():
+        ts = np.asarray(s.t, dtype=np.int64)
+        skew = clock_skew(ts, np.asarray(s.received, dtype=np.int64), name=_name(code))
+        trusted[code] = ~skew.skewed & (ts >= start_s) & (ts < end_s)
+    oxygen = series.get(OXYGEN)
+    o2 = _prepare(oxygen, period_s, trusted[OXYGEN]) if oxygen is not None else None
+    out: list[JudgedMeans] = []
+    for code, s in series.items():
+        limit = limit_set.limits.get(code)
+        if limit is None:
+            continue
+        prepared = _prepare(s, period_s, trusted[code])
+        hours, _ = _judge(prepared, o2, limit_set, limit)
+        starts, valid, value = hours["hour_start"], hours["valid"], hours["converted"]
+        period = HOUR_S
+        if limit_set.averaging == "daily":
+            days = daily_means(starts, value, valid)
+            starts, valid, value, period = days.day_start, days.valid, days.mean, 86400
+        # the packets whose readings fall in a valid mean's hour (day)
+        bucket = (prepared.t // HOUR_S) * HOUR_S
+        if period != HOUR_S:
+            bucket = ((prepared.t + CHINA_OFFSET_S) // period) * period - CHINA_OFFSET_S
+        used = np.isin(bucket, starts[valid]) & prepared.valid
+        packets = frozenset(
+            d for ds, ok in zip(prepared.digests, used.tolist(), strict=True) if ok for d in ds
+        )
+        out.append(JudgedMeans(code, starts, valid, value, limit, period, packets))
+    return out
 
 
 def _judge(

@@ -13,6 +13,7 @@ from trustledger.evaluate.state import refresh_if_evaluated
 from trustledger.ids import check_uscc
 from trustledger.intake import Intake, Result
 from trustledger.ledger.store import Store
+from trustledger.monitoring.compliance import assess_all
 from trustledger.monitoring.judge import JudgeError, PointOutcome, judge_point, series_view
 from trustledger.monitoring.store import MonitoringStore, Point
 from trustledger.pollutants import canonical, known
@@ -103,6 +104,15 @@ def judge_all(
             outcome.rejected.append(str(exc))
         outcomes.append(outcome)
     issued = {p.subject for p in mstore.points() if _issued(p.mn, outcomes)}
+    assessed = assess_all(store, mstore, intake, rulebooks, today=today, now_us=now_us)
+    issued |= {a.subject for a in assessed if a.outcome == "issued"}
+    first_point = {
+        p.subject: p.mn for p in sorted(mstore.points(), key=lambda p: p.mn, reverse=True)
+    }
+    for a in assessed:
+        for outcome in outcomes:
+            if outcome.mn == first_point.get(a.subject):
+                outcome.assessments.append(a)
     refresh_if_evaluated(store, national_catalogue(), issued, on=today)
     return outcomes
 

@@ -73,7 +73,18 @@ CREATE TABLE IF NOT EXISTS monitor_episodes (
     record_id TEXT,
     judged_us BIGINT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS monitor_episodes_point ON monitor_episodes (mn, first_hour)
+CREATE INDEX IF NOT EXISTS monitor_episodes_point ON monitor_episodes (mn, first_hour);
+CREATE TABLE IF NOT EXISTS monitor_assessments (
+    digest TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    rulebook TEXT NOT NULL,
+    period_start TEXT NOT NULL,
+    period_end TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    record_id TEXT,
+    assessed_us BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS monitor_assessments_subject ON monitor_assessments (subject)
 """
 
 # the keyed tables, each with its key column (the only ones `existing` may be asked about)
@@ -214,3 +225,19 @@ def episodes(store: Store, mn: str | None = None) -> list[Row]:
     if mn is None:
         return store.query("SELECT * FROM monitor_episodes ORDER BY mn, first_hour")
     return store.query("SELECT * FROM monitor_episodes WHERE mn = ? ORDER BY first_hour", (mn,))
+
+
+# --- compliance assessments ---------------------------------------------------------
+def save_assessment(store: Store, row: Row) -> None:
+    """One assessment's evidence (its digest first); the same evidence again is kept once."""
+    with store.transaction():
+        if not store.query("SELECT 1 FROM monitor_assessments WHERE digest = ?", [row[0]]):
+            store.execute("INSERT INTO monitor_assessments VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [row])
+
+
+def assessments(store: Store, subject: str) -> list[Row]:
+    return store.query(
+        "SELECT digest, subject, rulebook, period_start, period_end, evidence, record_id, "
+        "assessed_us FROM monitor_assessments WHERE subject = ? ORDER BY assessed_us",
+        [subject],
+    )

@@ -191,6 +191,12 @@ class MonitoringStore:
     def episodes(self, mn: str | None = None) -> list[tuple[Any, ...]]:
         return queries.episodes(self.store, mn)
 
+    def save_assessment(self, row: tuple[Any, ...]) -> None:
+        queries.save_assessment(self.store, row)
+
+    def assessments(self, subject: str) -> list[tuple[Any, ...]]:
+        return queries.assessments(self.store, subject)
+
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat(timespec="seconds")

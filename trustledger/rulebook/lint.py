@@ -32,6 +32,7 @@ from trustledger.rulebook.durations import Duration
 from trustledger.rulebook.national import NationalList, cites_law, load_national_list
 from trustledger.rulebook.schema import (
     BandedScore,
+    ComplianceDef,
     GradesScore,
     ListDef,
     MeasureDef,
@@ -604,6 +605,12 @@ def _monitoring_problems(monitoring: MonitoringDef, catalogue: Catalogue) -> lis
                     f"monitoring: category {category.code} is not an automated category "
                     "(records from monitoring data wait for a person's confirmation)")
         )  # fmt: skip
+    elif category.measured:
+        problems.append(
+            Problem(("monitoring", "category"),
+                    f"monitoring: category {category.code} is a measured category: "
+                    "exceedance records must wait for a person's confirmation")
+        )  # fmt: skip
     for index, limit_set in enumerate(monitoring.limit_sets):
         problems += _legality(
             ("monitoring", "limit_sets", index),
@@ -612,4 +619,24 @@ def _monitoring_problems(monitoring: MonitoringDef, catalogue: Catalogue) -> lis
             {"id": limit_set.id, "title": limit_set.title},
             [],
         )
+    if monitoring.compliance is not None:
+        problems += _compliance_problems(monitoring.compliance, catalogue)
+    return problems
+
+
+def _compliance_problems(compliance: ComplianceDef, catalogue: Catalogue) -> list[Problem]:
+    """The compliance indicator cites its law; every band rests on a measured category."""
+    loc: Loc = ("monitoring", "compliance")
+    problems = _legality(loc, "monitoring compliance", compliance.legal_basis, {}, [])
+    for index, band in enumerate(compliance.bands):
+        category = catalogue.get(band.category)
+        where = (*loc, "bands", index, "category")
+        if category is None:
+            problems.append(Problem(where, f"compliance band: unknown category {band.category}"))
+        elif not category.measured:
+            problems.append(
+                Problem(where,
+                        f"compliance band: category {band.category} is not a measured category "
+                        "(a compliance rate is a measurement, not a finding of a violation)")
+            )  # fmt: skip
     return problems

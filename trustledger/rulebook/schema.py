@@ -567,6 +567,57 @@ class LimitSet(_Model):
         return out
 
 
+class ComplianceBand(_Model):
+    """A band of the emissions compliance rate: from `min_rate` % (inclusive) up to the next
+    band's, one catalogue category, and the indicator's points across the band."""
+
+    min_rate: int = Field(ge=0, le=100, description="lowest compliance rate (%) of the band")
+    category: str = Field(min_length=1, description="a measured catalogue category")
+    points: tuple[int, int] = Field(description="indicator points at the band's bottom and top")
+
+    @field_validator("points")
+    @classmethod
+    def _points_rise(cls, value: tuple[int, int]) -> tuple[int, int]:
+        low, high = value
+        if not 0 <= low <= high <= 100:
+            raise ValueError(f"points: need 0 <= bottom <= top <= 100, not {low}, {high}")
+        return value
+
+
+class ComplianceDef(_Model):
+    """The "compliant emissions" indicator: the share of valid hourly (daily) means within
+    their limits over the evaluation period, assessed as one record in the band's category."""
+
+    period: DurationField = Field(description="the evaluation period ending the day before")
+    assess_every: DurationField = Field(
+        description="how often a new assessment is issued; each counts for this long"
+    )
+    min_valid_hours: int = Field(
+        ge=1, description="valid hourly (daily) means needed at all for a rate"
+    )
+    min_coverage: int = Field(
+        ge=1, le=100,
+        description="valid means as % of the periods from the first reading to the period's end",
+    )  # fmt: skip
+    bands: builtins.list[ComplianceBand] = Field(min_length=1)
+    legal_basis: builtins.list[LegalBasis] = Field(default_factory=builtins.list)
+
+    @field_validator("bands")
+    @classmethod
+    def _bands_cover(cls, value: builtins.list[ComplianceBand]) -> builtins.list[ComplianceBand]:
+        rates = [band.min_rate for band in value]
+        if any(a <= b for a, b in itertools.pairwise(rates)):
+            raise ValueError(f"bands: min_rate must fall from band to band, not {rates}")
+        if rates[-1] != 0:
+            raise ValueError(f"bands: the last band must start at 0 %, not {rates[-1]} %")
+        _unique([band.category for band in value], "band categories")
+        return value
+
+    def band_of(self, rate: float) -> ComplianceBand:
+        """The band a rate (in %) falls in."""
+        return next(band for band in self.bands if rate >= band.min_rate)
+
+
 class MonitoringDef(_Model):
     """How monitoring data becomes records under this rulebook."""
 
@@ -576,6 +627,7 @@ class MonitoringDef(_Model):
     )
     legal_basis: builtins.list[LegalBasis] = Field(default_factory=builtins.list)
     limit_sets: builtins.list[LimitSet] = Field(min_length=1)
+    compliance: ComplianceDef | None = None
 
     @field_validator("limit_sets")
     @classmethod
