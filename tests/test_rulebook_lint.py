@@ -128,7 +128,7 @@ def test_publicity_over_tier_maximum() -> None:
     assert lint(**with_treatment(publicity={"min": "1y", "max": "5y"})) == [
         "treatments[0].publicity.max: treatment (codes MKT-PENALTY-SERIOUS): publicity max 5y "
         "exceeds the 3 years maximum for serious records (default tier of "
-        "MKT-PENALTY-SERIOUS) (NDRC Order No. 58); cite publicity_override to go beyond it"
+        "MKT-PENALTY-SERIOUS) (NDRC Order No. 36); cite publicity_override to go beyond it"
     ]
 
 
@@ -136,7 +136,7 @@ def test_publicity_under_tier_minimum() -> None:
     assert lint(**with_treatment(publicity={"min": "6m", "max": "3y"})) == [
         "treatments[0].publicity.min: treatment (codes MKT-PENALTY-SERIOUS): publicity min 6m "
         "is under the 1 year minimum for serious records (default tier of "
-        "MKT-PENALTY-SERIOUS) (NDRC Order No. 58); cite publicity_override to go below it"
+        "MKT-PENALTY-SERIOUS) (NDRC Order No. 36); cite publicity_override to go below it"
     ]
 
 

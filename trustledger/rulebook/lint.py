@@ -74,8 +74,9 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
-# NDRC Order No. 58 (2023): publicity of administrative-penalty information by tier, as
-# (minimum, maximum); minor has no minimum ("not published, or at most 3 months").
+# Guobanfa [2025] No. 22 and NDRC Order No. 36 (from 2026-04-01, replacing Order No. 58,
+# which had the same tiers): publicity of administrative-penalty information by tier, as
+# (minimum, maximum); minor has no minimum ("in principle not published, at most 3 months").
 TIER_BOUNDS: dict[Tier, tuple[Duration | None, Duration]] = {
     Tier.MINOR: (None, Duration(3, "m")),
     Tier.GENERAL: (Duration(3, "m"), Duration(1, "y")),
@@ -151,7 +152,7 @@ def _publicity_problems(
                 Problem(
                     (*loc, "publicity", "max"),
                     f"{item}: publicity max {publicity.max} exceeds the {_spoken(ceiling)} "
-                    f"maximum for {whose} (NDRC Order No. 58); "
+                    f"maximum for {whose} (NDRC Order No. 36); "
                     "cite publicity_override to go beyond it",
                 )
             )
@@ -160,7 +161,7 @@ def _publicity_problems(
                 Problem(
                     (*loc, "publicity", "min"),
                     f"{item}: publicity min {publicity.min} is under the {_spoken(floor)} "
-                    f"minimum for {whose} (NDRC Order No. 58); "
+                    f"minimum for {whose} (NDRC Order No. 36); "
                     "cite publicity_override to go below it",
                 )
             )
