@@ -479,3 +479,27 @@ def test_the_person_consents_and_withdraws_on_their_file_page(
     out = client.post("/me/commendations/consent", data={"record": record, "display_name": NAME})
     assert out.status_code == 403 and "sign in" in out.text
     assert store.size() == size
+
+
+def test_consent_leaves_checks_on_the_person_as_they_were(
+    client: TestClient, store: Store, keys: dict[str, dict[str, str]]
+) -> None:
+    for path in sorted(SHIPPED.glob("*.yaml")):
+        publish_rulebook(store, path, national_catalogue())
+    evaluate_all(store, national_catalogue(), at_us=None, on=TODAY)
+    query = {"subject": OTHER, "action": "public_procurement", "purpose": "招标资格审查"}
+
+    def status() -> str:
+        answer = client.get("/v1/check", params=query, headers=keys["checker"])
+        assert answer.status_code == 200, answer.text
+        found: str = answer.json()["status"]
+        return found
+
+    assert status() == "allow"
+    other = _record(store, "HON-PERSON-VOLUNTEER", KEYER.person_id(OTHER))
+    given = client.post(f"/v1/me/commendations/{other}/consent", headers=keys["other"],
+                        json={"display_name": "另一位志愿者", "shown": []})  # fmt: skip
+    assert given.status_code == 201
+    # a consent is no fact evaluation reads: the person is not "behind the ledger", and a
+    # commendation rewards nothing (no incentive, no red list)
+    assert status() == "allow"
