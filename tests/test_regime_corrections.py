@@ -48,7 +48,7 @@ SUBJECT = SubjectRow(
 )  # fmt: skip
 # each corrected rulebook and its new version (a changed source is a new version)
 CHANGED = {
-    "cn-environmental-credit": "2026.1", "cn-market-abnormal-operations": "2026.2",
+    "cn-environmental-credit": "2026.2", "cn-market-abnormal-operations": "2026.2",
     "cn-national-admin-penalty": "2026.1", "cn-records-only-province": "2026.1",
     "cn-rongcheng-points": "2026.1", "cn-spc-dishonest-debtors": "2026.1",
 }  # fmt: skip
