@@ -427,3 +427,176 @@ def test_a_restricted_person_is_denied_naming_the_role_and_the_entity_record(
         assert stranger.decision.status == "unknown"
     finally:
         ctx.close()
+
+
+# ── 4. The exception for spending with personal funds, granted on application ──────────
+
+GRANT = "(2022)粤0305执77号之二"
+
+
+def _grant(**fields: Any) -> dict[str, Any]:
+    line: dict[str, Any] = {
+        "op": "exception", "authority": COURT, "subject": MANAGER, "entity": FIRM,
+        "actions": ["air_travel"], "document_number": GRANT, "decision_date": "2026-11-20",
+        "valid_from": "2026-11-25", "valid_until": "2026-12-10",
+        "title": "就医出行，以个人财产支付",
+    }  # fmt: skip
+    line.update(fields)
+    return {k: v for k, v in line.items() if v is not None}
+
+
+def _listed_firm(ctx: Any) -> Intake:
+    from trustledger.evaluate.state import evaluate_all
+
+    intake = Intake(ctx.store, national_catalogue(), KEYER, today=TODAY)
+    lines = [
+        *authorities(),
+        # the manager is a registered subject too: evaluated, their own standing is known
+        {"op": "subject", "subject": MANAGER, "name": "李四"},
+        debtor(document_number=DOCUMENT, decision_date="2022-03-04",
+               publication_date="2022-03-04", restricted_persons=PERSONS),
+        debtor(subject=PERSON_ID, subject_name=None, document_number="(2022)粤0305执88号",
+               decision_date="2022-03-04", publication_date="2022-03-04"),
+    ]  # fmt: skip
+    assert all(r.outcome == "accepted" for r in intake.submit_many(lines))
+    publish_rulebook(ctx.store, SPC, national_catalogue())
+    evaluate_all(ctx.store, national_catalogue(), at_us=None, on=TODAY)
+    return intake
+
+
+def test_a_granted_exception_allows_the_action_citing_the_grant(db_url: str) -> None:
+    from trustledger.app.checks import check_subject
+    from trustledger.sanctions.check import CheckIndex
+
+    ctx = _ctx(db_url)
+    try:
+        intake = _listed_firm(ctx)
+        assert check_subject(ctx, MANAGER, "air_travel", _live()).decision.status == "deny"
+        granted = intake.submit(_grant())
+        assert granted.outcome == "accepted", granted.reason
+        answer = check_subject(ctx, MANAGER, "air_travel", _live())
+        assert answer.decision.status == "allow"
+        (reason,) = answer.decision.reasons
+        assert reason["exception"] == granted.ref and reason["document_number"] == GRANT
+        assert (reason["valid_from"], reason["valid_until"]) == ("2026-11-25", "2026-12-10")
+        assert reason["entity"] == FIRM and reason["authority"] == COURT
+        assert answer.decision.why is not None and GRANT in answer.decision.why
+        # only the actions granted, only on the days granted (its last day included)
+        assert check_subject(ctx, MANAGER, "star_hotel", _live()).decision.status == "deny"
+        index = CheckIndex.load(ctx.store)
+        manager = KEYER.person_id(MANAGER)
+        assert index.check(manager, "air_travel", date(2026, 11, 24)).status == "deny"
+        assert index.check(manager, "air_travel", date(2026, 11, 25)).status == "allow"
+        assert index.check(manager, "air_travel", date(2026, 12, 10)).status == "allow"
+        assert index.check(manager, "air_travel", date(2026, 12, 11)).status == "deny"
+        # another person of the firm is not covered by the manager's grant
+        assert index.check(KEYER.person_id(CONTROLLER), "air_travel", TODAY).status == "deny"
+        # the ledger keeps the keyed id, never the number
+        for entry in ctx.store.iter_entries():
+            assert MANAGER.encode() not in entry.payload
+    finally:
+        ctx.close()
+
+
+def test_a_grant_naming_a_measure_lifts_only_that_measure(db_url: str) -> None:
+    from trustledger.sanctions.check import CheckIndex
+
+    ctx = _ctx(db_url)
+    try:
+        intake = _listed_firm(ctx)
+        line = _grant(
+            subject=PERSON_ID,
+            entity=None,
+            measure="no-high-consumption",
+            actions=["star_hotel", "air_travel"],
+            document_number="(2022)粤0305执88号之一",
+        )
+        assert intake.submit(line).outcome == "accepted"
+        index = CheckIndex.load(ctx.store)
+        debtor_id = KEYER.person_id(PERSON_ID)
+        hotel = index.check(debtor_id, "star_hotel", TODAY)
+        assert hotel.status == "allow" and hotel.reasons[0]["measure"] == "no-high-consumption"
+        # air travel is restricted by another measure (no-air-travel): still denied
+        air = index.check(debtor_id, "air_travel", TODAY)
+        assert air.status == "deny" and [r["measure"] for r in air.reasons] == ["no-air-travel"]
+    finally:
+        ctx.close()
+
+
+def test_a_server_follows_a_new_grant(db_url: str) -> None:
+    from trustledger.app.checks_service import CheckService
+
+    ctx = _ctx(db_url)
+    try:
+        intake = _listed_firm(ctx)
+        service = CheckService(ctx.settings, ctx.store, reload_interval=0.0)
+        manager = KEYER.person_id(MANAGER)
+        assert service.current().check(manager, "air_travel", TODAY).status == "deny"
+        assert intake.submit(_grant()).outcome == "accepted"
+        service.look_now()
+        assert service.current().check(manager, "air_travel", TODAY).status == "allow"
+        service.close()
+    finally:
+        ctx.close()
+
+
+def test_a_grant_to_a_person_never_evaluated_stays_unknown_with_the_grant(db_url: str) -> None:
+    from trustledger.app.checks import check_subject
+
+    ctx = _ctx(db_url)
+    try:
+        intake = _listed_firm(ctx)
+        assert intake.submit(_grant(subject=CONTROLLER)).outcome == "accepted"
+        answer = check_subject(ctx, CONTROLLER, "air_travel", _live())
+        # fail closed: the grant lifts the firm's restriction, the person's own standing
+        # is not known
+        assert answer.decision.status == "unknown"
+        assert answer.decision.reasons[0]["document_number"] == GRANT
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"authority": None}, "authority: missing"),
+        ({"actions": []}, "actions: a grant names the actions it allows"),
+        ({"actions": ["fly_to_the_moon"]}, "actions: 'fly_to_the_moon' is not an action"),
+        ({"valid_until": "2026-11-24"}, "valid_until: 2026-11-24 is before valid_from"),
+        ({"valid_from": "2026-11-19"}, "valid_from: 2026-11-19 is before the decision_date"),
+        ({"valid_until": "2026-12-32"}, "valid_until: '2026-12-32' is not a date"),
+        ({"valid_until": None}, "valid_until: missing"),
+        ({"decision_date": "2026-12-02"}, "decision_date: 2026-12-02 is in the future"),
+        ({"measure": "No Air"}, "measure: 'No Air' is not a measure id"),
+        ({"entity": PERSON_ID}, "entity: the listed organisation is named by its USCC"),
+        ({"subject": FIRM}, "entity: only a grant to a person names the organisation"),
+        ({"document_number": None}, "document_number: missing"),
+        ({"record": "R" + "0" * 24}, "unknown field record for op exception"),
+    ],
+)
+def test_malformed_grants_are_refused(db_url: str, fields: dict[str, Any], reason: str) -> None:
+    store, intake = _intake(db_url)
+    size = store.size()
+    line = _grant()
+    for key, value in fields.items():
+        if value is None:
+            line.pop(key, None)
+        else:
+            line[key] = value
+    result = intake.submit(line)
+    assert result.outcome == "rejected"
+    assert result.reason is not None and result.reason.startswith(reason), result.reason
+    assert store.size() == size
+
+
+def test_only_a_court_grants_an_exception_and_once(db_url: str) -> None:
+    from builders import TAX
+
+    store, intake = _intake(db_url)
+    refused = intake.submit(_grant(authority=TAX))
+    assert refused.outcome == "rejected" and refused.reason is not None
+    assert "is not a court" in refused.reason and "art. 3" in refused.reason
+    assert intake.submit(_grant()).outcome == "accepted"
+    size = store.size()
+    assert intake.submit(_grant()).outcome == "duplicate"
+    assert store.size() == size

@@ -153,6 +153,9 @@ class EntryKind(StrEnum):
     # an operator holds a pending listing for human review; it stays pending until released
     LISTING_HELD = "listing.held"
     LISTING_RELEASED = "listing.released"
+    # a court lets a restricted person (or subject) do restricted actions with personal
+    # funds, on application (SPC provisions on high consumption, art. 3)
+    EXCEPTION_GRANTED = "exception.granted"
     # a person consents to the publication of a commendation about them, or withdraws it
     CONSENT_GIVEN = "consent.given"
     CONSENT_WITHDRAWN = "consent.withdrawn"

@@ -89,6 +89,7 @@ def subject_index(ctx: Context, subject_id: str) -> CheckIndex:
         measures=measures,
         timezone=ctx.settings.timezone,
         positions=latest_positions(store, [subject_id]),
+        exceptions=queries.exceptions_of(store, subject_id),
     )
 
 
@@ -130,7 +131,8 @@ def _index_as_known_at(ctx: Context, subject_id: str, when: When) -> CheckIndex:
                 if sid == subject_id or any(subject_id in v for v in m.extends_to.values())
             )  # fmt: skip
     return CheckIndex(subjects=known, profiles=rows[0], lists=rows[1], measures=rows[2],
-                      timezone=ctx.settings.timezone)  # fmt: skip
+                      timezone=ctx.settings.timezone,
+                      exceptions=queries.exceptions_of(ctx.store, subject_id, size))  # fmt: skip
 
 
 def record_local(

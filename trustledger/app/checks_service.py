@@ -138,6 +138,9 @@ class CheckService:
             changed, rows["state_profiles"], rows["state_lists"], rows["state_measures"],
             latest_positions(self.store, changed),
         )  # fmt: skip
+        # a court's grant of an exception is an entry about no evaluated subject: the
+        # grants (a small table) are read again whenever the ledger moved
+        self.index.set_exceptions(self.store.iter_rows("exceptions"))
         self.signature = signature
 
     def _rebuild(self) -> None:

@@ -39,6 +39,13 @@ def measures_extending_to(store: Store, person_id: str) -> list[tuple[Any, ...]]
     ]
 
 
+def exceptions_of(store: Store, subject_id: str, size: int | None = None) -> list[Any]:
+    """The courts' grants of exceptions to this subject (or person), those among the first
+    ``size`` entries of the ledger when given."""
+    rows = store.rows_where("exceptions", "subject_id", [subject_id])
+    return [row for row in rows if size is None or row.seq < size]
+
+
 def restricted_candidates(
     store: Store, action: str, *, prefix: str = "", limit: int = 50
 ) -> list[str]:

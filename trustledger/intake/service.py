@@ -159,6 +159,8 @@ class _Batch:
         if s.op == "authority":
             self.authorities.pop(s.payload["id"], None)
             return self._register(s, "authorities", s.payload["id"])
+        if s.op == "exception":
+            return self._exception(s)
         return self._change(s)
 
     def _register(self, s: Submission, table: str, key: str) -> Result:
@@ -194,6 +196,27 @@ class _Batch:
             self._register_from_record(s)
         entry = self.w.append(EntryKind.RECORD_ISSUED, s.payload, s.body)
         return Result(Outcome.ACCEPTED, seq=entry.seq, ref=rid, subject=s.subject_id)
+
+    def _exception(self, s: Submission) -> Result:
+        """A court's grant of an exception (SPC provisions on high consumption, art. 3)."""
+        grant_id = s.payload["exception_id"]
+        if self.w.get("exceptions", grant_id) is not None:
+            return Result(
+                Outcome.DUPLICATE,
+                f"exception {s.payload['document_number']} for this subject is already in "
+                "the ledger",
+                ref=grant_id,
+            )
+        authority = self._authority(s.payload["authority"])
+        if authority.authority_type != AuthorityType.COURT:
+            raise Reject(
+                f"authority: {authority.id} ({authority.authority_type}) is not a court; "
+                "only the court that restricted consumption grants an exception (SPC "
+                "provisions on high consumption, art. 3)"
+            )
+        entry = self.w.append(s.kind, s.payload, s.body)
+        # no subject's evaluation changes: the check reads grants beside the state
+        return Result(Outcome.ACCEPTED, seq=entry.seq, ref=grant_id)
 
     def _register_from_record(self, s: Submission) -> None:
         assert s.subject_kind is not None

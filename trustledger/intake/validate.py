@@ -7,6 +7,7 @@ field and the problem in words a clerk can act on.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -37,6 +38,13 @@ from trustledger.ledger.canonical import canonical_json
 from trustledger.ledger.projection import CORRECTABLE_FIELDS
 
 
+@functools.cache
+def _action_codes() -> frozenset[str]:
+    from trustledger.sanctions.actions import load_actions
+
+    return frozenset(load_actions().codes)
+
+
 class Reject(Exception):
     """A submission refused with its reason. A reason may echo what it was given, so any
     number in it that is, or may be, a resident ID number is masked (principle 6)."""
@@ -55,6 +63,7 @@ OPS: dict[str, EntryKind] = {
     "revoke": EntryKind.RECORD_REVOKED,
     "end": EntryKind.RECORD_ENDED,
     "confirm": EntryKind.RECORD_CONFIRMED,
+    "exception": EntryKind.EXCEPTION_GRANTED,
 }
 
 _FIELDS: dict[str, frozenset[str]] = {
@@ -112,6 +121,23 @@ _CHANGE_FIELDS = frozenset(
 )
 for _op in ("correct", "revoke", "end", "confirm"):
     _FIELDS[_op] = _CHANGE_FIELDS
+_FIELDS["exception"] = frozenset(
+    {
+        "op",
+        "authority",
+        "subject",
+        "subject_kind",
+        "entity",
+        "measure",
+        "actions",
+        "document_number",
+        "decision_date",
+        "valid_from",
+        "valid_until",
+        "title",
+    }
+)
+_MEASURE_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 # Persons of a debtor organisation a court's records may name, whom a measure can reach
 # (SPC provisions on high consumption, art. 3 para. 2); rulebook/schema.py RestrictedRole.
@@ -381,6 +407,8 @@ class Validator:
             return self._register_subject(raw).done()
         if op == "authority":
             return self._register_authority(raw).done()
+        if op == "exception":
+            return self._exception(raw).done()
         return self._change(op, raw).done()
 
     def _issue(self, raw: dict[str, Any]) -> _Draft:
@@ -562,6 +590,75 @@ class Validator:
                     "lower-case hex digits"
                 )
             out["evidence_digest"] = digest
+
+    def _any_date(self, raw: dict[str, Any], name: str) -> date:
+        """A date that may lie in the future (the end of a grant)."""
+        text = self._required(raw, name)
+        try:
+            if len(text) != 10:
+                raise ValueError
+            return date.fromisoformat(text)
+        except ValueError:
+            raise Reject(f"{name}: {text!r} is not a date in the form YYYY-MM-DD") from None
+
+    def _exception(self, raw: dict[str, Any]) -> _Draft:
+        """A court's grant, on application, letting a restricted person (or subject) do
+        restricted actions with personal funds (SPC provisions on high consumption,
+        art. 3): bounded in time (principle 5), named by its document."""
+        authority = self._authority(raw)
+        sub = _Draft("exception", EntryKind.EXCEPTION_GRANTED, {})
+        self._subject(raw, sub)
+        assert sub.subject_id is not None and sub.subject_kind is not None
+        entity: str | None = None
+        if raw.get("entity") not in (None, ""):
+            check = self._identifier(raw, "entity", None)
+            if check.kind is SubjectKind.PERSON:
+                raise Reject("entity: the listed organisation is named by its USCC")
+            entity = check.code
+            if sub.subject_kind is not SubjectKind.PERSON:
+                raise Reject("entity: only a grant to a person names the organisation")
+        measure = self._text(raw, "measure", required=False)
+        if measure is not None and not _MEASURE_ID.match(measure):
+            raise Reject(f"measure: {measure[:80]!r} is not a measure id (e.g. no-air-travel)")
+        actions = raw.get("actions")
+        if isinstance(actions, str):
+            actions = [a.strip() for a in actions.split("|") if a.strip()]
+        if not isinstance(actions, list) or not actions:
+            raise Reject("actions: a grant names the actions it allows (a list of codes)")
+        known = _action_codes()
+        for action in actions:
+            if not isinstance(action, str) or action not in known:
+                raise Reject(f"actions: {str(action)[:80]!r} is not an action of the catalogue")
+        document = self._required(raw, "document_number")
+        decided = self._date(raw, "decision_date")
+        assert decided is not None
+        valid_from = self._any_date(raw, "valid_from")
+        valid_until = self._any_date(raw, "valid_until")
+        if valid_from < decided:
+            raise Reject(f"valid_from: {valid_from} is before the decision_date {decided}")
+        if valid_until < valid_from:
+            raise Reject(f"valid_until: {valid_until} is before valid_from {valid_from}")
+        key = "\x1f".join(("exception", authority, document, sub.subject_id))
+        sub.event_id = "X" + sha256(key.encode()).hexdigest()[:24]
+        sub.payload = {
+            "exception_id": sub.event_id,
+            "authority": authority,
+            "subject": sub.subject_id,
+            "subject_kind": sub.subject_kind.value,
+            "actions": sorted(set(actions)),
+            "document_number": document,
+            "decision_date": decided.isoformat(),
+            "valid_from": valid_from.isoformat(),
+            "valid_until": valid_until.isoformat(),
+        }
+        if entity is not None:
+            sub.payload["entity"] = entity
+        if measure is not None:
+            sub.payload["measure"] = measure
+        title = self._text(raw, "title", required=False)
+        if title is not None:
+            sub.payload["title"] = title
+        return sub
 
     def _register_subject(self, raw: dict[str, Any]) -> _Draft:
         sub = _Draft("subject", EntryKind.SUBJECT_REGISTERED, {})

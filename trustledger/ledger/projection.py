@@ -154,6 +154,23 @@ class ConsentRow(NamedTuple):
     last_seq: int
 
 
+class ExceptionRow(NamedTuple):
+    """A court's grant letting a restricted person (or subject) do restricted actions with
+    personal funds (SPC provisions on high consumption, art. 3), for a bounded time."""
+
+    id: str
+    subject_id: str  # the person (keyed id) or subject the grant lets act
+    authority_id: str
+    document_number: str
+    decision_date: str
+    entity_id: str | None  # the listed organisation whose restriction it lifts; None: any
+    measure_id: str | None  # the measure it lifts; None: any restricting these actions
+    actions: str  # JSON array
+    valid_from: str
+    valid_until: str  # the last day it covers
+    seq: int
+
+
 Row = (
     AuthorityRow
     | SubjectRow
@@ -164,6 +181,7 @@ Row = (
     | RepairRow
     | HoldRow
     | ConsentRow
+    | ExceptionRow
 )
 
 # table name → row type; the order is the order tables are written and compared in
@@ -177,6 +195,7 @@ TABLES: dict[str, type[Any]] = {
     "repairs": RepairRow,
     "holds": HoldRow,
     "consents": ConsentRow,
+    "exceptions": ExceptionRow,
 }
 
 Lookup = Callable[[str, str], Any]
@@ -233,6 +252,7 @@ _HELD = EntryKind.LISTING_HELD.value
 _RELEASED = EntryKind.LISTING_RELEASED.value
 _CONSENT_GIVEN = EntryKind.CONSENT_GIVEN.value
 _CONSENT_WITHDRAWN = EntryKind.CONSENT_WITHDRAWN.value
+_EXCEPTION = EntryKind.EXCEPTION_GRANTED.value
 
 
 class Projector:
@@ -340,6 +360,12 @@ class Projector:
             self._put("repairs", RepairRow(
                 p["repair_id"], p["record_id"], p["subject"], "open", p["applied_date"],
                 p["deadline"], p["applicant"], None, None, None, seq, seq,
+            ))  # fmt: skip
+        elif kind == _EXCEPTION:
+            self._put("exceptions", ExceptionRow(
+                p["exception_id"], p["subject"], p["authority"], p["document_number"],
+                p["decision_date"], p.get("entity"), p.get("measure"), json_list(p["actions"]),
+                p["valid_from"], p["valid_until"], seq,
             ))  # fmt: skip
         elif kind == _CONSENT_GIVEN:
             self._put("consents", ConsentRow(

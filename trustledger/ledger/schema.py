@@ -146,6 +146,20 @@ CREATE TABLE IF NOT EXISTS consents (
     last_seq {int} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS consents_subject ON consents (subject_id);
+CREATE TABLE IF NOT EXISTS exceptions (
+    id TEXT PRIMARY KEY,
+    subject_id TEXT NOT NULL,
+    authority_id TEXT NOT NULL,
+    document_number TEXT NOT NULL,
+    decision_date TEXT NOT NULL,
+    entity_id TEXT,
+    measure_id TEXT,
+    actions TEXT NOT NULL,
+    valid_from TEXT NOT NULL,
+    valid_until TEXT NOT NULL,
+    seq {int} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS exceptions_subject ON exceptions (subject_id);
 """
 
 

@@ -26,6 +26,7 @@ from trustledger.sanctions.actions import load_actions
 
 __all__ = [
     "BEHIND",
+    "EXCEPTION_GRANTED",
     "INCENTIVES_WITHHELD",
     "UNEVALUATED",
     "UNKNOWN_ACTION",
@@ -42,6 +43,7 @@ UNEVALUATED = "no evaluation for this subject"
 UNKNOWN_SUBJECT = "subject unknown"
 INCENTIVES_WITHHELD = "incentives withheld: on the black list "
 BEHIND = "evaluation behind the ledger: entries about this subject since it was evaluated"
+EXCEPTION_GRANTED = "exception granted by the court (spending with personal funds): "
 
 # An open-ended measure (ends when the subject leaves the list) compares as never ending.
 _OPEN = date.max.toordinal() + 1
@@ -94,6 +96,24 @@ class _Pair:
     memo_size: int = -1
 
 
+@dataclass(frozen=True, slots=True)
+class _Grant:
+    """A court's exception to a restriction (SPC provisions on high consumption, art. 3)."""
+
+    start: int  # date ordinal
+    end: int  # date ordinal, exclusive
+    entity: str | None  # lifts only restrictions reaching the person through this subject
+    measure: str | None  # lifts only this measure
+    reason: dict[str, Any]
+
+    def lifts(self, m: _Measure, day: int) -> bool:
+        if not self.start <= day < self.end:
+            return False
+        if self.measure is not None and m.reason["measure"] != self.measure:
+            return False
+        return self.entity is None or m.reason.get("via", {}).get("subject") == self.entity
+
+
 def _ordinal(text: str | None, default: int) -> int:
     return default if text is None else date.fromisoformat(text).toordinal()
 
@@ -109,6 +129,7 @@ class CheckIndex:
         "_by_subject",
         "_evaluated",
         "_extended_by",
+        "_grants",
         "_known",
         "_narrower",
         "_pairs",
@@ -126,12 +147,14 @@ class CheckIndex:
         actions: Iterable[str] | None = None,
         timezone: str = "Asia/Shanghai",
         positions: Mapping[str, int] | None = None,
+        exceptions: Iterable[Sequence[Any]] = (),
     ) -> None:
         """Rows as the state tables hold them (``state_profiles``, ``state_lists``,
         ``state_measures``, column order of ledger/schema.py); ``subjects`` are every
         subject id the ledger knows; ``actions`` default to the shipped catalogue;
         ``positions`` the newest entry about each subject (`latest_positions`): a subject
-        evaluated before it is answered ``unknown`` (no current evaluation)."""
+        evaluated before it is answered ``unknown`` (no current evaluation); ``exceptions``
+        the courts' grants (rows of the ``exceptions`` table)."""
         catalogue = load_actions()
         self._actions = frozenset(catalogue.codes if actions is None else actions)
         # a measure on an action reaches the actions within it (all subsidies → environmental)
@@ -149,7 +172,38 @@ class CheckIndex:
         # subject → its black-list runs: no incentive reaches a subject on any black list
         self._black: dict[str, list[_Measure]] = {}
         self.ledger_size = 0
+        # (subject, action) → the exceptions granted for it
+        self._grants: dict[tuple[str, str], list[_Grant]] = {}
         self._add(profiles, lists, measures, positions)
+        self.set_exceptions(exceptions)
+
+    def set_exceptions(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Replace every grant of an exception with these rows (column order of the
+        ``exceptions`` table): a small table, read whole whenever the ledger moves."""
+        grants: dict[tuple[str, str], list[_Grant]] = {}
+        for row in rows:
+            grant_id, subject_id, authority, document, decided, entity, measure = row[:7]
+            acts, valid_from, valid_until = row[7:10]
+            reason = {
+                "exception": grant_id,
+                "authority": authority,
+                "document_number": document,
+                "decision_date": decided,
+                "valid_from": valid_from,
+                "valid_until": valid_until,
+                "entity": entity,
+                "measure": measure,
+            }
+            end = date.fromisoformat(valid_until).toordinal() + 1  # its last day included
+            grant = _Grant(_ordinal(valid_from, 0), end, entity, measure, reason)
+            for action in json.loads(acts):
+                for reached in self._reach([action]):
+                    grants.setdefault((subject_id, reached), []).append(grant)
+        for key in self._grants.keys() | grants.keys():
+            pair = self._pairs.get(key)
+            if pair is not None:
+                pair.memo = None
+        self._grants = grants
 
     def _add(
         self,
@@ -278,6 +332,7 @@ class CheckIndex:
             measures=store.state_rows("state_measures"),
             timezone=timezone,
             positions=latest_positions(store),
+            exceptions=store.iter_rows("exceptions"),
         )
 
     @property
@@ -327,11 +382,27 @@ class CheckIndex:
     def _judge(self, subject_id: str, action: str, pair: _Pair, day: int) -> Decision:
         if subject_id in self._behind:
             return self._unknown(subject_id, action)
-        denied = tuple(
-            dict(m.reason) for m in (*pair.restrictions, *pair.extended) if m.start <= day < m.end
-        )
+        restricting = [m for m in (*pair.restrictions, *pair.extended) if m.start <= day < m.end]
+        grants = self._grants.get((subject_id, action), ()) if restricting else ()
+        lifted = [g for g in grants if any(g.lifts(m, day) for m in restricting)]
+        if lifted:
+            # a court's exception (art. 3): the restrictions it covers do not deny today
+            restricting = [m for m in restricting if not any(g.lifts(m, day) for g in lifted)]
+        denied = tuple(dict(m.reason) for m in restricting)
         if denied:
             return Decision("deny", denied, self.ledger_size)
+        if lifted:
+            granted = tuple(dict(g.reason) for g in lifted)
+            why = EXCEPTION_GRANTED + "; ".join(
+                f"{g.reason['document_number']} ({g.reason['valid_from']} to "
+                f"{g.reason['valid_until']})"
+                for g in lifted
+            )
+            if subject_id not in self._evaluated:
+                # the grant lifts the restriction through the organisation; the person's
+                # own standing is not known here
+                return Decision("unknown", granted, self.ledger_size, f"{why}; {UNEVALUATED}")
+            return Decision("allow", granted, self.ledger_size, why)
         if subject_id not in self._evaluated:
             # only reached through an organisation, and not restricted today: the person's
             # own standing is not known here
