@@ -600,3 +600,13 @@ def test_only_a_court_grants_an_exception_and_once(db_url: str) -> None:
     size = store.size()
     assert intake.submit(_grant()).outcome == "duplicate"
     assert store.size() == size
+
+
+def test_a_rejected_line_never_shows_a_restricted_persons_number() -> None:
+    from trustledger.intake.bulk import masked_fields
+
+    line = debtor(restricted_persons=[{"role": "shareholder", "id": MANAGER}])
+    shown = json.dumps(masked_fields(line), ensure_ascii=False)
+    assert MANAGER not in shown and MANAGER[:6] in shown
+    grant = masked_fields(_grant())
+    assert MANAGER not in json.dumps(grant, ensure_ascii=False)
