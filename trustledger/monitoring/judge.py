@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,13 +38,11 @@ from trustledger.monitoring.aggregate import (
     judge_series,
     minute_rollup,
 )
+from trustledger.monitoring.assessment import Assessment
 from trustledger.monitoring.faults import clock_skew, detect_faults, zs_mismatch_notices
 from trustledger.monitoring.store import MonitoringStore, Notice, Point, StoredPacket
 from trustledger.pollutants import describe
 from trustledger.rulebook.schema import LimitSet, MonitoringDef, Rulebook
-
-if TYPE_CHECKING:
-    from trustledger.monitoring.compliance import Assessment
 
 OXYGEN = "a19001"
 MINUTE_DATA = "2051"
