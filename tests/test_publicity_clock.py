@@ -33,6 +33,8 @@ from typer.testing import CliRunner
 
 from trustledger.catalogue import national_catalogue
 from trustledger.cli import app
+from trustledger.dueprocess.procedures import earliest_repair
+from trustledger.evaluate.profile import compile_rulebook
 from trustledger.evaluate.service import subject_profiles
 from trustledger.evaluate.state import Engine, evaluate_all
 from trustledger.exports.opendata import write_open_data
@@ -42,7 +44,7 @@ from trustledger.ledger.projection import RecordRow
 from trustledger.ledger.store import Store, open_store
 from trustledger.rulebook.lint import lint_rulebook
 from trustledger.rulebook.load import RulebookError, load_rulebook, parse_rulebook
-from trustledger.rulebook.publish import publish_rulebook
+from trustledger.rulebook.publish import publish_rulebook, regime_versions, version_on
 from trustledger.rulebook.schema import Rulebook
 
 KEYER = PersonKeyer(bytes(range(32)))
@@ -292,3 +294,18 @@ def test_the_shipped_versions_say_their_clock() -> None:
     # the default keeps what every other regime did: from publication
     others = [p for p in SHIPPED.glob("*.yaml") if p not in (ORDER_58, ORDER_36)]
     assert {load_rulebook(p).publicity_from for p in others} == {"publication"}
+
+
+def test_repair_counts_the_minimum_from_the_same_day_as_the_window(store: Store) -> None:
+    # the 3-month minimum of a general penalty, after the day the regime counts from: B
+    # from its decision (2026-04-10 + 3 months), A from its publication (Order No. 58's
+    # window, kept by the transitional rule: 2026-02-20 + 3 months)
+    versions = regime_versions(store)[RID]
+    cr = compile_rulebook(version_on(versions, TODAY), national_catalogue(), versions)
+    rows = {r.document_number: r for r in map(RecordRow._make, store.iter_rows("records"))}
+    a, b = rows["深市监罚〔2026〕1号"], rows["深市监罚〔2026〕2号"]
+    assert cr.repair_from(b) == date(2026, 7, 10)
+    assert cr.repair_from(a) == date(2026, 5, 20)
+    first = cr.repair_from(b)
+    assert first is not None
+    assert earliest_repair(b, (), [first]) == date(2026, 7, 10)

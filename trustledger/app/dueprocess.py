@@ -152,7 +152,7 @@ def apply_repair(
         row = procedures.apply_repair(
             ctx.store, actor, record_id=record_id, correction=correction,
             obligations=obligations, commitment=commitment,
-            minimums=_publicity_minimums(ctx, record_id), today=ctx.today(),
+            minimums=(), earliest=_repair_from(ctx, record_id), today=ctx.today(),
             calendar=_calendar(ctx),
         )  # fmt: skip
     except procedures.ProcedureError as exc:
@@ -191,20 +191,24 @@ def of_subject(ctx: Context, subject_id: str) -> tuple[list[ObjectionRow], list[
     return rows(ctx.store, subject_id)
 
 
-def _publicity_minimums(ctx: Context, record_id: str) -> list[Any]:
-    """The publicity minimums the published rulebooks set for this record's category."""
+def _repair_from(ctx: Context, record_id: str) -> list[Any]:
+    """The first day each regime lets the record be repaired: its publicity minimum after
+    the day the regime counts the window from, under the version in force today (with its
+    transitional rule for earlier decisions)."""
     from trustledger.evaluate.profile import compile_rulebook
-    from trustledger.rulebook.publish import published_rulebooks
+    from trustledger.ledger.projection import RecordRow
+    from trustledger.rulebook.publish import regime_versions, version_on
 
-    record = ctx.store.get_row("records", record_id)
+    record: RecordRow | None = ctx.store.get_row("records", record_id)
     if record is None:
         return []
-    minimums = []
-    for rulebook in published_rulebooks(ctx.store).values():
-        treatment = compile_rulebook(rulebook, ctx.catalogue).treatment_of.get(record.category)
-        if treatment is not None:
-            minimums.append(treatment.publicity.min)
-    return minimums
+    days = []
+    for versions in regime_versions(ctx.store).values():
+        rulebook = version_on(versions, ctx.today())
+        day = compile_rulebook(rulebook, ctx.catalogue, versions).repair_from(record)
+        if day is not None:
+            days.append(day)
+    return days
 
 
 def hold_listing(

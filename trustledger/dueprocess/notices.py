@@ -486,7 +486,12 @@ def _record_ref(
     published = view.published if view else (row.publication_date if row else None)
     treatment = rulebook.treatment_of.get(category_code)
     repair_from = None
-    if treatment is not None and published is not None:
+    if row is not None:
+        # the minimum after the day this regime counts the window from (decision or
+        # publication, and an earlier version's for an earlier decision)
+        first = rulebook.repair_from(row)
+        repair_from = first.isoformat() if first is not None else None
+    elif treatment is not None and published is not None:
         repair_from = treatment.publicity.min.after(date.fromisoformat(published)).isoformat()
     return RecordRef(
         record_id=record_id,

@@ -240,13 +240,17 @@ def decide_objection(
     return row
 
 
-def earliest_repair(record: RecordRow, minimums: Iterable[Duration]) -> date:
+def earliest_repair(
+    record: RecordRow, minimums: Iterable[Duration], earliest: Iterable[date] = ()
+) -> date:
     """The first day repair may be applied for: the record's publicity minimum after its
-    publication (the strictest of the rulebooks that treat it); a minor record at once."""
+    publication (the strictest of the rulebooks that treat it); a minor record at once.
+    ``earliest``: first days already counted by a rulebook's own clock (a regime counting
+    its publicity period from the decision, NDRC Order No. 36); never before publication."""
     published = date.fromisoformat(record.publication_date)
     if record.tier == Tier.MINOR:
         return published
-    return max((m.after(published) for m in minimums), default=published)
+    return max([published, *(m.after(published) for m in minimums), *earliest])
 
 
 def apply_repair(
@@ -260,6 +264,7 @@ def apply_repair(
     minimums: Iterable[Duration],
     today: date,
     calendar: WorkingCalendar,
+    earliest: Iterable[date] = (),
     deadlines: Deadlines = Deadlines(),
 ) -> RepairRow:
     """Apply for credit repair with digests of the proof of correction, of the obligations
@@ -269,12 +274,13 @@ def apply_repair(
     if record.status in _DONE:
         raise Refused(f"record {record.id} is already {record.status}: nothing to repair")
     proof = _digests([correction, obligations, commitment], "proof")
-    first = earliest_repair(record, minimums)
+    first = earliest_repair(record, minimums, earliest)
     if today < first:
         raise Refused(
             f"too early: repair of record {record.id} may be applied for from "
-            f"{first.isoformat()} (its publicity minimum after publication on "
-            f"{record.publication_date})"
+            f"{first.isoformat()} (its publicity minimum after the decision on "
+            f"{record.decision_date} or the publication on {record.publication_date}, as "
+            "each regime counts the publicity period)"
         )
     pending = [r for r in store.rows_where("repairs", "record_id", [record.id])
                if r.status == "open"]  # fmt: skip

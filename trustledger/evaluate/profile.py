@@ -70,11 +70,13 @@ class _GradeRule:
 class PublicityWindow(NamedTuple):
     """How long the records of one category decided in ``[decided_from, decided_until)``
     (None: unbounded) count: ``max`` (None: no fixed term) from the decision or the
-    publication (``clock``). One window per category, unless a transitional rule keeps
-    records decided under an earlier version on that version's window (``ref``)."""
+    publication (``clock``), repair allowed after ``min`` from the same day. One window per
+    category, unless a transitional rule keeps records decided under an earlier version on
+    that version's window (``ref``)."""
 
     decided_from: date | None
     decided_until: date | None
+    min: Duration
     max: Duration | None
     clock: PublicityClock
     ref: str
@@ -109,6 +111,15 @@ class CompiledRulebook:
             if window.decided_until is None or decided < window.decided_until:
                 return window
         return windows[-1]
+
+    def repair_from(self, record: RecordRow) -> date | None:
+        """The first day repair may be applied for under this rulebook: the publicity
+        minimum after the day the window counts from (None: not treated here)."""
+        window = self.window_of(record)
+        if window is None:
+            return None
+        start = record.decision_date if window.clock == "decision" else record.publication_date
+        return window.min.after(date.fromisoformat(start))
 
     def publicity_end(self, record: RecordRow) -> date | None:
         """The first day the record no longer counts by itself (None: no fixed term)."""
@@ -172,7 +183,7 @@ def _windows(
     earlier = [(v, _treatments_of(v, catalogue)) for v, _ in spans]
     out: dict[str, tuple[PublicityWindow, ...]] = {}
     for code, treatment in treatment_of.items():
-        own = (treatment.publicity.max, rulebook.clock_of(treatment), ref)
+        own = (treatment.publicity.min, treatment.publicity.max, rulebook.clock_of(treatment), ref)
         windows: list[PublicityWindow] = []
         starts: list[date | None] = [None, *(start for _, start in spans[1:])][: len(spans)]
         ends = [*(start for _, start in spans[1:]), rulebook.effective.from_][: len(spans)]
@@ -181,7 +192,7 @@ def _windows(
             kept = (
                 own
                 if then is None
-                else (then.publicity.max, version.clock_of(then),
+                else (then.publicity.min, then.publicity.max, version.clock_of(then),
                       f"{version.id}@{version.version}")
             )  # fmt: skip
             windows.append(PublicityWindow(start, end, *kept))
