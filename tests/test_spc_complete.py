@@ -610,3 +610,47 @@ def test_a_rejected_line_never_shows_a_restricted_persons_number() -> None:
     assert MANAGER not in shown and MANAGER[:6] in shown
     grant = masked_fields(_grant())
     assert MANAGER not in json.dumps(grant, ensure_ascii=False)
+
+
+def test_the_cli_shows_the_grant(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from trustledger.cli import app as cli_app
+
+    monkeypatch.setenv("TRUSTLEDGER_PERSON_KEY", bytes(range(32)).hex())
+    ctx = _ctx(db_url)
+    try:
+        intake = _listed_firm(ctx)
+        assert intake.submit(_grant()).outcome == "accepted"
+    finally:
+        ctx.close()
+    args = ["check", MANAGER, "air_travel", "--db", db_url, "--on", TODAY.isoformat()]
+    result = CliRunner().invoke(cli_app, args)
+    assert result.exit_code == 0, result.stdout
+    assert "ALLOW" in result.stdout and "why: exception granted by the court" in result.stdout
+    assert f"exception {GRANT} by {COURT}, 2026-11-25 → 2026-12-10" in result.stdout
+    assert f"restriction through {FIRM}" in result.stdout
+    assert MANAGER not in result.stdout
+
+
+def test_a_checker_sees_the_grant_but_not_the_persons_court_file() -> None:
+    from trustledger.app.access import for_checker
+    from trustledger.sanctions.check import EXCEPTION_GRANTED, UNEVALUATED
+
+    grant = {"exception": "X" + "1" * 24, "authority": COURT, "document_number": GRANT,
+             "decision_date": "2026-11-20", "valid_from": "2026-11-25",
+             "valid_until": "2026-12-10", "entity": FIRM, "measure": None}  # fmt: skip
+    why = f"{EXCEPTION_GRANTED}{GRANT} (2026-11-25 to 2026-12-10)"
+    body = {"subject": "P" + "a" * 32, "status": "allow", "why": why, "reasons": (grant,)}
+    seen = for_checker(body, evaluated=True)
+    assert seen["status"] == "allow" and seen["subject"] is None
+    assert seen["reasons"] == (
+        {"authority": COURT, "valid_from": "2026-11-25", "valid_until": "2026-12-10",
+         "measure": None},
+    )  # fmt: skip
+    assert GRANT not in json.dumps(seen, ensure_ascii=False)
+    assert FIRM not in json.dumps(seen, ensure_ascii=False)
+    # never evaluated: to a checker, as for any person with nothing known against them
+    unknown = {**body, "status": "unknown", "why": f"{why}; {UNEVALUATED}"}
+    assert for_checker(unknown, evaluated=True)["status"] == "allow"
+    assert for_checker(unknown, evaluated=True)["reasons"] == ()

@@ -166,16 +166,31 @@ def for_checker(body: dict[str, Any], evaluated: bool) -> dict[str, Any]:
     persons exist only on final legal decisions, and every restriction reaching a person
     through an organisation is in the index; so nothing known restricts them). Only when
     nothing at all has been evaluated (``evaluated`` False) is the answer ``unknown``."""
+    from trustledger.sanctions.check import EXCEPTION_GRANTED, UNEVALUATED
+
     status, why = body["status"], body["why"]
-    if status == "unknown" and why in _person_blind():
+    granted = why is not None and why.startswith(EXCEPTION_GRANTED)
+    # a grant lifting an organisation's restriction from a person never evaluated: to a
+    # checker, the same as nothing known against them
+    if status == "unknown" and (why in _person_blind() or (granted and why.endswith(UNEVALUATED))):
         if not evaluated:
             return {**body, "subject": None, "why": "no evaluation yet", "reasons": ()}
         return {**body, "subject": None, "status": "allow", "why": None, "reasons": ()}
-    reasons = tuple(
-        {k: ([] if k == "records" else v) for k, v in r.items() if k != "via"}
-        for r in body["reasons"]
-    )
-    return {**body, "subject": None, "reasons": reasons}
+    reasons = tuple(_checker_reason(r) for r in body["reasons"])
+    if granted:
+        # the grant's document number, like a record's, is the person's court file
+        why = EXCEPTION_GRANTED.removesuffix(": ")
+    return {**body, "subject": None, "why": why, "reasons": reasons}
+
+
+# what a checker sees of a court's grant of an exception: when, for what, by which court
+_GRANT_SHOWN = ("authority", "valid_from", "valid_until", "measure")
+
+
+def _checker_reason(reason: dict[str, Any]) -> dict[str, Any]:
+    if "exception" in reason:
+        return {k: reason[k] for k in _GRANT_SHOWN if k in reason}
+    return {k: ([] if k == "records" else v) for k, v in reason.items() if k != "via"}
 
 
 @functools.cache

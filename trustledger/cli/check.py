@@ -49,6 +49,14 @@ def check(
         if decision.why:
             say_line(f"  why: {decision.why}")
         for r in decision.reasons:
+            if "exception" in r:  # a court's grant lifting a restriction (SPC art. 3)
+                say_line(
+                    f"  exception {r['document_number']} by {r['authority']}, "
+                    f"{r['valid_from']} → {r['valid_until']}"
+                    + (f", measure {r['measure']}" if r["measure"] else "")
+                    + (f", restriction through {r['entity']}" if r["entity"] else "")
+                )
+                continue
             say_line(
                 f"  {r['kind']} {r['measure']} ({r['rulebook']}), list {r['list']}, "
                 f"{r['start']} → {r['end'] or 'until removed from the list'}, by {r['agency']}"
