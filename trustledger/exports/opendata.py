@@ -120,7 +120,7 @@ RECORD_FIELDS = (
     Field("status", "str", "issued or corrected (or a scheduled end: ended, repaired)"),
     Field("status_date", "date", "effective date of the correction or scheduled end"),
     Field("publicity_ends", "date", "first day the record is no longer published (the "
-          "latest end among the regimes that publish it)"),
+          "latest end among the regimes that publish it; empty: no fixed term)"),
     Field("under_objection", "bool", "an objection to it is open"),
     Field("evidence_digest", "str", "sha256 of the evidence file, if the issuer gave one"),
     Field("legal_basis", "list", "the law the category rests on"),
