@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from trustledger.ids import org_code_check_char, resident_id_check_char, uscc_check_char
@@ -73,3 +74,21 @@ def debtor(**fields: Any) -> dict[str, Any]:
             **fields,
         }
     )
+
+
+MONITOR = uscc("11", "440305", "00000046")
+
+
+def monitoring_authority() -> dict[str, Any]:
+    return {"op": "authority", "id": MONITOR, "name": "深圳市生态环境监测站",
+            "authority_type": "monitoring"}  # fmt: skip
+
+
+def rated_high(subject: str, day: date) -> dict[str, Any]:
+    """The monitoring authority's assessment on ``day``: at least 90 % of the subject's valid
+    hourly means within their limits — the band the environmental green grade needs (no
+    rate, no grade); it stands one month."""
+    return {"authority": MONITOR, "category": "ENV-EMISSIONS-RATE-HIGH", "subject": subject,
+            "document_number": f"HJ212-RATE-{subject}-{day:%Y%m%d}", "basis": "automated",
+            "decision_type": "administrative_decision", "decision_date": day.isoformat(),
+            "publication_date": day.isoformat()}  # fmt: skip

@@ -8,7 +8,18 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from builders import COURT, FIRM, FIRM2, authorities, debtor, issue, resident_id, uscc
+from builders import (
+    COURT,
+    FIRM,
+    FIRM2,
+    authorities,
+    debtor,
+    issue,
+    monitoring_authority,
+    rated_high,
+    resident_id,
+    uscc,
+)
 from typer.testing import CliRunner
 
 from trustledger.catalogue import national_catalogue
@@ -32,7 +43,6 @@ RULEBOOKS = sorted(
     (Path(__file__).parent.parent / "trustledger" / "rulebooks_shipped").glob("*.yaml")
 )
 FIRM3 = uscc("91", "440305", "MA5DA0C3")
-MONITOR = uscc("11", "440305", "00000046")
 STRANGER = uscc("91", "440305", "MA5DA0D4")
 END = {"op": "end", "authority": COURT, "subject": FIRM, "category": "JUD-DEBTOR-G1",
        "target_document_number": "(2024)粤0305执1234号", "document_number": "执结1号",
@@ -103,19 +113,6 @@ def test_after_the_courts_end_a_reloaded_index_allows(evaluated: Store) -> None:
     assert after.check(FIRM2, "air_travel", ON).status == "deny"
 
 
-def rated_high(subject: str) -> list[dict[str, object]]:
-    """A monitoring authority's assessment: at least 90 % of the subject's valid hourly
-    means within their limits (the band the green grade needs; no rate, no grade)."""
-    return [
-        {"op": "authority", "id": MONITOR, "name": "深圳市生态环境监测站",
-         "authority_type": "monitoring"},
-        {"authority": MONITOR, "category": "ENV-EMISSIONS-RATE-HIGH", "subject": subject,
-         "document_number": f"HJ212-RATE-{subject}-20261126", "basis": "automated",
-         "decision_type": "administrative_decision", "decision_date": ON.isoformat(),
-         "publication_date": ON.isoformat()},
-    ]  # fmt: skip
-
-
 def test_a_green_listed_enterprise_gets_its_incentives(evaluated: Store) -> None:
     # FIRM3 has an emissions compliance rate of at least 90 %, no adverse environmental
     # record and is on no black list: green under the environmental rulebook, which
@@ -126,7 +123,7 @@ def test_a_green_listed_enterprise_gets_its_incentives(evaluated: Store) -> None
             subject=FIRM3, subject_name="深圳市新来有限公司", document_number="深税稽罚〔2026〕1号"
         )
     )
-    lines = rated_high(FIRM3) + rated_high(FIRM2)[1:]
+    lines = [monitoring_authority(), rated_high(FIRM3, ON), rated_high(FIRM2, ON)]
     assert [r.outcome for r in intake.submit_many(lines)] == ["accepted"] * 3
     refresh_subjects(evaluated, national_catalogue(), [FIRM3, FIRM2], on=ON)
     index = CheckIndex.load(evaluated)
@@ -215,6 +212,10 @@ def test_cli_exit_codes(evaluated: Store, db_url: str, monkeypatch: pytest.Monke
     code, text = _run([FIRM, "air_travel", *db])
     assert code == 3 and "DENY" in text and "no-air-travel" in text
     assert "dishonest-judgment-debtors" in text and "cn-spc-dishonest-debtors@" in text
+    intake = Intake(evaluated, national_catalogue(), KEYER, today=ON)
+    rated = intake.submit_many([monitoring_authority(), rated_high(FIRM2, ON)])
+    assert {r.outcome for r in rated} == {"accepted"}
+    refresh_subjects(evaluated, national_catalogue(), [FIRM2], on=ON)
     code, text = _run([FIRM2, "green_channel", *db, "--json"])
     # green, but a judgment debtor: allowed, its incentive withheld
     answer = json.loads(text)

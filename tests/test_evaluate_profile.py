@@ -83,7 +83,12 @@ def test_one_major_environmental_incident_is_red() -> None:
     # the red list reads the grade, so it rests on the record behind the grade
     (red,) = [m for m in p.lists if m.kind == "black"]
     assert red.records == [incident.id]
-    assert evaluate_subject(rb, FIRM, [], date(2025, 6, 1)).grade == "green"
+    # no data and no record: nothing to grade on (not green)
+    assert evaluate_subject(rb, FIRM, [], date(2025, 6, 1)).grade == "unrated"
+    rated = record("ENV-EMISSIONS-RATE-HIGH", "2025-05-20", tier="minor",
+                   decision_type="administrative_decision")  # fmt: skip
+    assert evaluate_subject(rb, FIRM, [rated], date(2025, 6, 1)).grade == "green"
+    assert evaluate_subject(rb, FIRM, [rated, incident], date(2025, 6, 1)).grade == "red"
 
 
 def test_rongcheng_minus_60_points_is_grade_b() -> None:

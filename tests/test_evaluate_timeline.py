@@ -14,7 +14,17 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from builders import COURT, FIRM, FIRM2, MARKET, authorities, debtor, issue
+from builders import (
+    COURT,
+    FIRM,
+    FIRM2,
+    MARKET,
+    authorities,
+    debtor,
+    issue,
+    monitoring_authority,
+    rated_high,
+)
 
 from trustledger.catalogue import national_catalogue
 from trustledger.evaluate.state import evaluate_all
@@ -72,11 +82,12 @@ def test_a_threshold_reached_by_time_alone_starts_the_listing_that_day(
 
 
 def test_incentives_are_withheld_from_a_black_listed_subject(db_url: str) -> None:
-    # FIRM2 has no environmental record (green: fewer inspections) but is a judgment
-    # debtor (black list of the court's rulebook)
+    # FIRM2 emits within its limits (green: fewer inspections) but is a judgment debtor
+    # (black list of the court's rulebook); FIRM's tax penalty is no environmental record
+    rated = [rated_high(s, d) for s in (FIRM, FIRM2) for d in (date(2025, 3, 20), TODAY)]
     lines = [debtor(subject=FIRM2, subject_name="北京某某", document_number="(2025)粤0305执9号",
                     decision_date="2025-05-01", publication_date="2025-05-02"),
-             issue(subject=FIRM)]  # fmt: skip
+             issue(subject=FIRM), monitoring_authority(), *rated]  # fmt: skip
     store = _store(db_url, lines, ["cn-environmental-credit", "cn-spc-dishonest-debtors"])
     evaluate_all(store, national_catalogue(), at_us=None, on=TODAY)
     index = CheckIndex.load(store)
@@ -99,7 +110,8 @@ def test_compare_reports_subjects_both_red_and_black(db_url: str) -> None:
     from trustledger.evaluate.compare import compare
 
     lines = [debtor(subject=FIRM2, subject_name="北京某某", document_number="(2025)粤0305执9号",
-                    decision_date="2025-05-01", publication_date="2025-05-02")]  # fmt: skip
+                    decision_date="2025-05-01", publication_date="2025-05-02"),
+             monitoring_authority(), rated_high(FIRM2, TODAY)]  # fmt: skip
     store = _store(db_url, lines, ["cn-environmental-credit", "cn-spc-dishonest-debtors"])
     result = compare(
         store,

@@ -19,7 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import FIRM, FIRM2, PERSON_ID, TAX, authorities, debtor, issue, resident_id
+from builders import (
+    FIRM,
+    FIRM2,
+    PERSON_ID,
+    TAX,
+    authorities,
+    debtor,
+    issue,
+    monitoring_authority,
+    rated_high,
+    resident_id,
+)
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
@@ -68,7 +79,10 @@ def _ledger(url: str) -> None:
              {"op": "end", "authority": TAX, "subject": FIRM, "category": "TAX-PENALTY-GENERAL",
               "target_document_number": "深税稽罚〔2025〕3号",
               "document_number": "深税结〔2025〕1号",
-              "effective_date": "2025-03-01", "reason": "case_closed"}]  # fmt: skip
+              "effective_date": "2025-03-01", "reason": "case_closed"},
+             # emissions within the limits: green under the environmental rulebook, whose
+             # incentives a judgment debtor does not get
+             monitoring_authority(), rated_high(FIRM, ON)]  # fmt: skip
     results = intake.submit_many(lines)
     assert all(r.outcome == "accepted" for r in results), results
     for path in RULEBOOKS:
@@ -153,7 +167,11 @@ def test_the_report_shows_the_public_standing(world: World) -> None:
     records = {r["document_number"]: r for r in content["records"]}
     # the ended record and the one past its publicity period are no longer published: only
     # the records in force are shown
-    assert set(records) == {"深税稽罚〔2026〕5号", "(2024)粤0305执1234号"}
+    assert set(records) == {
+        "深税稽罚〔2026〕5号",
+        "(2024)粤0305执1234号",
+        f"HJ212-RATE-{FIRM}-20261126",
+    }
     assert all(r["in_force"] for r in records.values())
     corrected = records["深税稽罚〔2026〕5号"]
     assert (corrected["status"], corrected["amount_cny"]) == ("corrected", "18000.00")

@@ -93,7 +93,8 @@ def test_show_bands_and_grades() -> None:
     assert "AAA: ≥ 1050" in points.output
     assert "D: below" in points.output
     grades = runner.invoke(app, ["show", str(RULEBOOKS / "cn-environmental-credit.yaml")])
-    assert "red when count(category == 'ENV-MAJOR-INCIDENT') > 0" in grades.output
+    assert "red when count(category in ['ENV-MAJOR-INCIDENT'" in grades.output
+    assert "unrated when true" in grades.output
 
 
 def test_show_json() -> None:
