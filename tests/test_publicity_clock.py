@@ -26,14 +26,23 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import psycopg
 import pytest
 import yaml
 from builders import FIRM, FIRM2, MARKET, authorities, debtor, issue
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_evaluate_intervals import SUBJECTS as INTERVAL_SUBJECTS
+from test_evaluate_intervals import _python_runs as python_runs
+from test_evaluate_intervals import records as interval_records
+from test_evaluate_intervals import rulebooks as interval_rulebooks
 from typer.testing import CliRunner
 
 from trustledger.catalogue import national_catalogue
 from trustledger.cli import app
 from trustledger.dueprocess.procedures import earliest_repair
+from trustledger.evaluate.batch import load_inputs, sql_runs
 from trustledger.evaluate.profile import compile_rulebook
 from trustledger.evaluate.service import subject_profiles
 from trustledger.evaluate.state import Engine, evaluate_all
@@ -42,10 +51,11 @@ from trustledger.ids import PersonKeyer
 from trustledger.intake import Intake
 from trustledger.ledger.projection import RecordRow
 from trustledger.ledger.store import Store, open_store
+from trustledger.legality import LegalBasis
 from trustledger.rulebook.lint import lint_rulebook
 from trustledger.rulebook.load import RulebookError, load_rulebook, parse_rulebook
 from trustledger.rulebook.publish import publish_rulebook, regime_versions, version_on
-from trustledger.rulebook.schema import Rulebook
+from trustledger.rulebook.schema import Effective, Rulebook, Transitional
 
 KEYER = PersonKeyer(bytes(range(32)))
 SHIPPED = Path(__file__).parent.parent / "trustledger" / "rulebooks_shipped"
@@ -309,3 +319,60 @@ def test_repair_counts_the_minimum_from_the_same_day_as_the_window(store: Store)
     first = cr.repair_from(b)
     assert first is not None
     assert earliest_repair(b, (), [first]) == date(2026, 7, 10)
+
+
+# ── every engine, random regimes in two versions ───────────────────────────────────────
+
+SPLIT = date(2024, 2, 29)  # the later version's first day: a leap day, inside the records
+
+
+def _two_versions(earlier: Rulebook, later: Rulebook) -> tuple[Rulebook, Rulebook]:
+    """``earlier`` until the day before SPLIT, ``later`` from SPLIT with a transitional
+    rule: records decided before SPLIT keep ``earlier``'s windows."""
+    ended = Effective.model_validate({"from": earlier.effective.from_, "until": "2024-02-28"})
+    first = earlier.model_copy(update={"effective": ended})
+    rule = Transitional(
+        earlier_decisions_keep_prior_publicity=True,
+        legal_basis=[LegalBasis(instrument="test basis")],
+    )
+    begun = Effective.model_validate({"from": SPLIT})
+    second = later.model_copy(update={"version": "2", "effective": begun, "transitional": rule})
+    return first, second
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(earlier=interval_rulebooks(), later=interval_rulebooks(), data=st.data())
+def test_duckdb_keeps_earlier_windows_as_python_does(
+    earlier: Rulebook, later: Rulebook, data: st.DataObject
+) -> None:
+    first, second = _two_versions(earlier, later)
+    cr = compile_rulebook(second, national_catalogue(), [first, second])
+    recs = {s.id: data.draw(interval_records(s.id)) for s in INTERVAL_SUBJECTS}
+    for rows in recs.values():
+        for r in rows:
+            window = cr.window_of(r)
+            if window is not None and date.fromisoformat(r.decision_date) < SPLIT:
+                treated = r.category in compile_rulebook(first, national_catalogue()).treatment_of
+                assert window.ref == ("random@1" if treated else cr.ref)
+    con = duckdb.connect()
+    load_inputs(con, INTERVAL_SUBJECTS, [r for rs in recs.values() for r in rs])
+    assert sql_runs(con, cr) == python_runs(cr, recs)
+
+
+@pytest.mark.postgres
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(earlier=interval_rulebooks(), later=interval_rulebooks(), data=st.data())
+def test_postgres_keeps_earlier_windows_as_python_does(
+    pg_url: str, earlier: Rulebook, later: Rulebook, data: st.DataObject
+) -> None:
+    first, second = _two_versions(earlier, later)
+    cr = compile_rulebook(second, national_catalogue(), [first, second])
+    recs = {s.id: data.draw(interval_records(s.id)) for s in INTERVAL_SUBJECTS}
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        load_inputs(con, INTERVAL_SUBJECTS, [r for rs in recs.values() for r in rs])
+        found = sql_runs(con, cr)
+    assert found == python_runs(cr, recs)
