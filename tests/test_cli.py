@@ -242,7 +242,7 @@ def test_profile_reads_as_people_read_it(env: Path) -> None:
     one = runner.invoke(app, ["profile", FIRM, "--rulebook", "cn-spc-dishonest-debtors"]).stdout
     assert [line for line in one.splitlines() if line.startswith("== ")] == [
         "== List of dishonest judgment debtors and restrictions on high consumption "
-        "(cn-spc-dishonest-debtors@2026.1)"
+        "(cn-spc-dishonest-debtors@2026.2)"
     ]
 
 

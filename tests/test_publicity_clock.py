@@ -119,13 +119,13 @@ def _ends(store: Store, on: str, subject: str = FIRM) -> tuple[str, dict[str, st
 
 def test_under_order_58_the_window_counts_from_publication(store: Store) -> None:
     ref, ends = _ends(store, "2026-03-15")
-    assert ref == f"{RID}@2025.2"
+    assert ref == f"{RID}@2025.3"
     assert ends["深市监罚〔2026〕1号"] == "2027-02-20"  # A: 2026-02-20 + 1 year
 
 
 def test_under_order_36_a_new_decision_counts_from_the_decision(store: Store) -> None:
     ref, ends = _ends(store, "2026-06-01")
-    assert ref == f"{RID}@2026.1"
+    assert ref == f"{RID}@2026.2"
     assert ends["深市监罚〔2026〕2号"] == "2027-04-10"  # B: 2026-04-10 + 1 year
     # A was decided under Order No. 58: it keeps that window (the transitional rule)
     assert ends["深市监罚〔2026〕1号"] == "2027-02-20"
@@ -152,9 +152,9 @@ def test_every_engine_lists_for_exactly_the_window(
     store = _store(db_url, ORDER_36 if transitional else _without_transitional(tmp_path))
     end = "2029-02-20" if transitional else "2029-02-10"  # publication or decision + 3y
     expected = sorted([
-        (f"{RID}@2025.2", FIRM, "2026-02-20", "2026-04-01"),  # Order No. 58 until replaced
-        (f"{RID}@2026.1", FIRM, "2026-04-01", end),
-        (f"{RID}@2026.1", FIRM2, "2026-04-20", "2029-04-10"),  # 2026-04-10 + 3 years
+        (f"{RID}@2025.3", FIRM, "2026-02-20", "2026-04-01"),  # Order No. 58 until replaced
+        (f"{RID}@2026.2", FIRM, "2026-04-01", end),
+        (f"{RID}@2026.2", FIRM2, "2026-04-20", "2029-04-10"),  # 2026-04-10 + 3 years
     ])  # fmt: skip
     engines: list[Engine] = ["python", "duckdb"]
     if db_url.startswith("postgres"):
@@ -203,8 +203,8 @@ def test_profile_on_a_past_day_uses_the_version_in_force_that_day(
         return {r["record_id"]: r["publicity_ends"] for r in p["records"]}
 
     before, after = profile("2026-03-15"), profile("2026-06-01")
-    assert [p["rulebook"] for p in before["profiles"]] == [f"{RID}@2025.2"]
-    assert [p["rulebook"] for p in after["profiles"]] == [f"{RID}@2026.1"]
+    assert [p["rulebook"] for p in before["profiles"]] == [f"{RID}@2025.3"]
+    assert [p["rulebook"] for p in after["profiles"]] == [f"{RID}@2026.2"]
     numbers = {r["record_id"]: r["document_number"] for r in after["records"]}
     by_number = {numbers[k]: v for k, v in ends(after).items()}
     assert by_number["深市监罚〔2026〕1号"] == "2027-02-20"

@@ -49,8 +49,8 @@ SUBJECT = SubjectRow(
 # each corrected rulebook and its new version (a changed source is a new version)
 CHANGED = {
     "cn-environmental-credit": "2026.2", "cn-market-abnormal-operations": "2026.2",
-    "cn-national-admin-penalty": "2026.1", "cn-records-only-province": "2026.1",
-    "cn-rongcheng-points": "2026.1", "cn-spc-dishonest-debtors": "2026.1",
+    "cn-national-admin-penalty": "2026.2", "cn-records-only-province": "2026.1",
+    "cn-rongcheng-points": "2026.1", "cn-spc-dishonest-debtors": "2026.2",
 }  # fmt: skip
 
 

@@ -172,8 +172,8 @@ def test_the_shipped_penalty_regime_before_and_from_2026_04_01(db_url: str) -> N
         for path in in_law_order(mine):
             publish_rulebook(store, path, national_catalogue())
     before, after = regime_versions(store)["cn-national-admin-penalty"]
-    assert (before.version, before.effective.until) == ("2025.2", date(2026, 3, 31))
-    assert (after.version, after.effective.from_) == ("2026.1", CHANGE)
+    assert (before.version, before.effective.until) == ("2025.3", date(2026, 3, 31))
+    assert (after.version, after.effective.from_) == ("2026.2", CHANGE)
     assert "NDRC Order No. 58 (2023)" in before.legal_basis[0].instrument
     assert any(b.instrument == "NDRC Order No. 36" for b in after.legal_basis)
 
@@ -188,7 +188,7 @@ def test_the_shipped_penalty_regime_before_and_from_2026_04_01(db_url: str) -> N
         authority=MARKET, category="MKT-PENALTY-MINOR", document_number="深福市监罚〔2026〕3号",
         decision_date="2026-01-20", publication_date="2026-01-22", title="未按规定公示营业执照",
     )]))  # fmt: skip
-    for day, ref in (("2026-02-01", "2025.2"), ("2026-04-01", "2026.1")):
+    for day, ref in (("2026-02-01", "2025.3"), ("2026-04-01", "2026.2")):
         (profile,) = subject_profiles(store, national_catalogue(), FIRM, at_us=None,
                                       on=date.fromisoformat(day),
                                       rulebook_id="cn-national-admin-penalty")  # fmt: skip
