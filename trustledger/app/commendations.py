@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from trustledger.app.errors import BadInput, Conflict, Forbidden, NotFound, TrustledgerError
+from trustledger.app.dueprocess import procedure_error
 
 if TYPE_CHECKING:
     from trustledger.access.principals import Principal
@@ -28,18 +28,6 @@ def showable() -> tuple[str, ...]:
     from trustledger.dueprocess.consent import SHOWABLE
 
     return SHOWABLE
-
-
-def _mapped(exc: Exception) -> TrustledgerError:
-    from trustledger.dueprocess.procedures import NotAllowed, NotFoundError, Refused
-
-    if isinstance(exc, NotFoundError):
-        return NotFound(str(exc))
-    if isinstance(exc, NotAllowed):
-        return Forbidden(str(exc))
-    if isinstance(exc, Refused):
-        return Conflict(str(exc))
-    return BadInput(str(exc))
 
 
 def _consent_json(row: ConsentRow) -> dict[str, Any]:
@@ -64,7 +52,7 @@ def give_consent(
             shown=shown, today=ctx.today(),
         )  # fmt: skip
     except ProcedureError as exc:
-        raise _mapped(exc) from None
+        raise procedure_error(exc) from None
     return _consent_json(row)
 
 
@@ -78,7 +66,7 @@ def withdraw_consent(ctx: Context, actor: Principal, *, record_id: str) -> dict[
             ctx.store, ctx.catalogue, actor, record_id=record_id, today=ctx.today()
         )
     except ProcedureError as exc:
-        raise _mapped(exc) from None
+        raise procedure_error(exc) from None
     return _consent_json(row)
 
 

@@ -51,7 +51,9 @@ def _calendar(ctx: Context) -> WorkingCalendar:
         raise BadInput(str(exc)) from None
 
 
-def _mapped(exc: Exception) -> TrustledgerError:
+def procedure_error(exc: Exception) -> TrustledgerError:
+    """A due-process refusal as the application layer's error (one mapping for every use
+    case of the procedures: objections, repairs, consents)."""
     from trustledger.dueprocess.procedures import NotAllowed, NotFoundError, Refused
 
     if isinstance(exc, NotFoundError):
@@ -110,7 +112,7 @@ def file_objection(
             evidence=evidence, today=ctx.today(), calendar=_calendar(ctx),
         )  # fmt: skip
     except procedures.ProcedureError as exc:
-        raise _mapped(exc) from None
+        raise procedure_error(exc) from None
     return Step(row, _refresh(ctx, row.subject_id))
 
 
@@ -132,7 +134,7 @@ def decide_objection(
             today=ctx.today(), changes=changes,
         )  # fmt: skip
     except procedures.ProcedureError as exc:
-        raise _mapped(exc) from None
+        raise procedure_error(exc) from None
     refreshed = _refresh(ctx, row.subject_id)
     return Step(row, refreshed, _decided(ctx, actor, row, "objection_decided", before))
 
@@ -156,7 +158,7 @@ def apply_repair(
             calendar=_calendar(ctx),
         )  # fmt: skip
     except procedures.ProcedureError as exc:
-        raise _mapped(exc) from None
+        raise procedure_error(exc) from None
     return Step(row, 0)
 
 
@@ -172,7 +174,7 @@ def decide_repair(
             today=ctx.today(),
         )  # fmt: skip
     except procedures.ProcedureError as exc:
-        raise _mapped(exc) from None
+        raise procedure_error(exc) from None
     refreshed = _refresh(ctx, row.subject_id)
     return Step(row, refreshed, _decided(ctx, actor, row, "repair_decided", before))
 
@@ -224,7 +226,7 @@ def hold_listing(
             reasons=reasons, today=ctx.today(),
         )  # fmt: skip
     except procedures.ProcedureError as exc:
-        raise _mapped(exc) from None
+        raise procedure_error(exc) from None
     return Step(row, _refresh(ctx, subject_id))
 
 
@@ -237,7 +239,7 @@ def release_hold(ctx: Context, actor: Principal, *, hold_id: str, reasons: str) 
             ctx.store, actor, hold_id=hold_id, reasons=reasons, today=ctx.today()
         )
     except procedures.ProcedureError as exc:
-        raise _mapped(exc) from None
+        raise procedure_error(exc) from None
     return Step(row, _refresh(ctx, row.subject_id))
 
 
