@@ -95,7 +95,7 @@ def client(
     monkeypatch.delenv(ENV_PERSON_KEY_FILE, raising=False)
     key_file = tmp_path / "person.key"
     key_file.write_text(KEY_BYTES.hex() + "\n")
-    settings = Settings(db_url=db_url, person_key_file=key_file)
+    settings = Settings(db_url=db_url, person_key_file=key_file, log_key_file=tmp_path / "log.key")
     with TestClient(create_app(settings, reload_interval=0.0)) as c:
         yield c
 
@@ -132,6 +132,8 @@ ROUTES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "ledger head": ("GET", "/v1/ledger/head", {}),
     "inclusion": ("GET", "/v1/ledger/proof/inclusion", {"seq": 0}),
     "consistency": ("GET", "/v1/ledger/proof/consistency", {"old": 1}),
+    "checkpoint": ("GET", "/v1/ledger/checkpoint", {}),
+    "checkpoint key": ("GET", "/v1/ledger/checkpoint/key", {}),
     # commendations of persons (trustledger/api/routers/commendations.py): the public list;
     # consent on a record that is no commendation of the caller's (404 once admitted)
     "commendations": ("GET", "/v1/commendations", {}),
@@ -167,6 +169,8 @@ MATRIX: dict[str, list[int]] = {
     "ledger head":    [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
     "inclusion":      [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
     "consistency":    [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+    "checkpoint":     [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+    "checkpoint key": [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
     "commendations":  [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
     "consent":        [401, 403, 403, 403, 403, 404, 404, 403, 401, 401],
     "consent withdrawal": [401, 403, 403, 403, 403, 404, 404, 403, 401, 401],

@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 DEFAULT_DB = "sqlite:///./trustledger.db"
+DEFAULT_LOG_ORIGIN = "trustledger.example/ledger"
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,10 @@ class Settings:
     person_key_file: Path = Path("person.key")
     # the credit centre's report-signing key and certificate (PEM), outside the DB likewise
     report_key_file: Path = Path("report.key")
+    # the log's Ed25519 checkpoint-signing key (32 bytes, hex), outside the DB likewise
+    log_key_file: Path = Path("log.key")
+    # the checkpoint's origin line and the signing key's name: one per log, never reused
+    log_origin: str = DEFAULT_LOG_ORIGIN
     uscc_allowlist: Path | None = None
     # a longer line is rejected without being read into memory whole
     max_line_bytes: int = 1 << 20
@@ -52,6 +57,8 @@ class Settings:
             db_url=env.get("TRUSTLEDGER_DB", DEFAULT_DB),
             person_key_file=Path(env.get("TRUSTLEDGER_PERSON_KEY_FILE", "person.key")),
             report_key_file=Path(env.get("TRUSTLEDGER_REPORT_KEY_FILE", "report.key")),
+            log_key_file=Path(env.get("TRUSTLEDGER_LOG_KEY_FILE", "log.key")),
+            log_origin=env.get("TRUSTLEDGER_LOG_ORIGIN", DEFAULT_LOG_ORIGIN),
             uscc_allowlist=Path(allowlist) if allowlist else None,
             max_line_bytes=int(env.get("TRUSTLEDGER_MAX_LINE_BYTES", 1 << 20)),
             batch_size=int(env.get("TRUSTLEDGER_BATCH_SIZE", 10_000)),

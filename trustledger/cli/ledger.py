@@ -1,12 +1,23 @@
-"""`trustledger ledger …`: the tree head and RFC 6962 proofs."""
+"""`trustledger ledger …`: the tree head, RFC 6962 proofs and signed checkpoints."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from trustledger.cli.common import DbOption, JsonOption, context, out, print_fields, print_json
+from trustledger.cli.common import (
+    DbOption,
+    JsonOption,
+    context,
+    out,
+    print_fields,
+    print_json,
+    say_line,
+    settings_for,
+)
 
 app = typer.Typer(help="Tree heads and proofs of the ledger.", no_args_is_help=True)
 
@@ -56,3 +67,65 @@ def consistency(
     with context(db) as ctx:
         result = ledger.consistency(ctx, old_size, new_size)
     print_json(result) if json_output else print_fields(result)
+
+
+@app.command("checkpoint")
+def checkpoint(
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the signed note to FILE too.")
+    ] = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """The latest tree head as a signed checkpoint (C2SP tlog-checkpoint, signed note),
+    signed with the log key (TRUSTLEDGER_LOG_KEY_FILE, made with mode 0600 if missing)."""
+    from trustledger.app import checkpoints
+
+    with context(db) as ctx:
+        note = checkpoints.checkpoint(ctx)
+        key = checkpoints.verifier_key(ctx.settings)
+    if out_file is not None:
+        out_file.write_text(note, encoding="utf-8")
+    if json_output:
+        print_json({"checkpoint": note, "key": key})
+    else:
+        sys.stdout.write(note)
+
+
+@app.command("checkpoint-key")
+def checkpoint_key() -> None:
+    """The log's verifier key (<origin>+<key hash>+<base64 key>), for checking checkpoints."""
+    from trustledger.app import checkpoints
+
+    sys.stdout.write(checkpoints.verifier_key(settings_for(None)) + "\n")
+
+
+@app.command("verify-checkpoint")
+def verify_checkpoint(
+    note_file: Annotated[Path, typer.Argument(help="A signed checkpoint ('-': stdin).")],
+    key: Annotated[
+        str, typer.Option("--key", help="The verifier key: <name>+<hex hash>+<base64 key>.")
+    ],
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Check a signed checkpoint: signed by KEY, and its size and root this ledger's tree
+    at that size. Exit 0 verified, 1 bad signature or not this ledger, 2 bad input."""
+    from trustledger.app import checkpoints
+    from trustledger.app.errors import BadInput
+
+    try:
+        text = sys.stdin.read() if str(note_file) == "-" else note_file.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read {note_file}: {exc}") from None
+    with context(db) as ctx:
+        result = checkpoints.verify_checkpoint(ctx, text, key)
+    if json_output:
+        print_json(result.to_json())
+    else:
+        facts = result.facts
+        say_line(("verified" if result.ok else "FAILED") + f": {note_file}")
+        say_line(f"  {facts['origin']} size {facts['size']:,} root {facts['root']}")
+        for reason in result.reasons:
+            say_line(f"  {reason}")
+    raise typer.Exit(result.exit_code)

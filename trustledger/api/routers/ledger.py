@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 
 from trustledger.api.deps import ServerState, admit, caller, json_response, server
 from trustledger.api.models import ConsistencyProof, Health, InclusionProof, LedgerHead
 from trustledger.api.problems import problems
-from trustledger.app import ledger
+from trustledger.app import checkpoints, ledger
 from trustledger.app.keys import Principal
 
 router = APIRouter(tags=["ledger"])
@@ -100,3 +100,37 @@ def consistency_proof(
     with state.lock:
         found = ledger.consistency(state.ctx, old, new)
     return json_response(found)
+
+
+@router.get(
+    "/v1/ledger/checkpoint",
+    response_class=PlainTextResponse,
+    responses={**problems(401, 500), 200: {"content": {"text/plain": {}}}},
+)
+def signed_checkpoint(
+    state: Annotated[ServerState, Depends(server)],
+    principal: Annotated[Principal | None, Depends(caller)],
+) -> PlainTextResponse:
+    """The latest tree head as a signed note (C2SP tlog-checkpoint: origin, size, base64
+    root; an Ed25519 signature line by the log's key). Open to all; not logged."""
+    admit(principal, "ledger")
+    with state.lock:
+        note = checkpoints.checkpoint(state.ctx)
+    return PlainTextResponse(note, media_type="text/plain; charset=utf-8")
+
+
+@router.get(
+    "/v1/ledger/checkpoint/key",
+    response_class=PlainTextResponse,
+    responses={**problems(401, 500), 200: {"content": {"text/plain": {}}}},
+)
+def checkpoint_key(
+    state: Annotated[ServerState, Depends(server)],
+    principal: Annotated[Principal | None, Depends(caller)],
+) -> PlainTextResponse:
+    """The verifier key of the log's checkpoints (`<origin>+<hex key hash>+<base64(0x01 ||
+    Ed25519 public key)>`), as golang.org/x/mod/sumdb/note reads it. Open to all."""
+    admit(principal, "ledger")
+    with state.lock:
+        key = checkpoints.verifier_key(state.ctx.settings)
+    return PlainTextResponse(key + "\n", media_type="text/plain; charset=utf-8")
