@@ -494,25 +494,31 @@ def load_person_key(env: Mapping[str, str], default_file: Path) -> bytes:
     return _key_from_hex(text, source)
 
 
-def create_person_key_file(path: Path) -> bytes:
-    """Write a new random key as hex, readable by the owner only; never overwrites."""
-    key = secrets.token_bytes(MIN_PERSON_KEY_BYTES)
-    try:
-        # O_EXCL makes the refusal to overwrite atomic, so a live key is never replaced.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise FileExistsError(
-            errno.EEXIST, "refusing to overwrite existing person key file", str(path)
-        ) from None
+def create_private_file(path: Path, text: str) -> None:
+    """Write ``text`` (ASCII) to a new file readable by its owner only, for every key file
+    of the platform. FileExistsError if the file exists: O_EXCL makes the refusal atomic,
+    so two first runs cannot both write and a live key is never replaced."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="ascii") as f:
             # The umask can only narrow the mode given to open; make it exactly 0600.
             os.fchmod(f.fileno(), 0o600)
-            f.write(key.hex() + "\n")
+            f.write(text)
     except BaseException:
         # A half-written key file would later load as a confusing "bad key" error.
         path.unlink(missing_ok=True)
         raise
+
+
+def create_person_key_file(path: Path) -> bytes:
+    """Write a new random key as hex, readable by the owner only; never overwrites."""
+    key = secrets.token_bytes(MIN_PERSON_KEY_BYTES)
+    try:
+        create_private_file(path, key.hex() + "\n")
+    except FileExistsError:
+        raise FileExistsError(
+            errno.EEXIST, "refusing to overwrite existing person key file", str(path)
+        ) from None
     return key
 
 

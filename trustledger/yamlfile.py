@@ -7,12 +7,22 @@ accept (a repeated key overwrites the first) and both point their problems at a 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-__all__ = ["StrictLoader", "YamlProblem", "format_loc", "load_strict", "node_line"]
+__all__ = [
+    "StrictLoader",
+    "YamlProblem",
+    "format_loc",
+    "load_strict",
+    "node_line",
+    "parse_model",
+    "validation_problems",
+]
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class StrictLoader(yaml.SafeLoader):
@@ -98,3 +108,16 @@ def validation_problems(
         where = f"{source}:{line}" if line is not None else str(source)
         problems.append(f"{where}: {format_loc(loc)}: {error['msg']}")
     return problems
+
+
+def parse_model(text: str, model: type[Model], source: str | Path, error: type[Exception]) -> Model:
+    """Strict YAML validated into ``model``; every problem raised as ``error`` in the form
+    `source:line: where: what` (YAML problems first, as they stop validation)."""
+    try:
+        data, root = load_strict(text)
+    except YamlProblem as exc:
+        raise error(f"{source}: {exc}") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise error("\n".join(validation_problems(exc, root, source))) from None

@@ -8,13 +8,13 @@ database, so that whoever holds the database alone cannot sign a rewritten histo
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trustledger.app.errors import BadInput, ConfigError
+from trustledger.ids import create_private_file
 
 if TYPE_CHECKING:
     from trustledger.app.context import Context
@@ -41,19 +41,11 @@ class CheckpointCheck:
 
 def _write_new_key(path: Path) -> None:
     try:
-        # O_EXCL: two first runs at once cannot both write, and a key is never replaced
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        create_private_file(path, secrets.token_bytes(32).hex() + "\n")
     except FileExistsError:
-        return
+        return  # another first run wrote it: read that one
     except OSError as exc:
         raise ConfigError(f"cannot create log key file {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            os.fchmod(f.fileno(), 0o600)  # the umask may only narrow open's mode
-            f.write(secrets.token_bytes(32).hex() + "\n")
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
 
 
 def _seed(settings: Settings, *, create: bool) -> bytes:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 import re
 import threading
 from collections.abc import Sequence
@@ -34,7 +33,7 @@ from typing import Any
 
 from trustledger.catalogue import Catalogue
 from trustledger.domain import kind_of_uscc
-from trustledger.ids import division_of
+from trustledger.ids import create_private_file, division_of
 from trustledger.ledger import merkle
 from trustledger.ledger.canonical import canonical_json
 from trustledger.ledger.entry import Entry
@@ -398,16 +397,7 @@ def inclusion_proofs(
     sibling on each level where it has one. Proof by proof, each would hash about the
     whole tree again.
     """
-    level = list(leaves[:size])
-    levels = [level]
-    sha = hashlib.sha256
-    while len(level) > 1:
-        it = iter(level)
-        nxt = [sha(b"\x01" + a + b).digest() for a, b in zip(it, it, strict=False)]
-        if len(level) & 1:
-            nxt.append(level[-1])
-        levels.append(nxt)
-        level = nxt
+    levels = _carry_levels(list(leaves[:size]))
     out: dict[int, list[bytes]] = {}
     for index in indices:
         if not 0 <= index < size:
@@ -622,20 +612,11 @@ def load_signing_key(path: Path, *, create: bool = False) -> SigningKey:
         made = new_signing_key()
         text = _pem("PRIVATE KEY", made.key_der) + _pem("CERTIFICATE", made.cert_der)
         try:
-            # O_EXCL: two first runs at once cannot both write, and a key is never replaced
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            create_private_file(path, text)
         except FileExistsError:
-            pass
+            pass  # another first run wrote it: read that one
         except OSError as exc:
             raise ReportKeyError(f"cannot create report key file {path}: {exc.strerror}") from None
-        else:
-            try:
-                with os.fdopen(fd, "w", encoding="ascii") as f:
-                    os.fchmod(f.fileno(), 0o600)  # the umask may only narrow open's mode
-                    f.write(text)
-            except BaseException:
-                path.unlink(missing_ok=True)
-                raise
     source = f"report key file {path}"
     try:
         text = path.read_text("ascii")

@@ -19,11 +19,11 @@ import re
 from datetime import date
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trustledger.legality import LegalBasis
 from trustledger.rulebook.schema import ACTION_PATTERN
-from trustledger.yamlfile import YamlProblem, load_strict, validation_problems
+from trustledger.yamlfile import parse_model
 
 __all__ = [
     "NATIONAL_MEASURES_PATH",
@@ -138,14 +138,7 @@ class NationalList(_Model):
 
 def parse_national_list(text: str, source: str | Path = "<string>") -> NationalList:
     """Parse the list's YAML; every problem is reported as `source:line: where: what`."""
-    try:
-        data, root = load_strict(text)
-    except YamlProblem as exc:
-        raise NationalListError(f"{source}: {exc}") from exc
-    try:
-        return NationalList.model_validate(data)
-    except ValidationError as exc:
-        raise NationalListError("\n".join(validation_problems(exc, root, source))) from None
+    return parse_model(text, NationalList, source, NationalListError)
 
 
 @functools.cache

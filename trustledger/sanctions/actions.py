@@ -10,10 +10,10 @@ import functools
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trustledger.rulebook.schema import ACTION_PATTERN
-from trustledger.yamlfile import YamlProblem, load_strict, validation_problems
+from trustledger.yamlfile import parse_model
 
 __all__ = [
     "ACTIONS_PATH",
@@ -129,14 +129,7 @@ class ActionCatalogue(BaseModel):
 
 def parse_actions(text: str, source: str | Path = "<string>") -> ActionCatalogue:
     """Parse catalogue YAML; every problem is reported as `source:line: where: what`."""
-    try:
-        data, root = load_strict(text)
-    except YamlProblem as exc:
-        raise ActionCatalogueError(f"{source}: {exc}") from exc
-    try:
-        return ActionCatalogue.model_validate(data)
-    except ValidationError as exc:
-        raise ActionCatalogueError("\n".join(validation_problems(exc, root, source))) from None
+    return parse_model(text, ActionCatalogue, source, ActionCatalogueError)
 
 
 @functools.cache

@@ -16,7 +16,7 @@ from trustledger.api.deps import ServerState, server
 from trustledger.app import commendations
 from trustledger.app.errors import TrustledgerError
 from trustledger.portal import render
-from trustledger.portal.routes.me import SHOWABLE, _file_page, _require, _same_site
+from trustledger.portal.routes.me import SHOWABLE, file_page, same_site_only, signed_in_subject
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,8 +39,8 @@ def give_consent(
     display_name: Annotated[str, Form(max_length=4 * MAX_DISPLAY_NAME)] = "",
     shown: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    _same_site(request)
-    principal = _require(request, state)
+    same_site_only(request)
+    principal = signed_in_subject(request, state)
     fields = shown or []
     values = {"record": record, "display_name": display_name, "shown": " ".join(fields)}
     errors: dict[str, str] = {}
@@ -54,13 +54,13 @@ def give_consent(
     if any(f not in SHOWABLE for f in fields):
         errors["shown"] = "Choose only among the fields offered."
     if errors:
-        return _file_page(request, state, principal, consent=(values, errors, None), status=422)
+        return file_page(request, state, principal, consent=(values, errors, None), status=422)
     try:
         with state.lock:
             commendations.give_consent(state.ctx, principal, record_id=record,
                                        display_name=name, shown=fields)  # fmt: skip
     except TrustledgerError as exc:
-        return _file_page(request, state, principal, status=exc.http_status,
+        return file_page(request, state, principal, status=exc.http_status,
                           consent=(values, {}, exc.message))  # fmt: skip
     return RedirectResponse("/me?consent=given#commendations", status_code=303)
 
@@ -71,12 +71,12 @@ def withdraw_consent(
     state: Annotated[ServerState, Depends(server)],
     record: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    _same_site(request)
-    principal = _require(request, state)
+    same_site_only(request)
+    principal = signed_in_subject(request, state)
     try:
         with state.lock:
             commendations.withdraw_consent(state.ctx, principal, record_id=record)
     except TrustledgerError as exc:
-        return _file_page(request, state, principal, status=exc.http_status,
+        return file_page(request, state, principal, status=exc.http_status,
                           consent=({"record": record}, {}, exc.message))  # fmt: skip
     return RedirectResponse("/me?consent=withdrawn#commendations", status_code=303)

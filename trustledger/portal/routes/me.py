@@ -51,7 +51,7 @@ def _signed_in(request: Request, state: ServerState) -> Principal | None:
     return principal
 
 
-def _same_site(request: Request) -> None:
+def same_site_only(request: Request) -> None:
     """A form posted from another site is refused (the cookie would not come with it
     anyway; this says so instead of failing obscurely)."""
     origin = request.headers.get("origin")
@@ -67,7 +67,7 @@ def me(request: Request, state: Annotated[ServerState, Depends(server)]) -> Resp
     if principal is None:
         return render.page(request, "me_login.html", title="My file", problem=None,
                            signed_out=request.query_params.get("signed_out") == "1")  # fmt: skip
-    return _file_page(request, state, principal)
+    return file_page(request, state, principal)
 
 
 @router.post("/me/login", response_class=HTMLResponse)
@@ -76,7 +76,7 @@ def login(
     state: Annotated[ServerState, Depends(server)],
     key: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    _same_site(request)
+    same_site_only(request)
     principal = state.authenticate(key.strip()) if key.strip() else None
     problem = None
     if principal is None:
@@ -94,7 +94,7 @@ def login(
 
 @router.post("/me/logout")
 def logout(request: Request) -> Response:
-    _same_site(request)
+    same_site_only(request)
     response = RedirectResponse("/me?signed_out=1", status_code=303)
     response.delete_cookie(COOKIE, path="/me")
     return response
@@ -108,8 +108,8 @@ def file_objection(
     ground: Annotated[str, Form(max_length=40)] = "",
     reasons: Annotated[str, Form(max_length=2 * MAX_REASONS)] = "",
 ) -> Response:
-    _same_site(request)
-    principal = _require(request, state)
+    same_site_only(request)
+    principal = signed_in_subject(request, state)
     values = {"record": record, "ground": ground, "reasons": reasons}
     errors: dict[str, str] = {}
     if not record:
@@ -122,13 +122,13 @@ def file_objection(
     elif len(text) > MAX_REASONS or "\x00" in text:
         errors["reasons"] = f"At most {MAX_REASONS} characters, and no NUL characters."
     if errors:
-        return _file_page(request, state, principal, objection=(values, errors, None), status=422)
+        return file_page(request, state, principal, objection=(values, errors, None), status=422)
     try:
         with state.lock:
             step = dueprocess.file_objection(state.ctx, principal, record_id=record,
                                              ground=ground, reasons=text)  # fmt: skip
     except TrustledgerError as exc:
-        return _file_page(request, state, principal, status=exc.http_status,
+        return file_page(request, state, principal, status=exc.http_status,
                           objection=(values, {}, exc.message))  # fmt: skip
     if step.reevaluated:
         state.checks.look_now()
@@ -144,8 +144,8 @@ async def apply_repair(
     obligations: UploadFile | None = None,
     commitment: UploadFile | None = None,
 ) -> Response:
-    _same_site(request)
-    principal = _require(request, state)
+    same_site_only(request)
+    principal = signed_in_subject(request, state)
     values = {"record": record}
     errors: dict[str, str] = {}
     if not record:
@@ -159,12 +159,12 @@ async def apply_repair(
         else:
             digests[name] = digest
     if errors:
-        return _file_page(request, state, principal, repair=(values, errors, None), status=422)
+        return file_page(request, state, principal, repair=(values, errors, None), status=422)
     try:
         with state.lock:
             step = dueprocess.apply_repair(state.ctx, principal, record_id=record, **digests)
     except TrustledgerError as exc:
-        return _file_page(request, state, principal, status=exc.http_status,
+        return file_page(request, state, principal, status=exc.http_status,
                           repair=(values, {}, exc.message))  # fmt: skip
     return RedirectResponse(f"/me?repair={step.row.id}#repairs", status_code=303)
 
@@ -183,7 +183,7 @@ async def _digest(upload: UploadFile | None) -> str | None:
     return sha.hexdigest() if size else None
 
 
-def _require(request: Request, state: ServerState) -> Principal:
+def signed_in_subject(request: Request, state: ServerState) -> Principal:
     principal = _signed_in(request, state)
     if principal is None:
         raise Forbidden("sign in with your subject key first (My file)")
@@ -193,7 +193,7 @@ def _require(request: Request, state: ServerState) -> Principal:
 _NO_FORM: tuple[dict[str, str], dict[str, str], str | None] = ({}, {}, None)
 
 
-def _file_page(
+def file_page(
     request: Request,
     state: ServerState,
     principal: Principal,
