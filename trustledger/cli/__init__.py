@@ -26,6 +26,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "ingest": ("trustledger.cli.commands", "ingest", "command"),
     "verify": ("trustledger.cli.commands", "verify", "command"),
     "rebuild": ("trustledger.cli.commands", "rebuild", "command"),
+    "db": ("trustledger.cli.db", "app", "group"),
     "demo": ("trustledger.cli.commands", "demo", "command"),
     "evaluate": ("trustledger.cli.commands", "evaluate", "command"),
     "compare": ("trustledger.cli.commands", "compare", "command"),

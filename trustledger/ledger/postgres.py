@@ -10,8 +10,9 @@ import psycopg
 
 from trustledger.ledger.entry import Entry
 from trustledger.ledger.projection import TABLES
-from trustledger.ledger.schema import ENTRY_COLUMNS, columns, ddl
+from trustledger.ledger.schema import ENTRY_COLUMNS, VERSION_DDL, VERSION_TABLE, columns, ddl
 from trustledger.ledger.store import (
+    SCHEMA_REVISION,
     SCHEMA_VERSION,
     Head,
     Store,
@@ -45,12 +46,23 @@ class PostgresStore(Store):
 
     def init(self, person_key_fingerprint: str | None = None) -> None:
         with self._transaction():
+            row = self.conn.execute("SELECT to_regclass('meta')").fetchone()
+            if row is not None and row[0] is not None:
+                # an earlier schema is upgraded by migrations, never patched by new DDL here
+                rows = self.conn.execute("SELECT key, value FROM meta").fetchall()
+                checked_meta(self.url, {k: v for k, v in rows})
             for stmt in ddl("BIGINT", "BYTEA"):
                 self.conn.execute(stmt)
             self.conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
                 "ON CONFLICT (key) DO NOTHING",
                 (SCHEMA_VERSION,),
+            )
+            self.conn.execute(VERSION_DDL)
+            self.conn.execute(
+                f"INSERT INTO {VERSION_TABLE} (version_num) SELECT %s "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {VERSION_TABLE})",
+                (SCHEMA_REVISION,),
             )
             if person_key_fingerprint:
                 self.conn.execute(

@@ -238,4 +238,12 @@ def columns(table: str) -> tuple[str, ...]:
     return fields
 
 
+# Alembic's version table in Alembic's own layout: a new database is stamped with the current
+# revision in the same transaction that creates it (trustledger.ledger.migrate)
+VERSION_TABLE = "alembic_version"
+VERSION_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, "
+    f"CONSTRAINT {VERSION_TABLE}_pkc PRIMARY KEY (version_num))"
+)
+
 ENTRY_COLUMNS = ("seq", "time_us", "kind", "prev_hash", "payload", "hash")

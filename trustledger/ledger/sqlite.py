@@ -11,8 +11,9 @@ from typing import Any
 
 from trustledger.ledger.entry import Entry
 from trustledger.ledger.projection import TABLES
-from trustledger.ledger.schema import ENTRY_COLUMNS, columns, ddl
+from trustledger.ledger.schema import ENTRY_COLUMNS, VERSION_DDL, VERSION_TABLE, columns, ddl
 from trustledger.ledger.store import (
+    SCHEMA_REVISION,
     SCHEMA_VERSION,
     Head,
     Store,
@@ -77,11 +78,23 @@ class SqliteStore(Store):
 
     def init(self, person_key_fingerprint: str | None = None) -> None:
         with self._transaction():
+            has_meta = self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+            ).fetchone()
+            if has_meta:
+                # an earlier schema is upgraded by migrations, never patched by new DDL here
+                checked_meta(self.url, dict(self.conn.execute("SELECT key, value FROM meta")))
             for stmt in ddl("INTEGER", "BLOB"):
                 self.conn.execute(stmt)
             self.conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (SCHEMA_VERSION,),
+            )
+            self.conn.execute(VERSION_DDL)
+            self.conn.execute(
+                f"INSERT INTO {VERSION_TABLE} (version_num) SELECT ? "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {VERSION_TABLE})",
+                (SCHEMA_REVISION,),
             )
             if person_key_fingerprint:
                 self.conn.execute(

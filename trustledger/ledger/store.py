@@ -27,7 +27,9 @@ from trustledger.ledger.schema import (
     state_ddl,
 )
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
+# the Alembic revision that brings a database to SCHEMA_VERSION (trustledger.ledger.migrate)
+SCHEMA_REVISION = f"{int(SCHEMA_VERSION):04d}"
 
 
 class StoreError(RuntimeError):
@@ -451,9 +453,13 @@ def checked_meta(url: str, meta: dict[str, str]) -> dict[str, str]:
     """``meta`` if the database's schema is the one this code writes; a clear error if not."""
     found = meta.get("schema_version", SCHEMA_VERSION)
     if found != SCHEMA_VERSION:
+        if found.isdigit() and int(found) < int(SCHEMA_VERSION):
+            hint = "upgrade it in place with `trustledger db upgrade`"
+        else:
+            hint = "it was made by a newer trustledger: upgrade trustledger"
         raise StoreError(
             f"{url} has database schema {found}; this version of trustledger reads schema "
-            f"{SCHEMA_VERSION}: create a new database and ingest the data again"
+            f"{SCHEMA_VERSION}: {hint}"
         )
     return meta
 
