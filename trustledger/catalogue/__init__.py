@@ -34,7 +34,12 @@ from trustledger.domain import (
     SubjectKind,
     Tier,
 )
-from trustledger.legality import LegalBasis, legal_basis_problems, prohibited_ground_problems
+from trustledger.legality import (
+    LegalBasis,
+    legal_basis_problems,
+    prohibited_ground_problems,
+    text_fields,
+)
 from trustledger.yamlfile import YamlProblem, format_loc, load_strict, node_line
 
 __all__ = [
@@ -66,6 +71,10 @@ _RAW_CODE: ContextVar[object] = ContextVar("raw_category_code", default=None)
 def _label(info: ValidationInfo) -> str:
     code = info.data.get("code", _RAW_CODE.get())
     return f"category {code}" if isinstance(code, str) else "category <no code>"
+
+
+# fields whose own validators check them for prohibited grounds
+_CHECKED_BY_FIELD = ("code", "title", "title_zh", "description", "grounds")
 
 
 class Category(BaseModel):
@@ -181,6 +190,16 @@ class Category(BaseModel):
         if problems:
             raise _problem("; ".join(problems))
         return value
+
+    @model_validator(mode="after")
+    def _cited_law_is_lawful(self) -> Category:
+        # the texts the field validators above do not read: the legal basis cited
+        problems = prohibited_ground_problems(
+            f"category {self.code}", text_fields(self, skip=_CHECKED_BY_FIELD)
+        )
+        if problems:
+            raise _problem("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _commendations_of_persons_are_bounded(self) -> Category:

@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 
 from trustledger.catalogue import Catalogue, Category
 from trustledger.domain import Polarity, SubjectKind, Tier
-from trustledger.legality import LegalBasis, legal_basis_problems, prohibited_ground_problems
+from trustledger.legality import (
+    LegalBasis,
+    legal_basis_problems,
+    prohibited_ground_problems,
+    text_fields,
+)
 from trustledger.rulebook.condition import (
     Aggregate,
     Arith,
@@ -173,7 +178,7 @@ def _treatment_problems(rulebook: Rulebook, catalogue: Catalogue) -> list[Proble
     for index, treatment in enumerate(rulebook.treatments):
         loc: Loc = ("treatments", index)
         item = f"treatment ({treatment.select.describe()})"
-        problems += _legality(loc, item, treatment.legal_basis, {})
+        problems += _legality(loc, item, treatment.legal_basis, text_fields(treatment))
         selection = treatment.select
         if selection.codes is not None:
             unknown = [code for code in selection.codes if code not in catalogue]
@@ -362,7 +367,7 @@ def _list_problems(rulebook: Rulebook, catalogue: Catalogue) -> list[Problem]:
             loc,
             label,
             item.legal_basis,
-            {"id": item.id, "title": item.title, "when": item.when.text, "removal": item.removal},
+            text_fields(item),
             item.grounds,
         )
         problems += _unknown_codes((*loc, "when"), label, item.when.tree, catalogue)
@@ -372,9 +377,7 @@ def _list_problems(rulebook: Rulebook, catalogue: Catalogue) -> list[Problem]:
         for index, rule in enumerate(rulebook.score.rules):
             loc = ("score", "rules", index)
             label = f"grade rule {rule.grade}"
-            messages = prohibited_ground_problems(
-                label, {"grade": rule.grade, "when": rule.when.text}
-            )
+            messages = prohibited_ground_problems(label, text_fields(rule))
             problems += [Problem(loc, message) for message in messages]
             problems += _unknown_codes((*loc, "when"), label, rule.when.tree, catalogue)
             problems += _time_problems((*loc, "when"), label, rule.when.tree)
@@ -500,7 +503,7 @@ def _measure_problems(
             loc,
             label,
             measure.legal_basis,
-            {"id": measure.id, "actions": measure.actions, "agency": measure.agency},
+            text_fields(measure),
             measure.grounds,
         )
         listed = rulebook.list_by_id(measure.list)
@@ -559,6 +562,18 @@ def _extension_problems(loc: Loc, label: str, measure: MeasureDef) -> list[Probl
     return problems
 
 
+# a rulebook's parts with a check of their own: scanned there, each under its own name
+_CHECKED_APART = (
+    "grounds",
+    "treatments",
+    "score",
+    "lists",
+    "measures",
+    "monitoring",
+    "transitional",
+)
+
+
 def lint_rulebook(
     rulebook: Rulebook, catalogue: Catalogue, national: NationalList | None = None
 ) -> list[Problem]:
@@ -568,7 +583,7 @@ def lint_rulebook(
         (),
         f"rulebook {rulebook.id}",
         rulebook.legal_basis,
-        {"id": rulebook.id, "title": rulebook.title},
+        text_fields(rulebook, skip=_CHECKED_APART),
         rulebook.grounds,
     )
     if not rulebook.sources:
@@ -583,7 +598,10 @@ def lint_rulebook(
     if rulebook.transitional is not None:
         # judging a record by a repealed version's rules is the law's choice, never ours
         problems += _legality(
-            ("transitional",), "transitional rule", rulebook.transitional.legal_basis, {}
+            ("transitional",),
+            "transitional rule",
+            rulebook.transitional.legal_basis,
+            text_fields(rulebook.transitional),
         )
     return problems
 
@@ -592,7 +610,7 @@ def _monitoring_problems(monitoring: MonitoringDef, catalogue: Catalogue) -> lis
     """Records from monitoring data rest on an automated category and cited law; each
     limit set cites the standard it comes from."""
     problems = _legality(
-        ("monitoring",), "monitoring", monitoring.legal_basis, {"category": monitoring.category}, []
+        ("monitoring",), "monitoring", monitoring.legal_basis, text_fields(monitoring), []
     )
     category = next((c for c in catalogue if c.code == monitoring.category), None)
     if category is None:
