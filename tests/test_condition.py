@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trustledger.rulebook.condition import (
+    INT64_MAX,
+    LITERAL_LIMIT,
     MAX_DEPTH,
     MAX_LENGTH,
     MAX_NODES,
@@ -40,6 +43,7 @@ from trustledger.rulebook.condition import (
     Scope,
     TextLit,
     ValueType,
+    magnitude,
     parse_condition,
     render,
 )
@@ -602,7 +606,12 @@ _TEXT_VALUES = st.sampled_from(VOCABULARY) | st.text(
     st.characters(codec="utf-8", exclude_characters="\\"), max_size=8
 )
 _LITERALS: dict[ValueType, st.SearchStrategy[LiteralNode]] = {
-    "int": st.integers(min_value=0, max_value=10**12).map(IntLit),
+    # small numbers, so that comparisons come out both ways, and the edges of the range a
+    # condition's numbers may take
+    "int": (
+        st.integers(min_value=0, max_value=1000)
+        | st.sampled_from([LITERAL_LIMIT, LITERAL_LIMIT - 1, 10**9, 2**31, 3_652_059])
+    ).map(IntLit),
     "text": _TEXT_VALUES.map(TextLit),
     "bool": st.booleans().map(BoolLit),
 }
@@ -616,10 +625,37 @@ def _names(scope: Scope, value_type: ValueType) -> list[Name]:
     return [Name(n) for n, t in names.items() if t == value_type]
 
 
+def within_64_bits(tree: Expr) -> bool:
+    """No arithmetic in ``tree`` can leave the 64-bit integers (what parsing demands)."""
+    match tree:
+        case Arith():
+            return (
+                magnitude(tree) <= INT64_MAX
+                and within_64_bits(tree.left)
+                and within_64_bits(tree.right)
+            )
+        case Neg() | Not():
+            return within_64_bits(tree.operand)
+        case Compare() | Logic():
+            return within_64_bits(tree.left) and within_64_bits(tree.right)
+        case InList():
+            return within_64_bits(tree.operand)
+        case Aggregate():
+            return tree.filter is None or within_64_bits(tree.filter)
+        case _:
+            return True
+
+
 @cache
 def exprs(value_type: ValueType, scope: Scope, depth: int) -> st.SearchStrategy[Expr]:
-    """Well-typed trees of `value_type` valid in `scope`, at most `depth` deep (test_pyeval
-    uses them too)."""
+    """Well-typed trees of `value_type` valid in `scope`, at most `depth` deep, whose
+    arithmetic stays within 64 bits, as parsing demands (test_pyeval uses them too)."""
+    return unbounded_exprs(value_type, scope, depth).filter(within_64_bits)
+
+
+@cache
+def unbounded_exprs(value_type: ValueType, scope: Scope, depth: int) -> st.SearchStrategy[Expr]:
+    """Well-typed trees, their arithmetic unbounded."""
     leaves: list[st.SearchStrategy[Expr]] = [_LITERALS[value_type]]
     if names := _names(scope, value_type):
         leaves.append(st.sampled_from(names))
@@ -663,6 +699,44 @@ def exprs(value_type: ValueType, scope: Scope, depth: int) -> st.SearchStrategy[
                 )
             )
     return st.one_of(*leaves, *branches)
+
+
+@pytest.mark.parametrize(
+    ("text", "col", "message"),
+    [
+        ("score < 9223372036854775808", 9, "out of range"),  # 2^63, the red team's
+        (f"score < {LITERAL_LIMIT + 1}", 9, "out of range"),
+        ("score == score * score", 16, "this product can reach 4.61e+30"),
+        ("count(true) * count(true) * count(true) > 0", 27, "beyond the 64-bit"),
+        ("score * 4295 > 0", 7, "this product can reach 9.22e+18"),  # one past the edge
+        ("1000000000000 * 1000000000000 > score", 15, "this product can reach 1e+24"),
+        ("-1000000000000 * 1000000000000 - score < 0", 16, "product"),
+        ("sum(points) * sum(points) > 0", 13, "beyond the 64-bit"),
+    ],
+)
+def test_arithmetic_that_can_leave_64_bits_is_refused_where_it_is(
+    text: str, col: int, message: str
+) -> None:
+    with pytest.raises(ConditionError, match=re.escape(message)) as caught:
+        parse_condition(text)
+    assert caught.value.column == col
+
+
+def test_the_edges_of_the_range_are_accepted() -> None:
+    parse_condition(f"score * 4294 > {LITERAL_LIMIT}")  # 2.1e15 * 4294 ≤ 2^63 - 1
+    parse_condition("days_since(true) * count(true) * 1000 > 0")  # 3.65e6 * 2^31 * 1e3
+    parse_condition(f"score / {LITERAL_LIMIT} * {LITERAL_LIMIT} > 0")  # score / 1e12 ≤ 2147
+
+
+@settings(max_examples=300)
+@given(tree=unbounded_exprs("bool", "list", 3))
+def test_a_tree_parses_exactly_when_its_arithmetic_stays_within_64_bits(tree: Expr) -> None:
+    text = render(tree)
+    if within_64_bits(tree):
+        assert parse_condition(text).root == tree
+    else:
+        with pytest.raises(ConditionError, match="beyond the 64-bit integers"):
+            parse_condition(text)
 
 
 @settings(max_examples=400)

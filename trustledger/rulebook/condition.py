@@ -27,10 +27,16 @@ from trustledger.rulebook.durations import Duration, parse_duration
 
 __all__ = [
     "AGGREGATES",
+    "COUNT_LIMIT",
+    "DAYS_LIMIT",
+    "INT64_MAX",
+    "LITERAL_LIMIT",
     "MAX_DEPTH",
     "MAX_LENGTH",
     "MAX_NODES",
+    "POINTS_LIMIT",
     "RECORD_NAMES",
+    "SCORE_BASE_LIMIT",
     "SUBJECT_NAMES",
     "Aggregate",
     "AggregateFunc",
@@ -53,6 +59,7 @@ __all__ = [
     "Scope",
     "TextLit",
     "ValueType",
+    "magnitude",
     "parse_condition",
     "render",
 ]
@@ -727,7 +734,110 @@ def parse_condition(text: str, scope: Scope = "list") -> Condition:
         )
     root = _Parser(_tokenize(text)).parse()
     _expect(root, "bool", scope)
+    _check_bounds(root)
     return Condition(root, text, scope)
+
+
+# ── integer bounds ───────────────────────────────────────────────────────────────────────
+#
+# Python's integers have no bound; DuckDB and PostgreSQL compute in 64 bits and fail on
+# overflow. So that an accepted condition gives the same answer on every engine, no
+# integer a condition can compute may leave the 64-bit range: every name has a largest
+# magnitude the platform guarantees (points and score bases are bounded by the rulebook
+# schema, the number of records of one subject by COUNT_LIMIT, days by the calendar), and
+# the largest magnitude of each sum, product, quotient and negation is computed from
+# those of its operands and refused above INT64_MAX, at the operator's column.
+
+INT64_MAX: Final = 2**63 - 1
+LITERAL_LIMIT: Final = 10**12  # a number written in a condition, either sign
+POINTS_LIMIT: Final = 1_000_000  # a treatment's points per record, either sign
+SCORE_BASE_LIMIT: Final = 1_000_000_000  # a banded score's base, either sign
+COUNT_LIMIT: Final = 2**31  # records of one subject: far above any real file
+DAYS_LIMIT: Final = 3_652_059  # days between 0001-01-01 and 9999-12-31
+SCORE_LIMIT: Final = SCORE_BASE_LIMIT + COUNT_LIMIT * POINTS_LIMIT
+_NAME_LIMITS: Final[Mapping[str, int]] = {
+    "score": SCORE_LIMIT,
+    "points": POINTS_LIMIT,
+    "age": DAYS_LIMIT,
+}
+_AGGREGATE_LIMITS: Final[Mapping[str, int]] = {
+    "count": COUNT_LIMIT,
+    "sum": COUNT_LIMIT * POINTS_LIMIT,
+    "max": POINTS_LIMIT,
+    "min": POINTS_LIMIT,
+    "days_since": DAYS_LIMIT,
+}
+
+
+def magnitude(node: Expr) -> int:
+    """The largest absolute value an int expression can take (0 for other types)."""
+    match node:
+        case IntLit():
+            return abs(node.value)
+        case Name():
+            return _NAME_LIMITS.get(node.name, 0)
+        case Neg():
+            return magnitude(node.operand)
+        case Arith():
+            left, right = magnitude(node.left), magnitude(node.right)
+            if node.op == "*":
+                return left * right
+            if node.op == "/":
+                # truncating division never grows a value (x / 0 is 0); by a number, it
+                # shrinks it by that much
+                if isinstance(node.right, IntLit) and node.right.value:
+                    return left // abs(node.right.value)
+                return left
+            return left + right
+        case Aggregate():
+            return _AGGREGATE_LIMITS[node.func]
+        case _:
+            return 0
+
+
+def _check_bounds(node: Expr) -> None:
+    """Refuse a literal beyond LITERAL_LIMIT and any arithmetic that can leave 64 bits."""
+    match node:
+        case IntLit():
+            if abs(node.value) > LITERAL_LIMIT:
+                raise ConditionError(
+                    node.col,
+                    f"the number {node.value:,} is out of range: a condition's numbers lie "
+                    f"within ±{LITERAL_LIMIT:,}",
+                )
+        case Neg() | Not():
+            _check_bounds(node.operand)
+        case Arith():
+            _check_bounds(node.left)
+            _check_bounds(node.right)
+            reach = magnitude(node)
+            if reach > INT64_MAX:
+                raise ConditionError(
+                    node.op_col,
+                    f"this {_OPERATION[node.op]} can reach {reach:.3g}, beyond the 64-bit "
+                    f"integers (±{INT64_MAX:,}) SQL engines compute in: an evaluation could "
+                    "fail or differ between engines; use smaller numbers",
+                )
+        case Compare() | Logic():
+            _check_bounds(node.left)
+            _check_bounds(node.right)
+        case InList():
+            _check_bounds(node.operand)
+            for value in node.values:
+                _check_bounds(value)
+        case Aggregate():
+            if node.filter is not None:
+                _check_bounds(node.filter)
+        case _:
+            pass
+
+
+_OPERATION: Final[Mapping[str, str]] = {
+    "+": "sum",
+    "-": "difference",
+    "*": "product",
+    "/": "quotient",
+}
 
 
 # ── canonical text ───────────────────────────────────────────────────────────────────────

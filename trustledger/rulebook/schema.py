@@ -34,7 +34,13 @@ from pydantic_core import PydanticCustomError
 from trustledger.domain import Domain, SubjectKind, Tier
 from trustledger.legality import LegalBasis
 from trustledger.pollutants import canonical, known
-from trustledger.rulebook.condition import Condition, ConditionError, parse_condition
+from trustledger.rulebook.condition import (
+    POINTS_LIMIT,
+    SCORE_BASE_LIMIT,
+    Condition,
+    ConditionError,
+    parse_condition,
+)
 from trustledger.rulebook.durations import Duration, parse_duration
 
 __all__ = [
@@ -281,7 +287,8 @@ class Treatment(_Model):
     """How the selected categories count under this rulebook."""
 
     select: Selection
-    points: int = 0
+    # bounded so that no sum of them can leave the 64-bit integers SQL computes in
+    points: int = Field(default=0, ge=-POINTS_LIMIT, le=POINTS_LIMIT)
     tier: Tier | None = None
     publicity: Publicity
     publicity_override: LegalBasis | None = None
@@ -316,15 +323,15 @@ class Transitional(_Model):
 
 class Band(_Model):
     grade: str = Field(min_length=1, max_length=40)
-    min: int | None
+    min: int | None = Field(ge=-SCORE_BASE_LIMIT * 10, le=SCORE_BASE_LIMIT * 10)
 
 
 class BandedScore(_Model):
     """A score from a base with grade bands, highest first; `min` is inclusive."""
 
-    base: int
-    floor: int | None = None
-    ceiling: int | None = None
+    base: int = Field(ge=-SCORE_BASE_LIMIT, le=SCORE_BASE_LIMIT)
+    floor: int | None = Field(default=None, ge=-SCORE_BASE_LIMIT, le=SCORE_BASE_LIMIT)
+    ceiling: int | None = Field(default=None, ge=-SCORE_BASE_LIMIT, le=SCORE_BASE_LIMIT)
     bands: list[Band] = Field(min_length=1)
 
     @field_validator("bands")
