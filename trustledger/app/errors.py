@@ -68,3 +68,44 @@ class Unavailable(TrustledgerError):
 
     http_status = 503
     exit_code = 5
+
+
+# SQLite's result codes for the storage failing (an extended code such as
+# SQLITE_IOERR_WRITE starts with its primary one)
+_SQLITE_STORAGE = (["SQLITE", "FULL"], ["SQLITE", "IOERR"], ["SQLITE", "READONLY"])
+
+
+def storage_failure(exc: BaseException) -> str | None:
+    """The message for a failure of the storage under the database — a full disk, an I/O
+    error, a read-only file system, a lost connection — raised by the driver below the
+    application layer; None for anything else. Every write is one transaction, so such a
+    failure loses only the transaction in flight, never what was stored: the message says
+    so, for the operator to free space and run the command again."""
+    import errno
+    import sqlite3
+
+    import psycopg
+
+    detail: str | None = None
+    if isinstance(exc, OSError) and exc.errno in (
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EIO,
+        errno.EROFS,
+    ):
+        detail = f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+    elif isinstance(exc, sqlite3.DatabaseError) and (
+        getattr(exc, "sqlite_errorname", "").split("_")[:2] in _SQLITE_STORAGE
+    ):
+        detail = f"SQLite: {exc}"
+    elif isinstance(exc, psycopg.errors.DiskFull | psycopg.errors.IoError):
+        detail = f"PostgreSQL: {str(exc).strip()}"
+    elif isinstance(exc, psycopg.OperationalError):
+        detail = f"PostgreSQL connection: {str(exc).strip()}"
+    if detail is None:
+        return None
+    return (
+        f"storage failure: {detail}; the transaction in flight was rolled back and nothing "
+        "stored before it is lost — free space or restore the storage, then run the "
+        "command again"
+    )

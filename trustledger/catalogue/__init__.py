@@ -40,7 +40,13 @@ from trustledger.legality import (
     prohibited_ground_problems,
     text_fields,
 )
-from trustledger.yamlfile import YamlProblem, format_loc, load_strict, node_line
+from trustledger.yamlfile import (
+    YamlProblem,
+    format_loc,
+    load_strict,
+    node_line,
+    read_policy_file,
+)
 
 __all__ = [
     "NATIONAL_CATALOGUE_PATH",
@@ -342,7 +348,9 @@ def load_catalogue(path: Path | str) -> Catalogue:
     """Load a catalogue file, raising `CatalogueError` with every problem found."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_policy_file(path)
+    except YamlProblem as exc:
+        raise CatalogueError(path, [str(exc)]) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise CatalogueError(path, [f"cannot read: {exc}"]) from exc
     return parse_catalogue(text, path)

@@ -93,6 +93,11 @@ class LazyGroup(TyperGroup):
             message = configuration_error(exc)
             if message is not None:
                 raise _report(message, 2) from None
+            from trustledger.app.errors import Unavailable, storage_failure
+
+            message = storage_failure(exc)
+            if message is not None:
+                raise _report(message, Unavailable.exit_code) from None
             raise
 
 

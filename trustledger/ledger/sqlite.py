@@ -118,9 +118,17 @@ class SqliteStore(Store):
         try:
             yield
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # SQLite may already have rolled back itself (a full disk, an I/O error): a
+            # second ROLLBACK would fail and hide the error that matters
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
 
     def _read_head(self) -> Head:
         row = self.conn.execute(

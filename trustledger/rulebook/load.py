@@ -14,7 +14,13 @@ from pydantic import ValidationError
 from trustledger.catalogue import Catalogue
 from trustledger.rulebook.lint import lint_rulebook
 from trustledger.rulebook.schema import Rulebook
-from trustledger.yamlfile import YamlProblem, format_loc, load_strict, node_line
+from trustledger.yamlfile import (
+    YamlProblem,
+    format_loc,
+    load_strict,
+    node_line,
+    read_policy_file,
+)
 
 __all__ = ["RulebookError", "load_rulebook", "parse_rulebook", "validate_rulebook_file"]
 
@@ -90,7 +96,9 @@ def parse_rulebook(text: str, source: str | Path = "<string>") -> Rulebook:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return read_policy_file(path)
+    except YamlProblem as exc:
+        raise RulebookError(path, [f"{path}: {exc}"]) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise RulebookError(path, [f"{path}: cannot read: {exc}"]) from exc
 

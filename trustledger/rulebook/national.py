@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trustledger.legality import LegalBasis
 from trustledger.rulebook.schema import ACTION_PATTERN
-from trustledger.yamlfile import parse_model
+from trustledger.yamlfile import YamlProblem, parse_model, read_policy_file
 
 __all__ = [
     "NATIONAL_MEASURES_PATH",
@@ -145,8 +145,8 @@ def parse_national_list(text: str, source: str | Path = "<string>") -> NationalL
 def load_national_list(path: Path = NATIONAL_MEASURES_PATH) -> NationalList:
     """The national list (the shipped one unless another file is named), read once."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+        text = read_policy_file(path)
+    except (OSError, UnicodeDecodeError, YamlProblem) as exc:
         raise NationalListError(f"{path}: cannot read the national list: {exc}") from exc
     return parse_national_list(text, path)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trustledger.rulebook.schema import ACTION_PATTERN
-from trustledger.yamlfile import parse_model
+from trustledger.yamlfile import YamlProblem, parse_model, read_policy_file
 
 __all__ = [
     "ACTIONS_PATH",
@@ -136,7 +136,7 @@ def parse_actions(text: str, source: str | Path = "<string>") -> ActionCatalogue
 def load_actions(path: Path = ACTIONS_PATH) -> ActionCatalogue:
     """The action catalogue (the shipped one unless another file is named), read once."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+        text = read_policy_file(path)
+    except (OSError, UnicodeDecodeError, YamlProblem) as exc:
         raise ActionCatalogueError(f"{path}: cannot read the action catalogue: {exc}") from exc
     return parse_actions(text, path)
