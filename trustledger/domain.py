@@ -159,6 +159,12 @@ class EntryKind(StrEnum):
     # a person consents to the publication of a commendation about them, or withdraws it
     CONSENT_GIVEN = "consent.given"
     CONSENT_WITHDRAWN = "consent.withdrawn"
+    # rows beside the ledger committed by digest (trustledger.ledger.tabledigest): what one
+    # write transaction changed in each table, and the live state an evaluation wrote
+    TABLES_COMMITTED = "tables.committed"
+    STATE_COMMITTED = "state.committed"
+    # a monitoring point bound to the organisation, outlet and limit set it measures
+    POINT_REGISTERED = "point.registered"
 
 
 # USCC registering-authority code (position 1) and type code (position 2) → subject kind.

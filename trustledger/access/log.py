@@ -26,6 +26,7 @@ from trustledger.access import queries
 from trustledger.access.principals import Principal, ensure_tables
 from trustledger.ledger.canonical import canonical_json
 from trustledger.ledger.store import Store
+from trustledger.ledger.tabledigest import committed
 
 __all__ = [
     "GENESIS",
@@ -108,7 +109,9 @@ def record_many(store: Store, pending: Sequence[PendingAccess]) -> None:
     if not pending:
         return
     ensure_tables(store)
-    with store.transaction():
+    # each batch is committed to the ledger by digest in the same transaction: a row
+    # deleted from the end of the chain, which the chain alone cannot show, is found too
+    with committed(store, "access log") as commit:
         last = queries.last_log_row(store)
         seq, prev = (0, GENESIS) if last is None else last
         rows = []
@@ -123,6 +126,7 @@ def record_many(store: Store, pending: Sequence[PendingAccess]) -> None:
                          canonical_json(detail).decode(), prev, digest))  # fmt: skip
             prev = digest
         queries.insert_log_rows(store, rows)
+        commit.added("access_log", rows)
 
 
 def record_access(

@@ -33,6 +33,7 @@ from typing import Any, Literal, get_args
 from trustledger.access import queries
 from trustledger.ids import check_uscc
 from trustledger.ledger.store import Store
+from trustledger.ledger.tabledigest import committed
 from trustledger.sanctions.actions import load_actions
 
 __all__ = [
@@ -114,7 +115,11 @@ def ensure_tables(store: Store) -> None:
     queries.ensure_tables(store)
     _ENSURED.add(store)
     for key_hash in queries.keys_without_principal(store):
-        queries.set_principal_id(store, key_hash, principal_id_of(key_hash))
+        with (
+            committed(store, "api key given its principal id") as commit,
+            commit.touching("api_keys", "key_hash = ?", (key_hash,)),
+        ):
+            queries.set_principal_id(store, key_hash, principal_id_of(key_hash))
 
 
 def _instant(text: str) -> str:
@@ -187,7 +192,10 @@ def create_key(
     ensure_tables(store)
     row = (key_hash, role, name, json.dumps(scope), created, principal_id_of(key_hash),
            authority, subject, until, 0)  # fmt: skip
-    queries.insert_key(store, row)
+    # who may see what: committed to the ledger with the key
+    with committed(store, f"api key created ({role})") as commit:
+        queries.insert_key(store, row)
+        commit.added("api_keys", [row])
     return key
 
 
@@ -229,4 +237,8 @@ def revoke(store: Store, principal_id: str) -> None:
     """Revoke the principal's key at once; ApiKeyError for an unknown principal."""
     if get_principal(store, principal_id) is None:
         raise ApiKeyError(f"no principal {principal_id!r}")
-    queries.revoke(store, principal_id)
+    with (
+        committed(store, "api key revoked") as commit,
+        commit.touching("api_keys", "principal_id = ?", (principal_id,)),
+    ):
+        queries.revoke(store, principal_id)

@@ -76,13 +76,17 @@ def consistency(ctx: Context, old_size: int, new_size: int | None = None) -> dic
     }
 
 
-def verify(ctx: Context, progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """Recompute every entry hash, chain link and stored tree head, and every projection
-    row; with notes on what the live state reflects. ``progress`` is told the number of
-    entries checked so far. A tampered ledger is a report (``ok`` False), not an error."""
-    from trustledger.ledger.verify import verify as run
+def verify(
+    ctx: Context, progress: Callable[[int], None] | None = None, *, reevaluate: bool = False
+) -> VerifyReport:
+    """Recompute every entry hash, chain link and stored tree head, every projection row,
+    and every other table as `trustledger.app.verification` classifies it (``reevaluate``:
+    also evaluate the ledger again and compare the state row for row); with notes on what
+    the live state reflects. ``progress`` is told the number of entries checked so far. A
+    tampered database is a report (``ok`` False), not an error."""
+    from trustledger.app.verification import verify_all
 
-    return run(ctx.store, progress)
+    return verify_all(ctx, progress, reevaluate=reevaluate)
 
 
 def rebuild(ctx: Context) -> dict[str, int]:

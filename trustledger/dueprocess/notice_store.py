@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from trustledger.dueprocess import queries
 from trustledger.dueprocess.notices import Notice
 from trustledger.ledger.store import Store
+from trustledger.ledger.tabledigest import Commit, committed
 
 __all__ = [
     "Attempt",
@@ -60,11 +61,11 @@ def save(store: Store, notices: Iterable[Notice]) -> int:
     """Store the notices not stored yet, in a transaction of its own; returns how many
     were new."""
     create_tables(store)
-    with store.transaction():
-        return save_within(store, notices)
+    with committed(store, "notices") as commit:
+        return save_within(store, notices, commit)
 
 
-def save_within(store: Store, notices: Iterable[Notice]) -> int:
+def save_within(store: Store, notices: Iterable[Notice], commit: Commit) -> int:
     """``save`` inside the caller's open transaction (a decision and its notice written
     together); the tables must exist (``create_tables`` first, outside the transaction)."""
     fresh = {n.id: n for n in notices}
@@ -79,6 +80,8 @@ def save_within(store: Store, notices: Iterable[Notice]) -> int:
     ]  # fmt: skip
     if rows:
         queries.insert_notices(store, rows)
+        # delivered_at and channel are empty until delivery
+        commit.added("notices", [(*r, None, None) for r in rows])
     return len(rows)
 
 

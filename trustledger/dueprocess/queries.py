@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from trustledger.ledger.store import Store
+from trustledger.ledger.tabledigest import committed
 
 Row = tuple[Any, ...]
 
@@ -93,7 +94,10 @@ def undelivered(store: Store, limit: int) -> list[Row]:
 
 def mark_delivered(store: Store, notice_id: str, at: str, channel: str) -> None:
     """Delivered once: a notice already marked keeps its first delivery."""
-    with store.transaction():
+    with (
+        committed(store, "notice delivered") as commit,
+        commit.touching("notices", "id = ?", (notice_id,)),
+    ):
         store.execute(
             "UPDATE notices SET delivered_at = ?, channel = ? "
             "WHERE id = ? AND delivered_at IS NULL",
@@ -103,14 +107,16 @@ def mark_delivered(store: Store, notice_id: str, at: str, channel: str) -> None:
             _ATTEMPT,
             [(notice_id, at, channel, 1, None)],
         )
+        commit.added("notice_attempts", [(notice_id, at, channel, 1, None)])
 
 
 def record_failure(store: Store, notice_id: str, at: str, channel: str, error: str) -> None:
-    with store.transaction():
+    with committed(store, "notice delivery failed") as commit:
         store.execute(
             _ATTEMPT,
             [(notice_id, at, channel, 0, error)],
         )
+        commit.added("notice_attempts", [(notice_id, at, channel, 0, error)])
 
 
 def attempts(store: Store, notice_id: str) -> list[Row]:
@@ -122,7 +128,10 @@ def attempts(store: Store, notice_id: str) -> list[Row]:
 
 
 def set_address(store: Store, subject_id: str, address: str) -> None:
-    with store.transaction():
+    with (
+        committed(store, "notice address set") as commit,
+        commit.touching("notice_addresses", "subject_id = ?", (subject_id,)),
+    ):
         store.execute("DELETE FROM notice_addresses WHERE subject_id = ?", [(subject_id,)])
         store.execute(
             "INSERT INTO notice_addresses (subject_id, address) VALUES (?, ?)",

@@ -33,6 +33,7 @@ from trustledger.evaluate.whatif import StateFile
 from trustledger.ledger.entry import now_us
 from trustledger.ledger.projection import Projector, RecordRow, SubjectRow
 from trustledger.ledger.store import Store
+from trustledger.ledger.tabledigest import facts_size
 from trustledger.rulebook.publish import regime_versions
 
 Engine = Literal["python", "duckdb", "postgres"]
@@ -56,7 +57,7 @@ def subjects_and_records_as_of(
     if at_us is None:
         subjects = [SubjectRow._make(r) for r in store.iter_rows("subjects")]
         records = [RecordRow._make(r) for r in store.iter_rows("records")]
-        return subjects, records, store.size()
+        return subjects, records, facts_size(store)
     size = store.size_at(at_us)
     projector = Projector()
     for entry in store.iter_entries():
@@ -299,7 +300,7 @@ def refresh_subjects(
     if not regimes:
         return 0
     subjects: dict[str, SubjectRow] = {s.id: s for s in store.rows_where("subjects", "id", ids)}
-    size = store.size()
+    size = facts_size(store)
     records = {sid: records_as_of(store, sid) for sid in subjects}
     objections = objections_as_of(store, list(subjects), size)
     holds = holds_as_of(store, list(subjects), size)
@@ -317,7 +318,9 @@ def refresh_subjects(
                     rows[0].append(head)
                     rows[1].extend(memberships)
                     rows[2].extend(measures)
-        store.replace_state(rid, list(subjects), rows[0], rows[1], rows[2], ledger_size=size)
+        store.replace_state(
+            rid, list(subjects), rows[0], rows[1], rows[2], ledger_size=size, on=on.isoformat()
+        )
     return len(subjects)
 
 

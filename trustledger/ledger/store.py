@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from trustledger.ledger import merkle
+from trustledger.ledger import merkle, tabledigest
 from trustledger.ledger.entry import GENESIS_PREV, Entry, make_entry, now_us
 from trustledger.ledger.projection import TABLES, Projector
 from trustledger.ledger.schema import (
@@ -241,11 +241,15 @@ class Store(ABC):
         lists: Sequence[tuple[Any, ...]],
         measures: Sequence[tuple[Any, ...]],
         ledger_size: int,
+        on: str | None = None,
     ) -> None:
         """Replace the live state rows of one rulebook (every version of it) for these
-        subjects, and mark them evaluated to ``ledger_size``, in one transaction."""
+        subjects, and mark them evaluated to ``ledger_size``, in one transaction; ``on``
+        is the day they were judged on (committed to the ledger with the rows)."""
         like = rulebook_id + "@%"
-        with self._transaction():
+        with self.writer() as w:
+            # the change is committed to the ledger with the rows (state.committed)
+            delta = tabledigest.StateDelta(self, STATE_ALL, subject_ids, like)
             for table in STATE_TABLES:
                 self._run(
                     f"DELETE FROM {table} WHERE subject_id = ? AND rulebook LIKE ?",
@@ -253,6 +257,7 @@ class Store(ABC):
                 )
             self._insert_state(LIVE_STATE_PREFIX, profiles, lists, measures)
             self._mark_evaluated(LIVE_STATE_PREFIX, subject_ids, ledger_size)
+            w.append(tabledigest.STATE_KIND, delta.payload(ledger_size, on))
 
     def _insert_state(
         self,
@@ -315,9 +320,18 @@ class Store(ABC):
 
     def finish_state_rebuild(self, meta: dict[str, str]) -> None:
         """Swap the staged state in, with ``meta`` about it, in one transaction."""
-        with self._transaction():
+        with self.writer() as w:
             if not self._query("SELECT value FROM meta WHERE key = 'state_rebuild'", ()):
                 raise StoreError("no evaluation is being built: nothing to swap in")
+            # the state swapped in is committed to the ledger in the same transaction
+            found = self._query("SELECT value FROM meta WHERE key = 'state_generation'", ())
+            generation = int(found[0][0]) + 1 if found else 1
+            w.append(
+                tabledigest.STATE_KIND,
+                tabledigest.full_state_payload(
+                    self, NEXT_STATE_PREFIX, STATE_ALL, meta, generation
+                ),
+            )
             for table in STATE_ALL:
                 self._run(f"DROP TABLE IF EXISTS {table}", [()])
                 self._run(f"ALTER TABLE {_next(table)} RENAME TO {table}", [()])

@@ -89,6 +89,8 @@ class PointOutcome:
     episodes: int = 0
     records: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
+    # records corrected to cite the evidence of an episode that grew after they were issued
+    corrected: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     notices: int = 0
     # the compliance assessments of the subject whose first point this is
@@ -502,6 +504,8 @@ def _record_episode(
             outcome.records.append(str(result.ref))
         elif result.outcome == "duplicate":
             outcome.duplicates.append(str(result.ref))
+            _correct_if_grown(store, intake, point, str(result.ref), digest, title[:2000],
+                              line["document_number"], today=today, outcome=outcome)  # fmt: skip
         else:
             outcome.rejected.append(f"{key}: {result.reason}")
         record_id = str(result.ref) if result.ref else None
@@ -510,6 +514,30 @@ def _record_episode(
          episode.hours, episode.max_value, canonical_json(evidence).decode(), record_id,
          now_us)
     )  # fmt: skip
+
+
+def _correct_if_grown(
+    store: MonitoringStore, intake: Intake, point: Point, record_id: str, digest: str,
+    title: str, document_number: str, *, today: date, outcome: PointOutcome,
+) -> None:  # fmt: skip
+    """An episode that grew after its record was issued: the record is corrected in the
+    ledger to cite the new evidence (its digest and title), never left citing evidence
+    the episode's row no longer holds."""
+    record = store.store.get_row("records", record_id)
+    if record is None or record.evidence_digest == digest:
+        return
+    result = intake.submit(
+        {"op": "correct", "authority": point.authority, "record": record_id,
+         # one correction per evidence version: a replay finds it a duplicate
+         "document_number": f"{document_number}-E{digest.removeprefix('sha256:')[:16]}",
+         "effective_date": today.isoformat(),
+         "reason": "the exceedance continued after the record was issued: new evidence",
+         "changes": {"evidence_digest": digest, "title": title}}
+    )  # fmt: skip
+    if result.outcome == "rejected":
+        outcome.rejected.append(f"{record_id}: correcting its evidence: {result.reason}")
+    elif result.outcome == "accepted":
+        outcome.corrected.append(record_id)
 
 
 def evidence_of(store: MonitoringStore, key: str) -> dict[str, Any] | None:

@@ -118,7 +118,7 @@ def judge_all(
 
 
 def _issued(mn: str, outcomes: list[PointOutcome]) -> bool:
-    return any(o.mn == mn and o.records for o in outcomes)
+    return any(o.mn == mn and (o.records or o.corrected) for o in outcomes)
 
 
 def confirm_record(

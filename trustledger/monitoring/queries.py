@@ -162,10 +162,10 @@ def unregistered(store: Store) -> list[tuple[str, int]]:
 
 # --- points --------------------------------------------------------------------------
 def replace_point(store: Store, row: Row) -> None:
-    """One point's row (mn first), replacing the one registered before, in one transaction."""
-    with store.transaction():
-        store.execute("DELETE FROM monitor_points WHERE mn = ?", [(row[0],)])
-        store.execute("INSERT INTO monitor_points VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [row])
+    """One point's row (mn first), replacing the one registered before (inside the
+    caller's transaction)."""
+    store.execute("DELETE FROM monitor_points WHERE mn = ?", [(row[0],)])
+    store.execute("INSERT INTO monitor_points VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [row])
 
 
 def point(store: Store, mn: str) -> Row | None:
@@ -195,12 +195,10 @@ def notices(store: Store, mn: str | None = None) -> list[Row]:
 
 
 def replace_episode(store: Store, row: Row) -> None:
-    """One episode's row (key first), replacing the one stored under its key."""
-    with store.transaction():
-        store.execute("DELETE FROM monitor_episodes WHERE key = ?", [(row[0],)])
-        store.execute(
-            "INSERT INTO monitor_episodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [row]
-        )
+    """One episode's row (key first), replacing the one stored under its key (inside the
+    caller's transaction)."""
+    store.execute("DELETE FROM monitor_episodes WHERE key = ?", [(row[0],)])
+    store.execute("INSERT INTO monitor_episodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [row])
 
 
 def episode(store: Store, key: str) -> Row | None:
@@ -229,10 +227,10 @@ def episodes(store: Store, mn: str | None = None) -> list[Row]:
 
 # --- compliance assessments ---------------------------------------------------------
 def save_assessment(store: Store, row: Row) -> None:
-    """One assessment's evidence (its digest first); the same evidence again is kept once."""
-    with store.transaction():
-        if not store.query("SELECT 1 FROM monitor_assessments WHERE digest = ?", [row[0]]):
-            store.execute("INSERT INTO monitor_assessments VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [row])
+    """One assessment's evidence (its digest first); the same evidence again is kept once
+    (inside the caller's transaction)."""
+    if not store.query("SELECT 1 FROM monitor_assessments WHERE digest = ?", [row[0]]):
+        store.execute("INSERT INTO monitor_assessments VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [row])
 
 
 def assessments(store: Store, subject: str) -> list[Row]:

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from trustledger.ledger.store import Store
+from trustledger.ledger.tabledigest import committed
 from trustledger.monitoring import queries
 from trustledger.monitoring.codec import Packet, PacketError
 
@@ -90,7 +91,8 @@ class MonitoringStore:
         if not received and not rejected:
             return []
         digests = [r.packet.digest for r in received]
-        with self.store.transaction():
+        # each batch is committed to the ledger by digest in the same transaction
+        with committed(self.store, "monitoring packets received") as commit:
             known = queries.existing(self.store, "monitor_packets", digests)
             fresh: dict[str, tuple[Any, ...]] = {}
             for item in received:
@@ -102,13 +104,14 @@ class MonitoringStore:
                     _iso(p.data_time), readings_json(p), p.raw,
                 )  # fmt: skip
             if fresh:
-                queries.insert_packets(self.store, list(fresh.values()))
+                rows = list(fresh.values())
+                queries.insert_packets(self.store, rows)
+                commit.added("monitor_packets", rows)
             if rejected:
-                queries.insert_rejects(
-                    self.store,
-                    [(r.received_us, r.peer, r.error.reason.value, r.error.detail, r.head)
-                     for r in rejected],
-                )  # fmt: skip
+                refused = [(r.received_us, r.peer, r.error.reason.value, r.error.detail, r.head)
+                           for r in rejected]  # fmt: skip
+                queries.insert_rejects(self.store, refused)
+                commit.added("monitor_rejects", refused)
         seen: set[str] = set()
         out = []
         for d in digests:
@@ -144,7 +147,13 @@ class MonitoringStore:
 
     # --- points --------------------------------------------------------------------
     def register(self, point: Point) -> None:
-        queries.replace_point(self.store, (*point[:6], json.dumps(point.pollutants), *point[7:]))
+        with (
+            committed(self.store, f"monitoring point {point.mn} registered") as commit,
+            commit.touching("monitor_points", "mn = ?", (point.mn,)),
+        ):
+            queries.replace_point(
+                self.store, (*point[:6], json.dumps(point.pollutants), *point[7:])
+            )
 
     def point(self, mn: str) -> Point | None:
         row = queries.point(self.store, mn)
@@ -160,7 +169,7 @@ class MonitoringStore:
         if not notices:
             return 0
         rows = {f"{n.mn}|{n.pollutant}|{n.kind}|{n.start_s}": n for n in notices}
-        with self.store.transaction():
+        with committed(self.store, "monitoring notices") as commit:
             known = queries.existing(self.store, "monitor_notices", rows)
             new = [
                 (k, n.mn, n.pollutant, n.kind, n.start_s, n.end_s, n.count, n.detail, now_us)
@@ -169,6 +178,7 @@ class MonitoringStore:
             ]
             if new:
                 queries.insert_notices(self.store, new)
+                commit.added("monitor_notices", new)
         return len(new)
 
     def notices(self, mn: str | None = None) -> list[Notice]:
@@ -176,7 +186,12 @@ class MonitoringStore:
         return [Notice(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5]), r[6]) for r in rows]
 
     def save_episode(self, row: tuple[Any, ...]) -> None:
-        queries.replace_episode(self.store, row)
+        """An episode's row (key first); the change is committed to the ledger with it."""
+        with (
+            committed(self.store, "monitoring episode judged") as commit,
+            commit.touching("monitor_episodes", "key = ?", (row[0],)),
+        ):
+            queries.replace_episode(self.store, row)
 
     def episode(self, key: str) -> tuple[Any, ...] | None:
         return queries.episode(self.store, key)
@@ -192,7 +207,11 @@ class MonitoringStore:
         return queries.episodes(self.store, mn)
 
     def save_assessment(self, row: tuple[Any, ...]) -> None:
-        queries.save_assessment(self.store, row)
+        with (
+            committed(self.store, "compliance assessment") as commit,
+            commit.touching("monitor_assessments", "digest = ?", (row[0],)),
+        ):
+            queries.save_assessment(self.store, row)
 
     def assessments(self, subject: str) -> list[tuple[Any, ...]]:
         return queries.assessments(self.store, subject)
