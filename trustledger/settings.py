@@ -24,6 +24,12 @@ class Settings:
     log_key_file: Path = Path("log.key")
     # the checkpoint's origin line and the signing key's name: one per log, never reused
     log_origin: str = DEFAULT_LOG_ORIGIN
+    # the witnesses whose cosignatures the log accepts: a file of cosigner verifier keys
+    # (<name>+<hex id>+<base64(0x04 || key)>), one a line; none: no cosignature is accepted
+    witness_keys_file: Path | None = None
+    # `serve` signs a new checkpoint at most this often (seconds), and only when the ledger
+    # grew: writers need not hold the log key, and witnesses poll at their own pace anyway
+    checkpoint_interval: float = 10.0
     uscc_allowlist: Path | None = None
     # a longer line is rejected without being read into memory whole
     max_line_bytes: int = 1 << 20
@@ -59,6 +65,12 @@ class Settings:
             report_key_file=Path(env.get("TRUSTLEDGER_REPORT_KEY_FILE", "report.key")),
             log_key_file=Path(env.get("TRUSTLEDGER_LOG_KEY_FILE", "log.key")),
             log_origin=env.get("TRUSTLEDGER_LOG_ORIGIN", DEFAULT_LOG_ORIGIN),
+            witness_keys_file=(
+                Path(env["TRUSTLEDGER_WITNESS_KEYS"])
+                if env.get("TRUSTLEDGER_WITNESS_KEYS")
+                else None
+            ),
+            checkpoint_interval=float(env.get("TRUSTLEDGER_CHECKPOINT_INTERVAL", 10.0)),
             uscc_allowlist=Path(allowlist) if allowlist else None,
             max_line_bytes=int(env.get("TRUSTLEDGER_MAX_LINE_BYTES", 1 << 20)),
             batch_size=int(env.get("TRUSTLEDGER_BATCH_SIZE", 10_000)),

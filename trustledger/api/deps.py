@@ -20,6 +20,7 @@ from fastapi.responses import Response
 
 from trustledger.api.problems import BadIdentifier, NotInScope, Unauthorized
 from trustledger.app import access
+from trustledger.app.checkpoints import CheckpointTimer
 from trustledger.app.checks_service import CheckService
 from trustledger.app.context import Context
 from trustledger.app.errors import BadInput
@@ -53,6 +54,8 @@ class ServerState:
             )
             self.log = access.AccessRecorder(self.ctx.store, self.lock, interval=log_interval,
                                              enabled=access_log)  # fmt: skip
+            # signs a checkpoint at most every interval when the ledger grew (app.checkpoints)
+            self.checkpointer = CheckpointTimer(self.ctx, self.lock, settings.checkpoint_interval)
         except BaseException:
             self.ctx.close()
             raise
@@ -64,6 +67,7 @@ class ServerState:
         self.subjects: dict[str, str] = {}  # valid organisation ids seen (never persons)
 
     def close(self) -> None:
+        self.checkpointer.close()
         self.checks.close()
         self.log.close()
         self.ctx.close()

@@ -36,6 +36,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("trustledger.cli.serve", "serve", "command"),
     "keys": ("trustledger.cli.serve", "keys_app", "group"),
     "ledger": ("trustledger.cli.ledger", "app", "group"),
+    "witness": ("trustledger.cli.witness", "app", "group"),
     "ids": ("trustledger.cli.ids", "app", "group"),
     "catalogue": ("trustledger.cli.catalogue", "app", "group"),
     "rulebook": ("trustledger.cli.rulebook", "app", "group"),

@@ -110,12 +110,77 @@ def ingest(
     raise typer.Exit(result.exit_code)
 
 
-def verify(db: DbOption = None, json_output: JsonOption = False) -> None:
-    """Recompute the whole chain, every tree head and the projections. Exit 1 if tampered."""
+def verify(
+    db: DbOption = None,
+    json_output: JsonOption = False,
+    reevaluate: Annotated[
+        bool,
+        typer.Option(
+            "--reevaluate",
+            help="Also evaluate the ledger again and compare the live state row for row "
+            "(slow; the state's digests in the ledger are always checked).",
+        ),
+    ] = False,
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint",
+            help="A signed checkpoint held by someone else (a "
+            "witness's cosigned one), to check this database against; repeatable.",
+        ),
+    ] = None,
+    key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--key",
+            help="The log's verifier key the checkpoint must be signed by "
+            "(default: the log's current and retired keys).",
+        ),
+    ] = None,
+    witness_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness-key",
+            help="A witness's cosigner key whose cosignature the "
+            "checkpoint must carry; repeatable.",
+        ),
+    ] = None,
+) -> None:
+    """Recompute the whole chain, every tree head and the projections; with --checkpoint,
+    also that this ledger's tree at each checkpoint's size has its root (a rewritten
+    ledger does not, whatever its own hashes say) and that no two disagree (split view).
+    Exit 1 if tampered."""
     from trustledger.app import ledger
 
+    held = None
+    if checkpoint:
+        from trustledger.app import checkpoints
+        from trustledger.app.errors import BadInput
+
+        notes = []
+        for path in checkpoint:
+            try:
+                notes.append((str(path), path.read_text("utf-8")))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise BadInput(f"cannot read {path}: {exc}") from None
     with context(db) as ctx, console.status("verifying…", spinner="dots") as status:
-        report = ledger.verify(ctx, lambda n: status.update(f"verifying… {n:,} entries"))
+        report = ledger.verify(
+            ctx, lambda n: status.update(f"verifying… {n:,} entries"), reevaluate=reevaluate
+        )
+        if checkpoint:
+            held = checkpoints.verify_held(ctx, notes, key or [], witness_key or [])
+    if held is not None:
+        if json_output:
+            print_json({**report.to_json(), "checkpoints": held.to_json()})
+        else:
+            for fact in held.facts["checkpoints"]:
+                witnesses = ", ".join(c["witness"] for c in fact["cosigned_by"]) or "no witness"
+                say_line(f"checkpoint {fact['file']}: size {fact['size']:,} root {fact['root']}"
+                         f" (cosigned by {witnesses})")  # fmt: skip
+            for reason in held.reasons:
+                say_line(f"CHECKPOINT MISMATCH: {reason}")
+        if json_output:
+            raise typer.Exit(0 if report.ok and held.ok else 1)
     if json_output:
         print_json(report.to_json())
     else:
@@ -127,7 +192,7 @@ def verify(db: DbOption = None, json_output: JsonOption = False) -> None:
                 out.print(f"  seq {seq}: {problem}")
         for note in report.notes:
             out.print(f"note: {note}")
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(0 if report.ok and (held is None or held.ok) else 1)
 
 
 def rebuild(db: DbOption = None) -> None:

@@ -74,15 +74,20 @@ def checkpoint(
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Write the signed note to FILE too.")
     ] = None,
+    size: Annotated[
+        int | None, typer.Option(help="A checkpoint signed before, by its tree size.")
+    ] = None,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """The latest tree head as a signed checkpoint (C2SP tlog-checkpoint, signed note),
-    signed with the log key (TRUSTLEDGER_LOG_KEY_FILE, made with mode 0600 if missing)."""
+    signed now with the log key (TRUSTLEDGER_LOG_KEY_FILE, made with mode 0600 if
+    missing) unless that size is signed already, with the witnesses' cosignatures kept
+    for it (C2SP tlog-cosignature); --size: one kept from before."""
     from trustledger.app import checkpoints
 
     with context(db) as ctx:
-        note = checkpoints.checkpoint(ctx)
+        note = checkpoints.checkpoint(ctx, size)
         key = checkpoints.verifier_key(ctx.settings)
     if out_file is not None:
         out_file.write_text(note, encoding="utf-8")
@@ -129,3 +134,38 @@ def verify_checkpoint(
         for reason in result.reasons:
             say_line(f"  {reason}")
     raise typer.Exit(result.exit_code)
+
+
+@app.command("commit-baseline")
+def commit_baseline(db: DbOption = None, json_output: JsonOption = False) -> None:
+    """Commit to the ledger, once, what a database of an earlier release holds beside it:
+    the rows of tables no entry commits yet, the live state, and its monitoring points as
+    point.registered entries. A table already committed is never baselined again (verify
+    names its rows if they differ). `trustledger db upgrade` runs it after migrating."""
+    from trustledger.app.verification import commit_baseline as run
+
+    with context(db) as ctx:
+        done = run(ctx)
+    if json_output:
+        print_json(done.to_json())
+        return
+    for table, rows in done.tables.items():
+        out.print(f"committed {rows:,} rows of {table}")
+    for mn in done.points:
+        out.print(f"registered monitoring point {mn} in the ledger")
+    if done.state_rows:
+        out.print(f"committed the live state as found ({done.state_rows:,} rows)")
+    if not done.tables and not done.points and not done.state_rows:
+        out.print("nothing to commit: every table beside the ledger is committed already")
+
+
+@app.command("tiles")
+def build_tiles(db: DbOption = None, json_output: JsonOption = False) -> None:
+    """Build the stored tiles of the Merkle tree (C2SP tlog-tiles) if they are not in step
+    with the ledger: once, for a database made before tiles existed and upgraded (the first
+    write or proof does it too). Prints the tiles written (0: already in step)."""
+    from trustledger.app import ledger
+
+    with context(db) as ctx:
+        result = ledger.build_tiles(ctx)
+    print_json(result) if json_output else print_fields(result)

@@ -99,3 +99,23 @@ def keys_revoke(
     with context(db) as ctx:
         revoked = keys.revoke(ctx, principal_id)
     console.print(f"revoked {revoked.id} ({revoked.role}, {revoked.name})", markup=False)
+
+
+@keys_app.command("rotate-log-key")
+def keys_rotate_log_key(db: DbOption = None, json_output: JsonOption = False) -> None:
+    """Replace the log's checkpoint key (TRUSTLEDGER_LOG_KEY_FILE): the old key signs the
+    head a last time, a link note signed by both keys names the new one, the old public
+    key is kept (its checkpoints stay verifiable), the new key signs from then on."""
+    from trustledger.app import checkpoints
+
+    with context(db) as ctx:
+        rotation = checkpoints.rotate_log_key(ctx)
+    if json_output:
+        import json
+
+        out.print(json.dumps(rotation.to_json()))
+        return
+    console.print(f"retired {rotation.old_key} at tree size {rotation.size:,}", markup=False)
+    out.print(rotation.new_key, markup=False)
+    console.print("Publish the new key; the link note (signed by both keys):", markup=False)
+    out.print(rotation.link_note, markup=False, end="")

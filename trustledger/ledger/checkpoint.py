@@ -71,7 +71,7 @@ class VerifierKey:
         return f"{self.name}+{self.key_hash.hex()}+{encoded}"
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
     # signed-note: a key name is non-empty, printable, with no whitespace and no "+"
     if not name or "+" in name or any(c.isspace() or not c.isprintable() for c in name):
         raise CheckpointError(f"bad key name {name!r}: non-empty, no spaces, no '+'")
@@ -79,7 +79,7 @@ def _check_name(name: str) -> None:
 
 def key_hash(name: str, public_key: bytes) -> bytes:
     """The four-byte key hash of an Ed25519 key: it names the key in a signature line."""
-    _check_name(name)
+    check_name(name)
     material = name.encode() + b"\n" + bytes([ALG_ED25519]) + public_key
     return hashlib.sha256(material).digest()[:4]
 
@@ -106,7 +106,7 @@ def parse_verifier_key(text: str) -> VerifierKey:
     if len(parts) != 3:
         raise CheckpointError("a verifier key is <name>+<hex key hash>+<base64 key>")
     name, hash_hex, encoded = parts
-    _check_name(name)
+    check_name(name)
     if not re.fullmatch(r"[0-9a-f]{8}", hash_hex):
         raise CheckpointError("a verifier key's hash is 8 lowercase hex digits")
     try:
@@ -153,14 +153,20 @@ def parse_checkpoint(text: str) -> Checkpoint:
     return Checkpoint(origin, int(size_text), root, tuple(extensions))
 
 
-def sign(text: str, name: str, seed: bytes) -> str:
-    """The note: ``text`` signed by the Ed25519 key ``seed`` under ``name``."""
+def signature_line(text: str, name: str, seed: bytes) -> str:
+    """The signature line (with its newline) of ``text`` by the Ed25519 key ``seed`` under
+    ``name``: for a note signed by more than one key (a log key rotation's link)."""
     if not text.endswith("\n") or "\n\n" in text or text.startswith("\n"):
         raise CheckpointError("a note's text ends with a newline and holds no blank line")
     private = Ed25519PrivateKey.from_private_bytes(seed)
     signature = private.sign(text.encode())
     blob = key_hash(name, public_key_of(seed)) + signature
-    return f"{text}\n{EM_DASH} {name} {base64.b64encode(blob).decode()}\n"
+    return f"{EM_DASH} {name} {base64.b64encode(blob).decode()}\n"
+
+
+def sign(text: str, name: str, seed: bytes) -> str:
+    """The note: ``text`` signed by the Ed25519 key ``seed`` under ``name``."""
+    return f"{text}\n{signature_line(text, name, seed)}"
 
 
 def parse(note: str) -> Note:
@@ -184,7 +190,7 @@ def parse(note: str) -> Note:
         if len(fields) != 2:
             raise CheckpointError(f"a signature line is '— <name> <base64>': {line[:60]!r}")
         name, encoded = fields
-        _check_name(name)
+        check_name(name)
         try:
             blob = base64.b64decode(encoded, validate=True)
         except binascii.Error:

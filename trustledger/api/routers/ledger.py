@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from trustledger.api.deps import ServerState, admit, caller, json_response, server
 from trustledger.api.models import ConsistencyProof, Health, InclusionProof, LedgerHead
 from trustledger.api.problems import problems
 from trustledger.app import checkpoints, ledger
+from trustledger.app.errors import BadInput
 from trustledger.app.keys import Principal
 
 router = APIRouter(tags=["ledger"])
@@ -105,18 +106,54 @@ def consistency_proof(
 @router.get(
     "/v1/ledger/checkpoint",
     response_class=PlainTextResponse,
-    responses={**problems(401, 500), 200: {"content": {"text/plain": {}}}},
+    responses={**problems(401, 404, 422, 500), 200: {"content": {"text/plain": {}}}},
 )
 def signed_checkpoint(
     state: Annotated[ServerState, Depends(server)],
     principal: Annotated[Principal | None, Depends(caller)],
+    size: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_SEQ, description="A tree size signed before; default: the latest."),
+    ] = None,
 ) -> PlainTextResponse:
-    """The latest tree head as a signed note (C2SP tlog-checkpoint: origin, size, base64
-    root; an Ed25519 signature line by the log's key). Open to all; not logged."""
+    """A signed note (C2SP tlog-checkpoint: origin, size, base64 root; an Ed25519 signature
+    line by the log's key) with the witnesses' cosignatures it has (C2SP
+    tlog-cosignature). The latest is signed anew at most every
+    TRUSTLEDGER_CHECKPOINT_INTERVAL seconds when the ledger grew; `size` gives one kept
+    from before (404 if none was signed at that size). Open to all; not logged."""
     admit(principal, "ledger")
+    interval = state.ctx.settings.checkpoint_interval
     with state.lock:
-        note = checkpoints.checkpoint(state.ctx)
+        note = checkpoints.checkpoint(state.ctx, size, min_interval=interval)
     return PlainTextResponse(note, media_type="text/plain; charset=utf-8")
+
+
+@router.post(
+    "/v1/ledger/checkpoint/cosignature",
+    responses={**problems(401, 403, 422, 500), 200: {"content": {"application/json": {}}}},
+)
+async def add_cosignature(
+    request: Request,
+    state: Annotated[ServerState, Depends(server)],
+    principal: Annotated[Principal | None, Depends(caller)],
+) -> Response:
+    """A witness sends its cosignature: the body (text/plain) is a checkpoint this log
+    signed with the witness's signature line added. Kept when the witness is one the log
+    trusts (TRUSTLEDGER_WITNESS_KEYS) and the cosignature verifies; 403 for a witness not
+    trusted, 422 for a malformed note, a checkpoint this log did not sign or a bad
+    cosignature. Open to all: a cosignature authenticates itself."""
+    admit(principal, "ledger")
+    body = await request.body()
+    if len(body) > 64 * 1024:
+        raise BadInput("a cosigned checkpoint is a few hundred bytes, not this")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInput("a cosigned checkpoint is UTF-8 text") from None
+    with state.lock:
+        accepted = checkpoints.accept_cosignature(state.ctx, text)
+    return json_response({"accepted": [{"witness": c.name, "key_id": c.key_id.hex(),
+                                        "time": c.timestamp} for c in accepted]})  # fmt: skip
 
 
 @router.get(
@@ -129,8 +166,27 @@ def checkpoint_key(
     principal: Annotated[Principal | None, Depends(caller)],
 ) -> PlainTextResponse:
     """The verifier key of the log's checkpoints (`<origin>+<hex key hash>+<base64(0x01 ||
-    Ed25519 public key)>`), as golang.org/x/mod/sumdb/note reads it. Open to all."""
+    Ed25519 public key)>`), as golang.org/x/mod/sumdb/note reads it, on the first line;
+    then each retired key, newest first, as `<vkey> retired <tree size>` (it signed the
+    checkpoints up to that size). Open to all."""
     admit(principal, "ledger")
     with state.lock:
-        key = checkpoints.verifier_key(state.ctx.settings)
-    return PlainTextResponse(key + "\n", media_type="text/plain; charset=utf-8")
+        keys = checkpoints.log_keys(state.ctx)
+    lines = [k.vkey if k.retired_size is None else f"{k.vkey} retired {k.retired_size}"
+             for k in keys]  # fmt: skip
+    return PlainTextResponse("".join(x + "\n" for x in lines),
+                             media_type="text/plain; charset=utf-8")  # fmt: skip
+
+
+@router.get("/v1/ledger/checkpoint/keys", responses=problems(401, 500))
+def checkpoint_keys(
+    state: Annotated[ServerState, Depends(server)],
+    principal: Annotated[Principal | None, Depends(caller)],
+) -> Response:
+    """The log's keys as JSON: the current one, then each retired one with the tree size
+    at which it was retired and its link note (that checkpoint's body with a
+    `trustledger-next-log-key <vkey>` line, signed by the old key and the new)."""
+    admit(principal, "ledger")
+    with state.lock:
+        keys = checkpoints.log_keys(state.ctx)
+    return json_response({"keys": [k.to_json() for k in keys]})
