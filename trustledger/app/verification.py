@@ -33,7 +33,10 @@ if TYPE_CHECKING:
     from trustledger.ledger.store import Store
     from trustledger.ledger.verify import VerifyReport
 
-Kind = Literal["chain", "projection", "committed", "state", "cache", "meta", "schema", "staging"]
+# fmt: off
+Kind = Literal["chain", "projection", "committed", "state", "cache", "meta", "schema", "staging",
+               "signed"]
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,11 @@ def _registry() -> dict[str, Coverage]:
             "cache", "name-screening index: rebuilt from the subjects and compared"
         ),
         "screen_meta": Coverage("cache", "how far the screening index reaches"),
+        # kept signed notes (trustledger.app.checkpoints.verify_stored): each checks by its
+        # signature and against the tree, not by a commit (a checkpoint signs the ledger)
+        "checkpoints": Coverage("signed", "signed tree heads: log signature, root vs the tree"),
+        "checkpoint_cosignatures": Coverage("signed", "witness cosignatures on those heads"),
+        "log_keys": Coverage("signed", "retired log keys, each with its link note signed"),
     }
     for table in PROJECTIONS:
         out[table] = Coverage("projection", "recomputed by replaying the entries")
@@ -182,6 +190,7 @@ class _Checks:
         self.meta()
         self.screening()
         self.access_chain()
+        self.signed()
 
     # --- chain -------------------------------------------------------------------------
     def tree_heads(self) -> None:
@@ -439,6 +448,12 @@ class _Checks:
             found = subjects.get(sid)
             if found is None or found.kind == "person":
                 self.flag("screen_grams", f"grams of {sid}, which is no indexed subject")
+
+    def signed(self) -> None:
+        from trustledger.app.checkpoints import verify_stored
+
+        for table, what in verify_stored(self.ctx):
+            self.flag(table, what)
 
     def access_chain(self) -> None:
         from trustledger.access.log import verify_access_log
