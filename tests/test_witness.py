@@ -76,6 +76,7 @@ def independent_log_signature(text: str, vkey: str) -> None:
     key = base64.b64decode(key_b64)
     assert key[0] == 0x01
     key_id = hashlib.sha256(name.encode() + b"\n" + key).digest()[:4]
+    assert key_id.hex() == id_hex
     body, _, sigs = text.rpartition("\n\n")
     good = 0
     for line in sigs[:-1].split("\n"):
@@ -102,7 +103,9 @@ def test_a_cosignature_verifies_independently_and_covers_every_line() -> None:
     body = note.checkpoint_body(ORIGIN, 7, bytes(range(32)), ("extension line",))
     log_seed = Ed25519PrivateKey.generate().private_bytes_raw()
     signed = note.sign(body, ORIGIN, log_seed)
-    cosigned = cosignature.add_signatures(signed, [cosignature.cosign(body, WITNESS, seed, 1679315147)])
+    cosigned = cosignature.add_signatures(
+        signed, [cosignature.cosign(body, WITNESS, seed, 1679315147)]
+    )
     assert independent_cosignature(cosigned, str(key)) == 1679315147
     assert cosignature.verify_cosignature(cosigned, key).timestamp == 1679315147
     # the message is the spec's: header, time line, the whole body
@@ -212,10 +215,14 @@ def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Log]:
         checkpoint_interval=0.0,
     )
     (tmp_path / "witnesses.txt").write_text("# the witnesses this log trusts\n")
-    for name, value in {"TRUSTLEDGER_DB": db_url, "TRUSTLEDGER_LOG_ORIGIN": ORIGIN,
-                        "TRUSTLEDGER_PERSON_KEY_FILE": str(tmp_path / "person.key"),
-                        "TRUSTLEDGER_LOG_KEY_FILE": str(tmp_path / "log.key"),
-                        "TRUSTLEDGER_WITNESS_KEYS": str(tmp_path / "witnesses.txt")}.items():  # fmt: skip
+    variables = {
+        "TRUSTLEDGER_DB": db_url,
+        "TRUSTLEDGER_LOG_ORIGIN": ORIGIN,
+        "TRUSTLEDGER_PERSON_KEY_FILE": str(tmp_path / "person.key"),
+        "TRUSTLEDGER_LOG_KEY_FILE": str(tmp_path / "log.key"),
+        "TRUSTLEDGER_WITNESS_KEYS": str(tmp_path / "witnesses.txt"),
+    }
+    for name, value in variables.items():
         monkeypatch.setenv(name, value)
     server, thread, base = serve(settings)
     try:
@@ -329,7 +336,7 @@ def test_a_rewritten_ledger_is_caught_against_the_witness_checkpoint(log: Log) -
     both = runner.invoke(app, ["verify", "--db", rewritten, "--json", "--checkpoint", str(held),
                                "--checkpoint", str(log.work / "fresh.txt")])  # fmt: skip
     assert both.exit_code == 1
-    found = json.loads(both.stdout)["checkpoints"]
+    found = json.loads(both.stdout)["checkpoints"]["facts"]
     assert found["split_views"] == [{"size": size, "roots": sorted([new_root, witnessed_root])}]
     # the original database verifies against the same checkpoint
     assert runner.invoke(app, ["verify", "--checkpoint", str(held), "--key", log.vkey(),
@@ -639,3 +646,47 @@ def test_the_server_signs_a_checkpoint_when_the_ledger_grew(tmp_path: Path) -> N
 
 def _has_table(ctx: Context) -> bool:
     return bool(ctx.store.query("SELECT name FROM sqlite_master WHERE name = 'checkpoints'"))
+
+
+def test_tampering_a_kept_checkpoint_cosignature_or_retired_key_is_found(log: Log) -> None:
+    directory = make_witness(log)
+    assert run_witness(log, directory).exit_code == 0
+    assert runner.invoke(app, ["keys", "rotate-log-key"]).exit_code == 0
+    grow(log)
+    assert httpx.get(f"{log.base}/v1/ledger/checkpoint").status_code == 200
+    with Context.open(log.settings) as ctx:
+        assert checkpoints.verify_stored(ctx) == []
+    import sqlite3
+
+    path = log.db.removeprefix("sqlite:///")
+    tampers = [
+        ("checkpoints", "UPDATE checkpoints SET root = ? WHERE size = (SELECT min(size) FROM"
+         " checkpoints)", ("00" * 32,)),
+        ("checkpoints", "UPDATE checkpoints SET note = replace(note, '\u2014', '-')"
+         " WHERE size = (SELECT max(size) FROM checkpoints)", ()),
+        ("checkpoints", "UPDATE checkpoints SET key_hash = 'deadbeef'", ()),
+        ("checkpoint_cosignatures", "UPDATE checkpoint_cosignatures SET line ="
+         " substr(line, 1, length(line) - 6) || 'AAAA=\n'", ()),
+        ("checkpoint_cosignatures", "UPDATE checkpoint_cosignatures SET size = size + 1", ()),
+        ("log_keys", "UPDATE log_keys SET link_note = replace(link_note, 'trustledger-next',"
+         " 'trustledger-last')", ()),
+        ("log_keys", "UPDATE log_keys SET retired_size = retired_size + 1", ()),
+    ]  # fmt: skip
+    for table, sql, params in tampers:
+        with sqlite3.connect(path) as conn:
+            saved = {t: conn.execute(f"SELECT * FROM {t}").fetchall()
+                     for t in checkpoints.TABLES}  # fmt: skip
+            conn.execute(sql, params)
+        with Context.open(log.settings) as ctx:
+            found = checkpoints.verify_stored(ctx)
+        assert found and {t for t, _ in found} == {table}, (sql, found)
+        with sqlite3.connect(path) as conn:  # put it back for the next tamper
+            for t, rows in saved.items():
+                conn.execute(f"DELETE FROM {t}")
+                if rows:
+                    marks = ", ".join("?" for _ in rows[0])
+                    conn.executemany(f"INSERT INTO {t} VALUES ({marks})", rows)
+    # a cosignature by a witness the log no longer trusts is named too
+    (log.work / "witnesses.txt").write_text("")
+    with Context.open(log.settings) as ctx:
+        assert [t for t, _ in checkpoints.verify_stored(ctx)] == ["checkpoint_cosignatures"]
