@@ -17,7 +17,8 @@ from trustledger.catalogue import Catalogue, Category
 from trustledger.domain import AuthorityType, EntryKind, RecordStatus, SubjectKind
 from trustledger.ids import PersonKeyer
 from trustledger.intake.removal import RemovalRules, removal_rules
-from trustledger.intake.validate import Reject, Submission, Validator
+from trustledger.intake.validate import Reject, Submission, Validator, natural_key
+from trustledger.ledger.canonical import canonical_json
 from trustledger.ledger.projection import AuthorityRow, RecordRow, SubjectRow, json_list
 from trustledger.ledger.store import Store, StoreError, Writer
 
@@ -125,6 +126,10 @@ class _Batch:
         writer.prefetch("records", [s.record_id for s in subs if s.record_id])
         writer.prefetch("subjects", [s.subject_id for s in subs if s.subject_id])
         writer.prefetch("record_events", [s.event_id for s in subs if s.event_id])
+        legacy = [s.legacy for s in subs if s.legacy]
+        if legacy:  # lines whose document number an earlier release keyed as written
+            writer.prefetch("records", [r for r, _ in legacy if r])
+            writer.prefetch("record_events", [e for _, e in legacy if e])
         writer.prefetch(
             "authorities",
             [a for s in subs if (a := s.payload.get("authority")) and a not in authorities],
@@ -178,7 +183,10 @@ class _Batch:
         category = self.categories.get(s.payload["category"])
         assert category is not None  # the stateless check found it
         rid = s.record_id
-        if self.w.get("records", rid) is not None:
+        legacy = s.legacy[0] if s.legacy else None
+        if self.w.get("records", rid) is not None or (
+            legacy is not None and self.w.get("records", legacy) is not None
+        ):
             return Result(
                 Outcome.DUPLICATE,
                 f"record {rid} (same authority, document number, "
@@ -218,6 +226,20 @@ class _Batch:
         # no subject's evaluation changes: the check reads grants beside the state
         return Result(Outcome.ACCEPTED, seq=entry.seq, ref=grant_id)
 
+    def _on_legacy_record(self, s: Submission) -> Submission:
+        """A change naming a record its issuer wrote with another form of the document
+        number, stored by an earlier release under the id of the form as written: the
+        change goes to that record."""
+        legacy_target = s.legacy[0] if s.legacy else None
+        if (
+            legacy_target is not None
+            and s.record_id is not None
+            and self.w.get("records", s.record_id) is None
+            and self.w.get("records", legacy_target) is not None
+        ):
+            return _on_legacy(s, legacy_target)
+        return s
+
     def _register_from_record(self, s: Submission) -> None:
         assert s.subject_kind is not None
         if s.subject_name is None and s.subject_kind != SubjectKind.PERSON:
@@ -239,8 +261,12 @@ class _Batch:
         )
 
     def _change(self, s: Submission) -> Result:
+        s = self._on_legacy_record(s)
         assert s.record_id is not None and s.event_id is not None
-        if self.w.get("record_events", s.event_id) is not None:
+        legacy_event = s.legacy[1] if s.legacy else None
+        if self.w.get("record_events", s.event_id) is not None or (
+            legacy_event is not None and self.w.get("record_events", legacy_event) is not None
+        ):
             return Result(
                 Outcome.DUPLICATE,
                 f"{s.op} {s.payload['document_number']} of record "
@@ -293,13 +319,18 @@ class _Batch:
         return Result(Outcome.ACCEPTED, seq=entry.seq, ref=record.id, subject=record.subject_id)
 
 
+def _on_legacy(s: Submission, legacy_target: str) -> Submission:
+    payload = {**s.payload, "record_id": legacy_target}
+    return s._replace(record_id=legacy_target, payload=payload, body=canonical_json(payload))
+
+
 def _same_registration(table: str, old: Any, payload: dict[str, Any]) -> bool:
     if table == "authorities":
         row: AuthorityRow = old
         return (row.name, row.authority_type) == (payload["name"], payload["authority_type"])
     subject: SubjectRow = old
     return (
-        subject.name == payload["name"]
+        natural_key(subject.name) == natural_key(payload["name"])
         and subject.former_names == json_list(payload["former_names"])
         and subject.aliases == json_list(payload["aliases"])
         and subject.address == payload["address"]

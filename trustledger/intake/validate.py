@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from hashlib import sha256
@@ -157,6 +158,8 @@ _SECURITY_BARS = {
 _AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,2})?$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 DEFAULT_LIMIT = 200
+MAX_NAMES = 100  # former names or aliases of one subject
+MAX_ENTRY_BYTES = 64 * 1024
 _LIMITS = {
     "name": 300,
     "subject_name": 300,
@@ -184,6 +187,9 @@ class Submission(NamedTuple):
     subject_division: str | None
     record_id: str | None  # the record issued, or the record a change targets
     event_id: str | None
+    # the ids the same line had before document numbers were normalised (natural_key), for
+    # a ledger written by an earlier release: (record id, event id); None where the same
+    legacy: tuple[str | None, str | None] | None = None
 
 
 @dataclass(slots=True)
@@ -199,31 +205,106 @@ class _Draft:
     subject_division: str | None = None
     record_id: str | None = None
     event_id: str | None = None
+    legacy: tuple[str | None, str | None] | None = None
 
     def done(self) -> Submission:
+        body = canonical_json(self.payload)
+        if len(body) > MAX_ENTRY_BYTES:
+            raise Reject(
+                f"entry: {len(body):,} bytes once encoded, at most {MAX_ENTRY_BYTES:,} "
+                "(a decision's record, not a file)"
+            )
         return Submission(
             self.op,
             self.kind.value,
             self.payload,
-            canonical_json(self.payload),
+            body,
             self.subject_id,
             None if self.subject_kind is None else self.subject_kind.value,
             self.subject_name,
             self.subject_division,
             self.record_id,
             self.event_id,
+            self.legacy,
         )
+
+
+# Characters that change how a document number is written, never which decision it names:
+# zero-width and bidirectional marks, soft hyphens; removed before the duplicate check.
+_INVISIBLE = dict.fromkeys(
+    map(ord, "\u00ad\u061c\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"
+             "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"),
+    None,
+)  # fmt: skip
+# The year brackets of a document number (〔2024〕) as typed on keyboards without them
+_BRACKETS = str.maketrans("[]【】〖〗〘〙⟦⟧", "〔〕〔〕〔〕〔〕〔〕")
+
+
+def natural_key(text: str) -> str:
+    """The form two submissions of one decision share however it was typed: NFKC (full-width
+    digits and letters, ［］ and （）), invisible characters removed, bracket variants read
+    as 〔〕, whitespace (NBSP and ideographic spaces too) left out. Used for duplicates only:
+    the text is stored as given."""
+    folded = unicodedata.normalize("NFKC", text.translate(_INVISIBLE)).translate(_BRACKETS)
+    return "".join(folded.split())
+
+
+# Latin-1 supplement letters (how UTF-8 read as Windows-1252 looks: 深 becomes æ·±) and the
+# replacement character: text that may have been decoded with the wrong encoding
+_SUSPECT = re.compile("[\u0080-\u00ff\ufffd]")
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _clean_text(name: str, value: str) -> str:
+    """``value`` if it is text a person wrote; a Reject naming what is wrong if not:
+    mojibake (checked first: UTF-8 read as Latin-1 also yields control characters), a
+    control character (NUL, escape…), a bidirectional override (it makes text display
+    otherwise than it reads), a character lost in decoding."""
+    if _SUSPECT.search(value):
+        import ftfy
+
+        fixed = ftfy.fix_encoding(value)
+        if fixed != value:
+            raise Reject(
+                f"{name}: {value[:40]!r} looks mis-decoded (UTF-8 read as another "
+                f"encoding); it would read {fixed[:40]!r}: fix the file's encoding (UTF-8)"
+            )
+    for index, char in enumerate(value):
+        if char in "\t\n\r":
+            continue
+        category = unicodedata.category(char)
+        if category == "Cc":
+            raise Reject(f"{name}: control character U+{ord(char):04X} at position {index + 1}")
+        if char in _BIDI:
+            raise Reject(
+                f"{name}: bidirectional control U+{ord(char):04X} at position {index + 1} "
+                "(it makes the text display otherwise than it reads)"
+            )
+        if char == "\ufffd":
+            raise Reject(
+                f"{name}: U+FFFD at position {index + 1}, a character lost when the file "
+                "was decoded: fix the file's encoding (UTF-8) and submit it again"
+            )
+    return value
+
+
+def _record_id(authority: str, document: str, subject_id: str, category: str) -> str:
+    key = "\x1f".join((authority, document, subject_id, category))
+    return "R" + sha256(key.encode()).hexdigest()[:24]
+
+
+def _event_id(op: str, authority: str, document: str, target: str) -> str:
+    key = "\x1f".join((op, authority, document, target))
+    return "E" + sha256(key.encode()).hexdigest()[:24]
 
 
 def record_id(authority: str, document_number: str, subject_id: str, category: str) -> str:
     """The record's id, derived from its natural key so resubmissions land on it."""
-    key = "\x1f".join((authority, document_number, subject_id, category))
-    return "R" + sha256(key.encode()).hexdigest()[:24]
+    return _record_id(authority, natural_key(document_number), subject_id, category)
 
 
 def event_id(op: str, authority: str, document_number: str, target: str) -> str:
-    key = "\x1f".join((op, authority, document_number, target))
-    return "E" + sha256(key.encode()).hexdigest()[:24]
+    return _event_id(op, authority, natural_key(document_number), target)
 
 
 def _person_decision(category: Category, decision_type: DecisionType) -> None:
@@ -275,10 +356,12 @@ class Validator:
     def _text(raw: dict[str, Any], name: str, required: bool = True) -> str | None:
         value = raw.get(name)
         if type(value) is str:
-            # the common case, checked first: plain text within its length limit
+            # the common case, checked first: plain printable text within its length limit
             value = value.strip()
             if value and len(value) <= _LIMITS.get(name, DEFAULT_LIMIT):
-                return value
+                if value.isprintable() and not _SUSPECT.search(value):
+                    return value
+                return _clean_text(name, value)
         if value is None or value == "":
             if required:
                 raise Reject(f"{name}: missing")
@@ -330,9 +413,12 @@ class Validator:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise Reject(f"{name}: expected a list of names")
         names = [v.strip() for v in value if v.strip()]
+        if len(names) > MAX_NAMES:
+            raise Reject(f"{name}: {len(names):,} names, at most {MAX_NAMES} allowed")
         if any(len(n) > _LIMITS["name"] for n in names):
             raise Reject(f"{name}: a name is longer than {_LIMITS['name']} characters")
-        return names
+        return [n if n.isprintable() and not _SUSPECT.search(n) else _clean_text(name, n)
+                for n in names]  # fmt: skip
 
     def _identifier(self, raw: dict[str, Any], name: str, hint: str | None) -> IdCheck:
         text = self._required(raw, name)
@@ -466,6 +552,8 @@ class Validator:
                 raise Reject(f"basis: category {code} rests on automated data, not a decision")
             basis = "automated"
         sub.record_id = record_id(authority, document, sub.subject_id, code)
+        if natural_key(document) != document:
+            sub.legacy = (_record_id(authority, document, sub.subject_id, code), None)
         sub.payload = {
             "record_id": sub.record_id,
             "authority": authority,
@@ -706,6 +794,7 @@ class Validator:
     def _change(self, op: str, raw: dict[str, Any]) -> _Draft:
         authority = self._authority(raw)
         target = self._text(raw, "record", required=False)
+        legacy_target: str | None = None
         sub = _Draft(op, OPS[op], {})
         if target is None:
             code = self._required(raw, "category")
@@ -718,6 +807,8 @@ class Validator:
             if raw.get("target_authority") not in (None, ""):
                 issuer = self._authority(raw, "target_authority")
             target = record_id(issuer, original, sub.subject_id, code)
+            if natural_key(original) != original:
+                legacy_target = _record_id(issuer, original, sub.subject_id, code)
         elif not re.fullmatch(r"R[0-9a-f]{24}", target):
             raise Reject(
                 f"record: {target[:40]!r} is not a record id (R followed by 24 hex digits)"
@@ -730,6 +821,9 @@ class Validator:
             reason = self._enum(raw, "reason", EndReason, reason).value
         sub.record_id = target
         sub.event_id = event_id(op, authority, document, target)
+        if legacy_target is not None or natural_key(document) != document:
+            old_target = legacy_target or target
+            sub.legacy = (legacy_target, _event_id(op, authority, document, old_target))
         sub.payload = {
             "record_id": target,
             "event_id": sub.event_id,
