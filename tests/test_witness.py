@@ -554,11 +554,48 @@ def test_after_a_log_key_rotation_old_and_new_checkpoints_verify(log: Log) -> No
     # the old key no longer signs: a checkpoint signed by it at the new size is refused
     assert runner.invoke(app, ["verify", "--key", old_key, "--checkpoint",
                                str(log.work / "new.txt")]).exit_code == 1  # fmt: skip
-    # a witness that trusts the new key goes on cosigning, consistent with what it held
-    config = json.loads((directory / "witness.json").read_text())
-    config["log_keys"].append(new_key)
-    (directory / "witness.json").write_text(json.dumps(config))
+    # the witness, given only the old key, follows the rotation by its link note (signed by
+    # the key it trusts and by the new one, consistent with what it cosigned) and cosigns on
+    followed = run_witness(log, directory)
+    assert followed.exit_code == 0, followed.output
+    assert json.loads((directory / "witness.json").read_text())["log_keys"] == [old_key, new_key]
+    independent_cosignature(httpx.get(f"{log.base}/v1/ledger/checkpoint").text, wkey)
+
+
+def test_a_witness_learns_no_successor_from_a_bad_link(log: Log) -> None:
+    directory = make_witness(log)
     assert run_witness(log, directory).exit_code == 0
+    cosigned = witness.last_cosigned(directory) or ""
+    size = int(cosigned.split("\n")[1])
+    root = base64.b64decode(cosigned.split("\n")[2])
+    old_seed = bytes.fromhex(log.settings.log_key_file.read_text().strip())
+    new_seed = Ed25519PrivateKey.generate().private_bytes_raw()
+    new_key = str(note.verifier_key(ORIGIN, note.public_key_of(new_seed)))
+
+    def link(at: int, at_root: bytes, signers: list[bytes], named: str = new_key) -> str:
+        text = note.checkpoint_body(ORIGIN, at, at_root, (f"trustledger-next-log-key {named}",))
+        return text + "\n" + "".join(note.signature_line(text, ORIGIN, k) for k in signers)
+
+    def no_proof(old: int, new: int) -> list[bytes]:
+        raise AssertionError("no proof is needed")
+
+    # signed by the successor alone (not by a key the witness trusts)
+    assert witness.learn_successor(directory, link(size, root, [new_seed]), no_proof) is None
+    # signed by the trusted key, but the successor it names did not sign
+    assert witness.learn_successor(directory, link(size, root, [old_seed]), no_proof) is None
+    # no successor named at all
+    plain = note.sign(note.checkpoint_body(ORIGIN, size, root), ORIGIN, old_seed)
+    assert witness.learn_successor(directory, plain, no_proof) is None
+    # a rotation over another history than the one cosigned: refused
+    with pytest.raises(witness.Refused, match="does not extend"):
+        witness.learn_successor(directory, link(size, bytes(32), [old_seed, new_seed]), no_proof)
+    with pytest.raises(witness.Refused, match="does not extend"):
+        witness.learn_successor(directory, link(size - 1, root, [old_seed, new_seed]), no_proof)
+    assert json.loads((directory / "witness.json").read_text())["log_keys"] == [log.vkey()]
+    # a good link is learnt once
+    good = link(size, root, [old_seed, new_seed])
+    assert witness.learn_successor(directory, good, no_proof) == new_key
+    assert witness.learn_successor(directory, good, no_proof) is None
 
 
 def test_rotation_needs_an_existing_key(tmp_path: Path) -> None:

@@ -31,7 +31,16 @@ from trustledger.ids import create_private_file
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["Outcome", "Refused", "WitnessConfig", "cosigner_key", "init", "observe", "run_once"]
+__all__ = [
+    "Outcome",
+    "Refused",
+    "WitnessConfig",
+    "cosigner_key",
+    "init",
+    "learn_successor",
+    "observe",
+    "run_once",
+]
 
 CONFIG = "witness.json"
 KEY = "witness.key"
@@ -187,15 +196,7 @@ def observe(
         raise Refused(f"the log served a malformed checkpoint: {exc}") from None
     if body.origin != config.origin:
         raise Refused(f"the checkpoint's origin is {body.origin!r}, not {config.origin!r}")
-    signed = False
-    for key in config.log_keys:
-        try:
-            note.verify_note(note_text, note.parse_verifier_key(key))
-            signed = True
-            break
-        except note.SignatureError:
-            continue
-    if not signed:
+    if not _signed_by_trusted(config, note_text):
         raise Refused("the checkpoint is not signed by the log key this witness trusts")
     previous = last_cosigned(directory)
     if previous is not None:
@@ -256,6 +257,75 @@ def _get(client: httpx.Client, path: str, params: dict[str, Any] | None = None) 
     return response
 
 
+def _signed_by_trusted(config: WitnessConfig, note_text: str) -> bool:
+    from trustledger.ledger import checkpoint as note
+
+    for key in config.log_keys:
+        try:
+            note.verify_note(note_text, note.parse_verifier_key(key))
+            return True
+        except (note.SignatureError, note.CheckpointError):
+            continue
+    return False
+
+
+def learn_successor(directory: Path, link: str, consistency: Any) -> str | None:
+    """Follow a log-key rotation: ``link`` (a retired key's link note, served by
+    /v1/ledger/checkpoint/keys) is a checkpoint with a ``trustledger-next-log-key <vkey>``
+    line, signed by a log key this witness trusts and by that successor. Its tree must be
+    the one the witness cosigned or grow from it (RFC 6962 consistency): a rotation cannot
+    smuggle in another history. The successor, now trusted too (written to the witness's
+    configuration), or None when ``link`` is not such a note."""
+    from trustledger.app.checkpoints import NEXT_KEY
+    from trustledger.ledger import checkpoint as note
+    from trustledger.ledger import merkle
+
+    config = _config(directory)
+    if not _signed_by_trusted(config, link):
+        return None
+    try:
+        body = note.parse_checkpoint(note.parse(link).text)
+        (successor,) = [e.split(" ", 1)[1] for e in body.extensions if e.startswith(NEXT_KEY + " ")]
+        key = note.parse_verifier_key(successor)
+        note.verify_note(link, key)
+    except (ValueError, note.SignatureError):
+        return None
+    if body.origin != config.origin or key.name != config.origin:
+        return None
+    if str(key) in config.log_keys:
+        return None
+    previous = last_cosigned(directory)
+    if previous is not None:
+        old = note.parse_checkpoint(note.parse(previous).text)
+        if body.size < old.size or (body.size == old.size and body.root != old.root):
+            raise Refused(f"the log's key rotation at size {body.size} does not extend the"
+                          f" tree of size {old.size} this witness cosigned")  # fmt: skip
+        if body.size > old.size > 0:
+            proof = consistency(old.size, body.size)
+            if not merkle.verify_consistency(old.size, body.size, old.root, body.root, proof):
+                raise Refused(
+                    f"the log's key rotation at size {body.size} is not consistent"
+                    f" with the tree of size {old.size} this witness cosigned"
+                )
+    data = _read_json(directory / CONFIG)
+    data["log_keys"] = [*config.log_keys, str(key)]
+    _write_json(directory / CONFIG, data)
+    return str(key)
+
+
+def _follow_rotations(directory: Path, client: httpx.Client, note_text: str) -> None:
+    """Learn the log's successor keys from its link notes until ``note_text`` is signed by
+    a trusted key or nothing more can be learnt (then observe refuses it)."""
+    while not _signed_by_trusted(_config(directory), note_text):
+        try:
+            keys = _get(client, "/v1/ledger/checkpoint/keys").json()["keys"]
+            links = [str(k["link"]) for k in keys if k.get("link")]
+        except (ValueError, KeyError, TypeError, Unavailable):
+            return
+        if not any(learn_successor(directory, link, _consistency(client)) for link in links):
+            return
+
+
 def run_once(directory: Path, client: httpx.Client) -> Outcome:
     """One round against the log ``client`` points at: fetch its checkpoint, judge it,
     cosign, send the cosignature (POST /v1/ledger/checkpoint/cosignature). Refused for a
@@ -263,6 +333,7 @@ def run_once(directory: Path, client: httpx.Client) -> Outcome:
     import httpx
 
     note_text = _get(client, "/v1/ledger/checkpoint").text
+    _follow_rotations(directory, client, note_text)
     outcome, cosigned = observe(directory, note_text, _consistency(client))
     assert cosigned is not None
     try:
