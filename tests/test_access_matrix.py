@@ -134,6 +134,7 @@ ROUTES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "consistency": ("GET", "/v1/ledger/proof/consistency", {"old": 1}),
     "checkpoint": ("GET", "/v1/ledger/checkpoint", {}),
     "checkpoint key": ("GET", "/v1/ledger/checkpoint/key", {}),
+    "tile": ("GET", "/v1/ledger/tile/0/000.p/1", {}),
     # commendations of persons (trustledger/api/routers/commendations.py): the public list;
     # consent on a record that is no commendation of the caller's (404 once admitted)
     "commendations": ("GET", "/v1/commendations", {}),
@@ -171,6 +172,7 @@ MATRIX: dict[str, list[int]] = {
     "consistency":    [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
     "checkpoint":     [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
     "checkpoint key": [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+    "tile":           [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
     "commendations":  [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
     "consent":        [401, 403, 403, 403, 403, 404, 404, 403, 401, 401],
     "consent withdrawal": [401, 403, 403, 403, 403, 404, 404, 403, 401, 401],
@@ -202,7 +204,8 @@ def test_every_role_on_every_route(client: TestClient, keys: dict[str, str]) -> 
                  "/v1/objections/{objection}/decision": "/v1/objections/OBJ1/decision",
                  "/v1/repairs/{repair}/decision": "/v1/repairs/REP1/decision",
                  "/v1/me/commendations/{record}/consent":
-                     "/v1/me/commendations/RNONE/consent"}  # fmt: skip
+                     "/v1/me/commendations/RNONE/consent",
+                 "/v1/ledger/tile/{level}/{index}": "/v1/ledger/tile/0/000.p/1"}  # fmt: skip
     for path, operations in spec.items():
         for method in operations:
             assert (method.upper(), templates.get(path, path)) in covered, (method, path)

@@ -35,6 +35,7 @@ from trustledger.api.routers import (
     records,
     screening,
     subjects,
+    tiles,
 )
 from trustledger.app.errors import TrustledgerError
 from trustledger.settings import Settings
@@ -111,6 +112,7 @@ def create_app(
         records,
         dueprocess,
         commendations,
+        tiles,
     ):
         app.include_router(router.router)
     app.openapi = _problem_openapi(app)  # type: ignore[method-assign]

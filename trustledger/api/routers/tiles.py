@@ -1,0 +1,59 @@
+"""The Merkle tree as C2SP tlog-tiles tiles, read-only: `GET /v1/ledger/tile/<L>/<N>` (a
+full tile, 256 hashes) and `…/<N>.p/<W>` (a partial one, W hashes), for a client that
+computes its own proofs against a checkpoint. A tile's bytes never change (a partial tile
+of width W is the first W hashes of its tile, whatever the tree grows to), so both are
+served with a long-lived, immutable cache."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import Response
+
+from trustledger.api.deps import ServerState, admit, caller, server
+from trustledger.api.problems import problems
+from trustledger.app import ledger
+from trustledger.app.keys import Principal
+
+router = APIRouter(tags=["ledger"])
+
+# a year: the tile at a path is the same bytes forever (tlog-tiles: "immutable")
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@router.get(
+    "/v1/ledger/tile/{level}/{index:path}",
+    response_class=Response,
+    responses={
+        **problems(401, 404, 422, 500),
+        200: {
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+            "description": "The tile's hashes, 32 bytes each, concatenated.",
+        },
+    },
+)
+def tile(
+    state: Annotated[ServerState, Depends(server)],
+    principal: Annotated[Principal | None, Depends(caller)],
+    level: Annotated[str, Path(description="The tile's level, 0 to 63 (0: leaf hashes).")],
+    index: Annotated[
+        str,
+        Path(
+            description="The tile's index in 3-digit path elements, all but the last led by "
+            "x (1234067: x001/x234/067), then `.p/<W>` (W from 1 to 255) for a partial tile."
+        ),
+    ],
+) -> Response:
+    """A tile of the ledger's Merkle tree (C2SP tlog-tiles, height 8): at level 0 the leaf
+    hashes of 256 entries, above that the roots of 256 full tiles of the level below. 422
+    for a path tlog-tiles does not allow, 404 for a tile (or width) the tree does not have.
+    Open to all; not logged (no one's data)."""
+    admit(principal, "ledger")
+    with state.lock:
+        data, _full = ledger.tile(state.ctx, f"{level}/{index}")
+    return Response(
+        data, media_type="application/octet-stream", headers={"Cache-Control": IMMUTABLE}
+    )
