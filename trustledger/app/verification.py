@@ -13,7 +13,9 @@ module adds every other table of the database, each checked the way its `Coverag
   ``--reevaluate`` also evaluates again and compares row for row;
 - ``cache``: derived data rebuilt from the ledger and compared, never trusted;
 - ``meta`` and ``schema``: each key checked against what it must say;
-- ``staging``: an evaluation's tables before they are swapped in, never read by an answer.
+- ``staging``: an evaluation's tables before they are swapped in, never read by an answer;
+- ``legacy``: a table an earlier release wrote and this one no longer reads; its rows must
+  be in the ledger (`commit_baseline` puts them there once).
 
 A table the registry does not name is itself a finding: a new table must be classified
 here before verify can pass.
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 
 # fmt: off
 Kind = Literal["chain", "projection", "committed", "state", "cache", "meta", "schema", "staging",
-               "signed"]
+               "legacy", "signed"]
 # fmt: on
 
 
@@ -68,7 +70,11 @@ def _registry() -> dict[str, Coverage]:
             "the SHA-256 of its raw frame and its parsed columns are parsed again",
         ),
         "monitor_rejects": Coverage("committed", "refused frames, counted on the status page"),
-        "monitor_points": Coverage("committed", "which organisation a sensor belongs to"),
+        "monitor_points": Coverage(
+            "legacy",
+            "where an earlier release kept points (now point.registered entries projected "
+            "into `points`): every row must be registered in the ledger as it stands",
+        ),
         "monitor_notices": Coverage("committed", "fault and clock notices of a point's page"),
         "monitor_episodes": Coverage(
             "committed",
@@ -87,11 +93,6 @@ def _registry() -> dict[str, Coverage]:
             "cache", "name-screening index: rebuilt from the subjects and compared"
         ),
         "screen_meta": Coverage("cache", "how far the screening index reaches"),
-        "tiles": Coverage(
-            "cache",
-            "the Merkle tree as tlog-tiles tiles (proofs, /v1/ledger/tile): rebuilt "
-            "from the entries' hashes and compared (none stored yet: built at first use)",
-        ),
         # kept signed notes (trustledger.app.checkpoints.verify_stored): each checks by its
         # signature and against the tree, not by a commit (a checkpoint signs the ledger)
         "checkpoints": Coverage("signed", "signed tree heads: log signature, root vs the tree"),
@@ -132,6 +133,10 @@ META_KEYS: dict[str, str] = {
     "state_rulebook": "the rulebook the last evaluation redid ('' all); state.committed",
     "state_generation": "counts swaps of the live state; committed by state.committed",
     "state_rebuild": "an evaluation under way or interrupted (its tables are never read)",
+    "committed_tables": "a hint of the tables some entry commits (a write then takes no "
+    "baseline); must name only tables the entries commit",
+    "commits_from": "the ledger size at which the database was upgraded to schema 5: rows "
+    "an earlier release wrote and no entry commits yet are noted, not failed",
 }
 _STATE_META = ("state_on", "state_known_at_us", "state_ledger_size", "state_rulebook",
                "state_generation")  # fmt: skip
@@ -177,9 +182,25 @@ class _Checks:
         self.store, self.report, self.ctx = store, report, ctx
         self.tables = database_tables(store)
         self.size = report.size
+        found = store.query("SELECT value FROM meta WHERE key = 'commits_from'")
+        self.upgraded_at: str | None = str(found[0][0]) if found else None
+        self.folded_tables: set[str] = set()
 
     def flag(self, table: str, what: str, seq: int | None = None) -> None:
         self.report.flag(self.size if seq is None else seq, f"{table}: {what}")
+
+    def legacy(self, table: str, what: str) -> None:
+        """Rows an earlier release wrote and no entry commits yet: a note in a database
+        upgraded to this schema (they are committed as found at their table's first write,
+        or by `trustledger ledger commit-baseline`), a failure in any other."""
+        if self.upgraded_at is not None:
+            self.report.notes.append(
+                f"{table}: {what}; the database was upgraded at ledger size "
+                f"{self.upgraded_at}: not verified until committed (`trustledger ledger "
+                "commit-baseline`, or their table's next write)"
+            )
+        else:
+            self.flag(table, what)
 
     def run(self, *, reevaluate: bool) -> None:
         for table in self.tables:
@@ -194,9 +215,9 @@ class _Checks:
         self.state(reevaluate)
         self.meta()
         self.screening()
-        self.tiles()
         self.access_chain()
         self.signed()
+        self.legacy_points()
 
     # --- chain -------------------------------------------------------------------------
     def tree_heads(self) -> None:
@@ -243,6 +264,7 @@ class _Checks:
         from trustledger.ledger.tabledigest import TableDigest, fold, live_digest
 
         folded = fold(self.store)
+        self.folded_tables = set(folded)
         for table, cov in sorted(TABLES.items()):
             if cov.kind != "committed":
                 continue
@@ -254,10 +276,8 @@ class _Checks:
             live = live_digest(self.store, table)
             if live == want:
                 continue
-            if want.is_zero():
-                self.flag(table, f"{live.count} rows were never committed to the ledger "
-                          "(written behind its back, or by a release before commits: "
-                          "`trustledger ledger commit-baseline` commits them once)")  # fmt: skip
+            if table not in folded:
+                self.legacy(table, f"{live.count} rows no entry commits")
             else:
                 self.flag(table, f"{live.count} rows hash to {live.short()}…, the ledger's "
                           f"commits to {want.count} rows hashing to {want.short()}…: rows "
@@ -338,10 +358,11 @@ class _Checks:
         want, full, seq = fold_state(self.store)
         live = state_digests(self.store, "state_", STATE_ALL)
         self._full_state = full
+        self._any_state_entry = want is not None
         if want is None:
             if any(d.count for d in live.values()):
-                self.flag("state_subjects", "the live state has no state.committed entry: "
-                          "it was swapped in without one (run `trustledger evaluate`)")  # fmt: skip
+                self.legacy("state_subjects", "the live state has no state.committed entry "
+                            "(run `trustledger evaluate`)")  # fmt: skip
             return
         for table in STATE_ALL:
             w, got = want.get(table, TableDigest()), live[table]
@@ -396,7 +417,17 @@ class _Checks:
                     self.flag("meta", f"{key} is {meta.get(key)!r}, the state.committed "
                               f"entry says {committed_meta.get(key)!r}")  # fmt: skip
         elif any(k in meta for k in _STATE_META):
-            self.flag("meta", "describes a live state no state.committed entry commits")
+            self.legacy("meta", "describes a live state no state.committed entry commits")
+        if "committed_tables" in meta:
+            try:
+                named = set(json.loads(meta["committed_tables"]))
+            except (ValueError, TypeError):
+                named = {"(not a JSON list)"}
+            if self._full_state is not None or self._any_state_entry:
+                named.discard("state")
+            forged = sorted(named - self.folded_tables)
+            if forged:
+                self.flag("meta", f"committed_tables names {forged}, which no entry commits")
         if "state_rebuild" in meta:
             try:
                 json.loads(meta["state_rebuild"])
@@ -461,20 +492,22 @@ class _Checks:
         for table, what in verify_stored(self.ctx):
             self.flag(table, what)
 
-    def tiles(self) -> None:
-        """The stored tiles against the tree the entries give (trustledger.ledger.tiles)."""
-        from trustledger.ledger import tiles
-
-        if "tiles" in self.tables:
-            for problem in tiles.check(self.store)[:5]:
-                self.flag("tiles", problem)
-
     def access_chain(self) -> None:
         from trustledger.access.log import verify_access_log
 
         if "access_log" in self.tables:
             for problem in verify_access_log(self.store)[:5]:
                 self.flag("access_log", problem)
+
+    def legacy_points(self) -> None:
+        from trustledger.monitoring.queries import legacy_points
+
+        if "monitor_points" not in self.tables:
+            return
+        for row in legacy_points(self.store):
+            registered = self.store.get_row("points", str(row[0]))
+            if registered is None:
+                self.legacy("monitor_points", f"point {row[0]} is not registered in the ledger")
 
 
 def _named(problem: str) -> str:
@@ -490,6 +523,59 @@ def _named(problem: str) -> str:
 
 def _judged(table: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(row[:6]) if table == "state_profiles" else tuple(row)
+
+
+# --- an upgraded database: commit once what an earlier release wrote ------------------
+@dataclass(frozen=True)
+class Baseline:
+    tables: dict[str, int]  # table → rows committed
+    points: list[str]  # legacy points registered as entries
+    state_rows: int = 0  # rows of the live state committed as found (0: none to commit)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tables": self.tables, "points": self.points, "state_rows": self.state_rows}
+
+
+def commit_baseline(ctx: Context) -> Baseline:
+    """Commit to the ledger, once, the rows of committed tables that no entry commits yet
+    (a database an earlier release wrote), its live state if no state.committed entry
+    commits one, and register its legacy monitoring points as entries. A table some entry
+    already commits is never baselined again: its rows must match what the ledger says,
+    and verify names it if they do not."""
+    from trustledger.ledger.tabledigest import committed, fold, live_digest
+    from trustledger.monitoring.store import adopt_legacy_points
+
+    store = ctx.store
+    present = set(database_tables(store))
+    folded = fold(store)
+    done: dict[str, int] = {}
+    with committed(store, "baseline: rows written before the ledger committed them") as c:
+        for table, cov in sorted(TABLES.items()):
+            if cov.kind != "committed" or table not in present:
+                continue
+            if table in folded:
+                continue
+            digest = live_digest(store, table)
+            if digest.count:
+                c.deltas[table] = digest
+                done[table] = digest.count
+    state = _baseline_state(store)
+    registered = adopt_legacy_points(store)
+    return Baseline(done, registered, state)
+
+
+def _baseline_state(store: Store) -> int:
+    """The live state an earlier release swapped in, committed as found: its rows, or 0
+    if it is committed already (or there is none)."""
+    from trustledger.ledger.schema import STATE_ALL
+    from trustledger.ledger.tabledigest import baseline_state, state_digests
+
+    with store.writer() as w:
+        before = len(w.entries)
+        baseline_state(store, w, STATE_ALL)
+        if len(w.entries) == before:
+            return 0
+    return sum(d.count for d in state_digests(store, "state_", STATE_ALL).values())
 
 
 def _existing_packets(store: Store, digests: list[str]) -> set[str]:

@@ -113,6 +113,14 @@ def ingest(
 def verify(
     db: DbOption = None,
     json_output: JsonOption = False,
+    reevaluate: Annotated[
+        bool,
+        typer.Option(
+            "--reevaluate",
+            help="Also evaluate the ledger again and compare the live state row for row "
+            "(slow; the state's digests in the ledger are always checked).",
+        ),
+    ] = False,
     checkpoint: Annotated[
         list[Path] | None,
         typer.Option(
@@ -156,7 +164,9 @@ def verify(
             except (OSError, UnicodeDecodeError) as exc:
                 raise BadInput(f"cannot read {path}: {exc}") from None
     with context(db) as ctx, console.status("verifying…", spinner="dots") as status:
-        report = ledger.verify(ctx, lambda n: status.update(f"verifying… {n:,} entries"))
+        report = ledger.verify(
+            ctx, lambda n: status.update(f"verifying… {n:,} entries"), reevaluate=reevaluate
+        )
         if checkpoint:
             held = checkpoints.verify_held(ctx, notes, key or [], witness_key or [])
     if held is not None:

@@ -136,13 +136,25 @@ def verify_checkpoint(
     raise typer.Exit(result.exit_code)
 
 
-@app.command("tiles")
-def build_tiles(db: DbOption = None, json_output: JsonOption = False) -> None:
-    """Build the stored tiles of the Merkle tree (C2SP tlog-tiles) if they are not in step
-    with the ledger: once, for a database made before tiles existed and upgraded (the first
-    write or proof does it too). Prints the tiles written (0: already in step)."""
-    from trustledger.app import ledger
+@app.command("commit-baseline")
+def commit_baseline(db: DbOption = None, json_output: JsonOption = False) -> None:
+    """Commit to the ledger, once, what a database of an earlier release holds beside it:
+    the rows of tables no entry commits yet, the live state, and its monitoring points as
+    point.registered entries. A table already committed is never baselined again (verify
+    names its rows if they differ). Only a database upgraded from an earlier release
+    needs it: otherwise each table is committed as found at its next write."""
+    from trustledger.app.verification import commit_baseline as run
 
     with context(db) as ctx:
-        result = ledger.build_tiles(ctx)
-    print_json(result) if json_output else print_fields(result)
+        done = run(ctx)
+    if json_output:
+        print_json(done.to_json())
+        return
+    for table, rows in done.tables.items():
+        out.print(f"committed {rows:,} rows of {table}")
+    for mn in done.points:
+        out.print(f"registered monitoring point {mn} in the ledger")
+    if done.state_rows:
+        out.print(f"committed the live state as found ({done.state_rows:,} rows)")
+    if not done.tables and not done.points and not done.state_rows:
+        out.print("nothing to commit: every table beside the ledger is committed already")

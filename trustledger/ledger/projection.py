@@ -171,6 +171,22 @@ class ExceptionRow(NamedTuple):
     seq: int
 
 
+class PointRow(NamedTuple):
+    """A monitoring point: the logger (its MN) bound to the organisation, outlet and limit
+    set it measures; registering it again replaces the binding."""
+
+    id: str  # the MN
+    subject: str
+    outlet: str
+    authority: str  # the monitoring authority whose records its data may found
+    rulebook: str
+    limit_set: str
+    pollutants: str  # JSON array of codes
+    flow_unit: str
+    registered_us: int
+    seq: int
+
+
 Row = (
     AuthorityRow
     | SubjectRow
@@ -182,6 +198,7 @@ Row = (
     | HoldRow
     | ConsentRow
     | ExceptionRow
+    | PointRow
 )
 
 # table name → row type; the order is the order tables are written and compared in
@@ -196,6 +213,7 @@ TABLES: dict[str, type[Any]] = {
     "holds": HoldRow,
     "consents": ConsentRow,
     "exceptions": ExceptionRow,
+    "points": PointRow,
 }
 
 Lookup = Callable[[str, str], Any]
@@ -253,6 +271,7 @@ _RELEASED = EntryKind.LISTING_RELEASED.value
 _CONSENT_GIVEN = EntryKind.CONSENT_GIVEN.value
 _CONSENT_WITHDRAWN = EntryKind.CONSENT_WITHDRAWN.value
 _EXCEPTION = EntryKind.EXCEPTION_GRANTED.value
+_POINT = EntryKind.POINT_REGISTERED.value
 
 
 class Projector:
@@ -379,6 +398,12 @@ class Projector:
             self._put("consents", consent._replace(
                 status="withdrawn", display_name=None, shown="[]", withdrawn_date=p["date"],
                 last_seq=seq,
+            ))  # fmt: skip
+        elif kind == _POINT:
+            self._put("points", PointRow(
+                p["mn"], p["subject"], p["outlet"], p["authority"], p["rulebook"],
+                p["limit_set"], json_list(p["pollutants"]), p["flow_unit"],
+                p["registered_us"], seq,
             ))  # fmt: skip
         elif kind == _REPAIR_DECIDED:
             repair: RepairRow | None = self.get("repairs", p["repair_id"])

@@ -24,14 +24,6 @@ CREATE TABLE IF NOT EXISTS tree_heads (
     time_us {int} NOT NULL,
     frontier {blob} NOT NULL
 );
--- the tree as C2SP tlog-tiles tiles (trustledger.ledger.tiles): hashes is up to 256 hashes of
--- tree level 8 * level, a row grows in place until full, derived from entries.hash
-CREATE TABLE IF NOT EXISTS tiles (
-    level {int} NOT NULL,
-    idx {int} NOT NULL,
-    hashes {blob} NOT NULL,
-    PRIMARY KEY (level, idx)
-);
 CREATE TABLE IF NOT EXISTS authorities (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -168,6 +160,20 @@ CREATE TABLE IF NOT EXISTS exceptions (
     seq {int} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS exceptions_subject ON exceptions (subject_id);
+-- monitoring points (point.registered entries): which organisation a logger belongs to
+CREATE TABLE IF NOT EXISTS points (
+    id TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    outlet TEXT NOT NULL,
+    authority TEXT NOT NULL,
+    rulebook TEXT NOT NULL,
+    limit_set TEXT NOT NULL,
+    pollutants TEXT NOT NULL,
+    flow_unit TEXT NOT NULL,
+    registered_us {int} NOT NULL,
+    seq {int} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS points_subject ON points (subject);
 """
 
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from trustledger.ledger import merkle, tabledigest, tiles
+from trustledger.ledger import merkle, tabledigest
 from trustledger.ledger.entry import GENESIS_PREV, Entry, make_entry, now_us
 from trustledger.ledger.projection import TABLES, Projector
 from trustledger.ledger.schema import (
@@ -162,8 +162,6 @@ class Store(ABC):
 
     def _write(self, w: Writer) -> None:
         self._insert_entries(w.entries)
-        # the tree's tiles, for O(log n) proofs: about one SHA-256 and 32 bytes per entry
-        tiles.write(self, w.entries[0].seq, [e.hash for e in w.entries])
         for table, rows in w.projector.changed.items():
             new, changed = w.split_new(table, rows)
             if new:
@@ -251,6 +249,7 @@ class Store(ABC):
         like = rulebook_id + "@%"
         with self.writer() as w:
             # the change is committed to the ledger with the rows (state.committed)
+            tabledigest.baseline_state(self, w, STATE_ALL)
             delta = tabledigest.StateDelta(self, STATE_ALL, subject_ids, like)
             for table in STATE_TABLES:
                 self._run(
@@ -334,6 +333,7 @@ class Store(ABC):
                     self, NEXT_STATE_PREFIX, STATE_ALL, meta, generation
                 ),
             )
+            tabledigest.mark_committed(self, [tabledigest.STATE_HINT])
             for table in STATE_ALL:
                 self._run(f"DROP TABLE IF EXISTS {table}", [()])
                 self._run(f"ALTER TABLE {_next(table)} RENAME TO {table}", [()])

@@ -189,13 +189,56 @@ def commit_payload(what: str, deltas: dict[str, TableDigest]) -> dict[str, Any]:
 def committed(store: Store, what: str) -> Iterator[Commit]:
     """One write transaction whose changes to committed tables are appended to the ledger
     as one ``tables.committed`` entry (none if nothing changed); ``what`` says what wrote
-    them. Rows and entry land together or not at all."""
+    them. Rows and entry land together or not at all.
+
+    The first write to a table no entry has committed yet (a database an earlier release
+    wrote) commits the whole table as it then is, marked ``baseline``: the rows that
+    release left are taken as found, once, and every change after is committed as made."""
     with store.writer() as w:
         commit = Commit(store, w)
         yield commit
+        fresh = never_committed(store, list(commit.deltas))
+        for table in fresh:
+            commit.deltas[table] = live_digest(store, table)
         payload = commit_payload(what, commit.deltas)
         if payload["tables"]:
+            if fresh:
+                payload["baseline"] = sorted(fresh & set(payload["tables"]))
             w.append(EntryKind.TABLES_COMMITTED.value, payload)
+            mark_committed(store, payload["tables"])
+
+
+# Which tables some entry has committed, kept in meta as a hint so that a write need not
+# scan the ledger: when the hint names a table, no baseline is taken (a forged name only
+# makes verify fail, never hides a row); when it does not, the ledger itself is asked.
+HINT_KEY = "committed_tables"
+
+
+def hinted(store: Store) -> set[str]:
+    rows = store.query("SELECT value FROM meta WHERE key = ?", [HINT_KEY])
+    return set(orjson.loads(rows[0][0])) if rows else set()
+
+
+def never_committed(store: Store, tables: Sequence[str]) -> set[str]:
+    """Of ``tables``, those no ``tables.committed`` entry names (asks the ledger only about
+    tables the hint does not name)."""
+    unknown = set(tables) - hinted(store)
+    if not unknown:
+        return set()
+    folded = fold(store)
+    return {t for t in unknown if t not in folded}
+
+
+def mark_committed(store: Store, tables: Iterable[str]) -> None:
+    known = hinted(store)
+    if set(tables) <= known:
+        return
+    value = orjson.dumps(sorted(known | set(tables))).decode()
+    store.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        [(HINT_KEY, value)],
+    )
 
 
 def fold(store: Store, kind: str = EntryKind.TABLES_COMMITTED.value) -> dict[str, TableDigest]:
@@ -286,6 +329,25 @@ def full_state_payload(
         "meta": {**meta, "state_generation": str(generation)},
         "tables": {t: d.to_json() for t, d in digests.items()},
     }
+
+
+STATE_HINT = "state"
+
+
+def baseline_state(store: Store, writer: Writer, tables: Sequence[str]) -> None:
+    """Before a partial re-evaluation changes a live state no ``state.committed`` entry
+    commits (an earlier release swapped it in), commit it as found, with its meta."""
+    if STATE_HINT in hinted(store):
+        return
+    if fold_state(store)[0] is None and store.has_state():
+        state_keys = ("state_on", "state_known_at_us", "state_ledger_size", "state_rulebook",
+                      "state_generation")  # fmt: skip
+        meta = {k: v for k, v in store.meta().items() if k in state_keys}
+        payload = full_state_payload(store, "state_", tables, meta, 0)
+        payload["meta"] = meta  # exactly the keys the earlier release wrote
+        payload["baseline"] = True
+        writer.append(STATE_KIND, payload)
+    mark_committed(store, [STATE_HINT])
 
 
 def fold_state(store: Store) -> tuple[dict[str, TableDigest] | None, dict[str, Any] | None, int]:

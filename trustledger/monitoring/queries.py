@@ -36,17 +36,6 @@ CREATE TABLE IF NOT EXISTS monitor_rejects (
     detail TEXT NOT NULL,
     head TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS monitor_points (
-    mn TEXT PRIMARY KEY,
-    subject TEXT NOT NULL,
-    outlet TEXT NOT NULL,
-    authority TEXT NOT NULL,
-    rulebook TEXT NOT NULL,
-    limit_set TEXT NOT NULL,
-    pollutants TEXT NOT NULL,
-    flow_unit TEXT NOT NULL,
-    registered_us BIGINT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS monitor_notices (
     id TEXT PRIMARY KEY,
     mn TEXT NOT NULL,
@@ -155,28 +144,38 @@ def packets(
 def unregistered(store: Store) -> list[tuple[str, int]]:
     rows = store.query(
         "SELECT mn, count(*) FROM monitor_packets WHERE mn NOT IN "
-        "(SELECT mn FROM monitor_points) GROUP BY mn ORDER BY mn"
+        "(SELECT id FROM points) GROUP BY mn ORDER BY mn"
     )
     return [(r[0], int(r[1])) for r in rows]
 
 
-# --- points --------------------------------------------------------------------------
-def replace_point(store: Store, row: Row) -> None:
-    """One point's row (mn first), replacing the one registered before (inside the
-    caller's transaction)."""
-    store.execute("DELETE FROM monitor_points WHERE mn = ?", [(row[0],)])
-    store.execute("INSERT INTO monitor_points VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [row])
+# --- points: the ledger's projection of point.registered entries ----------------------
+_POINT = ("SELECT id, subject, outlet, authority, rulebook, limit_set, pollutants, flow_unit, "
+          "registered_us FROM points")  # fmt: skip
 
 
 def point(store: Store, mn: str) -> Row | None:
-    rows = store.query("SELECT * FROM monitor_points WHERE mn = ?", (mn,))
+    rows = store.query(f"{_POINT} WHERE id = ?", (mn,))
     return rows[0] if rows else None
 
 
 def points(store: Store, subject: str | None = None) -> list[Row]:
     if subject is None:
-        return store.query("SELECT * FROM monitor_points ORDER BY mn")
-    return store.query("SELECT * FROM monitor_points WHERE subject = ? ORDER BY mn", (subject,))
+        return store.query(f"{_POINT} ORDER BY id")
+    return store.query(f"{_POINT} WHERE subject = ? ORDER BY id", (subject,))
+
+
+def legacy_points(store: Store) -> list[Row]:
+    """The rows of the table points were kept in before they were ledger entries (a
+    database of an earlier release), or none."""
+    if store.url.startswith("sqlite"):
+        found = store.query("SELECT 1 FROM sqlite_master WHERE name = 'monitor_points'")
+    else:
+        found = store.query(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
+            "AND table_name = 'monitor_points'"
+        )
+    return store.query("SELECT * FROM monitor_points ORDER BY mn") if found else []
 
 
 # --- outcomes ------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from trustledger.domain import EntryKind
 from trustledger.ledger.store import Store
 from trustledger.ledger.tabledigest import committed
 from trustledger.monitoring import queries
@@ -83,6 +84,7 @@ class MonitoringStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         queries.create_tables(store)
+        adopt_legacy_points(store)
 
     # --- packets -------------------------------------------------------------------
     def save(self, received: Sequence[Received], rejected: Sequence[Rejected] = ()) -> list[bool]:
@@ -147,13 +149,9 @@ class MonitoringStore:
 
     # --- points --------------------------------------------------------------------
     def register(self, point: Point) -> None:
-        with (
-            committed(self.store, f"monitoring point {point.mn} registered") as commit,
-            commit.touching("monitor_points", "mn = ?", (point.mn,)),
-        ):
-            queries.replace_point(
-                self.store, (*point[:6], json.dumps(point.pollutants), *point[7:])
-            )
+        """A ledger entry: which organisation a logger belongs to decides whose record its
+        data founds, so the binding is a fact of the ledger, projected into ``points``."""
+        self.store.append_one(EntryKind.POINT_REGISTERED.value, point_payload(point))
 
     def point(self, mn: str) -> Point | None:
         row = queries.point(self.store, mn)
@@ -215,6 +213,30 @@ class MonitoringStore:
 
     def assessments(self, subject: str) -> list[tuple[Any, ...]]:
         return queries.assessments(self.store, subject)
+
+
+def adopt_legacy_points(store: Store) -> list[str]:
+    """The points an earlier release kept in ``monitor_points`` (a table of its own, not the
+    ledger), registered as ``point.registered`` entries once, as found; their MNs."""
+    rows = queries.legacy_points(store)
+    if not rows or all(store.get_row("points", str(r[0])) is not None for r in rows):
+        return []
+    adopted = []
+    with store.writer() as w:
+        for row in rows:
+            if w.get("points", str(row[0])) is None:
+                w.append(EntryKind.POINT_REGISTERED.value, point_payload(_point(row)))
+                adopted.append(str(row[0]))
+    return adopted
+
+
+def point_payload(point: Point) -> dict[str, Any]:
+    return {
+        "mn": point.mn, "subject": point.subject, "outlet": point.outlet,
+        "authority": point.authority, "rulebook": point.rulebook,
+        "limit_set": point.limit_set, "pollutants": list(point.pollutants),
+        "flow_unit": point.flow_unit, "registered_us": point.registered_us,
+    }  # fmt: skip
 
 
 def _iso(value: datetime | None) -> str | None:
