@@ -15,6 +15,7 @@ from trustledger.ledger.schema import ENTRY_COLUMNS, VERSION_DDL, VERSION_TABLE,
 from trustledger.ledger.store import (
     SCHEMA_REVISION,
     SCHEMA_VERSION,
+    ChainBatch,
     Head,
     Store,
     StoreError,
@@ -46,6 +47,13 @@ def create_private(path: str) -> None:
         os.fchmod(fd, 0o600)  # the umask may narrow the mode asked for; make it exactly this
     finally:
         os.close(fd)
+
+
+_CHAIN_SQL = (
+    "SELECT seq, CAST(x'00' || '{\"kind\":\"' || kind || '\",\"payload\":' || payload || "
+    '\',"prev":"\' || lower(hex(prev_hash)) || \'","seq":\' || seq || '
+    "',\"time_us\":' || time_us || '}' AS BLOB), prev_hash, hash FROM entries ORDER BY seq"
+)
 
 
 class SqliteStore(Store):
@@ -160,6 +168,26 @@ class SqliteStore(Store):
     def iter_rows(self, table: str) -> Iterator[tuple[Any, ...]]:
         # table order, not key order: a sequential scan, and callers match rows by id
         cur = self.conn.execute(f"SELECT {', '.join(columns(table))} FROM {table}")
+        while rows := cur.fetchmany(20_000):
+            yield from rows
+
+    def chain_columns(self, batch: int = 50_000) -> Iterator[ChainBatch]:
+        # SQLite concatenates the envelope byte for byte as entry.envelope does (integers
+        # print exactly, hex() of the hash lower-cased); a NULL column gives a NULL input
+        cur = self.conn.execute(_CHAIN_SQL)
+        while rows := cur.fetchmany(batch):
+            seqs, leaves, prevs, hashes = map(list, zip(*rows, strict=True))
+            yield seqs, leaves, prevs, hashes
+
+    def rows_as_json(self, table: str) -> Iterator[tuple[str, bytes | None]]:
+        cols = columns(table)
+        # json_array refuses BLOBs (no text column holds one unless tampered with): such a
+        # row gets NULL and is compared column by column
+        blob = " OR ".join(f"typeof({c}) = 'blob'" for c in cols)
+        cur = self.conn.execute(
+            f"SELECT id, CASE WHEN {blob} THEN NULL "
+            f"ELSE CAST(json_array({', '.join(cols)}) AS BLOB) END FROM {table}"
+        )
         while rows := cur.fetchmany(20_000):
             yield from rows
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trustledger.ledger import merkle, tabledigest
-from trustledger.ledger.entry import GENESIS_PREV, Entry, make_entry, now_us
+from trustledger.ledger.entry import GENESIS_PREV, Entry, envelope, make_entry, now_us
 from trustledger.ledger.projection import TABLES, Projector
 from trustledger.ledger.schema import (
     LIVE_STATE_PREFIX,
@@ -30,6 +30,10 @@ from trustledger.ledger.schema import (
 SCHEMA_VERSION = "5"
 # the Alembic revision that brings a database to SCHEMA_VERSION (trustledger.ledger.migrate)
 SCHEMA_REVISION = f"{int(SCHEMA_VERSION):04d}"
+
+
+# one batch of `Store.chain_columns`: seqs, leaf inputs, prev hashes, hashes
+ChainBatch = tuple[list[int], list[bytes | None], list[bytes], list[bytes]]
 
 
 class StoreError(RuntimeError):
@@ -192,6 +196,26 @@ class Store(ABC):
 
     @abstractmethod
     def iter_rows(self, table: str) -> Iterator[tuple[Any, ...]]: ...
+
+    def chain_columns(self, batch: int = 50_000) -> Iterator[ChainBatch]:
+        """The stored entries in seq order, a batch at a time, as the columns verify needs:
+        seq, the leaf hash's input (0x00 || envelope, or None where a column is missing),
+        prev_hash and hash. Backends that can build the envelope in SQL override this:
+        verify then hashes in one tight loop instead of building each envelope in Python."""
+        rows: list[Entry] = []
+        for e in self.iter_entries(batch=batch):
+            rows.append(e)
+            if len(rows) >= batch:
+                yield _chain_batch(rows)
+                rows = []
+        if rows:
+            yield _chain_batch(rows)
+
+    def rows_as_json(self, table: str) -> Iterator[tuple[str, bytes | None]] | None:
+        """Each stored row of ``table`` as (id, the row as a compact JSON array in column
+        order), or None if the backend cannot. The JSON is only a fast way to find rows equal
+        to a replay's; verify compares any other row (JSON None included) column by column."""
+        return None
 
     def entry(self, seq: int) -> Entry | None:
         for e in self.iter_entries(seq, batch=1):
@@ -453,6 +477,15 @@ _STATE_ORDER = {
     "state_measures": "1, 2, 3, 7",
     "state_subjects": "1",
 }
+
+
+def _chain_batch(entries: Sequence[Entry]) -> ChainBatch:
+    return (
+        [e.seq for e in entries],
+        [b"\x00" + envelope(*e[:5]) for e in entries],
+        [e.prev_hash for e in entries],
+        [e.hash for e in entries],
+    )
 
 
 def _next(table: str) -> str:
