@@ -134,6 +134,9 @@ ROUTES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "consistency": ("GET", "/v1/ledger/proof/consistency", {"old": 1}),
     "checkpoint": ("GET", "/v1/ledger/checkpoint", {}),
     "checkpoint key": ("GET", "/v1/ledger/checkpoint/key", {}),
+    "checkpoint keys": ("GET", "/v1/ledger/checkpoint/keys", {}),
+    # open to all (a cosignature authenticates itself); "{}" is no cosigned note: 422
+    "cosignature": ("POST", "/v1/ledger/checkpoint/cosignature", {}),
     "tile": ("GET", "/v1/ledger/tile/0/000.p/1", {}),
     # commendations of persons (trustledger/api/routers/commendations.py): the public list;
     # consent on a record that is no commendation of the caller's (404 once admitted)
@@ -172,6 +175,8 @@ MATRIX: dict[str, list[int]] = {
     "consistency":    [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
     "checkpoint":     [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
     "checkpoint key": [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+    "checkpoint keys": [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+    "cosignature":    [422, 422, 422, 422, 422, 422, 422, 422, 401, 401],
     "tile":           [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
     "commendations":  [200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
     "consent":        [401, 403, 403, 403, 403, 404, 404, 403, 401, 401],
