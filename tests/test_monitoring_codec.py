@@ -364,6 +364,7 @@ def test_every_reason_is_exercised() -> None:
         "bad_timestamp",
         "unknown_code",
         "too_long",
+        "truncated",
         "bad_split",
     }
 
@@ -441,6 +442,40 @@ def test_framer_never_ending_line_is_too_long_and_bounded() -> None:
     framer = Framer()
     out = framer.feed(b"##" + b"C" * 3000 + good)
     assert normalise(out) == ["too_long", good[:-2]]
+
+
+def test_a_truncated_frame_never_costs_the_good_frame_after_it() -> None:
+    """A logger reset mid-send: the next frame's header arrives before the line end."""
+    good = build_data("M1", "2011", T0, {"a21026": {"Rtd": 1.0}})
+    other = build_data("M2", "2011", T0, {"a21026": {"Rtd": 2.0}})
+    cut = good[: len(good) // 2]
+    stream = cut + other + cut + cut + good
+    for size in (1, 2, 7, 64, len(stream)):
+        chunks = [stream[i : i + size] for i in range(0, len(stream), size)]
+        out = normalise(run_framer(Framer(), chunks))
+        assert out == ["truncated", other[:-2], "truncated", "truncated", good[:-2]], size
+    assert parse(other[:-2]).mn == "M2"
+
+
+def test_a_frame_ended_by_lf_alone_is_read_and_counted() -> None:
+    a = build_data("M1", "2011", T0, {"a21026": {"Rtd": 1.0}})
+    b = build_data("M2", "2011", T0, {"a21026": {"Rtd": 2.0}})
+    stream = a[:-2] + b"\n" + b + a[:-2] + b"\n"
+    for size in (1, 3, len(stream)):
+        framer = Framer()
+        chunks = [stream[i : i + size] for i in range(0, len(stream), size)]
+        assert run_framer(framer, chunks) == [a[:-2], b[:-2], a[:-2]]
+        assert framer.quirks == {"lf_only": 2}
+
+
+def test_a_hash_inside_a_frame_does_not_cut_it() -> None:
+    # only "##dddd" and a field name start a frame: '#' and "##" in values do not
+    frame = build(
+        [("QN", "20260105100000001"), ("ST", "32"), ("CN", "2011"), ("PW", "123456"),
+         ("MN", "M#1"), ("Flag", "5")],
+        "DataTime=20260105100000;note=a##b;a21026-Rtd=1.0",
+    )  # fmt: skip
+    assert run_framer(Framer(), [frame]) == [frame[:-2]]
 
 
 def test_framer_keeps_frames_with_wrong_length_whole() -> None:

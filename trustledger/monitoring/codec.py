@@ -55,6 +55,9 @@ class RejectReason(StrEnum):
     # More bytes than a frame may have: a data segment above 1024 bytes, or a line that does
     # not end within the framer's limit.
     too_long = "too_long"
+    # A frame cut off before its end: the next frame's header ("##dddd" and a field name)
+    # came first, as when a logger resets in the middle of sending. The next frame is read.
+    truncated = "truncated"
     # Inconsistent packet splitting: PNUM/PNO missing or out of range, PNUM changing within
     # a group, a conflicting duplicate part, or a group that never completed.
     bad_split = "bad_split"
@@ -439,16 +442,24 @@ def require_known(code: str) -> str:
 # ----------------------------------------------------------------------------------- framing
 
 
+# Where a frame can begin: "##", four digits, and the first field of a data segment. A lone
+# "##" inside a broken frame is not enough to cut it (values may hold '#'); this is.
+_FRAME_START = re.compile(rb"##[0-9]{4}(?:QN|ST|CN|MN|PW|Flag)=")
+
+
 class Framer:
     """Cuts a TCP byte stream into frames.
 
-    A frame runs from ``##`` to the next CR LF. CR LF, not the declared length, is the
-    terminator: a frame with a wrong length must still come out whole so that :func:`parse`
-    reports ``length_mismatch`` instead of the framer cutting it at a wrong place (the
-    declared length would not speed anything up either, the CR LF search being one C call).
-    Bytes between frames are reported once per run as ``no_header``; runs of bare CR/LF
-    (idle keep-alives) are skipped silently. The buffer never holds more than
-    ``FRAMER_LIMIT + 1`` bytes between calls.
+    A frame runs from ``##`` to the next line end. The line end, not the declared length,
+    is the terminator: a frame with a wrong length must still come out whole so that
+    :func:`parse` reports ``length_mismatch`` instead of the framer cutting it at a wrong
+    place. CR LF is the standard's; LF alone is accepted too (some loggers send it) and
+    counted in ``quirks["lf_only"]``, so that such a frame never swallows the next one.
+    A plausible header (``##dddd`` and a field name) before the line end starts a new
+    frame: the bytes before it are reported as ``truncated`` (a logger reset mid-send), so
+    a broken frame never costs the good one after it. Bytes between frames are reported
+    once per run as ``no_header``; runs of bare CR/LF (idle keep-alives) are skipped
+    silently. The buffer never holds more than ``FRAMER_LIMIT + 1`` bytes between calls.
     """
 
     _SEEK, _FRAME, _DISCARD = 0, 1, 2
@@ -458,6 +469,7 @@ class Framer:
         self._buf = b""
         self._state = self._SEEK
         self._in_garbage = False
+        self.quirks: dict[str, int] = {}
 
     @property
     def buffered(self) -> int:
@@ -500,10 +512,27 @@ class Framer:
                 self._state = self._FRAME
                 pos = start
             elif state == self._FRAME:
-                end = data.find(b"\r\n", pos + 2, pos + limit + 2)
-                if end >= 0:
-                    out.append(data[pos:end])
-                    pos = end + 2
+                end = data.find(b"\n", pos + 2, pos + limit + 2)
+                restart = _FRAME_START.search(
+                    data, pos + 2, min(n if end < 0 else end, pos + limit + 2)
+                )
+                if restart is not None:
+                    cut = restart.start()
+                    out.append(
+                        PacketError(
+                            RejectReason.truncated,
+                            f"frame cut off by the next frame's header after {cut - pos} "
+                            f"bytes: {_preview(data[pos:cut])}",
+                        )
+                    )
+                    pos = cut
+                elif end >= 0:
+                    if data[end - 1] == 0x0D:
+                        out.append(data[pos : end - 1])
+                    else:
+                        out.append(data[pos:end])
+                        self.quirks["lf_only"] = self.quirks.get("lf_only", 0) + 1
+                    pos = end + 1
                     self._state = self._SEEK
                 elif n - pos >= limit + 2:
                     out.append(
@@ -518,10 +547,10 @@ class Framer:
                 else:
                     break
             else:
-                crlf = data.find(b"\r\n", pos)
+                crlf = data.find(b"\n", pos)
                 hashes = data.find(b"##", pos)
                 if crlf >= 0 and (hashes < 0 or crlf < hashes):
-                    pos = crlf + 2
+                    pos = crlf + 1
                     self._state = self._SEEK
                 elif hashes >= 0:
                     pos = hashes

@@ -43,6 +43,8 @@ class Tally:
     acknowledged: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     commands: Counter[str] = field(default_factory=Counter)
+    # frames read although they bend the standard (``lf_only``: ended by LF, not CR LF)
+    quirks: Counter[str] = field(default_factory=Counter)
 
     def add(self, other: Tally) -> None:
         self.packets += other.packets
@@ -51,6 +53,7 @@ class Tally:
         self.acknowledged += other.acknowledged
         self.rejected.update(other.rejected)
         self.commands.update(other.commands)
+        self.quirks.update(other.quirks)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +65,7 @@ class Tally:
             "rejected": dict(sorted(self.rejected.items())),
             "rejected_total": sum(self.rejected.values()),
             "commands": dict(sorted(self.commands.items())),
+            "quirks": dict(sorted(self.quirks.items())),
         }
 
 
@@ -136,6 +140,7 @@ def replay_file(store: MonitoringStore, path: Path, *, batch: int = 5000) -> Tal
                 pending = []
     pending += framer.flush()
     flush(pending)
+    tally.quirks.update(framer.quirks)
     return tally
 
 
@@ -262,6 +267,7 @@ class Receiver:
             log.exception("connection %s failed", peer)
         finally:
             self.connections -= 1
+            self.tally.quirks.update(framer.quirks)
             stream.close()
 
     async def _store_and_acknowledge(
