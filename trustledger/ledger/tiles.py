@@ -23,6 +23,8 @@ go in; `backfill` is also run by the proof use cases and `trustledger ledger til
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -330,6 +332,11 @@ class TileReader:
         self._tiles: dict[tuple[int, int], bytes] = {}
         self.reads = 0  # tiles read so far (the benchmark reports it)
 
+    @property
+    def tiles_read(self) -> list[tuple[int, int]]:
+        """(level, index) of every tile read so far."""
+        return list(self._tiles)
+
     def read_tile(self, level: int, index: int) -> bytes:
         """The stored hashes of tile (level, index), however many (b"" when none)."""
         key = (level, index)
@@ -362,7 +369,7 @@ class TileReader:
         data = self._tile(level, start >> TILE_HEIGHT, offset + (1 << k))
         if k == 0:
             return data[offset * _H : (offset + 1) * _H]
-        return merkle.root(_split_hashes(data[offset * _H : (offset + (1 << k)) * _H]))
+        return _tile_tree(data)[k][offset >> k]
 
     def subtree(self, start: int, end: int) -> bytes:
         """MTH(D[start:end]) for a range RFC 6962's recursion makes (``start`` a multiple
@@ -428,6 +435,22 @@ class TileReader:
                 whole = False
         path.reverse()
         return path
+
+
+@functools.lru_cache(maxsize=512)
+def _tile_tree(data: bytes) -> tuple[tuple[bytes, ...], ...]:
+    """Every complete subtree of a tile's hashes, by height within the tile (0: the
+    hashes): 255 SHA-256 for a full tile. Memoised by the tile's bytes, so a hit can never
+    be stale: the tiles near the top of the tree, which every proof passes through, are
+    hashed once per process (at most 512 tiles, about 25 MB, are kept)."""
+    level = tuple(data[i : i + _H] for i in range(0, len(data), _H))
+    levels = [level]
+    sha, prefix = hashlib.sha256, b"\x01"
+    while len(level) > 1:
+        it = iter(level)
+        level = tuple(sha(prefix + a + b).digest() for a, b in zip(it, it, strict=False))
+        levels.append(level)
+    return tuple(levels)
 
 
 def reader(store: Store, size: int) -> TileReader:
