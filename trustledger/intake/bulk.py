@@ -97,12 +97,18 @@ def read_jsonl(f: IO[bytes], max_bytes: int) -> Iterator[Line]:
             yield lineno, Reject(f"line is longer than {max_bytes} bytes"), b""
             continue
         try:
-            _decode(line)
+            # orjson reads only valid UTF-8, so the line is decoded separately only to
+            # explain a line it refuses
             obj = orjson.loads(line)
             if not isinstance(obj, dict):
                 raise Reject(f"line is JSON {type(obj).__name__}, not an object")
             yield lineno, obj, line
         except orjson.JSONDecodeError as exc:
+            try:
+                _decode(line)
+            except Reject as bad_text:
+                yield lineno, bad_text, line
+                continue
             hint = "; the file ends mid-line (truncated?)" if not ended else ""
             yield lineno, Reject(f"malformed JSON: {exc}{hint}"), line
         except Reject as exc:

@@ -115,8 +115,17 @@ class Writer:
     def append(self, kind: str, payload: dict[str, Any], body: bytes | None = None) -> Entry:
         """Append an entry; ``body``, if given, must be ``canonical_json(payload)``."""
         # ledger time never runs backwards, whatever the wall clock does
-        self._last_time = max(now_us(), self._last_time)
-        entry = make_entry(self.size, self._last_time, kind, self._last_hash, payload, body)
+        now = now_us()
+        if now > self._last_time:
+            self._last_time = now
+        entry = make_entry(
+            self._frontier.size + len(self._leaves),
+            self._last_time,
+            kind,
+            self._last_hash,
+            payload,
+            body,
+        )
         self.projector.apply(entry, payload)
         self._leaves.append(entry.hash)
         self._last_hash = entry.hash
