@@ -405,3 +405,46 @@ def test_a_rulebook_without_limit_sets_cannot_take_points(
         register_point(store, mstore, mn="P3", subject=FIRM, outlet="stack 3",
                        authority=MONITOR, rulebook_id="cn-spc-dishonest-debtors",
                        limit_set="x", now_us=now_us())  # fmt: skip
+
+
+def test_an_episode_that_grows_after_its_record_was_issued_corrects_the_record(
+    plant: tuple[Store, MonitoringStore, Intake], db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The evidence row never silently outgrows its record: the record is corrected in the
+    ledger to the new evidence digest, and verify holds the row to it."""
+    import hashlib
+    import multiprocessing
+
+    from trustledger.app import ledger
+    from trustledger.app.context import Context
+    from trustledger.settings import Settings
+
+    store, mstore, intake = plant
+    send(mstore, exceeding(hours=range(2, 12)), hours=7)  # still above the limit at hour 6
+    (first,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    (record_id,) = first.records
+    issued = store.get_row("records", record_id).evidence_digest
+    send(mstore, exceeding(hours=range(2, 12)), hours=10)  # three more hours of it
+    (later,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    assert later.records == [] and later.corrected == [record_id]
+    (episode,) = mstore.episodes(MN)
+    assert episode[7] == 8 and episode[10] == record_id
+    digest = "sha256:" + hashlib.sha256(str(episode[9]).encode()).hexdigest()
+    record = store.get_row("records", record_id)
+    assert record.evidence_digest == digest != issued
+    assert record.status == "corrected" and "8 valid hours" in record.title
+    correction = [e for e in store.iter_entries() if e.kind == "record.corrected"][-1]
+    assert correction.payload_obj()["changes"]["evidence_digest"] == digest
+    # judging the same data again corrects nothing twice
+    (again,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    assert again.corrected == [] and again.duplicates == [record_id]
+    monkeypatch.setattr(multiprocessing, "cpu_count", lambda: 1)  # verify in this process
+    with Context.open(Settings(db_url=db_url), keyer=KEYER) as ctx:
+        assert ledger.verify(ctx).ok
+        # the evidence changed in place, outside the application: named, with its record
+        altered = str(episode[9]).replace('"threshold"', '"Threshold"')
+        with store.transaction():
+            store.execute("UPDATE monitor_episodes SET evidence = ? WHERE key = ?",
+                          [(altered, episode[0])])  # fmt: skip
+        found = [p for _, p in ledger.verify(ctx).problems]
+        assert any(p.startswith(f"monitor_episodes: episode {episode[0]}") for p in found)
