@@ -49,8 +49,20 @@ def _value(v: Any) -> Any:
     return v
 
 
+def _binary(v: Any) -> Any:
+    if isinstance(v, memoryview | bytearray | bytes):
+        return {"bytes": bytes(v).hex()}
+    raise TypeError(f"a table row holds a {type(v).__name__}")
+
+
+_SLOW = frozenset({float, bool})
+
+
 def row_bytes(row: Sequence[Any]) -> bytes:
     """The canonical bytes of one row (its columns in table order)."""
+    if _SLOW.isdisjoint(map(type, row)):
+        # text, integers, NULL and binary: orjson's own encoding is already canonical
+        return orjson.dumps(tuple(row), default=_binary)
     return orjson.dumps([_value(v) for v in row])
 
 
