@@ -39,7 +39,7 @@ def main() -> None:
     bare = time.perf_counter() - t
     print(f"LtHash16: {args.rows / lthash:,.0f} rows/s; SHA-256 of the same bytes "
           f"{args.rows / bare:,.0f} rows/s; ratio {bare / lthash:.2f}")  # fmt: skip
-    multiprocessing.cpu_count = lambda: 1  # type: ignore[assignment]  # both in one process
+    multiprocessing.cpu_count = lambda: 1  # both in one process
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         settings = Settings(db_url=f"sqlite:///{work / 'd.db'}", person_key_file=work / "p.key")
