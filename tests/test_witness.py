@@ -727,3 +727,25 @@ def test_tampering_a_kept_checkpoint_cosignature_or_retired_key_is_found(log: Lo
     (log.work / "witnesses.txt").write_text("")
     with Context.open(log.settings) as ctx:
         assert [t for t, _ in checkpoints.verify_stored(ctx)] == ["checkpoint_cosignatures"]
+
+
+def test_verifying_against_a_checkpoint_makes_no_key_and_no_table(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'v.db'}"
+    with open_store(db_url) as store:
+        store.init(FINGERPRINT)
+        fill(store)
+        head = store.head()
+    seed = Ed25519PrivateKey.generate().private_bytes_raw()
+    vkey = str(note.verifier_key(ORIGIN, note.public_key_of(seed)))
+    held = note.sign(note.checkpoint_body(ORIGIN, head.size, head.root), ORIGIN, seed)
+    (tmp_path / "person.key").write_text(PERSON_KEY.hex() + "\n")
+    settings = Settings(db_url=db_url, person_key_file=tmp_path / "person.key",
+                        log_key_file=tmp_path / "log.key", log_origin=ORIGIN)  # fmt: skip
+    with Context.open(settings) as ctx:
+        assert checkpoints.verify_held(ctx, [("held", held)], [vkey], []).ok
+        # no key given and none here: nothing to check the signature by, and it says so
+        found = checkpoints.verify_held(ctx, [("held", held)], [], [])
+        assert not found.ok and "not signed by the log key" in found.reasons[0]
+        assert checkpoints.verify_stored(ctx) == []
+        assert not _has_table(ctx)
+    assert not (tmp_path / "log.key").exists()

@@ -191,13 +191,24 @@ def log_keys(ctx: Context) -> list[LogKey]:
     return [current, *(LogKey(v, int(s), n) for v, s, n in rows)]
 
 
+def _present(store: Store) -> set[str]:
+    """Which of this module's tables the database has (a check creates none)."""
+    dialect = "sqlite" if store.url.startswith("sqlite") else "postgresql"
+    return {t for t in TABLES if store.query(_TABLE_EXISTS[dialect], (t,))}
+
+
 def _known_log_keys(ctx: Context) -> dict[str, VerifierKey]:
+    """The log key (when its file is here: a check never makes one) and the retired keys."""
     from trustledger.ledger import checkpoint as note
 
     found = {}
-    for key in log_keys(ctx):
-        parsed = note.parse_verifier_key(key.vkey)
-        found[parsed.key_hash.hex()] = parsed
+    if ctx.settings.log_key_file.exists():
+        current = _vkey(ctx.settings, _seed(ctx.settings, create=False))
+        found[current.key_hash.hex()] = current
+    if "log_keys" in _present(ctx.store):
+        for (vkey,) in ctx.store.query("SELECT vkey FROM log_keys"):
+            parsed = note.parse_verifier_key(vkey)
+            found[parsed.key_hash.hex()] = parsed
     return found
 
 
@@ -459,6 +470,7 @@ def verify_held(
         raise BadInput(f"key: {exc}") from None
     if not log:
         log = list(_known_log_keys(ctx).values())
+    tables = _present(ctx.store)
     reasons: list[str] = []
     checked: list[dict[str, Any]] = []
     held = ctx.store.size()
@@ -498,7 +510,7 @@ def verify_held(
         if root != body.root:
             reasons.append(f"{label}: the ledger's tree at size {body.size} has root {root.hex()},"
                            f" the checkpoint has root {body.root.hex()}")  # fmt: skip
-        kept = _stored(_tables(ctx.store), body.size)
+        kept = _stored(ctx.store, body.size) if "checkpoints" in tables else None
         if kept is not None:
             roots[body.size].append(
                 (note.parse_checkpoint(note.parse(kept[1]).text).root, "the log's kept checkpoint")
@@ -563,11 +575,9 @@ def verify_stored(ctx: Context) -> list[tuple[str, str]]:
     from trustledger.ledger import cosignature, merkle
 
     store = ctx.store
-    dialect = "sqlite" if store.url.startswith("sqlite") else "postgresql"
-    present = {t for t in TABLES if store.query(_TABLE_EXISTS[dialect], (t,))}
-    if not present:
+    if not _present(store):
         return []
-    _tables(store)
+    _tables(store)  # some of them: the others are empty, as a new database's would be
     problems: list[tuple[str, str]] = []
     keys: dict[str, VerifierKey] = {}
     current = None
