@@ -21,7 +21,14 @@ from fastapi.testclient import TestClient
 
 from trustledger.access import ApiKeyError, authenticate, create_key
 from trustledger.api import create_app
-from trustledger.api.models import KNOWN_AT_DOC, ON_DOC, PURPOSE_DOC, PURPOSE_PATTERN
+from trustledger.api.models import (
+    KNOWN_AT_DOC,
+    ON_DOC,
+    PURPOSE_DOC,
+    PURPOSE_PATTERN,
+    SUBJECT_PATTERN,
+    Day,
+)
 from trustledger.catalogue import national_catalogue
 from trustledger.evaluate.state import evaluate_all
 from trustledger.ids import ENV_PERSON_KEY, ENV_PERSON_KEY_FILE, PersonKeyer
@@ -606,12 +613,13 @@ def test_the_check_publishes_the_parameters_its_declarations_would(client: TestC
             Query(
                 min_length=1,
                 max_length=64,
+                pattern=SUBJECT_PATTERN,
                 description="USCC, resident ID number (hashed on arrival) or person id.",
             ),
         ],
         action: Annotated[str, Query(min_length=1, max_length=64)],
         known_at: Annotated[datetime | None, Query(description=KNOWN_AT_DOC)] = None,
-        on: Annotated[date | None, Query(description=ON_DOC)] = None,
+        on: Annotated[Day | None, Query(description=ON_DOC)] = None,
         purpose: Annotated[
             str | None,
             Query(min_length=1, max_length=200, pattern=PURPOSE_PATTERN, description=PURPOSE_DOC),
@@ -629,6 +637,9 @@ def test_the_check_publishes_the_parameters_its_declarations_would(client: TestC
     }
 
 
+NOT_A_DAY = "Value error, a day is written as text, YYYY-MM-DD"
+
+
 def test_check_parameters_are_refused_as_declared(client: TestClient, key: str) -> None:
     day = {"subject": FIRM, "action": "air_travel"}
     cases: list[tuple[dict[str, str], str]] = [
@@ -638,10 +649,10 @@ def test_check_parameters_are_refused_as_declared(client: TestClient, key: str) 
         ({"subject": "x" * 65, "action": "air_travel"},
          "query.subject: String should have at most 64 characters"),
         ({"subject": FIRM, "action": ""}, "query.action: String should have at least 1 character"),
-        ({**day, "on": "not-a-date"},
-         "query.on: Input should be a valid date or datetime, invalid character in year"),
-        ({**day, "on": ""},
-         "query.on: Input should be a valid date or datetime, input is too short"),
+        # days are text, YYYY-MM-DD: not a number of seconds, not a word
+        ({**day, "on": "not-a-date"}, f"query.on: {NOT_A_DAY}"),
+        ({**day, "on": ""}, f"query.on: {NOT_A_DAY}"),
+        ({**day, "on": "0"}, f"query.on: {NOT_A_DAY}"),
         ({"subject": FIRM, "action": "x" * 65, "on": "2026-02-30"},
          "query.action: String should have at most 64 characters; query.on: Input should be a "
          "valid date or datetime, day value is outside expected range"),

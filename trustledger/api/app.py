@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trustledger.api.deps import ServerState
+from trustledger.api.limits import RequestLimits
 from trustledger.api.models import MAX_BATCH
 from trustledger.api.problems import PROBLEM_TYPE, problem
 from trustledger.api.routers import (
@@ -115,6 +116,8 @@ def create_app(
         tiles,
     ):
         app.include_router(router.router)
+    # a bounded body, and a key checked before it is read
+    app.add_middleware(RequestLimits)
     app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -8,6 +8,7 @@ Schemathesis test holds the answers to them.
 from __future__ import annotations
 
 import builtins
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -33,15 +34,31 @@ PURPOSE_DOC = (
 )
 
 
+# a day or an instant is written as text beginning YYYY-MM-DD: a number would otherwise be
+# read as seconds since 1970 (on=0 as 1970-01-01), which no caller means
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _written_as_a_day(value: Any) -> Any:
+    if not isinstance(value, str) or not _ISO_DAY.match(value.strip()):
+        raise ValueError("a day is written as text, YYYY-MM-DD")
+    return value
+
+
 def _end_of_a_bare_day(value: Any) -> Any:
     # a bare date as known_at means what the platform knew by the end of that day
-    if isinstance(value, str) and len(value.strip()) == 10:
+    _written_as_a_day(value)
+    if len(value.strip()) == 10:
         return value.strip() + "T23:59:59.999999"
     return value
 
 
 # `known_at`: a date-time (a bare date is the end of that day); naive means local time
 KnownAt = Annotated[datetime, BeforeValidator(_end_of_a_bare_day)]
+# `on` and other days a caller names: YYYY-MM-DD only
+Day = Annotated[date, BeforeValidator(_written_as_a_day)]
+# a subject as a caller names it: a USCC, a resident ID number or a person id
+SUBJECT_PATTERN = r"^[0-9A-Za-z_]+$"
 
 
 class Problem(BaseModel):
@@ -95,7 +112,7 @@ class CheckResult(BaseModel):
 
 class Pair(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    subject: str = Field(min_length=1, max_length=64)
+    subject: str = Field(min_length=1, max_length=64, pattern=SUBJECT_PATTERN)
     action: str = Field(min_length=1, max_length=64)
 
 
@@ -103,7 +120,7 @@ class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     pairs: list[Pair] = Field(max_length=MAX_BATCH)
     known_at: KnownAt | None = Field(default=None, description=KNOWN_AT_DOC)
-    on: date | None = Field(default=None, description=ON_DOC)
+    on: Day | None = Field(default=None, description=ON_DOC)
     purpose: str | None = Field(default=None, min_length=1, max_length=200, description=PURPOSE_DOC)
 
 

@@ -34,9 +34,11 @@ from trustledger.api.models import (
     ON_DOC,
     PURPOSE_DOC,
     PURPOSE_PATTERN,
+    SUBJECT_PATTERN,
     BatchRequest,
     BatchResult,
     CheckResult,
+    Day,
     KnownAt,
 )
 from trustledger.api.problems import problems
@@ -60,8 +62,8 @@ _SUBJECT_DOC = "USCC, resident ID number (hashed on arrival) or person id."
 _NULLABLE_STRING = {"anyOf": [{"type": "string"}, {"type": "null"}]}
 CHECK_PARAMETERS: list[dict[str, Any]] = [
     {"name": "subject", "in": "query", "required": True, "description": _SUBJECT_DOC,
-     "schema": {"type": "string", "minLength": 1, "maxLength": 64, "description": _SUBJECT_DOC,
-                "title": "Subject"}},
+     "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": SUBJECT_PATTERN,
+                "description": _SUBJECT_DOC, "title": "Subject"}},
     {"name": "action", "in": "query", "required": True,
      "schema": {"type": "string", "minLength": 1, "maxLength": 64, "title": "Action"}},
     {"name": "known_at", "in": "query", "required": False, "description": KNOWN_AT_DOC,
@@ -80,8 +82,11 @@ CHECK_PARAMETERS: list[dict[str, Any]] = [
      "schema": {**_NULLABLE_STRING, "title": "X-Api-Key"}},
 ]  # fmt: skip
 _CHECK_TEXT: TypeAdapter[str] = TypeAdapter(Annotated[str, Field(min_length=1, max_length=64)])
+_SUBJECT: TypeAdapter[str] = TypeAdapter(
+    Annotated[str, Field(min_length=1, max_length=64, pattern=SUBJECT_PATTERN)]
+)
 _KNOWN_AT: TypeAdapter[datetime] = TypeAdapter(KnownAt)
-_DATE: TypeAdapter[date] = TypeAdapter(date)
+_DATE: TypeAdapter[date] = TypeAdapter(Day)
 _PURPOSE: TypeAdapter[str] = TypeAdapter(
     Annotated[str, Field(min_length=1, max_length=200, pattern=PURPOSE_PATTERN)]
 )
@@ -119,7 +124,7 @@ def check_query(
     """(subject, action, known_at, on, purpose) of a single check, or
     RequestValidationError."""
     errors: list[dict[str, Any]] = []
-    subject = _query(params, "subject", _CHECK_TEXT, errors)
+    subject = _query(params, "subject", _SUBJECT, errors)
     action = _query(params, "action", _CHECK_TEXT, errors)
     known_at = _query(params, "known_at", _KNOWN_AT, errors, required=False)
     on = _query(params, "on", _DATE, errors, required=False)

@@ -4,14 +4,13 @@ actions."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from trustledger.api.deps import ServerState, admit, caller, json_response, server
-from trustledger.api.models import MAX_PAGE, ListPage
+from trustledger.api.models import MAX_PAGE, Day, ListPage
 from trustledger.api.problems import problems
 from trustledger.app import lists
 from trustledger.app.keys import Principal
@@ -40,7 +39,7 @@ async def list_members(
         ),
     ] = None,
     on: Annotated[
-        date | None, Query(description="The day (YYYY-MM-DD) the list is shown as of; today.")
+        Day | None, Query(description="The day (YYYY-MM-DD) the list is shown as of; today.")
     ] = None,
     division: Annotated[
         str,

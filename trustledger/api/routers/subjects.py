@@ -6,7 +6,6 @@ persons). ``GET /v1/me``: a subject key's whole file."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -27,6 +26,7 @@ from trustledger.api.models import (
     ON_DOC,
     PURPOSE_DOC,
     PURPOSE_PATTERN,
+    Day,
     KnownAt,
     SubjectFile,
     SubjectProfiles,
@@ -61,7 +61,7 @@ async def profile(
         Query(pattern=ID_PATTERN, max_length=80, description="Only this rulebook."),
     ] = None,
     known_at: Annotated[KnownAt | None, Query(description=KNOWN_AT_DOC)] = None,
-    on: Annotated[date | None, Query(description=ON_DOC)] = None,
+    on: Annotated[Day | None, Query(description=ON_DOC)] = None,
     purpose: Annotated[
         str | None,
         Query(min_length=1, max_length=200, pattern=PURPOSE_PATTERN, description=PURPOSE_DOC),
@@ -102,7 +102,7 @@ async def me(
     state: Annotated[ServerState, Depends(server)],
     principal: Annotated[Principal, Depends(require_role(route="me"))],
     known_at: Annotated[KnownAt | None, Query(description=KNOWN_AT_DOC)] = None,
-    on: Annotated[date | None, Query(description=ON_DOC)] = None,
+    on: Annotated[Day | None, Query(description=ON_DOC)] = None,
 ) -> Response:
     """A subject key's own file: its profiles, every record about it (unpublished ones
     too), who read its file (from the access log), and — as they are added — its
