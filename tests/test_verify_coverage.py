@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from trustledger.access.log import record_access
-from trustledger.app import demo, ledger, notices
+from trustledger.app import demo, ledger, notices, person_keys
 from trustledger.app.context import Context
 from trustledger.app.verification import classify, database_tables
 from trustledger.cli import app as cli_app
@@ -49,6 +49,12 @@ def _entries_for_empty_projections(ctx: Context) -> None:
         "exception_id": "E-test", "subject": sid, "authority": authority,
         "document_number": "(2026)test", "decision_date": day, "actions": ["air_travel"],
         "valid_from": day, "valid_until": day})  # fmt: skip
+    # a person-key rotation (person_keys) and a person linked to the new key
+    rotation = person_keys.rotate(ctx)
+    (person,) = store.query("SELECT id FROM subjects WHERE kind = 'person' LIMIT 1")[0]
+    store.append_one(EntryKind.PERSON_KEY_LINKED.value, {
+        "hash": "P" + "e" * 32, "version": rotation.version, "subject": person,
+        "from_version": rotation.old_version})  # fmt: skip
 
 
 def build(ctx: Context, work: Path) -> None:

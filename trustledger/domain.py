@@ -165,6 +165,11 @@ class EntryKind(StrEnum):
     STATE_COMMITTED = "state.committed"
     # a monitoring point bound to the organisation, outlet and limit set it measures
     POINT_REGISTERED = "point.registered"
+    # the person key rotated (its new version and fingerprint, never the key), and a person
+    # id linked to the keyed hash of the same ID number under a newer key version, written
+    # when the number is presented again (the only moment both hashes can be computed)
+    PERSON_KEY_ROTATED = "person_key.rotated"
+    PERSON_KEY_LINKED = "person_key.linked"
 
 
 # USCC registering-authority code (position 1) and type code (position 2) → subject kind.

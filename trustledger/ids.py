@@ -14,7 +14,7 @@ import os
 import re
 import secrets
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -36,6 +36,7 @@ __all__ = [
     "IdCheck",
     "PersonKeyError",
     "PersonKeyer",
+    "PersonKeyring",
     "Scheme",
     "check_identifier",
     "check_resident_id",
@@ -44,11 +45,14 @@ __all__ = [
     "division_of",
     "load_allowlist",
     "load_person_key",
+    "load_person_keyring",
     "mask_code",
     "mask_personal_numbers",
     "mask_resident_id",
     "normalise_code",
     "org_code_check_char",
+    "person_key_path",
+    "person_key_versions",
     "resident_id_check_char",
     "uscc_check_char",
 ]
@@ -431,14 +435,21 @@ class PersonKeyer:
     hash, and a stored hash cannot be corrected later.
     """
 
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "version")
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, version: int = 1) -> None:
         if len(key) < MIN_PERSON_KEY_BYTES:
             raise ValueError(
                 f"person key too short: {len(key)} bytes, need at least {MIN_PERSON_KEY_BYTES}"
             )
         self._key = bytes(key)
+        # 1 for the key a database was created with; each rotation adds one
+        self.version = version
+
+    def keyed_hash(self, resident_id: str) -> str:
+        """The hash of the number under this key alone (``person_id`` may map it on)."""
+        data = normalise_code(resident_id).encode("utf-8")
+        return "P" + hmac.digest(self._key, data, "sha256").hex()[:32]
 
     def person_id(self, resident_id: str) -> str:
         data = normalise_code(resident_id).encode("utf-8")
@@ -449,7 +460,49 @@ class PersonKeyer:
         return hmac.digest(self._key, _FINGERPRINT_LABEL, "sha256").hex()[:16]
 
     def __repr__(self) -> str:
-        return f"PersonKeyer(fingerprint={self.fingerprint()!r})"
+        return f"PersonKeyer(version={self.version}, fingerprint={self.fingerprint()!r})"
+
+
+# what a keyring asks to turn the keyed hashes of one number (current key first, then the
+# retired keys newest first, each with its version) into the person's stable id
+Resolver = Callable[[list[tuple[int, str]]], str]
+
+
+class PersonKeyring(PersonKeyer):
+    """The current person key with the retired keys kept beside it.
+
+    A person keeps the id derived under the key that was current when they were first
+    seen; after a rotation the same number hashes differently under the new key, so
+    ``person_id`` hands the hashes under every kept key to a resolver (the application
+    layer, which knows the stored ids and the links the ledger holds). With no retired key,
+    or no resolver, it is a plain ``PersonKeyer`` of the current key.
+    """
+
+    __slots__ = ("resolver", "retired")
+
+    def __init__(self, current: PersonKeyer, retired: Sequence[PersonKeyer] = ()) -> None:
+        super().__init__(current._key, current.version)
+        self.retired: tuple[PersonKeyer, ...] = tuple(
+            sorted(retired, key=lambda k: k.version, reverse=True)
+        )
+        if any(k.version >= current.version for k in self.retired):
+            raise ValueError("a retired person key must be older than the current one")
+        self.resolver: Resolver | None = None
+
+    def hashes(self, resident_id: str) -> list[tuple[int, str]]:
+        """(version, keyed hash) under the current key, then under each retired key."""
+        return [(k.version, k.keyed_hash(resident_id)) for k in (self, *self.retired)]
+
+    def person_id(self, resident_id: str) -> str:
+        if not self.retired or self.resolver is None:
+            return self.keyed_hash(resident_id)
+        return self.resolver(self.hashes(resident_id))
+
+    def __repr__(self) -> str:
+        return (
+            f"PersonKeyring(version={self.version}, fingerprint={self.fingerprint()!r}, "
+            f"retired={[k.version for k in self.retired]!r})"
+        )
 
 
 def _key_from_hex(text: str, source: str) -> bytes:
@@ -492,6 +545,62 @@ def load_person_key(env: Mapping[str, str], default_file: Path) -> bytes:
     except UnicodeDecodeError:
         raise PersonKeyError(f"{source} does not hold a hexadecimal key") from None
     return _key_from_hex(text, source)
+
+
+def person_key_path(base: Path, version: int) -> Path:
+    """Where key ``version`` lives: version 1 in the configured file itself (so a database
+    from before rotation needs nothing new), version N beside it as ``<file>.vN``."""
+    if version < 1:
+        raise ValueError(f"person key versions start at 1, got {version}")
+    return base if version == 1 else base.with_name(f"{base.name}.v{version}")
+
+
+_VERSION_SUFFIX = re.compile(r"\.v([1-9][0-9]{0,5})$")
+
+
+def person_key_versions(base: Path) -> list[int]:
+    """The versions whose key file exists, oldest first."""
+    found = [1] if base.exists() else []
+    try:
+        siblings = list(base.parent.iterdir()) if base.parent.is_dir() else []
+    except OSError as exc:
+        raise PersonKeyError(f"cannot list {base.parent}: {exc.strerror}") from None
+    for path in siblings:
+        if path.name.startswith(base.name):
+            match = _VERSION_SUFFIX.fullmatch(path.name[len(base.name) :])
+            if match and int(match.group(1)) >= 2:
+                found.append(int(match.group(1)))
+    return sorted(found)
+
+
+def _read_key_file(path: Path) -> bytes:
+    source = f"person key file {path}"
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PersonKeyError(f"cannot read {source}: {exc.strerror}") from None
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise PersonKeyError(f"{source} does not hold a hexadecimal key") from None
+    return _key_from_hex(text, source)
+
+
+def load_person_keyring(env: Mapping[str, str], default_file: Path) -> PersonKeyring:
+    """Every kept person key: the highest version is current, the others are retired.
+
+    A key given inline (``TRUSTLEDGER_PERSON_KEY``) is version 1 and alone: rotation writes
+    key files, so it needs the key in a file first.
+    """
+    if env.get(ENV_PERSON_KEY, "").strip():
+        return PersonKeyring(PersonKeyer(load_person_key(env, default_file)))
+    named = env.get(ENV_PERSON_KEY_FILE, "").strip()
+    base = Path(named) if named else default_file
+    versions = person_key_versions(base)
+    if not versions:
+        load_person_key(env, default_file)  # raises the "no person key" error with its advice
+    keys = [PersonKeyer(_read_key_file(person_key_path(base, v)), v) for v in versions]
+    return PersonKeyring(keys[-1], keys[:-1])
 
 
 def create_private_file(path: Path, text: str) -> None:

@@ -19,7 +19,7 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 
 from trustledger.api.problems import BadIdentifier, NotInScope, Unauthorized
-from trustledger.app import access
+from trustledger.app import access, person_keys
 from trustledger.app.checkpoints import CheckpointTimer
 from trustledger.app.checks_service import CheckService
 from trustledger.app.context import Context
@@ -174,12 +174,15 @@ def subject_id(state: ServerState, text: str, where: str) -> str:
     if known is not None:
         return known
     try:
-        resolved = resolve_subject(state.ctx, text)
+        resolved = resolve_subject(state.ctx, text, link=False)
     except BadInput:
         # never echo the input: it may be a resident ID number
         raise BadIdentifier(
             f"{where} is not a valid USCC, resident ID number or person id"
         ) from None
+    if person_keys.pending(state.ctx):
+        with state.lock:  # the link to the current person key goes on record (one write)
+            person_keys.record_links(state.ctx)
     if resolved == text:  # a USCC or an internal id: nothing personal to keep
         if len(state.subjects) >= 1_000_000:
             state.subjects.clear()

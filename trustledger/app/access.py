@@ -454,7 +454,10 @@ def submit_record(ctx: Context, principal: Principal, line: dict[str, Any]) -> S
             raise Forbidden("this key's authority is not registered")
         if category is not None and authority[2] not in category.authorities:
             raise Forbidden(f"a {authority[2]} authority may not issue {category.code} records")
+    from trustledger.app.person_keys import record_links
+
     result = make_intake(ctx).submit(line)
+    record_links(ctx)  # persons the line names found through a retired person key
     if result.outcome == "rejected":
         raise BadInput(result.reason or "rejected")
     refreshed = refresh(ctx, {result.subject}) if result.subject else 0

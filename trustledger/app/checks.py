@@ -41,9 +41,11 @@ class CheckAnswer:
                 **self.decision.to_json()}  # fmt: skip
 
 
-def resolve_subject(ctx: Context, text: str) -> str:
+def resolve_subject(ctx: Context, text: str, *, link: bool = True) -> str:
     """A ledger id from what a user types: a USCC, a resident ID number (hashed here, never
-    kept) or an internal person id."""
+    kept) or an internal person id. A person found through a retired person key is linked
+    to the current one on record at once (``link`` False: the caller does it, under its
+    own lock, with ``person_keys.record_links``)."""
     from trustledger.domain import SubjectKind
     from trustledger.ids import check_identifier
 
@@ -57,7 +59,12 @@ def resolve_subject(ctx: Context, text: str) -> str:
         keyer = ctx.keyer
         if keyer is None:
             raise BadInput("a resident ID number needs the person key (TRUSTLEDGER_PERSON_KEY)")
-        return keyer.person_id(check.code)
+        person_id = keyer.person_id(check.code)
+        if link:
+            from trustledger.app.person_keys import record_links
+
+            record_links(ctx)
+        return person_id
     return check.code
 
 

@@ -100,13 +100,16 @@ class Context:
         """The person keyer, or None when no key is configured (person records refused)."""
         if self._keyer is not None:
             return self._keyer
+        from trustledger.app.person_links import attach
         from trustledger.ids import PersonKeyError
         from trustledger.intake.factory import person_keyer
 
         try:
-            self._keyer = person_keyer(self.settings, create=create)
+            keyring = person_keyer(self.settings, create=create)
         except PersonKeyError as exc:
             raise ConfigError(str(exc)) from None
+        # after a rotation, ids are resolved across the kept key versions (app.person_keys)
+        self._keyer = None if keyring is None else attach(self.store, keyring)
         return self._keyer
 
     @property

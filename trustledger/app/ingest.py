@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trustledger.app import person_keys
 from trustledger.app.errors import BadInput
 
 if TYPE_CHECKING:
@@ -51,7 +52,8 @@ class IngestResult:
 def make_intake(ctx: Context, notes: Notes | None = None) -> Intake:
     from trustledger.intake.factory import make_intake as make
 
-    return make(ctx.store, ctx.settings, notes)
+    # the context's keyer: after a person-key rotation it finds persons under older keys
+    return make(ctx.store, ctx.settings, notes, keyer=ctx.keyer)
 
 
 def ingest_one(
@@ -94,6 +96,7 @@ def ingest(
     intake = make_intake(ctx, notes)
     before = ctx.store.head().time_us if ctx.store.size() else None
     reports = [ingest_one(ctx, intake, path, rejects, progress) for path in files]
+    person_keys.record_links(ctx)  # persons found through a retired person key
     touched: set[str] = set().union(*(r.touched for r in reports))
     refreshed = refresh(ctx, touched)
     return IngestResult(reports, refreshed, notify(ctx, touched, before) if refreshed else 0)

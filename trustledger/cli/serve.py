@@ -119,3 +119,55 @@ def keys_rotate_log_key(db: DbOption = None, json_output: JsonOption = False) ->
     out.print(rotation.new_key, markup=False)
     console.print("Publish the new key; the link note (signed by both keys):", markup=False)
     out.print(rotation.link_note, markup=False, end="")
+
+
+@keys_app.command("rotate-person-key")
+def keys_rotate_person_key(db: DbOption = None, json_output: JsonOption = False) -> None:
+    """Make a new person key current (written 0600 beside the key file as <file>.vN); the
+    old key is kept: a person is linked to the new key the next time their ID number is
+    presented. Keep every key file backed up outside the database."""
+    from trustledger.app import person_keys
+
+    with context(db) as ctx:
+        rotation = person_keys.rotate(ctx)
+    if json_output:
+        import json
+
+        out.print(json.dumps(rotation.to_json()))
+        return
+    console.print(f"retired person key version {rotation.old_version} (fingerprint "
+                  f"{rotation.old_fingerprint}), kept for lookups", markup=False)  # fmt: skip
+    console.print(f"current person key version {rotation.version} (fingerprint "
+                  f"{rotation.fingerprint}) in {rotation.path}", markup=False)  # fmt: skip
+    console.print("Restart running servers so they use it; back the new file up.", markup=False)
+
+
+@keys_app.command("person-key-status")
+def keys_person_key_status(db: DbOption = None, json_output: JsonOption = False) -> None:
+    """The person-key versions on record, whether each key file is kept, and how many
+    persons whose id an older key derived are linked to the current key or still need it."""
+    from trustledger.app import person_keys
+
+    with context(db) as ctx:
+        status = person_keys.status(ctx)
+    if json_output:
+        import json
+
+        out.print(json.dumps(status.to_json()))
+        return
+    from rich.table import Table
+
+    table = Table("version", "fingerprint", "key file", "persons", "linked", "unlinked")
+    for v in status.versions:
+        current = v.version == status.current
+        table.add_row(
+            f"{v.version}{' (current)' if current else ''}", v.fingerprint or "?",
+            f"{v.key_file}{'' if v.kept else ' (destroyed)'}", str(v.persons),
+            "-" if current else str(v.linked), "-" if current else str(v.unlinked),
+        )  # fmt: skip
+    out.print(table)
+    lost = sum(v.unlinked for v in status.versions if not v.kept)
+    if lost:
+        console.print(f"{lost} persons of destroyed key versions can no longer be found by "
+                      "ID number (their records remain, under their person ids)",
+                      markup=False)  # fmt: skip

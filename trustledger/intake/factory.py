@@ -12,28 +12,33 @@ from trustledger.ids import (
     ENV_PERSON_KEY,
     ENV_PERSON_KEY_FILE,
     PersonKeyer,
+    PersonKeyring,
     create_person_key_file,
     load_allowlist,
-    load_person_key,
+    load_person_keyring,
+    person_key_versions,
 )
 from trustledger.intake.service import Intake
 from trustledger.ledger.store import Store
 from trustledger.settings import Settings
 
 
-def person_keyer(settings: Settings, *, create: bool = False) -> PersonKeyer | None:
+def person_keyer(settings: Settings, *, create: bool = False) -> PersonKeyring | None:
     """The person keyer; None when no key is configured at all (person records are refused).
 
     A key that is configured but unreadable raises PersonKeyError: silently running without
     it would refuse every person record for the wrong reason.
     """
-    configured = (
-        bool(os.environ.get(ENV_PERSON_KEY, "").strip()) or settings.person_key_file.exists()
+    named = os.environ.get(ENV_PERSON_KEY_FILE, "").strip()
+    base = Path(named) if named else settings.person_key_file
+    configured = bool(os.environ.get(ENV_PERSON_KEY, "").strip()) or (
+        # a retired version-1 file may have been destroyed after a rotation
+        settings.person_key_file.exists() or bool(person_key_versions(base))
     )
     if configured:
-        return PersonKeyer(load_person_key(os.environ, settings.person_key_file))
+        return load_person_keyring(os.environ, settings.person_key_file)
     if create:
-        return PersonKeyer(create_person_key_file(settings.person_key_file))
+        return PersonKeyring(PersonKeyer(create_person_key_file(settings.person_key_file)))
     return None
 
 
@@ -62,8 +67,14 @@ def key_file_exposed(path: Path) -> str | None:
     )
 
 
-def make_intake(store: Store, settings: Settings, notes: Notes | None = None) -> Intake:
-    keyer = person_keyer(settings)
+def make_intake(
+    store: Store,
+    settings: Settings,
+    notes: Notes | None = None,
+    keyer: PersonKeyer | None = None,
+) -> Intake:
+    """``keyer``: the caller's (one that resolves ids across rotated keys); else loaded."""
+    keyer = keyer if keyer is not None else person_keyer(settings)
     if keyer is None and notes is not None:
         notes.print(NO_PERSON_KEY)
     if keyer is not None and notes is not None and not os.environ.get(ENV_PERSON_KEY, "").strip():

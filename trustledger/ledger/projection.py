@@ -187,6 +187,27 @@ class PointRow(NamedTuple):
     seq: int
 
 
+class PersonKeyRow(NamedTuple):
+    """A person-key version that became current (person_key.rotated entries)."""
+
+    id: str  # the version, as text
+    version: int
+    fingerprint: str
+    seq: int
+
+
+class PersonLinkRow(NamedTuple):
+    """The keyed hash of an ID number under a newer key version → the person's stable id
+    (person_key.linked entries): lookups under that version find the person without the
+    older key."""
+
+    id: str  # the keyed hash under ``version``
+    version: int
+    subject_id: str  # the stable id, derived under an older version
+    from_version: int  # the version whose hash (or link) found the person
+    seq: int
+
+
 Row = (
     AuthorityRow
     | SubjectRow
@@ -199,6 +220,8 @@ Row = (
     | ConsentRow
     | ExceptionRow
     | PointRow
+    | PersonKeyRow
+    | PersonLinkRow
 )
 
 # table name → row type; the order is the order tables are written and compared in
@@ -214,6 +237,8 @@ TABLES: dict[str, type[Any]] = {
     "consents": ConsentRow,
     "exceptions": ExceptionRow,
     "points": PointRow,
+    "person_keys": PersonKeyRow,
+    "person_links": PersonLinkRow,
 }
 
 Lookup = Callable[[str, str], Any]
@@ -272,6 +297,8 @@ _CONSENT_GIVEN = EntryKind.CONSENT_GIVEN.value
 _CONSENT_WITHDRAWN = EntryKind.CONSENT_WITHDRAWN.value
 _EXCEPTION = EntryKind.EXCEPTION_GRANTED.value
 _POINT = EntryKind.POINT_REGISTERED.value
+_PERSON_KEY_ROTATED = EntryKind.PERSON_KEY_ROTATED.value
+_PERSON_KEY_LINKED = EntryKind.PERSON_KEY_LINKED.value
 
 
 class Projector:
@@ -413,6 +440,12 @@ class Projector:
                 status=p["outcome"], decided_date=p["decided_date"], reviewer=p["reviewer"],
                 reasons=p["reasons"], last_seq=seq,
             ))  # fmt: skip
+        elif kind == _PERSON_KEY_ROTATED:
+            self._put("person_keys", PersonKeyRow(
+                str(p["version"]), p["version"], p["fingerprint"], seq))  # fmt: skip
+        elif kind == _PERSON_KEY_LINKED:
+            self._put("person_links", PersonLinkRow(
+                p["hash"], p["version"], p["subject"], p["from_version"], seq))  # fmt: skip
 
     def _apply_change(self, entry: Entry, p: dict[str, Any]) -> None:
         record: RecordRow | None = self.get("records", p["record_id"])

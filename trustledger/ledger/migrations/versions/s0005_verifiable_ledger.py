@@ -31,6 +31,23 @@ CREATE TABLE IF NOT EXISTS points (
     seq {int} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS points_subject ON points (subject);
+-- person-key rotation (person_key.rotated and person_key.linked entries): each version
+-- that became current, and the keyed hash of an ID number under a newer version mapped to
+-- the person's stable id
+CREATE TABLE IF NOT EXISTS person_keys (
+    id TEXT PRIMARY KEY,
+    version {int} NOT NULL,
+    fingerprint TEXT NOT NULL,
+    seq {int} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS person_links (
+    id TEXT PRIMARY KEY,
+    version {int} NOT NULL,
+    subject_id TEXT NOT NULL,
+    from_version {int} NOT NULL,
+    seq {int} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS person_links_subject ON person_links (subject_id);
 """
 
 
