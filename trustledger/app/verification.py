@@ -93,6 +93,11 @@ def _registry() -> dict[str, Coverage]:
             "cache", "name-screening index: rebuilt from the subjects and compared"
         ),
         "screen_meta": Coverage("cache", "how far the screening index reaches"),
+        "tiles": Coverage(
+            "cache",
+            "the Merkle tree as tlog-tiles tiles (proofs, /v1/ledger/tile): rebuilt "
+            "from the entries' hashes and compared (none stored yet: built at first use)",
+        ),
         # kept signed notes (trustledger.app.checkpoints.verify_stored): each checks by its
         # signature and against the tree, not by a commit (a checkpoint signs the ledger)
         "checkpoints": Coverage("signed", "signed tree heads: log signature, root vs the tree"),
@@ -215,6 +220,7 @@ class _Checks:
         self.state(reevaluate)
         self.meta()
         self.screening()
+        self.tiles()
         self.access_chain()
         self.signed()
         self.legacy_points()
@@ -491,6 +497,14 @@ class _Checks:
 
         for table, what in verify_stored(self.ctx):
             self.flag(table, what)
+
+    def tiles(self) -> None:
+        """The stored tiles against the tree the entries give (trustledger.ledger.tiles)."""
+        from trustledger.ledger import tiles
+
+        if "tiles" in self.tables:
+            for problem in tiles.check(self.store)[:5]:
+                self.flag("tiles", problem)
 
     def access_chain(self) -> None:
         from trustledger.access.log import verify_access_log
