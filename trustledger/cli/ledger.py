@@ -158,3 +158,15 @@ def commit_baseline(db: DbOption = None, json_output: JsonOption = False) -> Non
         out.print(f"committed the live state as found ({done.state_rows:,} rows)")
     if not done.tables and not done.points and not done.state_rows:
         out.print("nothing to commit: every table beside the ledger is committed already")
+
+
+@app.command("tiles")
+def build_tiles(db: DbOption = None, json_output: JsonOption = False) -> None:
+    """Build the stored tiles of the Merkle tree (C2SP tlog-tiles) if they are not in step
+    with the ledger: once, for a database made before tiles existed and upgraded (the first
+    write or proof does it too). Prints the tiles written (0: already in step)."""
+    from trustledger.app import ledger
+
+    with context(db) as ctx:
+        result = ledger.build_tiles(ctx)
+    print_json(result) if json_output else print_fields(result)

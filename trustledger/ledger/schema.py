@@ -24,6 +24,14 @@ CREATE TABLE IF NOT EXISTS tree_heads (
     time_us {int} NOT NULL,
     frontier {blob} NOT NULL
 );
+-- the tree as C2SP tlog-tiles tiles (trustledger.ledger.tiles): hashes is up to 256 hashes of
+-- tree level 8 * level, a row grows in place until full, derived from entries.hash
+CREATE TABLE IF NOT EXISTS tiles (
+    level {int} NOT NULL,
+    idx {int} NOT NULL,
+    hashes {blob} NOT NULL,
+    PRIMARY KEY (level, idx)
+);
 CREATE TABLE IF NOT EXISTS authorities (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from trustledger.ledger import merkle, tabledigest
+from trustledger.ledger import merkle, tabledigest, tiles
 from trustledger.ledger.entry import GENESIS_PREV, Entry, envelope, make_entry, now_us
 from trustledger.ledger.projection import TABLES, Projector
 from trustledger.ledger.schema import (
@@ -175,6 +175,8 @@ class Store(ABC):
 
     def _write(self, w: Writer) -> None:
         self._insert_entries(w.entries)
+        # the tree's tiles, for O(log n) proofs: about one SHA-256 and 32 bytes per entry
+        tiles.write(self, w.entries[0].seq, [e.hash for e in w.entries])
         for table, rows in w.projector.changed.items():
             new, changed = w.split_new(table, rows)
             if new:

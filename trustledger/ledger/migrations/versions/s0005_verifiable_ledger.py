@@ -15,6 +15,14 @@ depends_on = None
 
 # the tables schema 5 adds, exactly as a new database gets them
 _DDL = """
+-- the tree as C2SP tlog-tiles tiles (trustledger.ledger.tiles), an upgraded database's tiles
+-- are built from entries.hash at its first write or proof, or by `trustledger ledger tiles`
+CREATE TABLE IF NOT EXISTS tiles (
+    level {int} NOT NULL,
+    idx {int} NOT NULL,
+    hashes {blob} NOT NULL,
+    PRIMARY KEY (level, idx)
+);
 -- monitoring points become ledger entries (point.registered) projected here (no semicolon
 -- in these comments: the DDL is split on them), an upgraded database's monitor_points rows
 -- are registered as entries at the first use of monitoring or by `ledger commit-baseline`
