@@ -52,6 +52,7 @@ from trustledger.ids import PersonKeyer, mask_code
 from trustledger.intake import Intake
 from trustledger.ledger.projection import RecordRow, SubjectRow
 from trustledger.ledger.store import Store, open_store
+from trustledger.ledger.tabledigest import committed
 from trustledger.rulebook.publish import publish_rulebook, published_rulebooks
 from trustledger.settings import Settings
 
@@ -271,8 +272,8 @@ def test_saving_is_idempotent_and_notices_round_trip(firm: Evaluated) -> None:
     # inside a caller's transaction (a decision and its notice written together)
     decided = decision_notice(FIRM, NoticeKind.REPAIR_DECIDED, decision_ref="REP-1",
                               outcome="granted", created=CREATED)  # fmt: skip
-    with store.transaction():
-        assert notice_store.save_within(store, [decided, notices[0]]) == 1
+    with committed(store, "a decision and its notice") as commit:
+        assert notice_store.save_within(store, [decided, notices[0]], commit) == 1
     assert len(notice_store.undelivered(store, 2)) == 2
     assert len(notice_store.undelivered(store)) == len(notices) + 1
     notice_store.mark_delivered(store, notices[0].id, "2026-12-01T10:00:00+08:00", "outbox")
