@@ -137,8 +137,16 @@ def _problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
                 for operation in path.values():
                     for status, response in operation.get("responses", {}).items():
                         content = response.get("content", {})
-                        if status[0] in "45" and "application/json" in content:
-                            content[PROBLEM_TYPE] = content.pop("application/json")
+                        if status[0] not in "45":
+                            continue
+                        # a route serving text (a signed note) still answers errors as
+                        # problem documents: FastAPI files them under its text type
+                        for media in ("application/json", "text/plain"):
+                            ref = content.get(media, {}).get("schema", {}).get("$ref", "")
+                            if media in content and (
+                                media == "application/json" or ref.endswith("/Problem")
+                            ):
+                                content[PROBLEM_TYPE] = content.pop(media)
             app.openapi_schema = schema
         return app.openapi_schema
 
