@@ -631,3 +631,22 @@ def test_problems_name_the_category_even_when_its_code_is_refused() -> None:
         "categories[0].title: category SOC-PETITION: prohibited ground 'petitioning' "
         "(matched '上访' in title)",
     ]
+
+
+def test_the_shipped_catalogue_passes_the_full_wording_scan() -> None:
+    """national_catalogue() skips the prohibited-ground scan at load (it costs the
+    lexicon's start-up in every process); this is where the shipped file gets it."""
+    from trustledger.catalogue import NATIONAL_CATALOGUE_PATH, load_catalogue
+
+    assert load_catalogue(NATIONAL_CATALOGUE_PATH) == national_catalogue()
+
+
+def test_a_catalogue_from_a_file_is_always_scanned(tmp_path: Path) -> None:
+    from trustledger.catalogue import NATIONAL_CATALOGUE_PATH, CatalogueError, load_catalogue
+
+    text = NATIONAL_CATALOGUE_PATH.read_text(encoding="utf-8")
+    path = tmp_path / "local.yaml"
+    first_title = next(line for line in text.splitlines() if line.strip().startswith("title_zh:"))
+    path.write_text(text.replace(first_title, first_title + "（越级反映问题人员）", 1), "utf-8")
+    with pytest.raises(CatalogueError, match="prohibited ground 'petitioning'"):
+        load_catalogue(path)
