@@ -99,23 +99,33 @@ def verifier_key(name: str, public_key: bytes) -> VerifierKey:
     return VerifierKey(name, key_hash(name, public_key), public_key)
 
 
-def parse_verifier_key(text: str) -> VerifierKey:
-    """``<name>+<hex key hash>+<base64(0x01 || public key)>``; CheckpointError otherwise."""
+def split_key(text: str, what: str, id_name: str, alg: int, kind: str) -> tuple[str, str, bytes]:
+    """(name, hex ID, 32-byte public key) of a key written ``<name>+<hex ID>+<base64(alg ||
+    key)>``, the layout verifier and cosigner keys share; CheckpointError naming ``what``
+    (a "verifier key"), its ``id_name`` ("hash") and the ``kind`` of key it must be."""
     # the base64 part may itself hold "+": split at the first two only
     parts = text.strip().split("+", 2)
     if len(parts) != 3:
-        raise CheckpointError("a verifier key is <name>+<hex key hash>+<base64 key>")
-    name, hash_hex, encoded = parts
+        raise CheckpointError(f"a {what} is <name>+<hex key {id_name}>+<base64 key>")
+    name, id_hex, encoded = parts
     check_name(name)
-    if not re.fullmatch(r"[0-9a-f]{8}", hash_hex):
-        raise CheckpointError("a verifier key's hash is 8 lowercase hex digits")
+    if not re.fullmatch(r"[0-9a-f]{8}", id_hex):
+        raise CheckpointError(f"a {what}'s {id_name} is 8 lowercase hex digits")
     try:
         raw = base64.b64decode(encoded, validate=True)
     except binascii.Error:
-        raise CheckpointError("a verifier key's key is not base64") from None
-    if len(raw) != 33 or raw[0] != ALG_ED25519:
-        raise CheckpointError("a verifier key must be an Ed25519 key (0x01 and 32 bytes)")
-    found = verifier_key(name, raw[1:])
+        raise CheckpointError(f"a {what}'s key is not base64") from None
+    if len(raw) != 33 or raw[0] != alg:
+        raise CheckpointError(f"a {what} must be {kind} and 32 bytes)")
+    return name, id_hex, raw[1:]
+
+
+def parse_verifier_key(text: str) -> VerifierKey:
+    """``<name>+<hex key hash>+<base64(0x01 || public key)>``; CheckpointError otherwise."""
+    name, hash_hex, public_key = split_key(
+        text, "verifier key", "hash", ALG_ED25519, "an Ed25519 key (0x01"
+    )
+    found = verifier_key(name, public_key)
     if found.key_hash.hex() != hash_hex:
         raise CheckpointError("a verifier key's hash does not match its name and key")
     return found

@@ -18,9 +18,7 @@ A cosigner's verifier key is ``<name>+<hex key ID>+<base64(0x04 || public key)>`
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
-import re
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -34,6 +32,7 @@ from trustledger.ledger.checkpoint import (
     parse,
     parse_checkpoint,
     public_key_of,
+    split_key,
 )
 
 ALG_COSIGNATURE_V1 = 0x04
@@ -93,22 +92,10 @@ def cosigner_key(name: str, public_key: bytes) -> CosignerKey:
 
 def parse_cosigner_key(text: str) -> CosignerKey:
     """``<name>+<hex key ID>+<base64(0x04 || key)>``; CheckpointError otherwise."""
-    parts = text.strip().split("+", 2)
-    if len(parts) != 3:
-        raise CheckpointError("a cosigner key is <name>+<hex key ID>+<base64 key>")
-    name, id_hex, encoded = parts
-    check_name(name)
-    if not re.fullmatch(r"[0-9a-f]{8}", id_hex):
-        raise CheckpointError("a cosigner key's ID is 8 lowercase hex digits")
-    try:
-        raw = base64.b64decode(encoded, validate=True)
-    except binascii.Error:
-        raise CheckpointError("a cosigner key's key is not base64") from None
-    if len(raw) != 33 or raw[0] != ALG_COSIGNATURE_V1:
-        raise CheckpointError(
-            "a cosigner key must be a cosignature/v1 Ed25519 key (type 0x04 and 32 bytes)"
-        )
-    found = cosigner_key(name, raw[1:])
+    name, id_hex, public_key = split_key(
+        text, "cosigner key", "ID", ALG_COSIGNATURE_V1, "a cosignature/v1 Ed25519 key (type 0x04"
+    )
+    found = cosigner_key(name, public_key)
     if found.key_id.hex() != id_hex:
         raise CheckpointError("a cosigner key's ID does not match its name and key")
     return found

@@ -92,25 +92,9 @@ def make_entry(
         _KNOWN_KINDS.add(kind)
     if body is None:
         body = canonical_json(payload)
-    # envelope() inlined: this runs once per entry written
-    digest = sha256(
-        b"".join(
-            (
-                b'\x00{"kind":"',
-                kind.encode("ascii"),
-                b'","payload":',
-                body,
-                b',"prev":"',
-                prev_hash.hex().encode("ascii"),
-                b'","seq":',
-                str(seq).encode("ascii"),
-                b',"time_us":',
-                str(time_us).encode("ascii"),
-                b"}",
-            )
-        )
-    ).digest()
-    return Entry(seq, time_us, kind, prev_hash, body, digest)
+    return Entry(
+        seq, time_us, kind, prev_hash, body, entry_hash(seq, time_us, kind, prev_hash, body)
+    )
 
 
 def now_us() -> int:
