@@ -88,6 +88,12 @@ def plant(db_url: str, rulebook: Path, today: date) -> tuple[Store, MonitoringSt
     return store, mstore, intake
 
 
+def o2(m: int) -> float:
+    """Around 9 %, exactly 9 as each hour's mean: a real O₂ reading moves, and a constant one
+    is a stuck analyser whose minutes are not judged. The steps are exact in binary."""
+    return 9.0 + (0.0, 0.25, 0.0, -0.25)[m % 4]
+
+
 def send(mstore: MonitoringStore, day: date, so2: Minute, hours: int = 24) -> None:
     """Minute data (CN 2051) for ``hours`` of ``day``, each received as its minute ends; O₂
     9 % converts ×15/12 to 6 %."""
@@ -100,7 +106,7 @@ def send(mstore: MonitoringStore, day: date, so2: Minute, hours: int = 24) -> No
             received = (local_epoch(moment.isoformat()) + 60) * 1_000_000
             frame = build_data(
                 MN, "2051", moment,
-                {"a21026": {"Avg": value, "Flag": flag}, "a19001": {"Avg": 9.0, "Flag": "N"},
+                {"a21026": {"Avg": value, "Flag": flag}, "a19001": {"Avg": o2(m), "Flag": "N"},
                  "a34013": {"Avg": 3.0 + (m % 7) * 0.1, "Flag": "N"}},
             )  # fmt: skip
             items.append(Received(parse(frame), received, "test"))

@@ -58,9 +58,19 @@ def plant(db_url: str) -> tuple[Store, MonitoringStore, Intake]:
     return store, mstore, intake
 
 
+# A real O₂ reading is never constant: a perfectly constant one is a stuck analyser, whose
+# minutes are excluded from judging. The wiggle is exact in binary and averages to zero
+# over every hour (60 minutes, 15 cycles), so each hour's mean O₂ stays exactly as given.
+WIGGLE = (0.0, 0.25, 0.0, -0.25)
+
+
+def wiggle(minute: int) -> float:
+    return WIGGLE[minute % len(WIGGLE)]
+
+
 def send(mstore: MonitoringStore, minute: Minute, hours: int = 8, o2: float = 9.0) -> None:
     """Minute data (CN 2051) as a logger sends it, each received as its minute ends;
-    O₂ 9 % converts ×15/12 at 6 %."""
+    O₂ around 9 % (exactly 9 each hour) converts ×15/12 at 6 %."""
     items = []
     for h in range(hours):
         for m in range(60):
@@ -69,7 +79,8 @@ def send(mstore: MonitoringStore, minute: Minute, hours: int = 8, o2: float = 9.
             received = (local_epoch(moment.isoformat()) + 60) * 1_000_000
             frame = build_data(
                 MN, "2051", moment,
-                {"a21026": {"Avg": so2, "Flag": flag}, "a19001": {"Avg": o2, "Flag": "N"},
+                {"a21026": {"Avg": so2, "Flag": flag},
+                 "a19001": {"Avg": o2 + wiggle(m), "Flag": "N"},
                  "a34013": {"Avg": 3.0 + (m % 7) * 0.1, "Flag": "N"}},
             )  # fmt: skip
             items.append(Received(parse(frame), received, "test"))
@@ -290,11 +301,13 @@ def test_an_incinerator_is_judged_on_daily_means(
     for minute in range(6 * 24 * 60):
         day = minute // 1440
         # SO₂ 60 measured at 13.5 % O₂ is 60 × 10 / 7.5 = 80 at 11 %: day 0 exactly at the
-        # limit (not above); days 1-5 at 66 measured = 88 converted (above)
+        # limit (not above); days 1-5 at 66 measured = 88 converted (above). Both wiggle as
+        # real readings do, by amounts exact in binary that average out each hour, so the
+        # means stay exactly these.
         so2 = 60.0 if day == 0 else 66.0
         frame = build_data("INCIN01", "2051", start + timedelta(minutes=minute),
-                           {"a21026": {"Avg": so2 + (minute % 2) * 0.0, "Flag": "N"},
-                            "a19001": {"Avg": 13.5, "Flag": "N"}})  # fmt: skip
+                           {"a21026": {"Avg": so2 + 2 * wiggle(minute), "Flag": "N"},
+                            "a19001": {"Avg": 13.5 + wiggle(minute), "Flag": "N"}})  # fmt: skip
         items.append(Received(parse(frame), received, "test"))
     mstore.save(items)
     outcomes = {o.mn: o for o in judge_all(store, mstore, intake, today=TODAY, now_us=now_us())}
@@ -320,7 +333,7 @@ def test_real_time_data_is_rolled_up_to_minutes(
                 frame = build_data(MN, "2011", START + timedelta(hours=h, minutes=m,
                                                                  seconds=second),
                                    {"a21026": {"Rtd": so2, "Flag": flag},
-                                    "a19001": {"Rtd": 9.0, "Flag": "N"}})  # fmt: skip
+                                    "a19001": {"Rtd": 9.0 + wiggle(m), "Flag": "N"}})  # fmt: skip
                 items.append(Received(parse(frame), received, "test"))
     mstore.save(items)
     (outcome,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
