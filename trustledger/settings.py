@@ -51,6 +51,19 @@ class Settings:
     holidays: Path | None = None
     # the portal's open-data files (trustledger.app.exports.open_data), cut per tree head
     open_data_dir: Path = Path("open-data")
+    # the HJ 212 receiver's limits (trustledger.monitoring.receiver.ReceiverLimits): TCP
+    # connections in all, the part of them kept for registered monitoring points, per
+    # address (loggers behind one carrier NAT share one), rejects in a row before a
+    # connection is dropped, seconds a connection in the reserve has to name a registered
+    # point, seconds without a valid frame before a connection is closed, and how often
+    # the same complaint is logged
+    hj212_max_connections: int = 1024
+    hj212_reserved_connections: int = 128
+    hj212_connections_per_address: int = 64
+    hj212_reject_budget: int = 100
+    hj212_registration_grace: float = 10.0
+    hj212_idle_timeout: float = 600.0
+    hj212_log_interval: float = 60.0
 
     def today(self) -> date:
         return datetime.now(ZoneInfo(self.timezone)).date()
@@ -83,6 +96,15 @@ class Settings:
             smtp_starttls=_flag(env.get("TRUSTLEDGER_SMTP_STARTTLS", "")),
             holidays=Path(env["TRUSTLEDGER_HOLIDAYS"]) if env.get("TRUSTLEDGER_HOLIDAYS") else None,
             open_data_dir=Path(env.get("TRUSTLEDGER_OPEN_DATA_DIR", "open-data")),
+            hj212_max_connections=int(env.get("TRUSTLEDGER_HJ212_MAX_CONNECTIONS", 1024)),
+            hj212_reserved_connections=int(env.get("TRUSTLEDGER_HJ212_RESERVED_CONNECTIONS", 128)),
+            hj212_connections_per_address=int(
+                env.get("TRUSTLEDGER_HJ212_CONNECTIONS_PER_ADDRESS", 64)
+            ),
+            hj212_reject_budget=int(env.get("TRUSTLEDGER_HJ212_REJECT_BUDGET", 100)),
+            hj212_registration_grace=float(env.get("TRUSTLEDGER_HJ212_REGISTRATION_GRACE", 10.0)),
+            hj212_idle_timeout=float(env.get("TRUSTLEDGER_HJ212_IDLE_TIMEOUT", 600.0)),
+            hj212_log_interval=float(env.get("TRUSTLEDGER_HJ212_LOG_INTERVAL", 60.0)),
         )
 
 

@@ -84,14 +84,15 @@ class Listener:
     async def start(self, stop: asyncio.Event) -> list[str]:
         """Listen as planned until ``stop`` is set; one line per source listened on.
         BadInput when the address cannot be listened on or the bridge cannot be made."""
-        from trustledger.monitoring.receiver import Receiver
+        from trustledger.monitoring.receiver import Receiver, ReceiverLimits
 
         assert self._writer is not None
         plan = self.plan
         started = []
         if plan.hj212 is not None:
             host, port = plan.hj212
-            receiver = Receiver(self._writer)
+            limits = ReceiverLimits.from_settings(self.ctx.settings)
+            receiver = Receiver(self._writer, limits=limits)
             self._tallies.append(receiver.tally)
             try:
                 self._server = await receiver.serve(host, port)

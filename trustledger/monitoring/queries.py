@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from trustledger.ledger.store import Store
+from trustledger.ledger.tabledigest import committed
 
 Row = tuple[Any, ...]
 
@@ -34,8 +35,11 @@ CREATE TABLE IF NOT EXISTS monitor_rejects (
     peer TEXT NOT NULL,
     reason TEXT NOT NULL,
     detail TEXT NOT NULL,
-    head TEXT NOT NULL
+    head TEXT NOT NULL,
+    count BIGINT NOT NULL DEFAULT 1,
+    last_us BIGINT NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS monitor_rejects_run ON monitor_rejects (peer, reason, received_us);
 CREATE TABLE IF NOT EXISTS monitor_notices (
     id TEXT PRIMARY KEY,
     mn TEXT NOT NULL,
@@ -81,8 +85,47 @@ _KEYS = {"monitor_packets": "digest", "monitor_notices": "id"}
 _CHUNK = 500
 
 
+# Columns added to a table after a release created it, at the end and with a default. The
+# tables here are created at first use, so a database of an earlier release (or one a
+# migration upgraded: migrations do not know these tables) gets them when monitoring first
+# opens it, in the shape a new database has.
+_ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {
+    # a reject row stands for a run of rejects: one connection's frames of one reason
+    "monitor_rejects": [
+        ("count", "BIGINT NOT NULL DEFAULT 1"),
+        ("last_us", "BIGINT NOT NULL DEFAULT 0"),
+    ],
+}
+
+
 def create_tables(store: Store) -> None:
     store.create_tables([s.strip() for s in DDL.split(";") if s.strip()])
+    for table, added in _ADDED_COLUMNS.items():
+        have = set(_columns(store, table))
+        missing = [(n, kind) for n, kind in added if n not in have]
+        if not missing:
+            continue
+        # every existing row gains the columns, so its committed digest changes: the rows
+        # as they were are taken out of the table's digest and put back as they now read
+        with (
+            committed(
+                store, f"{table}: columns {', '.join(n for n, _ in missing)} added"
+            ) as commit,
+            commit.touching(table, "", ()),
+        ):
+            for name, kind in missing:
+                store.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+
+
+def _columns(store: Store, table: str) -> list[str]:
+    if store.url.startswith("sqlite"):
+        return [r[1] for r in store.query(f"PRAGMA table_info({table})")]
+    rows = store.query(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+        "current_schema() AND table_name = ? ORDER BY ordinal_position",
+        (table,),
+    )
+    return [r[0] for r in rows]
 
 
 def existing(store: Store, table: str, keys: Iterable[str]) -> set[str]:
@@ -104,7 +147,20 @@ def insert_packets(store: Store, rows: Sequence[Row]) -> None:
 
 
 def insert_rejects(store: Store, rows: Sequence[Row]) -> None:
-    store.execute("INSERT INTO monitor_rejects VALUES (?, ?, ?, ?, ?)", rows)
+    """Rows of (received_us, peer, reason, detail, head, count, last_us)."""
+    store.execute("INSERT INTO monitor_rejects VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+REJECT_RUN = "peer = ? AND reason = ? AND received_us = ?"
+
+
+def recount_reject(store: Store, key: Row, count: int, last_us: int) -> None:
+    """The run of rejects ``key`` = (peer, reason, first received_us) now counts ``count``
+    frames, the last at ``last_us`` (inside the caller's transaction)."""
+    store.execute(
+        f"UPDATE monitor_rejects SET count = ?, last_us = ? WHERE {REJECT_RUN}",
+        [(count, last_us, *key)],
+    )
 
 
 def packet_count(store: Store) -> int:
@@ -116,8 +172,9 @@ def digests(store: Store) -> list[str]:
 
 
 def reject_counts(store: Store) -> dict[str, int]:
+    """Frames rejected, by reason (a row counts the frames of its run)."""
     rows = store.query(
-        "SELECT reason, count(*) FROM monitor_rejects GROUP BY reason ORDER BY reason"
+        "SELECT reason, sum(count) FROM monitor_rejects GROUP BY reason ORDER BY reason"
     )
     return {r[0]: int(r[1]) for r in rows}
 
@@ -147,6 +204,10 @@ def unregistered(store: Store) -> list[tuple[str, int]]:
         "(SELECT id FROM points) GROUP BY mn ORDER BY mn"
     )
     return [(r[0], int(r[1])) for r in rows]
+
+
+def point_ids(store: Store) -> set[str]:
+    return {str(r[0]) for r in store.query("SELECT id FROM points")}
 
 
 # --- points: the ledger's projection of point.registered entries ----------------------

@@ -32,10 +32,26 @@ class Received(NamedTuple):
 
 
 class Rejected(NamedTuple):
+    """Frames refused for one reason: one frame, or a run of them from one connection (the
+    first one's error, time and bytes kept as the sample, the others counted)."""
+
     error: PacketError
     received_us: int
     peer: str
     head: str  # the first bytes of what was refused, for the operator (never the whole line)
+    frames: int = 1
+    last_us: int = 0  # when the run's last frame came (0: the first is the last)
+
+
+class Recount(NamedTuple):
+    """A run of rejects stored before has grown: its row, named by (peer, reason, first
+    received_us), now counts ``frames`` frames, the last at ``last_us``."""
+
+    peer: str
+    reason: str
+    received_us: int
+    frames: int
+    last_us: int
 
 
 class Point(NamedTuple):
@@ -87,10 +103,16 @@ class MonitoringStore:
         adopt_legacy_points(store)
 
     # --- packets -------------------------------------------------------------------
-    def save(self, received: Sequence[Received], rejected: Sequence[Rejected] = ()) -> list[bool]:
-        """Store packets durably in one transaction; True for each packet new to the store,
-        False for one already there (same raw frame)."""
-        if not received and not rejected:
+    def save(
+        self,
+        received: Sequence[Received],
+        rejected: Sequence[Rejected] = (),
+        recounts: Sequence[Recount] = (),
+    ) -> list[bool]:
+        """Store packets, runs of rejects and the growth of runs stored before durably in one
+        transaction; True for each packet new to the store, False for one already there
+        (same raw frame)."""
+        if not received and not rejected and not recounts:
             return []
         digests = [r.packet.digest for r in received]
         # each batch is committed to the ledger by digest in the same transaction
@@ -110,10 +132,15 @@ class MonitoringStore:
                 queries.insert_packets(self.store, rows)
                 commit.added("monitor_packets", rows)
             if rejected:
-                refused = [(r.received_us, r.peer, r.error.reason.value, r.error.detail, r.head)
+                refused = [(r.received_us, r.peer, r.error.reason.value, r.error.detail, r.head,
+                            r.frames, r.last_us or r.received_us)
                            for r in rejected]  # fmt: skip
                 queries.insert_rejects(self.store, refused)
                 commit.added("monitor_rejects", refused)
+            for run in recounts:
+                key = (run.peer, run.reason, run.received_us)
+                with commit.touching("monitor_rejects", queries.REJECT_RUN, key):
+                    queries.recount_reject(self.store, key, run.frames, run.last_us)
         seen: set[str] = set()
         out = []
         for d in digests:
@@ -128,7 +155,12 @@ class MonitoringStore:
         return queries.digests(self.store)
 
     def reject_counts(self) -> dict[str, int]:
+        """Frames rejected, by reason."""
         return queries.reject_counts(self.store)
+
+    def registered_mns(self) -> set[str]:
+        """The MNs of every registered monitoring point."""
+        return queries.point_ids(self.store)
 
     def packets(
         self,
