@@ -207,6 +207,21 @@ def test_invalid_data_is_no_measurement(db_url: str, tmp_path: Path) -> None:
     assert standing(store, FIRM, DAY_2)[0] == "unrated"
 
 
+def test_a_stuck_analyser_is_no_measurement(db_url: str, tmp_path: Path) -> None:
+    # SO₂ stuck at 80 mg/m³ (100 at 6 % O₂) for the same 13 hours, flagged N: the stuck
+    # minutes are not judged, so as with M flags 35 valid means, all within, and no rate —
+    # neither a low rate nor an exceedance record rests on a broken sensor
+    store, mstore, _ = plant(db_url, daily_rulebook(tmp_path), DAY_2)
+    send(mstore, DAY_1, lambda h, m: (80.0, "N") if 5 <= h < 18 else clean(h, m))
+    (found,) = judge(store, mstore, db_url, DAY_2)
+    assert (found.rate.valid, found.rate.compliant, found.rate.expected) == (35, 35, 48)
+    assert found.outcome == "unrated" and found.record is None
+    assert not [r for r in store.rows_where("records", "subject_id", [FIRM])
+                if r.category == "ENV-EXCEEDANCE-AUTOMATED"]  # fmt: skip
+    (flat,) = [n for n in mstore.notices(MN) if n.kind == "flatline"]
+    assert flat.pollutant == "a21026" and "not judged: 13 hours" in flat.detail
+
+
 def test_too_little_data_gives_no_grade_and_a_notice(db_url: str, tmp_path: Path) -> None:
     store, mstore, _ = plant(db_url, daily_rulebook(tmp_path), DAY_2)
     send(mstore, DAY_1, clean, hours=10)  # 20 valid means, fewer than 24

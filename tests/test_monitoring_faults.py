@@ -1,4 +1,5 @@
-"""Data-quality notices: one hand-made series per fault, and a clean series that raises none."""
+"""Data-quality notices: one hand-made series per fault, and a clean series that raises none;
+the readings inside a fault are not judged, and its notice names the hours that cost."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from trustledger.monitoring.faults import (
     Notice,
     clock_skew,
     detect_faults,
+    exclude_faults,
+    with_removed_hours,
     zs_mismatch_notices,
 )
 
@@ -143,3 +146,115 @@ def test_zs_mismatch_notices() -> None:
     )
     assert "40.00 vs 30.00" in a.detail
     assert b.count == 1
+
+
+# --- faults make data invalid: which readings are not judged, which hours they cost ------
+
+
+def hourly(t: np.ndarray, x: np.ndarray, valid: np.ndarray) -> list[bool]:
+    from trustledger.monitoring.aggregate import hourly_means
+
+    return hourly_means(t, x, valid).valid.tolist()
+
+
+def test_a_flatline_excludes_its_stuck_readings_and_names_the_hours_it_removed() -> None:
+    t, x, v = clean()
+    x[50:250] = 80.0  # stuck from 00:50 to 04:10
+    found = exclude_faults(t, x, v, expected_period_s=60, name="NOx")
+    # stepping onto the stuck value and off it again are two jumps, changes of level
+    up, (n,), down = [[f for f in found.notices if f.start // 60 == k // 60] for k in
+                      (t[49], t[50], t[249])]  # fmt: skip
+    assert kinds([*up, n, *down]) == [FaultKind.JUMP, FaultKind.FLATLINE, FaultKind.JUMP]
+    assert up[0].removed_hours == down[0].removed_hours == ()
+    assert np.flatnonzero(found.excluded).tolist() == list(range(50, 250))
+    # hours 0 and 4 keep 50 valid minutes each (≥ 45): still valid; 1-3 have none left
+    assert hourly(t, x, v & ~found.excluded) == [True, False, False, False, True, True,
+                                                 True, True, True, True]  # fmt: skip
+    assert n.removed_hours == (T0 + 3600, T0 + 2 * 3600, T0 + 3 * 3600)
+    assert n.detail == (
+        "NOx stuck at 80.00 for 200 consecutive readings (2016-08-24 00:50–04:10); "
+        "not judged: 3 hours left without a valid mean (2016-08-24 01:00–04:00)"
+    )
+    # the notice itself is the one detect_faults gives, with the hours added
+    (plain,) = [f for f in detect_faults(t, x, v, expected_period_s=60, name="NOx")
+                if f.kind is FaultKind.FLATLINE]  # fmt: skip
+    assert n.detail.startswith(plain.detail) and plain.removed_hours == ()
+
+
+def test_a_fault_over_part_of_an_hour_follows_the_45_minute_rule() -> None:
+    t, x, v = clean()
+    x = np.round(x / 10 - 2, 2)  # around 1, so a short dip below 0 is no jump
+    x[60:75] = -0.4  # 15 negative minutes in hour 1: 45 valid minutes stay
+    x[120:136] = -0.4  # 16 in hour 2: 44 stay
+    found = exclude_faults(t, x, v, expected_period_s=60, name="SO2")
+    assert kinds(found.notices) == [FaultKind.NEGATIVE, FaultKind.NEGATIVE]
+    assert np.flatnonzero(found.excluded).tolist() == [*range(60, 75), *range(120, 136)]
+    assert hourly(t, x, v & ~found.excluded)[:4] == [True, True, False, True]
+    first, second = found.notices
+    assert first.removed_hours == () and "not judged" not in first.detail
+    assert second.removed_hours == (T0 + 2 * 3600,)
+    assert second.detail.endswith("not judged: 1 hour left without a valid mean "
+                                  "(2016-08-24 02:00–03:00)")  # fmt: skip
+
+
+def test_a_spike_excludes_the_spike_and_a_change_of_level_excludes_nothing() -> None:
+    t, x, v = clean()
+    x[300] = 900.0
+    found = exclude_faults(t, x, v, expected_period_s=60)
+    (n,) = found.notices
+    assert n.kind is FaultKind.JUMP and np.flatnonzero(found.excluded).tolist() == [300]
+    assert n.removed_hours == ()  # 59 valid minutes are left in hour 5
+    # a level that changes and stays is a change of the plant, not of the instrument
+    t, x, v = clean()
+    x[500:] += 400.0
+    found = exclude_faults(t, x, v, expected_period_s=60)
+    assert kinds(found.notices) == [FaultKind.JUMP] and not found.excluded.any()
+
+
+def test_an_invalid_run_excludes_nothing_more_and_names_the_hours_it_cost() -> None:
+    t, x, _ = clean()
+    letters = ["N"] * N
+    letters[100:190] = ["D"] * 90  # 01:40–03:10
+    flags = flag_codes(letters)
+    found = exclude_faults(t, x, flags == ord("N"), expected_period_s=60, flags=flags)
+    (n,) = found.notices
+    assert n.kind is FaultKind.INVALID_RUN and not found.excluded.any()
+    # hour 1 keeps 40 valid minutes, hour 2 none, hour 3 keeps 50
+    assert n.removed_hours == (T0 + 3600, T0 + 2 * 3600)
+    assert "not judged: 2 hours left without a valid mean (2016-08-24 01:00–03:00)" in n.detail
+
+
+def test_gaps_exclude_nothing_and_remove_no_hours() -> None:
+    t, x, v = clean()
+    keep = (np.arange(N) < 100) | (np.arange(N) >= 140)
+    found = exclude_faults(t[keep], x[keep], v[keep], expected_period_s=60)
+    (n,) = found.notices
+    assert n.kind is FaultKind.GAP and n.removed_hours == () and not found.excluded.any()
+
+
+def test_the_excluded_readings_are_given_in_input_order() -> None:
+    t, x, v = clean()
+    x[50:250] = 80.0
+    order = np.random.default_rng(5).permutation(N)
+    found = exclude_faults(t[order], x[order], v[order], expected_period_s=60)
+    assert FaultKind.FLATLINE in kinds(found.notices)
+    assert found.excluded.tolist() == ((order >= 50) & (order < 250)).tolist()
+
+
+def test_many_removed_spans_are_summed_up() -> None:
+    notice = Notice(FaultKind.INVALID_RUN, T0, T0 + 3600, 1, "x")
+    hours = [T0 + 2 * 3600 * i for i in range(8)]  # every other hour: eight spans
+    named = with_removed_hours(notice, hours, 8 * 3600)
+    assert named.removed_hours == tuple(hours)
+    assert named.detail.startswith("x; not judged: 8 hours left without a valid mean (")
+    assert named.detail.endswith(" and 2 more spans)") and named.detail.count("–") == 6
+    assert with_removed_hours(notice, [], 8 * 3600) == notice
+
+
+def test_clock_skew_names_each_notices_readings() -> None:
+    received = T0 + 60 * np.arange(10) + 30
+    data = received - 30
+    data[4:7] = 946_656_000 + 60 * np.arange(3)
+    data[9] = received[9] + 2 * 3600
+    r = clock_skew(data, received, name="SO2")
+    assert [m.tolist() for m in r.members] == [[4, 5, 6], [9]]

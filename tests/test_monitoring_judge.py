@@ -461,3 +461,142 @@ def test_an_episode_that_grows_after_its_record_was_issued_corrects_the_record(
                           [(altered, episode[0])])  # fmt: skip
         found = [p for _, p in ledger.verify(ctx).problems]
         assert any(p.startswith(f"monitor_episodes: episode {episode[0]}") for p in found)
+
+
+# --- faults make data invalid: a broken sensor gives a notice, never a record -------------
+
+Readings = Callable[[int, int], dict[str, tuple[float, str]]]  # (hour, minute) → code → reading
+
+
+def send_readings(mstore: MonitoringStore, readings: Readings, hours: int) -> None:
+    """Minute data of any pollutants, each packet received as its minute ends."""
+    items = []
+    for h in range(hours):
+        for m in range(60):
+            moment = START + timedelta(hours=h, minutes=m)
+            received = (local_epoch(moment.isoformat()) + 60) * 1_000_000
+            values = {code: {"Avg": v, "Flag": f} for code, (v, f) in readings(h, m).items()}
+            items.append(Received(parse(build_data(MN, "2051", moment, values)), received, "test"))
+    mstore.save(items)
+
+
+def hours_valid(store: Store, mstore: MonitoringStore, code: str) -> list[bool]:
+    return [h["valid"] for h in point_view(store, mstore, MN)["pollutants"][code]["hours"]]
+
+
+def notice_of(mstore: MonitoringStore, code: str, kind: str) -> list[str]:
+    return [n.detail for n in mstore.notices(MN) if n.pollutant == code and n.kind == kind]
+
+
+def removed(first: int, end: int) -> str:
+    """How a notice names the hours ``[first, end)`` after START it removed."""
+    a, b = START + timedelta(hours=first), START + timedelta(hours=end)
+    until = f"{b:%H:%M}" if a.date() == b.date() else f"{b:%Y-%m-%d %H:%M}"
+    n = end - first
+    hours = f"{n} hour{'s' if n > 1 else ''}"
+    return f"not judged: {hours} left without a valid mean ({a:%Y-%m-%d %H:%M}–{until})"
+
+
+def test_a_nox_analyser_stuck_above_the_limit_for_a_day_gives_a_notice_and_no_record(
+    plant: tuple[Store, MonitoringStore, Intake],
+) -> None:
+    """The finding of issue 14: NOx stuck at 80 mg/m³ (100 at 6 % O₂, twice the limit of
+    50) for 24 hours. Its minutes are not judged: a flatline notice naming the 24 hours it
+    removed, no episode, no record; the other pollutants are judged as usual."""
+    store, mstore, intake = plant
+    send_readings(mstore, lambda h, m: {
+        "a21002": (80.0, "N"),
+        "a21026": (20.0 + (m % 3) * 0.5, "N"),
+        "a19001": (9.0 + wiggle(m), "N"),
+        "a34013": (3.0 + (m % 7) * 0.1, "N"),
+    }, hours=24)  # fmt: skip
+    (outcome,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    assert outcome.records == [] and outcome.episodes == 0 and mstore.episodes(MN) == []
+    assert outcome.hours_judged == 2 * 24  # SO₂ and dust; no NOx hour
+    (detail,) = notice_of(mstore, "a21002", "flatline")
+    assert detail.startswith("NOx stuck at 80.00 for 1440 consecutive readings")
+    assert detail.endswith(removed(0, 24))
+    assert hours_valid(store, mstore, "a21002") == [False] * 24
+    assert hours_valid(store, mstore, "a21026") == [True] * 24
+    # the API and the portal show the notice as stored, with the hours it removed
+    shown = [n["detail"] for n in point_view(store, mstore, MN)["notices"]]
+    assert detail in shown
+
+
+def test_a_stuck_oxygen_analyser_leaves_nothing_to_convert(
+    plant: tuple[Store, MonitoringStore, Intake],
+) -> None:
+    """SO₂ above the limit for five hours, but converted with an O₂ reading stuck at 9 %:
+    no hour of it can be judged, so no record — the O₂ notice names the hours."""
+    store, mstore, intake = plant
+    minute = exceeding()
+    send_readings(mstore, lambda h, m: {"a21026": minute(h, m), "a19001": (9.0, "N")}, hours=8)
+    (outcome,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    assert outcome.records == [] and outcome.episodes == 0 and outcome.hours_judged == 0
+    (detail,) = notice_of(mstore, "a19001", "flatline")
+    assert detail.endswith(removed(0, 8))
+    assert hours_valid(store, mstore, "a21026") == [False] * 8
+
+
+def test_spikes_are_not_judged(plant: tuple[Store, MonitoringStore, Intake]) -> None:
+    """One minute at 900 mg/m³ in each of five hours would lift each hour's mean above the
+    limit (≈ 35.2 measured, 44 at 6 % O₂); the spikes are jumps, not emissions, so the hours
+    are judged on their other 59 minutes and stay within it."""
+    store, mstore, intake = plant
+    send(mstore, lambda h, m: (900.0 if 2 <= h <= 6 and m == 30 else 20.0 + (m % 3) * 0.5, "N"))
+    (outcome,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    assert outcome.records == [] and outcome.episodes == 0
+    jumps = notice_of(mstore, "a21026", "jump")
+    assert len(jumps) == 5 and all("to 900.00" in d and "not judged" not in d for d in jumps)
+    assert hours_valid(store, mstore, "a21026") == [True] * 8  # 59 valid minutes each
+
+
+def test_negative_minutes_are_not_judged_and_cost_an_hour_below_45_valid_minutes(
+    plant: tuple[Store, MonitoringStore, Intake],
+) -> None:
+    """16 negative minutes in hour 3 leave 44 valid ones: the hour is not valid. 15 in hour
+    4 leave 45: the hour stays valid, judged on the others (the existing 45-minute rule)."""
+    store, mstore, intake = plant
+
+    def so2(h: int, m: int) -> tuple[float, str]:
+        negative = (h == 3 and m < 16) or (h == 4 and m < 15)
+        return (-0.5 if negative else 20.0 + (m % 3) * 0.5), "N"
+
+    send(mstore, so2)
+    (outcome,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    assert outcome.records == []
+    assert hours_valid(store, mstore, "a21026") == [True] * 3 + [False] + [True] * 4
+    costly, harmless = notice_of(mstore, "a21026", "negative")
+    assert costly.endswith(removed(3, 4))
+    assert "not judged" not in harmless
+    # hour 4's mean is that of its 45 valid minutes, not pulled down by the negative ones
+    hours = point_view(store, mstore, MN)["pollutants"]["a21026"]["hours"]
+    assert 25.0 <= hours[4]["converted"] <= 26.0
+
+
+def test_an_invalid_flag_run_names_the_hours_it_cost(
+    plant: tuple[Store, MonitoringStore, Intake],
+) -> None:
+    store, mstore, intake = plant
+    send(mstore, exceeding(flag_in_episode="D"))
+    judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    (detail,) = notice_of(mstore, "a21026", "invalid_run")
+    assert detail.endswith(removed(2, 7))
+
+
+def test_a_clock_far_off_names_the_hours_it_was_not_trusted_for(
+    plant: tuple[Store, MonitoringStore, Intake],
+) -> None:
+    store, mstore, intake = plant
+    items = [
+        Received(parse(build_data(MN, "2051", datetime(2000, 2, 2, h, m),
+                                  {"a21026": {"Avg": 90.0 + wiggle(m), "Flag": "N"},
+                                   "a19001": {"Avg": 6.0 + wiggle(m), "Flag": "N"}})),
+                 now_us(), "test")
+        for h in range(8) for m in range(60)
+    ]  # fmt: skip
+    mstore.save(items)
+    (outcome,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us())
+    assert outcome.records == [] and outcome.hours_judged == 0
+    (detail,) = notice_of(mstore, "a21026", "clock_skew")
+    assert detail.endswith("not judged: 8 hours left without a valid mean (2000-02-02 00:00–08:00)")

@@ -8,10 +8,16 @@ wins. A notice's ``start``/``end`` are a half-open span ``[start, end)`` in epoc
 the receive times of the first and last skewed reading. The ``detail`` names the evidence
 in plain English with local times (UTC+8 unless told otherwise), so it can be shown to an
 operator as it is.
+
+A broken sensor gives a notice, never a record: ``exclude_faults`` returns which valid
+readings lie inside a fault (a stuck value, an impossible spike, a negative concentration)
+so the judge leaves them out before hours are formed, and names in each notice the hours
+it cost their valid mean.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import NamedTuple
@@ -23,16 +29,21 @@ from trustledger.monitoring.aggregate import (
     CHINA_OFFSET_S,
     HOUR_S,
     _codes,  # one parser for str and uint8 flags
+    hourly_means,
     unique_order,
     zs_check,
 )
 
 __all__ = [
+    "EXCLUDING",
     "ClockSkew",
     "FaultKind",
+    "Faults",
     "Notice",
     "clock_skew",
     "detect_faults",
+    "exclude_faults",
+    "with_removed_hours",
     "zs_mismatch_notices",
 ]
 
@@ -63,6 +74,16 @@ class Notice(NamedTuple):
     # (jump) or hours (zs_mismatch); the field shadows tuple.count by design of the contract
     count: int  # type: ignore[assignment]
     detail: str
+    # hour starts the fault left without a valid mean (see ``exclude_faults``), ascending
+    removed_hours: tuple[int, ...] = ()
+
+
+# the faults whose readings are not judged: the value itself is wrong. A gap has no
+# readings; a Zs mismatch is about the logger's conversion, and the judge converts itself
+EXCLUDING = frozenset({FaultKind.FLATLINE, FaultKind.JUMP, FaultKind.NEGATIVE,
+                       FaultKind.INVALID_RUN})  # fmt: skip
+# more spans than this in one notice's detail are summed up, not listed
+_SPANS_SHOWN = 6
 
 
 # --- formatting --------------------------------------------------------------------------
@@ -166,6 +187,43 @@ def detect_faults(
       one hour of readings, at least 3. ``flags`` (str or uint8 codes), when given, lets
       the detail name the flags seen.
     """
+    found = _detect(
+        t, values, flags_valid, expected_period_s=expected_period_s,
+        flatline_min_run=flatline_min_run, jump_factor=jump_factor, max_gap_s=max_gap_s,
+        invalid_run_min=invalid_run_min, source_stopped=source_stopped,
+        allow_negative=allow_negative, flags=flags, name=name, tz_offset_s=tz_offset_s,
+    )  # fmt: skip
+    return [n for n, _ in found.notices]
+
+
+# each notice with the indices (into the sorted series) of the readings it is about
+_Found = list[tuple[Notice, Ints]]
+
+
+class _Detected(NamedTuple):
+    ts: NDArray[np.int64]  # sorted, unique
+    xs: NDArray[np.float64]
+    usable: Bools  # flag valid and finite
+    idx: Ints | None  # the sorting of the input (see ``unique_order``)
+    notices: _Found
+
+
+def _detect(
+    t: ArrayLike,
+    values: ArrayLike,
+    flags_valid: ArrayLike,
+    *,
+    expected_period_s: int,
+    flatline_min_run: int | None,
+    jump_factor: float,
+    max_gap_s: int | None,
+    invalid_run_min: int | None,
+    source_stopped: ArrayLike | None,
+    allow_negative: bool,
+    flags: ArrayLike | None,
+    name: str,
+    tz_offset_s: int,
+) -> _Detected:
     if expected_period_s <= 0:
         raise ValueError("expected_period_s must be positive")
     period = int(expected_period_s)
@@ -193,7 +251,7 @@ def detect_faults(
     finite = np.isfinite(xs)
     vs = vs & finite
 
-    notices: list[Notice] = []
+    notices: _Found = []
     notices += _flatlines(
         ts, xs, vs | (stopped & finite), stopped, min_flat, period, name, tz_offset_s
     )
@@ -202,8 +260,8 @@ def detect_faults(
     if not allow_negative:
         notices += _negatives(ts, xs, vs, period, name, tz_offset_s)
     notices += _invalid_runs(ts, ~vs & ~stopped, codes, min_invalid, period, name, tz_offset_s)
-    notices.sort(key=lambda n: (n.start, n.kind))
-    return notices
+    notices.sort(key=lambda found: (found[0].start, found[0].kind))
+    return _Detected(ts, xs, vs, idx, notices)
 
 
 def _flatlines(
@@ -215,7 +273,7 @@ def _flatlines(
     period: int,
     name: str,
     tz: int,
-) -> list[Notice]:
+) -> _Found:
     ci = np.flatnonzero(carries)
     if ci.size < min_run:
         return []
@@ -226,39 +284,38 @@ def _flatlines(
     starts = np.flatnonzero(new)
     lengths = np.diff(np.append(starts, ci.size))
     pick = (lengths >= min_run) & ~excluded[starts]
-    out = []
+    out: _Found = []
     for s, n in zip(starts[pick].tolist(), lengths[pick].tolist(), strict=True):
         a, b = int(ts[ci[s]]), int(ts[ci[s + n - 1]]) + period
-        out.append(
-            Notice(
-                FaultKind.FLATLINE,
-                a,
-                b,
-                n,
-                f"{name} stuck at {cx[s]:.2f} for {n} consecutive readings ({_span(a, b, tz)})",
-            )
+        notice = Notice(
+            FaultKind.FLATLINE,
+            a,
+            b,
+            n,
+            f"{name} stuck at {cx[s]:.2f} for {n} consecutive readings ({_span(a, b, tz)})",
         )
+        out.append((notice, ci[s : s + n]))  # the stuck readings, not the invalid between
     return out
 
 
-def _gaps(ts: NDArray[np.int64], gap_s: int, period: int, name: str, tz: int) -> list[Notice]:
+def _gaps(ts: NDArray[np.int64], gap_s: int, period: int, name: str, tz: int) -> _Found:
     if ts.size < 2:
         return []
     silent = np.diff(ts) - period
-    out = []
+    none = np.zeros(0, dtype=np.intp)
+    out: _Found = []
     for i in np.flatnonzero(silent > gap_s).tolist():
         a, b = int(ts[i]) + period, int(ts[i + 1])
         missing = (b - a) // period
-        out.append(
-            Notice(
-                FaultKind.GAP,
-                a,
-                b,
-                missing,
-                f"no {name} data for {_duration(b - a)} ({_span(a, b, tz)}): "
-                f"{missing} readings of {period} s missing",
-            )
+        notice = Notice(
+            FaultKind.GAP,
+            a,
+            b,
+            missing,
+            f"no {name} data for {_duration(b - a)} ({_span(a, b, tz)}): "
+            f"{missing} readings of {period} s missing",
         )
+        out.append((notice, none))
     return out
 
 
@@ -271,7 +328,7 @@ def _jumps(
     period: int,
     name: str,
     tz: int,
-) -> list[Notice]:
+) -> _Found:
     vi = np.flatnonzero(vs)
     if vi.size < _JUMP_MIN_READINGS:
         return []
@@ -284,21 +341,22 @@ def _jumps(
     joined = np.diff(vt) - period <= gap_s
     jump = (np.abs(dx) > bound) & joined
     firsts, lasts = _runs(jump)  # adjacent jumps share a reading
-    out = []
+    out: _Found = []
     for a_i, b_i in zip(firsts.tolist(), lasts.tolist(), strict=True):
         n = b_i - a_i + 1
         a, b = int(vt[a_i]), int(vt[b_i + 1]) + period
         more = f"; {n} jumps in a row" if n > 1 else ""
-        out.append(
-            Notice(
-                FaultKind.JUMP,
-                a,
-                b,
-                n,
-                f"{name} jumped from {vx[a_i]:.2f} to {vx[a_i + 1]:.2f} ({_span(a, b, tz)}), "
-                f"beyond {bound:.2f} = {factor:g} × robust spread {scale:.2f}{more}",
-            )
+        notice = Notice(
+            FaultKind.JUMP,
+            a,
+            b,
+            n,
+            f"{name} jumped from {vx[a_i]:.2f} to {vx[a_i + 1]:.2f} ({_span(a, b, tz)}), "
+            f"beyond {bound:.2f} = {factor:g} × robust spread {scale:.2f}{more}",
         )
+        # the readings jumped to and away from again (a spike): a single jump is a change
+        # of level, whose both sides are real readings as far as the series can tell
+        out.append((notice, vi[a_i + 1 : b_i + 1]))
     return out
 
 
@@ -309,23 +367,22 @@ def _negatives(
     period: int,
     name: str,
     tz: int,
-) -> list[Notice]:
+) -> _Found:
     firsts, lasts = _runs(vs & (xs < 0.0))
-    out = []
+    out: _Found = []
     for f, la in zip(firsts.tolist(), lasts.tolist(), strict=True):
         n = la - f + 1
         a, b = int(ts[f]), int(ts[la]) + period
         low = float(xs[f : la + 1].min())
-        out.append(
-            Notice(
-                FaultKind.NEGATIVE,
-                a,
-                b,
-                n,
-                f"{name} negative for {n} consecutive valid readings, down to {low:.2f} "
-                f"({_span(a, b, tz)})",
-            )
+        notice = Notice(
+            FaultKind.NEGATIVE,
+            a,
+            b,
+            n,
+            f"{name} negative for {n} consecutive valid readings, down to {low:.2f} "
+            f"({_span(a, b, tz)})",
         )
+        out.append((notice, np.arange(f, la + 1, dtype=np.intp)))
     return out
 
 
@@ -337,25 +394,116 @@ def _invalid_runs(
     period: int,
     name: str,
     tz: int,
-) -> list[Notice]:
+) -> _Found:
     firsts, lasts = _runs(invalid)
     n_all = lasts - firsts + 1
     pick = n_all >= min_run
-    out = []
+    out: _Found = []
     for f, la in zip(firsts[pick].tolist(), lasts[pick].tolist(), strict=True):
         n = la - f + 1
         a, b = int(ts[f]), int(ts[la]) + period
         seen = "" if codes is None else f", flags {_flag_summary(codes[f : la + 1])}"
-        out.append(
-            Notice(
-                FaultKind.INVALID_RUN,
-                a,
-                b,
-                n,
-                f"{name} not valid for {n} consecutive readings{seen} ({_span(a, b, tz)})",
-            )
+        notice = Notice(
+            FaultKind.INVALID_RUN,
+            a,
+            b,
+            n,
+            f"{name} not valid for {n} consecutive readings{seen} ({_span(a, b, tz)})",
         )
+        out.append((notice, np.arange(f, la + 1, dtype=np.intp)))
     return out
+
+
+# --- faults make data invalid ------------------------------------------------------------
+
+
+class Faults(NamedTuple):
+    notices: list[Notice]  # as ``detect_faults``, each naming the hours it removed
+    excluded: Bools  # in input order: readings inside a fault, not to be judged
+
+
+def exclude_faults(
+    t: ArrayLike,
+    values: ArrayLike,
+    flags_valid: ArrayLike,
+    *,
+    expected_period_s: int,
+    min_valid: int = 45,
+    flatline_min_run: int | None = None,
+    jump_factor: float = 10.0,
+    max_gap_s: int | None = None,
+    invalid_run_min: int | None = None,
+    source_stopped: ArrayLike | None = None,
+    allow_negative: bool = False,
+    flags: ArrayLike | None = None,
+    name: str = "value",
+    tz_offset_s: int = CHINA_OFFSET_S,
+) -> Faults:
+    """``detect_faults``, and which readings must not be judged because of them.
+
+    Excluded are the readings a fault is about: the stuck readings of a flatline, the
+    readings of a spike (jumped to and away from again; a single jump is a change of
+    level and excludes nothing), the negative readings. An invalid-flag run's readings
+    never counted. What is left is judged by the usual rule, so a fault covering part of
+    an hour leaves the hour valid while it keeps ``min_valid`` valid minutes.
+
+    Each notice of these kinds names in ``removed_hours`` (and its detail) the hours it
+    touches that are not valid now but would be if the faults' readings counted — what
+    the fault cost the judging, told to the operator.
+    """
+    found = _detect(
+        t, values, flags_valid, expected_period_s=expected_period_s,
+        flatline_min_run=flatline_min_run, jump_factor=jump_factor, max_gap_s=max_gap_s,
+        invalid_run_min=invalid_run_min, source_stopped=source_stopped,
+        allow_negative=allow_negative, flags=flags, name=name, tz_offset_s=tz_offset_s,
+    )  # fmt: skip
+    ts, xs = found.ts, found.xs
+    faulty = np.zeros(ts.shape, dtype=np.bool_)
+    for notice, members in found.notices:
+        if notice.kind in EXCLUDING:
+            faulty[members] = True
+    kept = found.usable & ~faulty
+    period = int(expected_period_s)
+    # what the faults cost: hours valid with their readings counted, not valid without
+    before = hourly_means(ts, xs, found.usable | faulty, min_valid=min_valid, period_s=period)
+    after = hourly_means(ts, xs, kept, min_valid=min_valid, period_s=period)
+    lost = before.hour_start[before.valid & ~after.valid]
+    notices = []
+    for notice, members in found.notices:
+        if notice.kind not in EXCLUDING:
+            notices.append(notice)
+            continue
+        touched = np.unique((ts[members] // HOUR_S) * HOUR_S)
+        notices.append(
+            with_removed_hours(notice, np.intersect1d(touched, lost).tolist(), tz_offset_s)
+        )
+    excluded = faulty & found.usable
+    if found.idx is not None:
+        # back to input order; a reading superseded by a later one of its time goes with it
+        excluded = excluded[np.searchsorted(ts, np.asarray(t, dtype=np.int64))]
+    return Faults(notices, excluded)
+
+
+def with_removed_hours(notice: Notice, hours: Iterable[int], tz_offset_s: int) -> Notice:
+    """The notice naming the hours (starts, epoch seconds) it left without a valid mean."""
+    removed = tuple(sorted({int(h) for h in hours}))
+    if not removed:
+        return notice._replace(removed_hours=())
+    spans: list[tuple[int, int]] = []
+    for h in removed:
+        if spans and spans[-1][1] == h:
+            spans[-1] = (spans[-1][0], h + HOUR_S)
+        else:
+            spans.append((h, h + HOUR_S))
+    shown = ", ".join(_span(a, b, tz_offset_s) for a, b in spans[:_SPANS_SHOWN])
+    if len(spans) > _SPANS_SHOWN:
+        shown += f" and {len(spans) - _SPANS_SHOWN} more spans"
+    n = len(removed)
+    detail = (
+        f"{notice.detail}; not judged: {n} hour{'s' if n > 1 else ''} left without a valid "
+        f"mean ({shown})"
+    )
+    return notice._replace(detail=detail, removed_hours=removed)
 
 
 def zs_mismatch_notices(
@@ -401,6 +549,8 @@ def zs_mismatch_notices(
 class ClockSkew(NamedTuple):
     skewed: Bools  # in input order: readings whose time cannot be trusted for compliance
     notices: list[Notice]
+    # per notice, the input indices of its readings (to name the hours they cost)
+    members: tuple[Ints, ...] = ()
 
 
 def clock_skew(
@@ -428,7 +578,7 @@ def clock_skew(
     ahead = offset > max_skew_s
     behind = offset < -max_backlog_s
     order = np.argsort(rt, kind="stable")
-    notices: list[Notice] = []
+    notices: list[tuple[Notice, Ints]] = []
     for mask, word in ((ahead[order], "ahead of"), (behind[order], "behind")):
         firsts, lasts = _runs(mask)
         for f, la in zip(firsts.tolist(), lasts.tolist(), strict=True):
@@ -437,16 +587,15 @@ def clock_skew(
             first = int(rows[0])
             typical = float(np.median(offset[rows]))
             a, b = int(rt[rows[0]]), int(rt[rows[-1]])
-            notices.append(
-                Notice(
-                    FaultKind.CLOCK_SKEW,
-                    a,
-                    b,
-                    n,
-                    f"device clock {_duration(typical)} {word} the receive time for {n} "
-                    f"{name} readings, e.g. data time {_stamp(int(dt[first]), tz_offset_s)} "
-                    f"received {_stamp(int(rt[first]), tz_offset_s)}",
-                )
+            notice = Notice(
+                FaultKind.CLOCK_SKEW,
+                a,
+                b,
+                n,
+                f"device clock {_duration(typical)} {word} the receive time for {n} "
+                f"{name} readings, e.g. data time {_stamp(int(dt[first]), tz_offset_s)} "
+                f"received {_stamp(int(rt[first]), tz_offset_s)}",
             )
-    notices.sort(key=lambda x: x.start)
-    return ClockSkew(ahead | behind, notices)
+            notices.append((notice, rows.astype(np.intp)))
+    notices.sort(key=lambda x: x[0].start)
+    return ClockSkew(ahead | behind, [n for n, _ in notices], tuple(rows for _, rows in notices))

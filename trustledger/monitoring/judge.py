@@ -7,11 +7,15 @@ valid hours above the limit form episodes. An episode that reaches the rulebook'
 threshold becomes one `record.issued` through the normal intake — resting on automated
 data, so it counts toward nothing until a person confirms it. Faults of the instrument
 (stuck values, gaps, jumps, negative values, runs of invalid flags, clocks far off) become
-notices, never records.
+notices, never records: the readings inside a fault are left out before hours are formed
+(`faults.exclude_faults`; a clock far off, by not trusting its readings), so no hour of a
+broken sensor — the pollutant's or the O₂ it is converted with — can make an episode, and
+each notice names the hours it removed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -39,7 +43,14 @@ from trustledger.monitoring.aggregate import (
     minute_rollup,
 )
 from trustledger.monitoring.assessment import Assessment
-from trustledger.monitoring.faults import clock_skew, detect_faults, zs_mismatch_notices
+from trustledger.monitoring.faults import (
+    ClockSkew,
+    clock_skew,
+    exclude_faults,
+    with_removed_hours,
+    zs_mismatch_notices,
+)
+from trustledger.monitoring.faults import Notice as FaultNotice
 from trustledger.monitoring.store import MonitoringStore, Notice, Point, StoredPacket
 from trustledger.pollutants import describe
 from trustledger.rulebook.schema import LimitSet, MonitoringDef, Rulebook
@@ -207,6 +218,40 @@ def _prepare(s: Series, period_s: int, trusted: NDArray[np.bool_]) -> _Prepared:
     )  # fmt: skip
 
 
+def _fault_free(p: _Prepared, code: str) -> tuple[_Prepared, list[FaultNotice]]:
+    """The readings with those inside a detected fault no longer valid, and the notices."""
+    pollutant = describe(code)
+    concentration = pollutant is not None and pollutant.kind == "concentration"
+    found = exclude_faults(
+        p.t, p.value, p.valid, expected_period_s=p.period_s, name=_name(code),
+        allow_negative=not concentration, source_stopped=p.stopped,
+    )  # fmt: skip
+    if not found.excluded.any():
+        return p, found.notices
+    return dataclasses.replace(p, valid=p.valid & ~found.excluded), found.notices
+
+
+def _valid_hours(p: _Prepared) -> set[int]:
+    """The hours with enough valid minutes of this one series (the 45-minute rule)."""
+    hours = hourly_means(p.t, p.value, p.valid, period_s=p.period_s)
+    return set(hours.hour_start[hours.valid].tolist())
+
+
+def _skew_notices(s: Series, period_s: int, skew: ClockSkew, kept: _Prepared) -> list[FaultNotice]:
+    """The clock-skew notices naming the (device-time) hours their readings would have
+    made valid, had their time been trusted."""
+    if not skew.notices:
+        return []
+    everything = _prepare(s, period_s, np.ones(len(s.t), dtype=np.bool_))
+    lost = _valid_hours(everything) - _valid_hours(kept)
+    t = np.asarray(s.t, dtype=np.int64)
+    return [
+        with_removed_hours(n, lost & set(((t[rows] // HOUR_S) * HOUR_S).tolist()),
+                           CHINA_OFFSET_S)
+        for n, rows in zip(skew.notices, skew.members, strict=True)
+    ]  # fmt: skip
+
+
 def judge_point(
     store: MonitoringStore,
     intake: Intake,
@@ -237,15 +282,18 @@ def judge_point(
         store, point.mn, (window_start.isoformat(timespec="seconds"), received_since)
     )
     notices: list[Notice] = []
-    trusted: dict[str, NDArray[np.bool_]] = {}
+    prepared: dict[str, _Prepared] = {}
     for code, s in series.items():
         skew = clock_skew(
             np.asarray(s.t, dtype=np.int64),
             np.asarray(s.received, dtype=np.int64),
             name=_name(code),
         )
-        trusted[code] = ~skew.skewed
-        notices += [_notice(point.mn, code, n) for n in skew.notices]
+        kept = _prepare(s, period_s, ~skew.skewed)
+        notices += [_notice(point.mn, code, n) for n in _skew_notices(s, period_s, skew, kept)]
+        # every series first, O₂ included: a pollutant is converted with the O₂ as judged
+        prepared[code], faults = _fault_free(kept, code)
+        notices += [_notice(point.mn, code, n) for n in faults]
         review = s.flags.review
         if review.any():
             ts = np.asarray(s.t, dtype=np.int64)[review]
@@ -255,26 +303,14 @@ def judge_point(
                        f"{_name(code)} above the instrument's range (flag T) in "
                        f"{int(review.sum())} readings: to review, not judged as a number")
             )  # fmt: skip
-    oxygen = series.get(OXYGEN)
-    o2 = _prepare(oxygen, period_s, trusted[OXYGEN]) if oxygen is not None else None
-    for code, s in series.items():
-        prepared = _prepare(s, period_s, trusted[code])
-        pollutant = describe(code)
-        concentration = pollutant is not None and pollutant.kind == "concentration"
-        notices += [
-            _notice(point.mn, code, n)
-            for n in detect_faults(
-                prepared.t, prepared.value, prepared.valid,
-                expected_period_s=prepared.period_s, name=_name(code),
-                allow_negative=not concentration, source_stopped=prepared.stopped,
-            )
-        ]  # fmt: skip
+    o2 = prepared.get(OXYGEN)
+    for code, p in prepared.items():
         limit = limit_set.limits.get(code)
         if limit is None:
             continue
-        outcome_hours, episodes = _judge(prepared, o2, limit_set, limit)
+        outcome_hours, episodes = _judge(p, o2, limit_set, limit)
         outcome.hours_judged += int(outcome_hours["valid"].sum())
-        if np.isfinite(prepared.zs).any():
+        if np.isfinite(p.zs).any():
             notices += [
                 _notice(point.mn, code, n)
                 for n in zs_mismatch_notices(
@@ -287,7 +323,7 @@ def judge_point(
             outcome.episodes += 1
             _record_episode(
                 store, intake, point, rulebook, monitoring, limit_set, code, limit, episode,
-                prepared, today=today, now_us=now_us, outcome=outcome, carried=carried,
+                p, today=today, now_us=now_us, outcome=outcome, carried=carried,
             )  # fmt: skip
     outcome.notices = store.save_notices(notices, now_us)
     return outcome
@@ -312,39 +348,50 @@ def judged_means(
 ) -> list[JudgedMeans]:
     """Every limited pollutant's hourly (daily, for daily averaging) means with their
     validity over ``[start_s, end_s)``, judged exactly as `judge_point` judges them:
-    readings with a clock far off untrusted, flags per dialect, 45 valid minutes an hour,
-    the reference-oxygen conversion, 20 valid hours a day."""
+    readings with a clock far off untrusted, flags per dialect, the readings inside a
+    fault left out, 45 valid minutes an hour, the reference-oxygen conversion, 20 valid
+    hours a day."""
     since = (local_text(start_s), start_s * 1_000_000)
     series, period_s = _minutes(store, point.mn, since)
-    trusted: dict[str, NDArray[np.bool_]] = {}
+    prepared: dict[str, _Prepared] = {}
     for code, s in series.items():
         ts = np.asarray(s.t, dtype=np.int64)
         skew = clock_skew(ts, np.asarray(s.received, dtype=np.int64), name=_name(code))
-        trusted[code] = ~skew.skewed & (ts >= start_s) & (ts < end_s)
-    oxygen = series.get(OXYGEN)
-    o2 = _prepare(oxygen, period_s, trusted[OXYGEN]) if oxygen is not None else None
+        # faults are found over all the data there is after the start, as the judge finds
+        # them: a stuck run crossing ``end_s`` is no shorter for it
+        kept, _ = _fault_free(_prepare(s, period_s, ~skew.skewed & (ts >= start_s)), code)
+        prepared[code] = _before(kept, end_s)
+    o2 = prepared.get(OXYGEN)
     out: list[JudgedMeans] = []
-    for code, s in series.items():
+    for code, p in prepared.items():
         limit = limit_set.limits.get(code)
         if limit is None:
             continue
-        prepared = _prepare(s, period_s, trusted[code])
-        hours, _ = _judge(prepared, o2, limit_set, limit)
+        hours, _ = _judge(p, o2, limit_set, limit)
         starts, valid, value = hours["hour_start"], hours["valid"], hours["converted"]
         period = HOUR_S
         if limit_set.averaging == "daily":
             days = daily_means(starts, value, valid)
             starts, valid, value, period = days.day_start, days.valid, days.mean, 86400
         # the packets whose readings fall in a valid mean's hour (day)
-        bucket = (prepared.t // HOUR_S) * HOUR_S
+        bucket = (p.t // HOUR_S) * HOUR_S
         if period != HOUR_S:
-            bucket = ((prepared.t + CHINA_OFFSET_S) // period) * period - CHINA_OFFSET_S
-        used = np.isin(bucket, starts[valid]) & prepared.valid
+            bucket = ((p.t + CHINA_OFFSET_S) // period) * period - CHINA_OFFSET_S
+        used = np.isin(bucket, starts[valid]) & p.valid
         packets = frozenset(
-            d for ds, ok in zip(prepared.digests, used.tolist(), strict=True) if ok for d in ds
+            d for ds, ok in zip(p.digests, used.tolist(), strict=True) if ok for d in ds
         )
         out.append(JudgedMeans(code, starts, valid, value, limit, period, packets))
     return out
+
+
+def _before(p: _Prepared, end_s: int) -> _Prepared:
+    keep = p.t < end_s
+    if keep.all():
+        return p
+    digests = [d for d, ok in zip(p.digests, keep.tolist(), strict=True) if ok]
+    return _Prepared(p.t[keep], p.value[keep], p.zs[keep], p.valid[keep], p.stopped[keep],
+                     digests, p.period_s)  # fmt: skip
 
 
 def _judge(
@@ -555,15 +602,18 @@ def series_view(
     since = datetime.combine(today_in() - timedelta(days=days), datetime.min.time())
     # by device time only: this shows the series, it does not look for skewed clocks
     series, period_s = _minutes(store, point.mn, (since.isoformat(timespec="seconds"), 2**62))
-    oxygen = series.get(OXYGEN)
-    trusted_all = {code: np.ones(len(s.t), dtype=np.bool_) for code, s in series.items()}
-    o2 = _prepare(oxygen, period_s, trusted_all[OXYGEN]) if oxygen is not None else None
+    # the hours a fault removed are shown as not valid, as they were judged
+    prepared = {
+        code: _fault_free(_prepare(s, period_s, np.ones(len(s.t), dtype=np.bool_)), code)[0]
+        for code, s in series.items()
+        if code == OXYGEN or (limit_set is not None and code in limit_set.limits)
+    }
+    o2 = prepared.get(OXYGEN)
     out: dict[str, Any] = {"mn": point.mn, "subject": point.subject, "pollutants": {}}
-    for code, s in sorted(series.items()):
+    for code, p in sorted(prepared.items()):
         if limit_set is None or code not in limit_set.limits:
             continue
-        prepared = _prepare(s, period_s, trusted_all[code])
-        hours, _ = _judge(prepared, o2, limit_set, limit_set.limits[code])
+        hours, _ = _judge(p, o2, limit_set, limit_set.limits[code])
         start = hours["hour_start"]
         keep = start >= (start.max() - days * 86400) if start.size else start >= 0
         out["pollutants"][code] = {
