@@ -56,11 +56,16 @@ def exceeding_plant(mn: str, hours: range) -> Plant:
     return Plant(mn, so2, _wave(32.0, 4.0, 2), _wave(4.0, 0.8, 3), _wave(8.0, 0.3, 9))
 
 
-def stuck_plant(mn: str) -> Plant:
-    """A NOx analyser that reports the same value for hours: a notice, never a record."""
-    return Plant(
-        mn, _wave(18.0, 3.0, 4), lambda h, m: (41.3, "N"), _wave(3.5, 0.6, 5), _wave(8.0, 0.3, 10)
-    )
+def stuck_plant(mn: str, stuck: range = range(6, 18)) -> Plant:
+    """A NOx analyser that sticks at 80 mg/m³ (≈ 92 at 6 % O₂, above the limit of 50) in
+    ``stuck`` and reads normally around it: a notice naming the hours it removed, never a
+    record; the plant is rated on its other valid hours."""
+    normal = _wave(30.0, 4.0, 12)
+
+    def nox(h: int, m: int) -> tuple[float, str]:
+        return (80.0, "N") if h in stuck else normal(h, m)
+
+    return Plant(mn, _wave(18.0, 3.0, 4), nox, _wave(3.5, 0.6, 5), _wave(8.0, 0.3, 10))
 
 
 def clean_plant(mn: str) -> Plant:
