@@ -366,6 +366,9 @@ def test_every_reason_is_exercised() -> None:
         "too_long",
         "truncated",
         "bad_split",
+        "whitespace",  # these three: tests/test_monitoring_codec_strict.py
+        "non_ascii_digits",
+        "bad_qn",
     }
 
 
@@ -489,7 +492,7 @@ def test_framer_keeps_frames_with_wrong_length_whole() -> None:
 # ------------------------------------------------------------------------------- reassembler
 
 
-def split_parts(pnum: int = 3, qn: str = "20260105100000001") -> list[Packet]:
+def split_parts(pnum: int = 3, qn: str = "20260105100000001", mn: str = "M1") -> list[Packet]:
     parts = []
     for pno in range(1, pnum + 1):
         fields = [
@@ -497,7 +500,7 @@ def split_parts(pnum: int = 3, qn: str = "20260105100000001") -> list[Packet]:
             ("ST", "31"),
             ("CN", "2051"),
             ("PW", "123456"),
-            ("MN", "M1"),
+            ("MN", mn),
             ("Flag", "7"),
             ("PNUM", str(pnum)),
             ("PNO", str(pno)),
@@ -542,17 +545,19 @@ def test_reassembler_duplicates_bad_pno_and_pnum_change() -> None:
 
 
 def test_reassembler_expiry_and_bound() -> None:
+    # three loggers: parts of one logger with another QN would join its open group
+    q1, q2, q3 = (f"2026010510000000{i}" for i in (1, 2, 3))
     r = Reassembler(max_groups=2, max_age_seconds=60)
-    r.add(split_parts(qn="1")[0], T0)
-    r.add(split_parts(qn="2")[1], T0.replace(minute=1))
-    r.add(split_parts(qn="3")[0], T0.replace(minute=1))  # evicts group "1"
+    r.add(split_parts(qn=q1, mn="M1")[0], T0)
+    r.add(split_parts(qn=q2, mn="M2")[1], T0.replace(minute=1))
+    r.add(split_parts(qn=q3, mn="M3")[0], T0.replace(minute=1))  # evicts group q1
     assert len(r) == 2
     expired = r.expire(T0.replace(minute=1, second=30))
-    assert [p.key[1] for p in expired] == ["1"]
+    assert [p.key[1] for p in expired] == [q1]
     err = expired[0].error()
     assert err.reason is RejectReason.bad_split and "missing PNO [2, 3]" in err.detail
     expired = r.expire(T0.replace(minute=3))
-    assert sorted(str(p.key[1]) for p in expired) == ["2", "3"] and len(r) == 0
+    assert sorted(str(p.key[1]) for p in expired) == [q2, q3] and len(r) == 0
 
 
 # -------------------------------------------------------------------------------------- fuzz
@@ -659,7 +664,14 @@ def test_build_data_round_trip(dialect: Dialect) -> None:
 
 
 def test_build_round_trips_fields() -> None:
-    fields = {"QN": "1", "ST": "32", "CN": "1062", "PW": "100000", "MN": "X", "Flag": "5"}
+    fields = {
+        "QN": "20260105100000001",
+        "ST": "32",
+        "CN": "1062",
+        "PW": "100000",
+        "MN": "X",
+        "Flag": "5",
+    }
     frame = build(fields, "RtdInterval=30")
     packet = parse(frame)
     assert dict(packet.fields) == fields and packet.params == {"RtdInterval": "30"}
@@ -676,14 +688,15 @@ def test_build_round_trips_fields() -> None:
 
 
 def test_ack_for() -> None:
-    upload = parse(build_data("M1", "2011", T0, {"a21026": {"Rtd": 1.0}}, flag=5, qn="Q1"))
+    q1, q2 = "20260105100000001", "20260105100000002"
+    upload = parse(build_data("M1", "2011", T0, {"a21026": {"Rtd": 1.0}}, flag=5, qn=q1))
     ack = ack_for(upload, T0)
     assert ack is not None
     reply = parse(ack)
     assert (reply.cn, reply.st, reply.qn, reply.mn, reply.pw, reply.flag, reply.cp) == (
         "9014",
         "91",
-        "Q1",
+        q1,
         "M1",
         "123456",
         4,
@@ -691,7 +704,7 @@ def test_ack_for() -> None:
     )
     assert ack_for(parse(build_data("M1", "2011", T0, {}, flag=4)), T0) is None
     notice = parse(
-        build([("QN", "Q2"), ("ST", "31"), ("CN", "3020"), ("MN", "M1"), ("Flag", "9")], "")
+        build([("QN", q2), ("ST", "31"), ("CN", "3020"), ("MN", "M1"), ("Flag", "9")], "")
     )
     notice_ack = ack_for(notice, T0)
     assert notice_ack is not None and parse(notice_ack).cn == "9013"

@@ -58,9 +58,40 @@ class RejectReason(StrEnum):
     # A frame cut off before its end: the next frame's header ("##dddd" and a field name)
     # came first, as when a logger resets in the middle of sending. The next frame is read.
     truncated = "truncated"
-    # Inconsistent packet splitting: PNUM/PNO missing or out of range, PNUM changing within
-    # a group, a conflicting duplicate part, or a group that never completed.
+    # Inconsistent packet splitting: PNUM/PNO missing, wider than the standard's 4 digits or
+    # out of range, PNUM changing within a group, a conflicting duplicate part, or a group
+    # that never completed.
     bad_split = "bad_split"
+    # Whitespace where the standard has none: around "=", ";" or ",", after "CP=&&", or
+    # inside a key. Read leniently it becomes part of a key ("a21026-Rtd " is no pollutant
+    # field, so the value would be kept as an unknown parameter and the reading lost).
+    whitespace = "whitespace"
+    # A number written with digits other than ASCII 0-9 (full-width "１２.５", Arabic-Indic…):
+    # Python's float() reads them, the standard's numeric fields are ASCII digits.
+    non_ascii_digits = "non_ascii_digits"
+    # QN is not YYYYMMDDhhmmsszzz: 17 digits that form a real instant.
+    bad_qn = "bad_qn"
+
+
+class Quirk(StrEnum):
+    """Deviations from the standard that real loggers make, accepted and counted.
+
+    A quirk never changes what is stored; it names what the codec tolerated, so an operator
+    can see which loggers to have fixed. Each is seen in the sample capture (2016-08-24,
+    three hours, 26,751 valid packets) or is the standard's own example.
+    """
+
+    # A frame ended by LF alone (counted by the framer, not on the packet).
+    lf_only = "lf_only"
+    # DataTime with milliseconds (17 digits) where the standard writes 14: 16,784 packets of
+    # the capture's 2005-dialect loggers send it, so refusing it would lose most of their data.
+    data_time_ms = "data_time_ms"
+    # A pollutant field repeated in one CP with a different value (e.g. B01-Rtd three times,
+    # or S05-Flag=N on the Rtd item and D on the ZsRtd item): 172 packets of two loggers in
+    # the capture. The first value is kept: it is what every stored packet was read with, so
+    # a stored row still parses to the same columns, and the capture gives no reason to
+    # prefer a later one (the repeats look like further channels mapped onto one code).
+    duplicate_key = "duplicate_key"
 
 
 class PacketError(ValueError):
@@ -174,14 +205,26 @@ class Packet:
     data_time: datetime | None
     readings: tuple[Reading, ...] = field(hash=False)
     params: Mapping[str, str] = field(hash=False)
+    quirks: tuple[Quirk, ...] = ()
 
     @property
     def needs_ack(self) -> bool:
-        return self.flag is not None and bool(self.flag & 1)
+        """Flag bit 0 (A); a 2005-dialect data upload without any Flag field is answered too
+        (HJ/T 212-2005 has the platform answer uploads with 9014, and its loggers mostly
+        send no Flag at all)."""
+        if self.flag is not None:
+            return bool(self.flag & 1)
+        return self.dialect is Dialect.hj212_2005 and self.cn.startswith("20")
 
     @property
     def is_split(self) -> bool:
-        return self.pnum is not None or (self.flag is not None and bool(self.flag & 2))
+        # In the 2005 dialect bit 1 alone does not make a split packet: the standard's own
+        # Appendix C sends Flag=3 without PNUM/PNO.
+        if self.pnum is not None:
+            return True
+        return (
+            self.flag is not None and bool(self.flag & 2) and self.dialect is not Dialect.hj212_2005
+        )
 
     @property
     def digest(self) -> str:
@@ -199,6 +242,21 @@ _READING_FIELDS = NUMERIC_FIELDS | TEXT_FIELDS | {"Flag", "EFlag"}
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _DIGITS = frozenset("0123456789")
 _CODE_2017 = re.compile(r"[a-z]\d{5}\Z")
+# A value of a numeric field: ASCII digits, an optional sign and decimal point. No exponent,
+# no "inf"/"nan", no underscores, no spaces: everything float() would read beyond this is a
+# reject, not a number.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\Z")
+_ANY_SPACE = re.compile(r"\s")
+# Whitespace that changes what is read: inside a key (between a separator and "="), after
+# "=", or before a separator. A space inside a text value (Info=a b) is left alone.
+_BAD_SPACE = re.compile(r"(?:\A|[;,&])[^=;,&]*\s[^=;,&]*=|=\s|\s[;,&]|\s\Z")
+# HJ 212-2017 Table 4: CP 0-950 characters; HJ/T 212-2005: 0-960.
+CP_LIMIT: Mapping[Dialect, int] = {
+    Dialect.hj212_2005: 960,
+    Dialect.hj212_2017: 950,
+    Dialect.hj212_2025: 950,
+}
+SPLIT_DIGITS = 4  # PNUM and PNO are N4 in both standards
 
 
 def _preview(data: bytes | str, limit: int = 40) -> str:
@@ -210,13 +268,20 @@ def _bad(detail: str) -> PacketError:
     return PacketError(RejectReason.bad_field, detail)
 
 
-def parse_data_time(text: str) -> datetime:
-    """DataTime as naive device-local time: 14 digits, or 17 with milliseconds.
+def _non_ascii_digits(text: str) -> bool:
+    return any(c.isdigit() and not c.isascii() for c in text)
 
-    Year-2000 values are real (loggers whose clock was reset) and therefore accepted.
-    """
-    if len(text) not in (14, 17) or not _DIGITS.issuperset(text):
-        raise PacketError(RejectReason.bad_timestamp, f"DataTime {text!r} is not 14 or 17 digits")
+
+def _not_a_number(name: str, value: str) -> PacketError:
+    if _non_ascii_digits(value):
+        return PacketError(
+            RejectReason.non_ascii_digits, f"{name}={value!r} has digits other than ASCII 0-9"
+        )
+    return _bad(f"{name}={value!r} is not a number")
+
+
+def _instant(text: str, reason: RejectReason, name: str) -> datetime:
+    """YYYYMMDDhhmmss, with zzz milliseconds when 17 digits long, as a naive datetime."""
     try:
         return datetime(
             int(text[0:4]),
@@ -228,9 +293,29 @@ def parse_data_time(text: str) -> datetime:
             int(text[14:17]) * 1000 if len(text) == 17 else 0,
         )
     except ValueError as exc:
-        raise PacketError(
-            RejectReason.bad_timestamp, f"DataTime {text!r} is not a valid time: {exc}"
-        ) from None
+        raise PacketError(reason, f"{name} {text!r} is not a valid time: {exc}") from None
+
+
+def check_qn(qn: str) -> str:
+    """``qn`` if it is a QN as the standard writes it (YYYYMMDDhhmmsszzz), else ``bad_qn``."""
+    if len(qn) != 17 or not _DIGITS.issuperset(qn):
+        raise PacketError(RejectReason.bad_qn, f"QN={qn!r} is not 17 digits YYYYMMDDhhmmsszzz")
+    _instant(qn, RejectReason.bad_qn, "QN")
+    return qn
+
+
+def parse_data_time(text: str) -> datetime:
+    """DataTime as naive device-local time: 14 digits, or 17 with milliseconds.
+
+    Year-2000 values are real (loggers whose clock was reset) and therefore accepted.
+    """
+    if len(text) not in (14, 17) or not _DIGITS.issuperset(text):
+        if _non_ascii_digits(text):
+            raise PacketError(
+                RejectReason.non_ascii_digits, f"DataTime {text!r} has digits other than 0-9"
+            )
+        raise PacketError(RejectReason.bad_timestamp, f"DataTime {text!r} is not 14 or 17 digits")
+    return _instant(text, RejectReason.bad_timestamp, "DataTime")
 
 
 def _int_field(fields: Mapping[str, str], name: str) -> int | None:
@@ -238,17 +323,32 @@ def _int_field(fields: Mapping[str, str], name: str) -> int | None:
     if value is None:
         return None
     if not value or len(value) > 6 or not _DIGITS.issuperset(value):
-        raise _bad(f"{name}={value!r} is not a number")
+        raise _not_a_number(name, value)
     return int(value)
 
 
-def _parse_cp(cp: str) -> tuple[datetime | None, tuple[Reading, ...], dict[str, str]]:
+def _split_field(fields: Mapping[str, str], name: str) -> int | None:
+    number = _int_field(fields, name)
+    if number is not None and len(fields[name]) > SPLIT_DIGITS:
+        raise PacketError(
+            RejectReason.bad_split,
+            f"{name}={fields[name]} is wider than the standard's {SPLIT_DIGITS} digits",
+        )
+    return number
+
+
+def _parse_cp(
+    cp: str,
+) -> tuple[datetime | None, tuple[Reading, ...], dict[str, str], tuple[Quirk, ...]]:
     params: dict[str, str] = {}
     # canonical code -> [raw_code, values, flag, eflag, texts]
     acc: dict[str, list[object]] = {}
     numeric = NUMERIC_FIELDS
     reading_fields = _READING_FIELDS
+    number_text = _NUMBER.match
     data_time: datetime | None = None
+    quirks: list[Quirk] = []
+    repeated = False
     for item in cp.split(";"):
         if not item:
             continue
@@ -263,42 +363,51 @@ def _parse_cp(cp: str) -> tuple[datetime | None, tuple[Reading, ...], dict[str, 
                 params[key] = value
                 if key == "DataTime":
                     data_time = parse_data_time(value)
+                    if len(value) == 17:
+                        quirks.append(Quirk.data_time_ms)
                 continue
             code = CODES_2005.get(raw_code, raw_code)
             entry = acc.get(code)
             if entry is None:
                 entry = acc[code] = [raw_code, {}, None, None, {}]
             if name in numeric:
-                try:
-                    number = float(value)
-                except ValueError:
-                    raise _bad(f"{key}={value!r} is not a number") from None
-                if not math.isfinite(number) or "_" in value:
-                    raise _bad(f"{key}={value!r} is not a number")
+                if number_text(value) is None:
+                    raise _not_a_number(key, value)
+                number = float(value)
+                if not math.isfinite(number):
+                    raise _bad(f"{key}={value!r} is not a finite number")
                 values = entry[1]
                 assert isinstance(values, dict)
-                values.setdefault(name, number)
+                seen = values.setdefault(name, number)
+                if seen != number:
+                    repeated = True
             elif name == "Flag":
                 if entry[2] is None:
                     entry[2] = value
                 elif entry[2] != value:
                     # Two items of one pollutant disagree (e.g. Rtd vs ZsRtd): keep the
                     # first as the flag, and every other one visibly rather than dropping it.
+                    repeated = True
                     texts = entry[4]
                     assert isinstance(texts, dict)
                     texts["Flag"] = f"{texts['Flag']},{value}" if "Flag" in texts else value
             elif name == "EFlag":
                 if entry[3] is None:
                     entry[3] = value
+                elif entry[3] != value:
+                    repeated = True
             else:
                 texts = entry[4]
                 assert isinstance(texts, dict)
-                texts.setdefault(name, value)
+                if texts.setdefault(name, value) != value:
+                    repeated = True
+    if repeated:
+        quirks.append(Quirk.duplicate_key)
     readings = tuple(
         Reading(code, e[0], e[1], e[2], e[3], e[4])  # type: ignore[arg-type]
         for code, e in acc.items()
     )
-    return data_time, readings, params
+    return data_time, readings, params, tuple(quirks)
 
 
 def _check_frame(frame: bytes | str) -> tuple[bytes, bytes]:
@@ -363,6 +472,16 @@ def parse(frame: bytes | str) -> Packet:
     except UnicodeDecodeError as exc:
         raise _bad(f"data segment is not valid UTF-8 (byte {exc.start - 6})") from None
     text = raw[6:-4]
+    # One scan finds whether there is any whitespace at all (there is none in the sample
+    # traffic); only then is it located, so the strict check costs next to nothing.
+    if _ANY_SPACE.search(text) is not None:
+        misplaced = _BAD_SPACE.search(text)
+        if misplaced is not None:
+            raise PacketError(
+                RejectReason.whitespace,
+                f"whitespace in a key or around a separator at {misplaced.start()}: "
+                f"{_preview(text[max(misplaced.start() - 10, 0) : misplaced.end() + 10])}",
+            )
     if text.startswith("CP=&&"):
         cp_at = 0
     else:
@@ -398,9 +517,21 @@ def parse(frame: bytes | str) -> Packet:
     flag = _int_field(fields, "Flag")
     if flag is not None and flag > 255:
         raise _bad(f"Flag={flag} does not fit in 8 bits")
-    pnum = _int_field(fields, "PNUM")
-    pno = _int_field(fields, "PNO")
-    if (pnum is None) != (pno is None) or (pnum is None and flag is not None and flag & 2):
+    dialect = _dialect_of(flag)
+    qn = fields.get("QN")
+    if qn is not None:
+        check_qn(qn)
+    if len(cp) > CP_LIMIT[dialect]:
+        raise PacketError(
+            RejectReason.too_long,
+            f"CP has {len(cp)} characters, above the {CP_LIMIT[dialect]} of the {dialect} standard",
+        )
+    pnum = _split_field(fields, "PNUM")
+    pno = _split_field(fields, "PNO")
+    # Bit 1 (D) without PNUM/PNO is refused in 2017 and 2025; HJ/T 212-2005's own Appendix C
+    # sends Flag=3 on requests that are not split, so there it only asks for an answer.
+    lone_d = flag is not None and flag & 2 and dialect is not Dialect.hj212_2005
+    if (pnum is None) != (pno is None) or (pnum is None and lone_d):
         raise PacketError(
             RejectReason.bad_split,
             "split packet needs both PNUM and PNO "
@@ -409,11 +540,15 @@ def parse(frame: bytes | str) -> Packet:
     if pnum is not None and pno is not None and not 1 <= pno <= pnum:
         raise PacketError(RejectReason.bad_split, f"PNO={pno} outside 1..PNUM={pnum}")
 
-    data_time, readings, params = _parse_cp(cp)
+    data_time, readings, params, quirks = _parse_cp(cp)
+    # 2005-dialect requests and replies carry the request's QN inside CP.
+    cp_qn = params.get("QN")
+    if cp_qn is not None:
+        check_qn(cp_qn)
     return Packet(
         raw=raw,
-        dialect=_dialect_of(flag),
-        qn=fields.get("QN"),
+        dialect=dialect,
+        qn=qn,
         st=st,
         cn=cn,
         pw=fields.get("PW", ""),
@@ -426,6 +561,7 @@ def parse(frame: bytes | str) -> Packet:
         data_time=data_time,
         readings=readings,
         params=params,
+        quirks=quirks,
     )
 
 
@@ -643,6 +779,7 @@ def combine(parts: Sequence[Packet]) -> Packet:
         data_time=data_time,
         readings=readings,
         params=params,
+        quirks=tuple(dict.fromkeys(q for p in ordered for q in p.quirks)),
     )
 
 
@@ -662,7 +799,13 @@ def _merge_readings(group: list[Reading]) -> Reading:
 
 
 class Reassembler:
-    """Collects the parts of split packets, keyed by (MN, QN, CN).
+    """Collects the parts of split packets, keyed by (MN, QN, CN) of the first part.
+
+    Parts of one message may each carry their own QN, as in the split example of
+    HJ 212-2017 (each part a fresh request number). A part whose (MN, QN, CN) opens no
+    group therefore joins the newest open group of the same MN, CN, ST and PNUM when that
+    group still lacks its PNO and no DataTime of the two disagrees; only the newest, so a
+    message that lost a part never absorbs the parts of the message sent after it.
 
     Bounded: at most ``max_groups`` pending groups (the oldest is evicted and reported by the
     next :meth:`expire`), and :meth:`expire` drops groups older than ``max_age_seconds``.
@@ -692,6 +835,10 @@ class Reassembler:
         key: SplitKey = (packet.mn, packet.qn, packet.cn)
         group = self._groups.get(key)
         if group is None:
+            sibling = self._sibling(packet, pnum, pno)
+            if sibling is not None:
+                key, group = sibling
+        if group is None:
             if pnum == 1:
                 return combine([packet])
             group = _Group(pnum, now if now is not None else datetime.now(), {})
@@ -718,6 +865,22 @@ class Reassembler:
             return None
         del self._groups[key]
         return combine(list(group.parts.values()))
+
+    def _sibling(self, packet: Packet, pnum: int, pno: int) -> tuple[SplitKey, _Group] | None:
+        """The newest open group of the packet's MN and CN, if the packet can be its part."""
+        for key, group in reversed(self._groups.items()):
+            if key[0] != packet.mn or key[2] != packet.cn:
+                continue
+            parts = group.parts.values()
+            times = {p.data_time for p in parts if p.data_time is not None}
+            fits = (
+                group.pnum == pnum
+                and pno not in group.parts
+                and all(p.st == packet.st for p in parts)
+                and (packet.data_time is None or times <= {packet.data_time})
+            )
+            return (key, group) if fits else None
+        return None
 
     def expire(self, now: datetime) -> list[PendingSplit]:
         """Groups older than the age limit (and any evicted for space), removed."""
@@ -790,9 +953,10 @@ def build_data(
     """A data upload (2011/2051/2061/2031…) as a logger of ``dialect`` would send it.
 
     Codes are given in 2017 form (or as known 2005 codes); for the 2005 dialect, codes with a
-    2005 equivalent are written in 2005 form and DataTime gets the 17-digit form the sample
-    loggers use. ``flag`` None means the dialect's version bits (no Flag field for 2005);
-    ``qn`` None means none for 2005 and one derived from ``data_time`` otherwise.
+    2005 equivalent are written in 2005 form. DataTime is the standard's 14 digits in every
+    dialect (the 17-digit form of many 2005 loggers is a quirk the parser tolerates, not
+    something to imitate). ``flag`` None means the dialect's version bits (no Flag field for
+    2005); ``qn`` None means none for 2005 and one derived from ``data_time`` otherwise.
     """
     items: list[str] = []
     for code, values in readings.items():
@@ -809,10 +973,8 @@ def build_data(
             parts.append(f"{wire}-{name}={_number(value)}")
         if parts:
             items.append(",".join(parts))
-    if dialect is Dialect.hj212_2005:
-        stamp = _qn_of(data_time)
-    else:
-        stamp = f"{data_time:%Y%m%d%H%M%S}"
+    stamp = f"{data_time:%Y%m%d%H%M%S}"
+    if dialect is not Dialect.hj212_2005:
         if qn is None:
             qn = _qn_of(data_time)
         if flag is None:
@@ -839,22 +1001,32 @@ def _reply_fields(request: Packet, cn: str, moment: datetime | None) -> list[tup
 
 
 def ack_for(packet: Packet, now: datetime) -> bytes | None:
-    """The platform's acknowledgement when the packet's Flag asks for one (bit 0), else None.
+    """The platform's acknowledgement when the packet asks for one (:attr:`Packet.needs_ack`),
+    else None.
 
-    Data uploads (CN 20xx) get 9014 (data response), anything else 9013 (notice response),
-    both with CP=&&&& and the request's QN, PW, MN and Flag version bits (bit 0 cleared).
-    Layout as in the HJ 212-2017 example quoted by several public implementations:
+    Data uploads (CN 20xx) get 9014 (data response), anything else 9013 (notice response).
+    2017 and 2025: CP=&&&& with the request's QN, PW, MN and Flag version bits (bit 0
+    cleared), as in the HJ 212-2017 example
     ``QN=20160801085000001;ST=91;CN=9014;PW=123456;MN=010000A8900016F000169DC0;Flag=4;CP=&&&&``.
-    The 2005 dialect has no QN in the header; its replies carry the request's QN and CN in CP
-    (``ST=91;CN=9014;CP=&&QN=…;CN=2051&&``, HJ/T 212-2005 as implemented in the same code),
-    and ``now`` stands in for a missing QN.
+    2005: the header is ST, CN, PW and MN only, as in the dialect's 9012 example
+    (``ST=91;CN=9012;PW=123456;MN=88888880000001;CP=&&QN=20040516010101001;ExeRtn=1&&``);
+    CP names the request: its QN when it had one (none is made up), its CN, and its PNUM/PNO
+    when it was a part, so each part's answer says which part it is. ``now`` stands in for a
+    missing QN in 2017 and 2025 only, where the header must have one.
     """
     if not packet.needs_ack:
         return None
     cn = "9014" if packet.cn.startswith("20") else "9013"
     if packet.dialect is Dialect.hj212_2005:
-        cp = f"QN={_request_qn(packet) or _qn_of(now)};CN={packet.cn}"
-        return build([("ST", "91"), ("CN", cn), ("PW", packet.pw), ("MN", packet.mn)], cp)
+        items = []
+        qn = _request_qn(packet)
+        if qn is not None:
+            items.append(f"QN={qn}")
+        items.append(f"CN={packet.cn}")
+        items += [f"{k}={v}" for k, v in packet.fields.items() if k in ("PNUM", "PNO")]
+        return build(
+            [("ST", "91"), ("CN", cn), ("PW", packet.pw), ("MN", packet.mn)], ";".join(items)
+        )
     return build(_reply_fields(packet, cn, now), "")
 
 
