@@ -600,3 +600,29 @@ def test_a_clock_far_off_names_the_hours_it_was_not_trusted_for(
     assert outcome.records == [] and outcome.hours_judged == 0
     (detail,) = notice_of(mstore, "a21026", "clock_skew")
     assert detail.endswith("not judged: 8 hours left without a valid mean (2000-02-02 00:00–08:00)")
+
+
+def test_a_stuck_run_that_began_before_the_judging_window_is_still_seen_whole(
+    plant: tuple[Store, MonitoringStore, Intake],
+) -> None:
+    """SO₂ stuck at 80 mg/m³ from 00:00 to 06:00, then truly above the limit for three
+    hours. A run whose window starts at 04:00 holds only two stuck hours — too short a run
+    alone to be a flatline — but fault detection reads the hours before the window too, so
+    they are not judged: the episode is the three true hours, below the threshold of five."""
+    from trustledger.monitoring.judge import judge_point
+    from trustledger.rulebook.publish import published_rulebooks
+
+    store, mstore, intake = plant
+    minute = exceeding(hours=range(6, 9))
+    send(mstore, lambda h, m: (80.0, "N") if h < 6 else minute(h, m), hours=12)
+    rulebook = published_rulebooks(store)["cn-environmental-credit"]
+    (point,) = mstore.points()
+    for window_start in (START, START + timedelta(hours=4)):
+        run = judge_point(mstore, intake, point, rulebook, today=TODAY, now_us=now_us(),
+                          window_start=window_start)  # fmt: skip
+        assert run.records == [] and run.episodes == 1
+        (episode,) = mstore.episodes(MN)
+        assert episode[7] == 3 and local_epoch(f"{START + timedelta(hours=6)}") == episode[5]
+    # the first run saw the whole run; the later one sees it from its look-back (01:00)
+    first, later = notice_of(mstore, "a21026", "flatline")
+    assert first.endswith(removed(0, 6)) and later.endswith(removed(1, 6))

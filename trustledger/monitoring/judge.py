@@ -61,6 +61,9 @@ REAL_TIME = "2011"
 HOUR_S = 3600
 WINDOW_DAYS = 7  # how far back each judging run looks
 MAX_GAP_PERIODS = 24  # invalid or missing hours (days) in a row that close an episode
+# data before a span that fault detection also reads: the longest run a detector needs
+# (a flatline, 3 hours), so a stuck run that began before the span is still seen whole
+FAULT_LOOKBACK_S = 3 * HOUR_S
 
 
 class JudgeError(ValueError):
@@ -218,17 +221,40 @@ def _prepare(s: Series, period_s: int, trusted: NDArray[np.bool_]) -> _Prepared:
     )  # fmt: skip
 
 
-def _fault_free(p: _Prepared, code: str) -> tuple[_Prepared, list[FaultNotice]]:
-    """The readings with those inside a detected fault no longer valid, and the notices."""
+def _fault_free(
+    p: _Prepared, code: str, context: _Prepared | None = None
+) -> tuple[_Prepared, list[FaultNotice]]:
+    """The readings with those inside a detected fault no longer valid, and the notices;
+    faults are looked for in ``context`` (``p`` and the readings just before it) if given."""
+    basis = p if context is None else context
     pollutant = describe(code)
     concentration = pollutant is not None and pollutant.kind == "concentration"
     found = exclude_faults(
-        p.t, p.value, p.valid, expected_period_s=p.period_s, name=_name(code),
-        allow_negative=not concentration, source_stopped=p.stopped,
+        basis.t, basis.value, basis.valid, expected_period_s=basis.period_s, name=_name(code),
+        allow_negative=not concentration, source_stopped=basis.stopped,
     )  # fmt: skip
     if not found.excluded.any():
         return p, found.notices
-    return dataclasses.replace(p, valid=p.valid & ~found.excluded), found.notices
+    excluded = found.excluded if context is None else np.isin(p.t, basis.t[found.excluded])
+    return dataclasses.replace(p, valid=p.valid & ~excluded), found.notices
+
+
+def _within(s: Series, start_s: int) -> Series:
+    """The readings for periods from ``start_s`` or received since then (as
+    `MonitoringStore.packets` selects them), of a series read from earlier."""
+    rows = [i for i, (t, r) in enumerate(zip(s.t, s.received, strict=True))
+            if t >= start_s or r >= start_s]  # fmt: skip
+    if len(rows) == len(s.t):
+        return s
+    return Series([s.t[i] for i in rows], [s.value[i] for i in rows], [s.zs[i] for i in rows],
+                  [s.flag[i] for i in rows], [s.received[i] for i in rows],
+                  [s.dialect[i] for i in rows], [s.digest[i] for i in rows])  # fmt: skip
+
+
+def _trusted(s: Series, period_s: int) -> _Prepared:
+    """The series' readings whose clock is trusted, prepared."""
+    ts, received = np.asarray(s.t, dtype=np.int64), np.asarray(s.received, dtype=np.int64)
+    return _prepare(s, period_s, ~clock_skew(ts, received).skewed)
 
 
 def _valid_hours(p: _Prepared) -> set[int]:
@@ -278,12 +304,16 @@ def judge_point(
     # also what arrived since the window's start, whatever its device time: a clock far
     # off is still seen and reported
     received_since = start_s * 1_000_000
-    series, period_s = _minutes(
-        store, point.mn, (window_start.isoformat(timespec="seconds"), received_since)
+    looked_back = window_start - timedelta(seconds=FAULT_LOOKBACK_S)
+    wider, period_s = _minutes(
+        store, point.mn, (looked_back.isoformat(timespec="seconds"), received_since)
     )
     notices: list[Notice] = []
     prepared: dict[str, _Prepared] = {}
-    for code, s in series.items():
+    for code, w in wider.items():
+        s = _within(w, start_s)  # the readings the window holds, judged
+        if not s.t:
+            continue
         skew = clock_skew(
             np.asarray(s.t, dtype=np.int64),
             np.asarray(s.received, dtype=np.int64),
@@ -292,8 +322,10 @@ def judge_point(
         kept = _prepare(s, period_s, ~skew.skewed)
         notices += [_notice(point.mn, code, n) for n in _skew_notices(s, period_s, skew, kept)]
         # every series first, O₂ included: a pollutant is converted with the O₂ as judged
-        prepared[code], faults = _fault_free(kept, code)
-        notices += [_notice(point.mn, code, n) for n in faults]
+        prepared[code], faults = _fault_free(kept, code, _trusted(w, period_s) if w is not s
+                                             else None)  # fmt: skip
+        # a fault wholly before the window is no news of this window's data
+        notices += [_notice(point.mn, code, n) for n in faults if n.end > start_s]
         review = s.flags.review
         if review.any():
             ts = np.asarray(s.t, dtype=np.int64)[review]
@@ -351,16 +383,14 @@ def judged_means(
     readings with a clock far off untrusted, flags per dialect, the readings inside a
     fault left out, 45 valid minutes an hour, the reference-oxygen conversion, 20 valid
     hours a day."""
-    since = (local_text(start_s), start_s * 1_000_000)
+    since = (local_text(start_s - FAULT_LOOKBACK_S), start_s * 1_000_000)
     series, period_s = _minutes(store, point.mn, since)
     prepared: dict[str, _Prepared] = {}
     for code, s in series.items():
-        ts = np.asarray(s.t, dtype=np.int64)
-        skew = clock_skew(ts, np.asarray(s.received, dtype=np.int64), name=_name(code))
-        # faults are found over all the data there is after the start, as the judge finds
-        # them: a stuck run crossing ``end_s`` is no shorter for it
-        kept, _ = _fault_free(_prepare(s, period_s, ~skew.skewed & (ts >= start_s)), code)
-        prepared[code] = _before(kept, end_s)
+        # faults are found as the judge finds them, over the data around the span too: a
+        # stuck run crossing its start or its end is no shorter for it
+        kept, _ = _fault_free(_trusted(s, period_s), code)
+        prepared[code] = _between(kept, start_s, end_s)
     o2 = prepared.get(OXYGEN)
     out: list[JudgedMeans] = []
     for code, p in prepared.items():
@@ -385,8 +415,8 @@ def judged_means(
     return out
 
 
-def _before(p: _Prepared, end_s: int) -> _Prepared:
-    keep = p.t < end_s
+def _between(p: _Prepared, start_s: int, end_s: int) -> _Prepared:
+    keep = (p.t >= start_s) & (p.t < end_s)
     if keep.all():
         return p
     digests = [d for d, ok in zip(p.digests, keep.tolist(), strict=True) if ok]
