@@ -1,11 +1,15 @@
-"""HJ 212 codec throughput on the sample traffic, against a bare pass in the same run.
+"""HJ 212 codec throughput on the sample traffic, against the previous parser and a bare pass
+in the same run.
 
     python bench/hj212_codec.py
 
 All three capture files are loaded into memory first, so this measures the codec, not the
-disk. "parse" is the full parse (length, CRC, header and CP fields, readings); the baseline
-only cuts each line into its data segment and computes the CRC, the least any receiver must
-do. The framer is fed each whole file in 4 KiB chunks, as a TCP socket would.
+disk. "parse" is the full parse (length, CRC, header and CP fields, readings, the strict
+field checks of issue 14); "previous" is the parser before those checks, a frozen copy in
+bench/baseline_codec_2026_12.py, timed interleaved with it so drift on the machine hits both
+alike (target: parse at least 0.9 of the previous rate). The bare pass only cuts each line
+into its data segment and computes the CRC, the least any receiver must do. The framer is
+fed each whole file in 4 KiB chunks, as a TCP socket would.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import baseline_codec_2026_12 as previous
 from common import save
 
 from trustledger.monitoring.codec import Framer, PacketError, crc, parse
@@ -49,6 +54,27 @@ def main() -> None:
             except PacketError:
                 pass
 
+    def previous_parse() -> None:
+        for line in lines:
+            try:  # noqa: SIM105
+                previous.parse(line)
+            except previous.PacketError:
+                pass
+
+    # both parsers must see the same traffic the same way, or the ratio compares nothing
+    def accepted(run: Callable[[bytes], object], error: type[Exception]) -> int:
+        count = 0
+        for line in lines:
+            try:
+                run(line)
+            except error:
+                continue
+            count += 1
+        return count
+
+    valid_now = accepted(parse, PacketError)
+    valid_before = accepted(previous.parse, previous.PacketError)
+
     def crc_only() -> None:
         for line in lines:
             crc(line[6:-4])
@@ -65,13 +91,16 @@ def main() -> None:
                 feed(s[i : i + CHUNK])
             f.flush()
 
-    parse_s, crc_s, split_s = [], [], []
-    for _ in range(3):  # interleaved, so drift on the machine hits all alike
+    parse_s, previous_s, crc_s, split_s = [], [], [], []
+    for _ in range(5):  # interleaved, so drift on the machine hits all alike
         parse_s += best_of(full_parse, 2)
-        crc_s += best_of(crc_only, 2)
-        split_s += best_of(split_only, 2)
+        previous_s += best_of(previous_parse, 2)
+        crc_s += best_of(crc_only, 1)
+        split_s += best_of(split_only, 1)
     framer_s = best_of(framer, 5)
-    parse_med, crc_med, split_med = (statistics.median(x) for x in (parse_s, crc_s, split_s))
+    parse_med, previous_med, crc_med, split_med = (
+        statistics.median(x) for x in (parse_s, previous_s, crc_s, split_s)
+    )
     framer_med = statistics.median(framer_s)
     n = len(lines)
     save(
@@ -81,6 +110,11 @@ def main() -> None:
             "packets": n,
             "bytes": total_bytes,
             "parse_packets_per_s": round(n / parse_med),
+            "previous_parse_packets_per_s": round(n / previous_med),
+            "ratio_parse_to_previous": round(previous_med / parse_med, 3),
+            "target_ratio_parse_to_previous": 0.9,
+            "valid_packets": valid_now,
+            "valid_packets_previous": valid_before,
             "crc_only_packets_per_s": round(n / crc_med),
             "split_only_packets_per_s": round(n / split_med),
             "ratio_parse_to_crc_only": round(parse_med / crc_med, 2),
