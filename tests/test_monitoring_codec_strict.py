@@ -65,6 +65,8 @@ def reject(segment: str) -> PacketError:
         "QN=20260105100000000;ST=31;CN=2011;PW=123456;MN =M1;Flag=4;CP=&&&&",  # header key
         "QN=20260105100000000;ST=31;CN=2011;PW=123456;MN=M1 ;Flag=4;CP=&&&&",
         "QN=20260105100000000;ST=31;CN=2011;PW=123456;MN=M1;Flag=4;CP=&&a b=1&&",  # in a key
+        HEAD_2017 + "CP=&&DataTime=20260105100000;a21026-Rtd\u3000=12.5&&",  # full-width
+        HEAD_2017 + "CP=&&DataTime=20260105100000;a21026-Rtd=12.5\xa0&&",  # no-break
     ],
 )
 def test_whitespace_in_keys_or_around_separators_is_rejected(segment: str) -> None:
@@ -323,6 +325,16 @@ def test_a_message_missing_a_part_never_absorbs_the_next_message() -> None:
     (pending,) = r.expire(T0.replace(hour=11))
     assert pending.key[1] == "20260105100500001"
     assert "missing PNO [2]" in pending.error().detail
+
+
+def test_a_resent_part_is_ignored_not_taken_for_a_new_message() -> None:
+    # a logger resends a part whose answer it missed; its own QN matches no group
+    r = Reassembler()
+    p1, p2, p3 = (parse(part(f"2026010510050000{i}", i, pnum=3)) for i in (1, 2, 3))
+    assert r.add(p1, T0) is None and r.add(p2, T0) is None
+    assert r.add(p2, T0) is None and len(r) == 1
+    whole = r.add(p3, T0)
+    assert whole is not None and whole.raw == "\r\n".join(p.raw for p in (p1, p2, p3))
 
 
 def test_a_part_of_another_size_or_time_starts_its_own_group() -> None:

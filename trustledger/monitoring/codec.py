@@ -78,7 +78,7 @@ class Quirk(StrEnum):
 
     A quirk never changes what is stored; it names what the codec tolerated, so an operator
     can see which loggers to have fixed. Each is seen in the sample capture (2016-08-24,
-    three hours, 26,751 valid packets) or is the standard's own example.
+    three hours, 26,761 valid packets) or is the standard's own example.
     """
 
     # A frame ended by LF alone (counted by the framer, not on the packet).
@@ -209,9 +209,9 @@ class Packet:
 
     @property
     def needs_ack(self) -> bool:
-        """Flag bit 0 (A); a 2005-dialect data upload without any Flag field is answered too
-        (HJ/T 212-2005 has the platform answer uploads with 9014, and its loggers mostly
-        send no Flag at all)."""
+        """Flag bit 0 (A); a 2005-dialect data upload without any Flag field is answered too:
+        those loggers mostly send no Flag at all, and the dialect has the platform answer
+        their uploads with 9014 (issue 14's comparison with HJ/T 212-2005)."""
         if self.flag is not None:
             return bool(self.flag & 1)
         return self.dialect is Dialect.hj212_2005 and self.cn.startswith("20")
@@ -899,9 +899,11 @@ class Reassembler:
                 continue
             parts = group.parts.values()
             times = {p.data_time for p in parts if p.data_time is not None}
+            seen = group.parts.get(pno)
             fits = (
                 group.pnum == pnum
-                and pno not in group.parts
+                # a resent part (same bytes) belongs here too, and add() then ignores it
+                and (seen is None or seen.raw == packet.raw)
                 and all(p.st == packet.st for p in parts)
                 and (packet.data_time is None or times <= {packet.data_time})
             )
