@@ -10,6 +10,13 @@ files classify exactly as documented): the ``##`` header and a 4-digit length, t
 length against the UTF-8 byte length of the data segment, the CRC over those bytes, then the
 fields. Unknown commands and unknown pollutant codes are accepted and kept raw.
 
+Fields are read as strictly as the standard writes them, each refusal with its own reason
+(:class:`RejectReason`): whitespace in a key or beside a separator, digits other than ASCII,
+a malformed QN, CP above 950 characters (960 in the 2005 dialect), PNUM/PNO above 4 digits.
+What real loggers do against the standard and the sample capture shows is needed is accepted
+and named on the packet instead (:class:`Quirk`: 17-digit DataTime, a pollutant field
+repeated with another value).
+
 Oversized frames: HJ 212 caps the data segment at 1024 bytes and the 2025 revision keeps the
 same framing, so :func:`parse` rejects a longer segment as ``too_long`` rather than guessing
 at a bigger limit. The :class:`Framer` lets lines up to ``FRAMER_LIMIT`` (a little above the
