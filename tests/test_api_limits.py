@@ -78,6 +78,34 @@ def test_a_bad_key_is_refused_before_a_byte_of_the_body_is_read() -> None:
     assert sent[0]["status"] == 401
 
 
+def test_a_body_that_stops_arriving_is_answered_408() -> None:
+    """A client that sends part of a body and then nothing holds the request only for
+    the idle limit."""
+    calls = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return {"type": "http.request", "body": b'{"pairs": [', "more_body": True}
+        await asyncio.sleep(60)  # the rest never comes
+        raise AssertionError("unreachable")
+
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    async def never(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("the app must not be reached")
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/check/batch", "headers": []}
+    limits = RequestLimits(never, body_idle_s=0.2)
+    asyncio.run(asyncio.wait_for(limits(scope, receive, send), 5))
+    assert sent[0]["status"] == 408
+    assert b"no body bytes for 0.2 s" in sent[1]["body"]
+
+
 def test_a_request_within_the_limit_still_works(client: TestClient, key: str) -> None:
     response = client.post(
         "/v1/check/batch", json={"pairs": [PAIR], "on": ON.isoformat()}, headers=bearer(key)

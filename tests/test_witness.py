@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import socket
 import threading
 import time
@@ -25,6 +26,8 @@ from ledger_data import FIRM, OTHER, fill, record_payload
 from typer.testing import CliRunner
 
 from trustledger.api import create_app
+from trustledger.api.routers.ledger import COSIGNED_NOTE_PATTERN
+from trustledger.api.serving import server_config
 from trustledger.app import checkpoints, witness
 from trustledger.app.context import Context
 from trustledger.app.errors import BadInput, Forbidden, NotFound
@@ -184,9 +187,9 @@ class Log:
 
 def serve(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, str]:
     port = free_port()
-    config = uvicorn.Config(
+    config = server_config(
         create_app(settings, reload_interval=0.0, access_log=False),
-        host="127.0.0.1", port=port, log_level="warning",
+        "127.0.0.1", port, log_level="warning",
     )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -464,19 +467,28 @@ def test_the_log_refuses_cosignatures_it_must_not_keep(log: Log) -> None:
     # an unknown witness key: 403
     answer = httpx.post(url, content=cosigned_by(stranger))
     assert answer.status_code == 403, answer.text
-    # a bad cosignature by a trusted witness (the timestamp changed after signing): 422
+    # a bad cosignature by a trusted witness (the timestamp changed after signing): 403
     good = cosigned_by(trusted)
+    assert re.fullmatch(COSIGNED_NOTE_PATTERN, good)  # the published contract admits it
     line = good.split("\n")[-2]
     blob = base64.b64decode(line.split(" ")[2])
     bad_line = f"\u2014 {WITNESS} " + base64.b64encode(blob[:4] + (7).to_bytes(8, "big")
                                                         + blob[12:]).decode()  # fmt: skip
-    assert httpx.post(url, content=good.replace(line, bad_line)).status_code == 422
-    # a checkpoint this log did not sign (another root at the same size): 422
+    assert httpx.post(url, content=good.replace(line, bad_line)).status_code == 403
+    # a checkpoint this log did not sign (another root at the same size): 409
     other = body.replace(body.split("\n")[2], base64.b64encode(bytes(32)).decode())
     fake = other + "\n" + served[served.rfind("\n\n") + 2 :]
     seed = bytes.fromhex((trusted / "witness.key").read_text().strip())
     fake = cosignature.add_signatures(fake, [cosignature.cosign(other, WITNESS, seed, 5)])
-    assert httpx.post(url, content=fake).status_code == 422
+    assert httpx.post(url, content=fake).status_code == 409
+    # a size this log signed no checkpoint of, or one no database integer holds: 404
+    for size in ("999999", "9300000000000000000"):
+        unsigned = other.replace(f"\n{body.split(chr(10))[1]}\n", f"\n{size}\n")
+        unsigned = cosignature.add_signatures(
+            unsigned + "\n" + served[served.rfind("\n\n") + 2 :],
+            [cosignature.cosign(unsigned, WITNESS, seed, 5)],
+        )
+        assert httpx.post(url, content=unsigned).status_code == 404, size
     # malformed: not a note, not UTF-8
     assert httpx.post(url, content=b"not a note").status_code == 422
     assert httpx.post(url, content=b"\xff\xfe").status_code == 422

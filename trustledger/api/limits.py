@@ -5,11 +5,13 @@ checked before a byte of its body is read (a caller with a bad key costs nothing
 body is read up to ``MAX_BODY`` bytes, counted while it arrives, and refused with 413 the
 moment it would pass them — a declared ``Content-Length`` over the limit is refused before
 reading at all. The largest request the contract has (a batch of ``MAX_BATCH`` checks) is
-well under the limit.
+well under the limit. A body that stops arriving for ``BODY_IDLE_S`` is answered 408: a
+client trickling its body holds no connection for long.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -17,6 +19,7 @@ from trustledger.api.problems import problem
 from trustledger.app.errors import TrustledgerError
 
 MAX_BODY = 4 * 1024 * 1024
+BODY_IDLE_S = 10.0
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,9 +31,12 @@ _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 
 class RequestLimits:
-    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body: int = MAX_BODY, body_idle_s: float = BODY_IDLE_S
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        self.body_idle_s = body_idle_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _WITH_BODY:
@@ -45,7 +51,11 @@ class RequestLimits:
             return
         body = bytearray()
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.body_idle_s)
+            except TimeoutError:
+                await _respond(send, 408, f"no body bytes for {self.body_idle_s:g} s")
+                return
             if message["type"] == "http.disconnect":
                 return
             body += message.get("body", b"")

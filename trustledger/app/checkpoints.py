@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trustledger.app.errors import BadInput, ConfigError, Forbidden, NotFound
+from trustledger.app.errors import BadInput, ConfigError, Conflict, Forbidden, NotFound
 from trustledger.ids import create_private_file
 
 if TYPE_CHECKING:
@@ -219,6 +219,8 @@ def _stored(store: Store, size: int | None) -> tuple[int, str, float] | None:
         rows = store.query(
             "SELECT size, note, signed_us FROM checkpoints ORDER BY size DESC LIMIT 1"
         )
+    elif size >= 2**63:  # a size no database integer holds was never signed
+        return None
     else:
         rows = store.query("SELECT size, note, signed_us FROM checkpoints WHERE size = ?", (size,))
     return (int(rows[0][0]), str(rows[0][1]), float(rows[0][2])) if rows else None
@@ -315,9 +317,10 @@ def accept_cosignature(ctx: Context, text: str) -> list[Cosignature]:
     more witness signature lines) by the witnesses the log trusts, and keep them with the
     checkpoint (a witness's newer cosignature of a size replaces its older one).
 
-    BadInput for a malformed note, a checkpoint this log did not sign (another size, root
-    or origin than the one kept) or a cosignature that does not verify; Forbidden when no
-    line is by a witness the log trusts."""
+    BadInput for a malformed note; NotFound for a size this log signed no checkpoint of,
+    Conflict for a checkpoint that is not the one it signed at that size (another root or
+    origin); Forbidden when no line is by a
+    witness the log trusts, or a trusted witness's cosignature does not verify."""
     from trustledger.ledger import checkpoint as note
     from trustledger.ledger import cosignature
 
@@ -328,8 +331,10 @@ def accept_cosignature(ctx: Context, text: str) -> list[Cosignature]:
         raise BadInput(f"cosigned checkpoint: {exc}") from None
     store = _tables(ctx.store)
     found = _stored(store, body.size)
-    if found is None or note.parse(found[1]).text != parsed.text:
-        raise BadInput(f"this log signed no such checkpoint at tree size {body.size}")
+    if found is None:
+        raise NotFound(f"this log signed no checkpoint at tree size {body.size}")
+    if note.parse(found[1]).text != parsed.text:
+        raise Conflict(f"this log signed another checkpoint at tree size {body.size}")
     trusted = {(k.name, k.key_id): k for k in witness_keys(ctx.settings)}
     mine = [trusted[(s.name, s.key_hash)] for s in parsed.signatures
             if (s.name, s.key_hash) in trusted]  # fmt: skip
@@ -341,7 +346,7 @@ def accept_cosignature(ctx: Context, text: str) -> list[Cosignature]:
         try:
             accepted.append(cosignature.verify_cosignature(text, key))
         except (note.SignatureError, note.CheckpointError) as exc:
-            raise BadInput(f"cosignature: {exc}") from None
+            raise Forbidden(f"cosignature: {exc}") from None
     now = time.time_ns() // 1000
     with store.transaction():
         for c in accepted:

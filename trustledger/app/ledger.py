@@ -33,8 +33,9 @@ def inclusion(
     store = ctx.store
     held = store.size()
     tree_size = held if size is None else size
+    # a size the ledger has not reached names no tree: not found, as an entry past the end
     if tree_size < 1 or tree_size > held:
-        raise BadInput(f"tree size {tree_size} is out of range: the ledger holds {held} entries")
+        raise NotFound(f"no tree of size {tree_size}: the ledger holds {held} entries")
     if not 0 <= seq < tree_size:
         raise NotFound(f"no entry {seq} in a tree of size {tree_size} (the ledger holds {held})")
     entry = store.entry(seq)
@@ -80,7 +81,8 @@ def consistency(ctx: Context, old_size: int, new_size: int | None = None) -> dic
     held = store.size()
     size = held if new_size is None else new_size
     if not 0 < old_size <= size <= held:
-        raise BadInput(f"need 0 < old size ≤ new size ≤ {held} (got old {old_size}, new {size})")
+        raise NotFound(f"no consistency proof from size {old_size} to {size}: need 0 < old "
+                       f"size ≤ new size ≤ {held}, the ledger's size")  # fmt: skip
 
     def prove(reader: tiles.TileReader) -> tuple[bytes, bytes, list[bytes]]:
         old = tiles.TileReader(reader.read_tile, old_size)

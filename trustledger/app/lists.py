@@ -3,6 +3,7 @@ listed first; persons withheld and only counted (principle 6)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -31,13 +32,19 @@ class ListPage:
                 "persons_withheld": self.persons_withheld, "next": self.next}  # fmt: skip
 
 
+# ``next`` of a page: the listing day's digits, then the subject id. Any cursor of this
+# form is a place in the keyset order (the page starts after it), whether or not a page
+# ever ended there
+CURSOR_PATTERN = r"^[0-9]{8}[0-9A-Za-z_]{1,64}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+
+
 def _cursor(text: str | None) -> tuple[str, str] | None:
-    """``next`` of a page: the listing day's digits, then the subject id."""
     if text is None:
         return None
+    if not _CURSOR.match(text):
+        raise BadInput("after: not the `next` of a previous page (8 digits of a day, an id)")
     day, subject = text[:8], text[8:]
-    if not (day.isdigit() and subject.isalnum()):
-        raise BadInput("after: not the `next` of a previous page")
     return f"{day[:4]}-{day[4:6]}-{day[6:]}", subject
 
 

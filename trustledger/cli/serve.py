@@ -20,6 +20,7 @@ def serve(
     /docs) with uvicorn."""
     import uvicorn
 
+    from trustledger.api.serving import server_config
     from trustledger.portal.server import create_server
 
     context(db).close()  # a clean error for a missing or unsupported database
@@ -28,7 +29,8 @@ def serve(
                   "(docs at /docs, OpenAPI at /openapi.json)   Ctrl-C stops it",
                   soft_wrap=True)  # fmt: skip
     # access log off: query strings may carry resident ID numbers, never to be logged
-    uvicorn.run(create_server(settings_for(db)), host=host, port=port, access_log=False)
+    config = server_config(create_server(settings_for(db)), host, port, access_log=False)
+    uvicorn.Server(config).run()
 
 
 @keys_app.command("create")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from trustledger.api.deps import ServerState, json_response, require_role, server, subject_id
-from trustledger.api.models import MAX_PAGE, AccessLogPage
+from trustledger.api.models import MAX_PAGE, SUBJECT_PATTERN, SUBJECT_SCHEMA, AccessLogPage
 from trustledger.api.problems import problems
 from trustledger.app import access
 from trustledger.app.keys import Principal
@@ -27,6 +27,8 @@ async def access_log(
         Query(
             min_length=1,
             max_length=64,
+            pattern=SUBJECT_PATTERN,
+            json_schema_extra=SUBJECT_SCHEMA,
             description="Only accesses about this subject (USCC, resident ID number — "
             "hashed on arrival — or person id).",
         ),

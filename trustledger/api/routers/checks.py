@@ -34,6 +34,7 @@ from trustledger.api.models import (
     ON_DOC,
     PURPOSE_DOC,
     PURPOSE_PATTERN,
+    SUBJECT_FORMAT,
     SUBJECT_PATTERN,
     BatchRequest,
     BatchResult,
@@ -63,7 +64,7 @@ _NULLABLE_STRING = {"anyOf": [{"type": "string"}, {"type": "null"}]}
 CHECK_PARAMETERS: list[dict[str, Any]] = [
     {"name": "subject", "in": "query", "required": True, "description": _SUBJECT_DOC,
      "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": SUBJECT_PATTERN,
-                "description": _SUBJECT_DOC, "title": "Subject"}},
+                "format": SUBJECT_FORMAT, "description": _SUBJECT_DOC, "title": "Subject"}},
     {"name": "action", "in": "query", "required": True,
      "schema": {"type": "string", "minLength": 1, "maxLength": 64, "title": "Action"}},
     {"name": "known_at", "in": "query", "required": False, "description": KNOWN_AT_DOC,

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from trustledger.api.deps import ServerState, json_response, require_role, server, subject_id
-from trustledger.api.models import NO_NUL
+from trustledger.api.models import NO_NUL, SUBJECT_PATTERN, SUBJECT_SCHEMA
 from trustledger.api.problems import problems
 from trustledger.app import dueprocess, notices
 from trustledger.app.keys import Principal
@@ -148,7 +148,8 @@ async def list_notices(
     principal: Annotated[Principal, Depends(require_role("subject", "operator", "reviewer"))],
     subject: Annotated[
         str | None,
-        Query(min_length=1, max_length=64,
+        Query(min_length=1, max_length=64, pattern=SUBJECT_PATTERN,
+              json_schema_extra=SUBJECT_SCHEMA,
               description="Whose notices (operators and reviewers; a subject key reads its "
               "own and may omit it)."),
     ] = None,

@@ -72,8 +72,8 @@ def inclusion_proof(
 ) -> Response:
     """The RFC 6962 inclusion proof of entry `seq` in the tree of `size` entries, with the
     entry's bytes — withheld (null, `withheld` true) when the entry is about a person or
-    names one, but for an operator or auditor. 422 for a size outside the ledger, 404 for
-    an entry outside the tree."""
+    names one, but for an operator or auditor. 404 for a size the ledger has not reached
+    or an entry outside the tree."""
     admit(principal, "ledger")
     # an entry about a person is public only as a hash (principle 6)
     withhold = principal is None or principal.role not in ("operator", "auditor")
@@ -85,7 +85,7 @@ def inclusion_proof(
 @router.get(
     "/v1/ledger/proof/consistency",
     response_model=ConsistencyProof,
-    responses=problems(401, 422, 500),
+    responses=problems(401, 404, 422, 500),
 )
 def consistency_proof(
     state: Annotated[ServerState, Depends(server)],
@@ -96,7 +96,7 @@ def consistency_proof(
     ] = None,
 ) -> Response:
     """The RFC 6962 consistency proof that the tree of `old` entries is a prefix of the
-    tree of `new`. 422 unless 0 < old ≤ new ≤ the ledger's size."""
+    tree of `new`. 404 unless 0 < old ≤ new ≤ the ledger's size (no such proof)."""
     admit(principal, "ledger")
     with state.lock:
         found = ledger.consistency(state.ctx, old, new)
@@ -128,10 +128,25 @@ def signed_checkpoint(
     return PlainTextResponse(note, media_type="text/plain; charset=utf-8")
 
 
+# a note that parses as a cosigned checkpoint (C2SP signed-note, tlog-checkpoint): an
+# origin line, a decimal size, a base64 SHA-256 root, extension lines, a blank line, then
+# signature lines `— <name> <base64>` (a name without spaces or '+')
+COSIGNED_NOTE_PATTERN = (
+    r"^[!-~](?:[ -~]*[!-~])?\n(?:0|[1-9][0-9]{0,18})\n[A-Za-z0-9+/]{43}=\n(?:[!-~][ -~]*\n){0,8}"
+    r"\n(?:\u2014 [!-*,-~]+ (?:[A-Za-z0-9+/]{4}){2,40}"
+    r"(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)\n){1,16}$"
+)
+MAX_COSIGNED_NOTE = 64 * 1024
+
+
 @router.post(
     "/v1/ledger/checkpoint/cosignature",
-    responses={**problems(401, 403, 422, 500), 200: {"content": {"application/json": {}}}},
-)
+    responses={**problems(401, 403, 404, 409, 422, 500),
+               200: {"content": {"application/json": {}}}},
+    openapi_extra={"requestBody": {"required": True, "content": {"text/plain": {"schema": {
+        "type": "string", "maxLength": MAX_COSIGNED_NOTE, "pattern": COSIGNED_NOTE_PATTERN,
+    }}}}},
+)  # fmt: skip
 async def add_cosignature(
     request: Request,
     state: Annotated[ServerState, Depends(server)],
@@ -140,11 +155,12 @@ async def add_cosignature(
     """A witness sends its cosignature: the body (text/plain) is a checkpoint this log
     signed with the witness's signature line added. Kept when the witness is one the log
     trusts (TRUSTLEDGER_WITNESS_KEYS) and the cosignature verifies; 403 for a witness not
-    trusted, 422 for a malformed note, a checkpoint this log did not sign or a bad
-    cosignature. Open to all: a cosignature authenticates itself."""
+    trusted or a cosignature that does not verify, 404 for a size this log signed no
+    checkpoint of, 409 for another checkpoint than the one it signed at that size, 422 for
+    a malformed note. Open to all: a cosignature authenticates itself."""
     admit(principal, "ledger")
     body = await request.body()
-    if len(body) > 64 * 1024:
+    if len(body) > MAX_COSIGNED_NOTE:
         raise BadInput("a cosigned checkpoint is a few hundred bytes, not this")
     try:
         text = body.decode("utf-8")

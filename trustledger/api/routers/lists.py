@@ -14,6 +14,7 @@ from trustledger.api.models import MAX_PAGE, Day, ListPage
 from trustledger.api.problems import problems
 from trustledger.app import lists
 from trustledger.app.keys import Principal
+from trustledger.app.lists import CURSOR_PATTERN
 from trustledger.app.rulebooks import ID_PATTERN
 
 router = APIRouter(tags=["lists"])
@@ -33,8 +34,8 @@ async def list_members(
     after: Annotated[
         str | None,
         Query(
-            pattern=r"^[0-9A-Za-z]+$",
-            max_length=64,
+            pattern=CURSOR_PATTERN,
+            max_length=72,
             description="The `next` of the previous page.",
         ),
     ] = None,

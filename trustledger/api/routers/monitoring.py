@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from trustledger.api.deps import ServerState, json_response, require_role, server, subject_id
-from trustledger.api.models import PointView, SubjectPoints
+from trustledger.api.models import SUBJECT_PATTERN, SUBJECT_SCHEMA, PointView, SubjectPoints
 from trustledger.api.problems import NotInScope, problems
 from trustledger.app import access, monitoring
 from trustledger.app.keys import Principal
@@ -26,7 +26,11 @@ router = APIRouter(tags=["monitoring"])
 async def monitoring_points(
     state: Annotated[ServerState, Depends(server)],
     principal: Annotated[Principal, Depends(require_role(route="monitoring"))],
-    subject: Annotated[str, Path(min_length=1, max_length=64, description="USCC or id.")],
+    subject: Annotated[
+        str,
+        Path(min_length=1, max_length=64, pattern=SUBJECT_PATTERN,
+             json_schema_extra=SUBJECT_SCHEMA, description="USCC or id."),
+    ],
 ) -> Response:
     """The subject's registered monitoring points (HJ 212 loggers)."""
     sid = subject_id(state, subject, "subject")

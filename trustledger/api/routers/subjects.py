@@ -26,6 +26,8 @@ from trustledger.api.models import (
     ON_DOC,
     PURPOSE_DOC,
     PURPOSE_PATTERN,
+    SUBJECT_PATTERN,
+    SUBJECT_SCHEMA,
     Day,
     KnownAt,
     SubjectFile,
@@ -52,6 +54,8 @@ async def profile(
         Path(
             min_length=1,
             max_length=64,
+            pattern=SUBJECT_PATTERN,
+            json_schema_extra=SUBJECT_SCHEMA,
             description="USCC or ledger id (a person's file: operators, reviewers and the "
             "person only).",
         ),

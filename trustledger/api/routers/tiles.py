@@ -18,6 +18,15 @@ from trustledger.app.keys import Principal
 
 router = APIRouter(tags=["ledger"])
 
+# the one way tlog-tiles writes a path, as patterns in the OpenAPI document (a path of this
+# form names a tile or is 404; the application checks paths itself, to say what is wrong):
+# a level without leading zeros; 3-digit index elements, all but the last led by x, the
+# first not x000; a partial width from 1 to 255
+LEVEL_PATTERN = r"^(?:[0-9]|[1-5][0-9]|6[0-3])$"
+_FIRST = r"x(?:[1-9][0-9]{2}|0[1-9][0-9]|00[1-9])/"
+_WIDTH = r"(?:[1-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])"
+INDEX_PATTERN = rf"^(?:{_FIRST}(?:x[0-9]{{3}}/)*)?[0-9]{{3}}(?:\.p/{_WIDTH})?$"
+
 # a year: the tile at a path is the same bytes forever (tlog-tiles: "immutable")
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -38,10 +47,15 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 def tile(
     state: Annotated[ServerState, Depends(server)],
     principal: Annotated[Principal | None, Depends(caller)],
-    level: Annotated[str, Path(description="The tile's level, 0 to 63 (0: leaf hashes).")],
+    level: Annotated[
+        str,
+        Path(json_schema_extra={"pattern": LEVEL_PATTERN},
+             description="The tile's level, 0 to 63 (0: leaf hashes)."),
+    ],
     index: Annotated[
         str,
         Path(
+            json_schema_extra={"pattern": INDEX_PATTERN},
             description="The tile's index in 3-digit path elements, all but the last led by "
             "x (1234067: x001/x234/067), then `.p/<W>` (W from 1 to 255) for a partial tile."
         ),
