@@ -9,7 +9,11 @@ upload with Flag=5 every ``--interval`` seconds and timing its acknowledgement. 
 ``--baseline`` seconds with nothing else running, then the demo data of ``--subjects``
 subjects (about 310,000 records and changes for 50,000) is ingested by a second child
 process the way bench/ingest.py drives the bulk path (``ingest_file``, batches of
-10,000 lines), and every acknowledgement until that ingest ends is timed. Printed: the
+10,000 lines), then (unless --no-evaluate) the shipped rulebooks are published and every
+subject evaluated, as `trustledger demo` does and an ingest into an evaluated database
+does for the subjects it touched; every acknowledgement until that child ends is timed.
+The listener spools (trustledger.monitoring.spool); with --no-spool its writer commits
+into the ledger's database as before, for the comparison. Printed: the
 worst and the p99 delay in each phase and their ratio; the target is a worst delay of at
 most 1 s during the ingest.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import socket
 import statistics
@@ -44,20 +49,31 @@ BATCH = 10_000
 # --- the ingest (run as a child: `--ingest-child URL DIR`) --------------------------------
 
 
-def ingest_child(url: str, data: Path) -> None:
+def ingest_child(url: str, data: Path, evaluate: bool) -> None:
+    from trustledger.app.rulebooks import in_law_order, shipped_paths
     from trustledger.catalogue import national_catalogue
+    from trustledger.evaluate.state import evaluate_all
     from trustledger.ids import PersonKeyer
     from trustledger.intake import Intake, ingest_file
     from trustledger.ledger.store import open_store
+    from trustledger.rulebook.publish import publish_rulebook
 
     keyer = PersonKeyer(b"bench person key, 32 bytes long!")
     store = open_store(url)
-    intake = Intake(store, national_catalogue(), keyer, today=date(2026, 11, 26))
+    catalogue = national_catalogue()
+    intake = Intake(store, catalogue, keyer, today=date(2026, 11, 26))
     records = 0
     for name in FILES:
         report = ingest_file(intake, data / name, data / "rejects", batch=BATCH)
         if name in ("records.jsonl", "changes.jsonl"):
             records += report.counts.accepted
+    if evaluate:
+        # what `trustledger demo` does next, and an ingest into an evaluated database
+        # (its re-evaluation of the subjects touched): one long write transaction
+        with shipped_paths() as paths:
+            for path in in_law_order(paths):
+                publish_rulebook(store, path, catalogue)
+        evaluate_all(store, catalogue, at_us=None, on=date(2026, 11, 26))
     store.close()
     print(records, flush=True)
 
@@ -140,18 +156,21 @@ async def logger(port: int, conn: int, interval: float, run: Run) -> None:
 
 async def drive(
     port: int, args: argparse.Namespace, url: str, data: Path
-) -> tuple[dict[str, Any], dict[str, Any], float, int]:
+) -> tuple[dict[str, Any], dict[str, Any], float, int, int]:
     baseline, during = Phase("baseline"), Phase("ingest")
-    run = Run(Phase("warm-up"))
+    run_warm = Phase("warm-up")
+    run = Run(run_warm)
     tasks = [asyncio.create_task(logger(port, c, args.interval, run)) for c in range(args.loggers)]
     await asyncio.sleep(1.0)
     run.phase = baseline
     await asyncio.sleep(args.baseline)
     run.phase = during
     start = time.perf_counter()
+    evaluate = ["--evaluate"] if args.evaluate else []
     child = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--ingest-child", url, str(data), stdout=subprocess.PIPE
-    )
+        sys.executable, __file__, "--ingest-child", url, str(data), *evaluate,
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
     out, _ = await child.communicate()
     seconds = time.perf_counter() - start
     if child.returncode != 0:
@@ -160,7 +179,8 @@ async def drive(
     await asyncio.gather(*tasks)
     if run.unanswered:
         raise SystemExit(f"{run.unanswered} packets never acknowledged")
-    return baseline.figures(), during.figures(), seconds, int(out.split()[-1])
+    warm = len(run_warm.delays)
+    return baseline.figures(), during.figures(), seconds, int(out.split()[-1]), warm
 
 
 # --- orchestration ------------------------------------------------------------------------
@@ -193,10 +213,17 @@ def main() -> None:
     parser.add_argument("--loggers", type=int, default=50)
     parser.add_argument("--interval", type=float, default=0.1)
     parser.add_argument("--baseline", type=float, default=10.0)
+    parser.add_argument(
+        "--evaluate",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="publish the shipped rulebooks and evaluate every subject after the ingest",
+    )
+    parser.add_argument("--spool", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--ingest-child", nargs=2, metavar=("URL", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ingest_child is not None:
-        ingest_child(args.ingest_child[0], Path(args.ingest_child[1]))
+        ingest_child(args.ingest_child[0], Path(args.ingest_child[1]), args.evaluate)
         return
 
     from trustledger.demo import write_demo_files
@@ -214,22 +241,33 @@ def main() -> None:
         port = free_port()
         listen = [sys.executable, "-m", "trustledger", "monitor", "listen",
                   "--hj212", f"127.0.0.1:{port}", "--db", url]  # fmt: skip
-        proc = subprocess.Popen(listen, stdout=subprocess.DEVNULL)
+        env = {**os.environ, "TRUSTLEDGER_HJ212_SPOOL": "1" if args.spool else "0"}
+        proc = subprocess.Popen(listen, stdout=subprocess.DEVNULL, env=env)
         try:
             wait_for_port(proc, port)
-            baseline, during, seconds, records = asyncio.run(drive(port, args, url, data))
+            baseline, during, seconds, records, warm = asyncio.run(drive(port, args, url, data))
         finally:
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(timeout=60)
         if code != 0:
             raise SystemExit(f"listener exited with {code}")
+        from trustledger.monitoring.store import MonitoringStore
+
+        store = open_store(url)
+        stored = MonitoringStore(store).packet_count()
+        store.close()
+        # every packet was unique and acknowledged once stored; spooled ones are moved in
+        if stored != baseline["acknowledgements"] + during["acknowledgements"] + warm:
+            raise SystemExit(f"{stored} stored, not every acknowledged packet")
     save(
-        "hj212_ack_delay",
+        "hj212_ack_delay" + ("" if args.spool else "_no_spool"),
         {
             "database": "sqlite",
             "loggers": args.loggers,
             "packets_per_second": round(args.loggers / args.interval),
             "ingest_records": records,
+            "ingest_then_evaluate": args.evaluate,
+            "spool": args.spool,
             "ingest_seconds": round(seconds, 1),
             "baseline_no_ingest": baseline,
             "during_ingest": during,

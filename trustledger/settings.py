@@ -64,6 +64,9 @@ class Settings:
     hj212_registration_grace: float = 10.0
     hj212_idle_timeout: float = 600.0
     hj212_log_interval: float = 60.0
+    # packets made durable in a spool file beside a SQLite ledger and moved in from there,
+    # so an acknowledgement never waits for the ledger's write lock (trustledger.monitoring.spool)
+    hj212_spool: bool = True
 
     def today(self) -> date:
         return datetime.now(ZoneInfo(self.timezone)).date()
@@ -105,6 +108,7 @@ class Settings:
             hj212_registration_grace=float(env.get("TRUSTLEDGER_HJ212_REGISTRATION_GRACE", 10.0)),
             hj212_idle_timeout=float(env.get("TRUSTLEDGER_HJ212_IDLE_TIMEOUT", 600.0)),
             hj212_log_interval=float(env.get("TRUSTLEDGER_HJ212_LOG_INTERVAL", 60.0)),
+            hj212_spool=_flag(env.get("TRUSTLEDGER_HJ212_SPOOL", "1")),
         )
 
 

@@ -79,7 +79,8 @@ class Listener:
     def __post_init__(self) -> None:
         from trustledger.monitoring.receiver import GroupWriter
 
-        self._writer = GroupWriter(monitoring_store(self.ctx))
+        # spooled: acknowledgements do not wait for the ledger database's write lock
+        self._writer = GroupWriter(monitoring_store(self.ctx), spool=self.ctx.settings.hj212_spool)
 
     async def start(self, stop: asyncio.Event) -> list[str]:
         """Listen as planned until ``stop`` is set; one line per source listened on.

@@ -41,6 +41,8 @@ READ_SIZE = 64 * 1024
 IDLE_TIMEOUT_S = 600.0  # loggers send at least a heartbeat every few minutes
 RECOUNT_S = 5.0  # a run of rejects that keeps growing is recounted on disk at most this often
 POINTS_REFRESH_S = 5.0  # an MN not known to be registered asks the database at most this often
+MOVE_EVERY_S = 0.5  # the mover looks at the spool at least this often (and after each commit)
+MAX_UNMOVED = 10_000  # batches of rejects kept while the ledger's database is unavailable
 FD_MARGIN = 64  # descriptors kept for the database files, the listener, logs and the MQTT bridge
 T = TypeVar("T")
 
@@ -307,13 +309,31 @@ def _resolver(future: asyncio.Future[T]) -> Callable[[T | BaseException], None]:
 
 class GroupWriter:
     """Stores packets from many connections in few transactions, on a thread of its own
-    (the database calls block; the event loop must not)."""
+    (the database calls block; the event loop must not).
 
-    def __init__(self, store: MonitoringStore, *, max_batch: int = 5000) -> None:
+    With ``spool`` (and a SQLite ledger) packets are made durable in the spool and their
+    acknowledgements released at once; a second thread, over a connection of its own,
+    moves them into the ledger's database with the rejects, whenever that database takes
+    a write (:mod:`trustledger.monitoring.spool`)."""
+
+    def __init__(
+        self, store: MonitoringStore, *, max_batch: int = 5000, spool: bool = False
+    ) -> None:
         self._store = store
         self._max_batch = max_batch
         self._jobs: queue.SimpleQueue[_Job | _Call | None] = queue.SimpleQueue()
         self._complain = LogLimiter(log, 60.0)
+        self._spooling = spool and store.spool_path is not None
+        # rejects and recounts waiting for the mover, in order (bounded: they are counts
+        # of refused frames, never data a logger was told is stored)
+        self._unmoved: list[tuple[list[Rejected], list[Recount]]] = []
+        self._unmoved_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closing = threading.Event()
+        self._mover: threading.Thread | None = None
+        if self._spooling:
+            self._mover = threading.Thread(target=self._move, name="hj212-mover", daemon=True)
+            self._mover.start()
         self._thread = threading.Thread(target=self._run, name="hj212-writer", daemon=True)
         self._thread.start()
 
@@ -334,6 +354,44 @@ class GroupWriter:
     def close(self) -> None:
         self._jobs.put(None)
         self._thread.join(timeout=30)
+        if self._mover is not None:
+            self._closing.set()
+            self._wake.set()
+            # the ledger's database may be locked by a long transaction: what is not moved
+            # now stays spooled and is moved at the next start
+            self._mover.join(timeout=60)
+
+    def _move(self) -> None:
+        from trustledger.ledger.store import open_store
+
+        store = open_store(self._store.store.url)
+        try:
+            mover = MonitoringStore(store)
+            while True:
+                self._wake.wait(MOVE_EVERY_S)
+                self._wake.clear()
+                closing = self._closing.is_set()
+                with self._unmoved_lock:
+                    unmoved, self._unmoved = self._unmoved, []
+                rejected = [r for part, _ in unmoved for r in part]
+                recounts = [r for _, part in unmoved for r in part]
+                try:
+                    mover.move_spooled(rejected, recounts)
+                except Exception:
+                    self._complain("move", logging.ERROR, "moving spooled packets failed",
+                                   exc_info=True)  # fmt: skip
+                    with self._unmoved_lock:
+                        self._unmoved = (unmoved + self._unmoved)[-MAX_UNMOVED:]
+                    if closing:
+                        return
+                    time.sleep(1.0)
+                    continue
+                if closing:
+                    return
+        finally:
+            with contextlib.suppress(Exception):
+                mover.close_spool()
+            store.close()
 
     def _run(self) -> None:
         while True:
@@ -380,7 +438,14 @@ class GroupWriter:
         rejected = [item for j in jobs for item in j.rejected]
         recounts = [item for j in jobs for item in j.recounts]
         try:
-            new = self._store.save(accepted, rejected, recounts)
+            if self._spooling:
+                new = self._store.spool(accepted)
+                if rejected or recounts:
+                    with self._unmoved_lock:
+                        self._unmoved = [*self._unmoved, (rejected, recounts)][-MAX_UNMOVED:]
+                self._wake.set()
+            else:
+                new = self._store.save(accepted, rejected, recounts)
         except Exception as exc:  # nothing was stored: no acknowledgement may leave
             # a full disk fails every commit: one traceback per interval, not per batch
             self._complain("store", logging.ERROR, "storing %d packets failed",

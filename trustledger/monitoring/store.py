@@ -9,6 +9,7 @@ episode, citing these packets' digests as evidence.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from trustledger.ledger.store import Store
 from trustledger.ledger.tabledigest import committed
 from trustledger.monitoring import queries
 from trustledger.monitoring.codec import Packet, PacketError
+from trustledger.monitoring.spool import Spool, spool_path
 
 
 class Received(NamedTuple):
@@ -101,6 +103,11 @@ class MonitoringStore:
         self.store = store
         queries.create_tables(store)
         adopt_legacy_points(store)
+        self.spool_path = spool_path(store.url)
+        self._spool: Spool | None = None
+        if self.spool_path is not None and os.path.exists(self.spool_path):
+            # what a receiver acknowledged and had not moved yet (it stopped, or crashed)
+            self.move_spooled()
 
     # --- packets -------------------------------------------------------------------
     def save(
@@ -115,22 +122,23 @@ class MonitoringStore:
         if not received and not rejected and not recounts:
             return []
         digests = [r.packet.digest for r in received]
+        known = self._commit(packet_rows(received), rejected, recounts)
+        return _fresh(digests, known)
+
+    def _commit(
+        self, rows: Sequence[tuple[Any, ...]], rejected: Sequence[Rejected] = (),
+        recounts: Sequence[Recount] = (),
+    ) -> set[str]:  # fmt: skip
+        """Packet rows (not stored yet unless their digest says so), runs of rejects and
+        recounts in one transaction; the digests that were stored already."""
         # each batch is committed to the ledger by digest in the same transaction
         with committed(self.store, "monitoring packets received") as commit:
-            known = queries.existing(self.store, "monitor_packets", digests)
-            fresh: dict[str, tuple[Any, ...]] = {}
-            for item in received:
-                p = item.packet
-                if p.digest in known or p.digest in fresh:
-                    continue
-                fresh[p.digest] = (
-                    p.digest, item.received_us, item.peer, p.mn, p.cn, p.st, p.dialect.value,
-                    _iso(p.data_time), readings_json(p), p.raw,
-                )  # fmt: skip
+            known = queries.existing(self.store, "monitor_packets", [r[0] for r in rows])
+            fresh = {r[0]: r for r in rows if r[0] not in known}
             if fresh:
-                rows = list(fresh.values())
-                queries.insert_packets(self.store, rows)
-                commit.added("monitor_packets", rows)
+                new = list(fresh.values())
+                queries.insert_packets(self.store, new)
+                commit.added("monitor_packets", new)
             if rejected:
                 refused = [(r.received_us, r.peer, r.error.reason.value, r.error.detail, r.head,
                             r.frames, r.last_us or r.received_us)
@@ -141,12 +149,50 @@ class MonitoringStore:
                 key = (run.peer, run.reason, run.received_us)
                 with commit.touching("monitor_rejects", queries.REJECT_RUN, key):
                     queries.recount_reject(self.store, key, run.frames, run.last_us)
-        seen: set[str] = set()
-        out = []
-        for d in digests:
-            out.append(d not in known and d not in seen)
-            seen.add(d)
-        return out
+        return known
+
+    # --- the receiver's spool (trustledger.monitoring.spool) -----------------------------
+    def spool(self, received: Sequence[Received]) -> list[bool]:
+        """Make packets durable in the spool, not waiting for the ledger's database (only
+        read here, which a writer there never blocks); True for each packet new to both."""
+        if self.spool_path is None:
+            return self.save(received)
+        if self._spool is None:
+            self._spool = Spool(self.spool_path)
+        digests = [r.packet.digest for r in received]
+        stored = queries.existing(self.store, "monitor_packets", digests)
+        rows = [row for row in packet_rows(received) if row[0] not in stored]
+        spooled = self._spool.add(rows) if rows else set()
+        return _fresh(digests, stored | spooled)
+
+    def move_spooled(
+        self, rejected: Sequence[Rejected] = (), recounts: Sequence[Recount] = (),
+        batch: int = 20_000,
+    ) -> int:  # fmt: skip
+        """Move spooled packets into the ledger's database (with ``rejected`` and
+        ``recounts`` in the first transaction), each batch deleted from the spool once
+        committed there; how many were moved."""
+        if self.spool_path is None:
+            self.save([], rejected, recounts)
+            return 0
+        if self._spool is None:
+            self._spool = Spool(self.spool_path)
+        moved = 0
+        while True:
+            rows = self._spool.oldest(batch)
+            if rows or rejected or recounts:
+                self._commit(rows, rejected, recounts)
+                rejected, recounts = (), ()
+            if not rows:
+                return moved
+            # a crash between the two commits leaves rows in both: moved again, kept once
+            self._spool.remove([r[0] for r in rows])
+            moved += len(rows)
+
+    def close_spool(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
 
     def packet_count(self) -> int:
         return queries.packet_count(self.store)
@@ -269,6 +315,29 @@ def point_payload(point: Point) -> dict[str, Any]:
         "limit_set": point.limit_set, "pollutants": list(point.pollutants),
         "flow_unit": point.flow_unit, "registered_us": point.registered_us,
     }  # fmt: skip
+
+
+def packet_rows(received: Iterable[Received]) -> list[tuple[Any, ...]]:
+    """``monitor_packets`` rows of packets, each digest once."""
+    rows: dict[str, tuple[Any, ...]] = {}
+    for item in received:
+        p = item.packet
+        if p.digest not in rows:
+            rows[p.digest] = (
+                p.digest, item.received_us, item.peer, p.mn, p.cn, p.st, p.dialect.value,
+                _iso(p.data_time), readings_json(p), p.raw,
+            )  # fmt: skip
+    return list(rows.values())
+
+
+def _fresh(digests: Sequence[str], known: set[str]) -> list[bool]:
+    """For each digest, in order: True the first time it is seen and not in ``known``."""
+    seen: set[str] = set()
+    out = []
+    for d in digests:
+        out.append(d not in known and d not in seen)
+        seen.add(d)
+    return out
 
 
 def _iso(value: datetime | None) -> str | None:
