@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,6 +31,7 @@ from trustledger.monitoring.codec import Framer, PacketError, build_data, parse
 from trustledger.monitoring.receiver import (
     GroupWriter,
     LogLimiter,
+    PointRegistry,
     Receiver,
     ReceiverLimits,
     RejectRuns,
@@ -63,10 +65,9 @@ def monitoring_store(tmp_path: Path) -> Iterator[MonitoringStore]:
     store.init()
     try:
         ms = MonitoringStore(store)
-        ms.register(
-            Point(REGISTERED, "91110000MA00000000", "stack 1", "auth", "rb", "ls",
-                  ["a34013"], "m3/s", 0)  # fmt: skip
-        )
+        point = Point(REGISTERED, "91110000MA00000000", "stack 1", "auth", "rb", "ls",
+                      ["a34013"], "m3/s", 0)  # fmt: skip
+        ms.register(point)
         yield ms
     finally:
         store.close()
@@ -171,7 +172,8 @@ def test_reject_runs_keep_one_row_per_reason_with_the_first_as_sample() -> None:
     assert rows2 == [] and recounts2 == []
     (final,) = [r for r in runs.pending() if r.reason == more[0].error.reason.value]
     assert final.last_us == 2000
-    assert final.frames == 10 + sum(r.frames for r in rows if r.error.reason == more[0].error.reason)
+    before = sum(r.frames for r in rows if r.error.reason == more[0].error.reason)
+    assert final.frames == 10 + before
     assert runs.pending() == []
 
 
@@ -391,9 +393,12 @@ def test_accept_out_of_descriptors_is_one_line_per_interval(
             loop = asyncio.get_running_loop()
             handler = loop.get_exception_handler()
             assert handler is not None
+            context = {
+                "message": "socket.accept() out of system resource",
+                "exception": OSError(errno.EMFILE, "Too many open files"),
+            }
             for _ in range(40_000):
-                handler(loop, {"message": "socket.accept() out of system resource",
-                               "exception": OSError(errno.EMFILE, "Too many open files")})  # fmt: skip
+                handler(loop, context)
 
     with monitoring_store(tmp_path) as ms, caplog.at_level(logging.WARNING):
         asyncio.run(scenario(ms))
@@ -445,3 +450,96 @@ def test_store_keeps_rejected_defaults_for_single_frames(tmp_path: Path) -> None
         ms.save([], [Rejected(error, 5, "mqtt:a/b", "##00")])
         assert ms.store.query("SELECT count, last_us FROM monitor_rejects") == [(1, 5)]
         assert committed_matches(ms.store)
+
+
+def test_registered_points_asked_at_once_all_get_the_answer(tmp_path: Path) -> None:
+    """The soak found it: while the first read of the registered MNs ran, the loggers that
+    asked meanwhile were told no and dropped from the reserve."""
+
+    async def scenario(ms: MonitoringStore) -> None:
+        writer = GroupWriter(ms)
+        try:
+            registry = PointRegistry(writer, refresh_s=60)
+            answers = await asyncio.gather(
+                *(registry.registered(REGISTERED) for _ in range(50)),
+                registry.registered(UNREGISTERED),
+            )
+            assert answers == [True] * 50 + [False]
+            # an unknown MN asked again within the refresh time costs no read
+            reads = 0
+            real_call = writer.call
+
+            async def counting(fn: Any) -> Any:
+                nonlocal reads
+                reads += 1
+                return await real_call(fn)
+
+            writer.call = counting  # type: ignore[method-assign]
+            assert not await registry.registered(UNREGISTERED)
+            assert reads == 0
+        finally:
+            writer.close()
+
+    with monitoring_store(tmp_path) as ms:
+        asyncio.run(scenario(ms))
+
+
+# --- acknowledgements and the ledger's write lock --------------------------------------------
+
+
+def test_acknowledgement_does_not_wait_for_a_long_ledger_transaction(tmp_path: Path) -> None:
+    """The finding: an acknowledgement waited as long as an intake held the write lock."""
+    db = tmp_path / "limits.db"
+
+    async def scenario(ms: MonitoringStore) -> None:
+        writer = GroupWriter(ms, spool=True)
+        receiver = Receiver(writer)
+        server = await receiver.serve("127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        # another process's long write transaction on the ledger's database
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            reader, w = await connect(port)
+            for seq in range(3):
+                started = time.monotonic()
+                frame = packet(REGISTERED, seq)
+                assert await ack_for(reader, w, frame) == parse(frame).qn
+                assert time.monotonic() - started < 1.0
+            w.close()
+            await asyncio.sleep(0.5)
+            assert ms.packet_count() == 0  # spooled, not yet in the ledger's database
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        await until(lambda: ms.packet_count() == 3, "moved once the lock is free")
+        server.close()
+        await server.wait_closed()
+        writer.close()
+
+    with monitoring_store(tmp_path) as ms:
+        asyncio.run(scenario(ms))
+        assert committed_matches(ms.store, "monitor_packets")
+
+
+def test_spooled_packets_are_moved_at_the_next_open(tmp_path: Path) -> None:
+    """A receiver killed after acknowledging: the spool is moved in by whoever opens the
+    monitoring store next, each packet once."""
+    with monitoring_store(tmp_path) as ms:
+        assert ms.spool_path is not None
+        received = classify(
+            Framer().feed(packet(REGISTERED, 1) + packet(REGISTERED, 2)), "tcp:x", 1, Tally()
+        )[0]
+        assert ms.spool(received) == [True, True]
+        assert ms.spool(received) == [False, False]
+        ms.close_spool()
+        url = ms.store.url
+    store = open_store(url)
+    try:
+        again = MonitoringStore(store)
+        assert again.packet_count() == 2
+        assert set(again.digests()) == {r.packet.digest for r in received}
+        assert again.spool(received) == [False, False]  # stored in the ledger's database
+        assert committed_matches(store, "monitor_packets")
+    finally:
+        store.close()

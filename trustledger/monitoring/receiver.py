@@ -470,15 +470,18 @@ class PointRegistry:
         self._refresh_s = refresh_s
         self._mns: frozenset[str] = frozenset()
         self._read_at = -math.inf
+        self._reading = asyncio.Lock()
 
     async def registered(self, mn: str) -> bool:
         if mn in self._mns:
             return True
-        now = time.monotonic()
-        if now - self._read_at >= self._refresh_s:
-            self._read_at = now  # before the await: concurrent misses wait for no second read
-            self._mns = frozenset(await self._writer.call(MonitoringStore.registered_mns))
-        return mn in self._mns
+        # one read at a time: the misses that arrive during it wait for its answer (a
+        # registered logger must not be told no because another one asked first)
+        async with self._reading:
+            if mn not in self._mns and time.monotonic() - self._read_at >= self._refresh_s:
+                self._mns = frozenset(await self._writer.call(MonitoringStore.registered_mns))
+                self._read_at = time.monotonic()
+            return mn in self._mns
 
 
 def fit_fd_limit(connections: int) -> int:
