@@ -59,7 +59,7 @@ class Settings:
     # the same complaint is logged
     hj212_max_connections: int = 1024
     hj212_reserved_connections: int = 128
-    hj212_connections_per_address: int = 64
+    hj212_connections_per_address: int = 256
     hj212_reject_budget: int = 100
     hj212_registration_grace: float = 10.0
     hj212_idle_timeout: float = 600.0
@@ -102,7 +102,7 @@ class Settings:
             hj212_max_connections=int(env.get("TRUSTLEDGER_HJ212_MAX_CONNECTIONS", 1024)),
             hj212_reserved_connections=int(env.get("TRUSTLEDGER_HJ212_RESERVED_CONNECTIONS", 128)),
             hj212_connections_per_address=int(
-                env.get("TRUSTLEDGER_HJ212_CONNECTIONS_PER_ADDRESS", 64)
+                env.get("TRUSTLEDGER_HJ212_CONNECTIONS_PER_ADDRESS", 256)
             ),
             hj212_reject_budget=int(env.get("TRUSTLEDGER_HJ212_REJECT_BUDGET", 100)),
             hj212_registration_grace=float(env.get("TRUSTLEDGER_HJ212_REGISTRATION_GRACE", 10.0)),

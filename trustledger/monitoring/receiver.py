@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import logging
 import math
@@ -55,7 +56,7 @@ class ReceiverLimits:
     # of max_connections, the part only a connection whose first valid frame names a
     # registered monitoring point may use: unknown peers filling the rest lock no logger out
     reserved_connections: int = 128
-    per_address: int = 64  # loggers behind one carrier NAT share an address
+    per_address: int = 256  # loggers behind one carrier NAT share an address
     # rejects in a row (no valid frame between) before the connection is dropped
     reject_budget: int = 100
     # how long a connection let into the reserve has to send a registered point's frame
@@ -519,7 +520,7 @@ class Receiver:
     ) -> None:
         limits = limits or ReceiverLimits()
         if idle_timeout is not None:
-            limits = ReceiverLimits(**{**limits.__dict__, "idle_timeout_s": idle_timeout})
+            limits = dataclasses.replace(limits, idle_timeout_s=idle_timeout)
         self.writer = writer
         self.limits = limits
         self.tally = Tally()
