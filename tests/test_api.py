@@ -22,6 +22,8 @@ from trustledger.access import ApiKeyError, authenticate, create_key
 from trustledger.api import create_app
 from trustledger.api.models import (
     KNOWN_AT_DOC,
+    MAX_POSITION,
+    MIN_POSITION_DOC,
     ON_DOC,
     PURPOSE_DOC,
     PURPOSE_PATTERN,
@@ -597,6 +599,9 @@ def test_the_check_publishes_the_parameters_its_declarations_would(client: TestC
         purpose: Annotated[
             str | None,
             Query(min_length=1, max_length=200, pattern=PURPOSE_PATTERN, description=PURPOSE_DOC),
+        ] = None,
+        min_position: Annotated[
+            int | None, Query(ge=0, le=MAX_POSITION, description=MIN_POSITION_DOC)
         ] = None,
         authorization: Annotated[str | None, Header()] = None,
         x_api_key: Annotated[str | None, Header()] = None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,7 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trustledger.api.deps import ServerState
-from trustledger.api.limits import RequestLimits
+from trustledger.api.limits import ReadsOnly, RequestLimits
 from trustledger.api.models import MAX_BATCH
 from trustledger.api.problems import PROBLEM_TYPE, problem
 from trustledger.api.routers import (
@@ -50,17 +51,21 @@ def create_app(
     reload_interval: float = 1.0,
     access_log: bool = True,
     log_interval: float = 0.2,
+    replica: bool = False,
+    snapshot: Path | None = None,
 ) -> FastAPI:
     """The API over the ledger at ``settings.db_url``; the check index is loaded at startup
     and follows the ledger and the evaluation state (looked at at most once per
     ``reload_interval`` seconds). Every call is in the access log, written every
     ``log_interval`` seconds (0: before each answer); ``access_log`` False logs nothing
-    (benchmarks only)."""
+    (benchmarks only). ``replica``: reads only, following the writer's database;
+    ``snapshot``: the check index starts from a state snapshot (`trustledger.app.replicas`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = ServerState(settings, reload_interval, access_log=access_log,
-                            log_interval=log_interval)  # fmt: skip
+                            log_interval=log_interval, replica=replica,
+                            snapshot=snapshot)  # fmt: skip
         app.state.server = state
         # the check service, as tests and operators look at it
         app.state.service = state.checks
@@ -118,6 +123,8 @@ def create_app(
         app.include_router(router.router)
     # a bounded body, and a key checked before it is read
     app.add_middleware(RequestLimits)
+    if replica:
+        app.add_middleware(ReadsOnly)
     app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
     return app
 

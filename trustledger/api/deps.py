@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +20,7 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 
 from trustledger.api.problems import BadIdentifier, NotInScope, Unauthorized
-from trustledger.app import access, person_keys
+from trustledger.app import access, person_keys, replicas
 from trustledger.app.checkpoints import CheckpointTimer
 from trustledger.app.checks_service import CheckService
 from trustledger.app.context import Context
@@ -43,15 +44,31 @@ class ServerState:
         *,
         access_log: bool = True,
         log_interval: float = 0.2,
+        replica: bool = False,
+        snapshot: Path | None = None,
     ) -> None:
-        self.ctx = Context.open(settings, must_exist=False)
+        """``replica``: answer reads only, and follow the writer's database as it commits
+        (PostgreSQL: notified; SQLite: looked at once per interval); ``snapshot``: start
+        the check index from a state snapshot (`trustledger state snapshot`)."""
+        self.ctx = Context.open(settings, must_exist=replica)
         self.lock = threading.Lock()
+        self.replica = replica
+        self.follower: replicas.Follower | None = None
         try:
             self.keyer = self.ctx.keyer  # loaded once: a bad key file fails the start
             access.prepare(self.ctx)
+            start = None
+            if snapshot is not None:
+                taken, index = replicas.read_snapshot(snapshot, settings.timezone)
+                start = (taken.signature, index)
             self.checks = CheckService(
-                settings, self.ctx.store, reload_interval=reload_interval, lock=self.lock
-            )
+                settings, self.ctx.store, reload_interval=reload_interval, lock=self.lock,
+                start=start,
+            )  # fmt: skip
+            if replica and self.ctx.store.url.startswith("postgresql"):
+                with self.lock:
+                    replicas.install_notify(self.ctx)
+                self.follower = replicas.Follower(settings.db_url, self.checks)
             self.log = access.AccessRecorder(self.ctx.store, self.lock, interval=log_interval,
                                              enabled=access_log)  # fmt: skip
             # signs a checkpoint at most every interval when the ledger grew (app.checkpoints)
@@ -67,6 +84,8 @@ class ServerState:
         self.subjects: dict[str, str] = {}  # valid organisation ids seen (never persons)
 
     def close(self) -> None:
+        if self.follower is not None:
+            self.follower.close()
         self.checkpointer.close()
         self.checks.close()
         self.log.close()

@@ -121,3 +121,26 @@ async def _respond(send: Send, status: int, detail: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": response.body})
+
+
+# the requests that only read although they are POSTs: a batch of checks, a screening
+_READING_POSTS = frozenset({"/v1/check/batch", "/v1/screen"})
+
+
+class ReadsOnly:
+    """A replica's guard: every request that would write (a decision, an objection, a key)
+    is refused with 403 before it reaches a route; the writer takes them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] not in ("GET", "HEAD", "OPTIONS")
+            and scope["path"] not in _READING_POSTS
+        ):
+            await _respond(send, 403, "this server is a replica and answers reads only: "
+                           "send writes to the primary")  # fmt: skip
+            return
+        await self.app(scope, receive, send)

@@ -23,6 +23,12 @@ KNOWN_AT_DOC = (
     " without a zone is local time on the configured calendar, a bare date the end of that"
     " day; an instant before 1970 is 1970-01-01T00:00Z). Default: now, the live state."
 )
+MAX_POSITION = 2**53 - 1
+MIN_POSITION_DOC = (
+    "Answer only from a state that reflects at least this ledger position (the"
+    " `ledger_size` of an answer, or the size a write returned): a replica that has not"
+    " caught up yet answers 503, to be asked again in a moment."
+)
 ON_DOC = "The legal day on which standing is judged (YYYY-MM-DD). Default: today."
 # text that reaches the database: no NUL (PostgreSQL text cannot hold one); a purpose is one
 # line of plain text (no control characters)
@@ -131,6 +137,8 @@ class BatchRequest(BaseModel):
     known_at: KnownAt | None = Field(default=None, description=KNOWN_AT_DOC)
     on: Day | None = Field(default=None, description=ON_DOC)
     purpose: str | None = Field(default=None, min_length=1, max_length=200, description=PURPOSE_DOC)
+    min_position: int | None = Field(default=None, ge=0, le=MAX_POSITION,
+                                     description=MIN_POSITION_DOC)  # fmt: skip
 
 
 class BatchResult(BaseModel):

@@ -52,13 +52,20 @@ class CheckService:
         *,
         reload_interval: float = 1.0,
         lock: threading.Lock | None = None,
+        start: tuple[tuple[Any, ...], CheckIndex] | None = None,
     ) -> None:
+        """``start``: a state signature and the index that reflects it (a replica's
+        snapshot) instead of reading every state row now; what changed since that
+        signature is patched in at the first look."""
         self.settings = settings
         self.store = store
         self.reload_interval = reload_interval
         self.lock = lock if lock is not None else threading.Lock()
-        with self.lock:
-            self.signature, self.index = self._load(store)
+        if start is not None:
+            self.signature, self.index = start
+        else:
+            with self.lock:
+                self.signature, self.index = self._load(store)
         self.checked = time.monotonic()
         self.rebuilder: threading.Thread | None = None
         self.index_error: str | None = None
@@ -104,6 +111,23 @@ class CheckService:
                 if signature != self.signature:
                     self._follow(signature)
             return self.index
+
+    def at_least(self, position: int) -> CheckIndex:
+        """The index, once it reflects ledger position ``position`` or later (a caller that
+        has just written asks for what it wrote); Unavailable if it does not yet."""
+        index = self.current()
+        if index.ledger_size >= position:
+            return index
+        self.look_now()
+        index = self.current()
+        if index.ledger_size < position:
+            from trustledger.app.errors import Unavailable
+
+            raise Unavailable(
+                f"this server's state reflects ledger position {index.ledger_size}, not yet "
+                f"the {position} asked for: ask again in a moment"
+            )
+        return index
 
     def _follow(self, signature: tuple[Any, ...]) -> None:
         """Bring the index up to the current state: patch just the subjects whose state

@@ -35,6 +35,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("trustledger.cli.check", "check", "command"),
     "serve": ("trustledger.cli.serve", "serve", "command"),
     "keys": ("trustledger.cli.serve", "keys_app", "group"),
+    "state": ("trustledger.cli.state", "app", "group"),
     "ledger": ("trustledger.cli.ledger", "app", "group"),
     "witness": ("trustledger.cli.witness", "app", "group"),
     "ids": ("trustledger.cli.ids", "app", "group"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,6 +15,16 @@ keys_app = typer.Typer(help="API keys (shown once, stored only as a hash).", no_
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    replica: Annotated[
+        bool,
+        typer.Option(help="Answer reads only and follow the writer's database as it commits "
+                     "(run many behind a load balancer)."),
+    ] = False,
+    snapshot: Annotated[
+        Path | None,
+        typer.Option(help="Start the check index from this state snapshot "
+                     "(`trustledger state snapshot`), then catch up."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Serve the portal (/) and the HTTP API (/v1, OpenAPI at /openapi.json, docs at
@@ -25,11 +36,13 @@ def serve(
 
     context(db).close()  # a clean error for a missing or unsupported database
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    console.print(f"portal: http://{shown}:{port}/   API: http://{shown}:{port}/v1 "
+    role = "replica (reads only)   " if replica else ""
+    console.print(f"{role}portal: http://{shown}:{port}/   API: http://{shown}:{port}/v1 "
                   "(docs at /docs, OpenAPI at /openapi.json)   Ctrl-C stops it",
                   soft_wrap=True)  # fmt: skip
     # access log off: query strings may carry resident ID numbers, never to be logged
-    config = server_config(create_server(settings_for(db)), host, port, access_log=False)
+    app = create_server(settings_for(db), replica=replica, snapshot=snapshot)
+    config = server_config(app, host, port, access_log=False)
     uvicorn.Server(config).run()
 
 

@@ -304,6 +304,8 @@ def refresh_subjects(
     records = {sid: records_as_of(store, sid) for sid in subjects}
     objections = objections_as_of(store, list(subjects), size)
     holds = holds_as_of(store, list(subjects), size)
+    changes: list[tuple[str, list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]]
+    changes = []
     for rid, versions in sorted(regimes.items()):
         # the rows of every version of the regime replace the regime's rows together
         rows: tuple[list[tuple[Any, ...]], ...] = ([], [], [])
@@ -318,9 +320,9 @@ def refresh_subjects(
                     rows[0].append(head)
                     rows[1].extend(memberships)
                     rows[2].extend(measures)
-        store.replace_state(
-            rid, list(subjects), rows[0], rows[1], rows[2], ledger_size=size, on=on.isoformat()
-        )
+        changes.append((rid, rows[0], rows[1], rows[2]))
+    # one transaction for every rulebook: a reader never sees a subject half re-evaluated
+    store.replace_states(changes, list(subjects), ledger_size=size, on=on.isoformat())
     return len(subjects)
 
 

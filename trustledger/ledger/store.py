@@ -36,6 +36,9 @@ SCHEMA_REVISION = f"{int(SCHEMA_VERSION):04d}"
 ChainBatch = tuple[list[int], list[bytes | None], list[bytes], list[bytes]]
 
 
+# rows of a table, in its column order
+Rows = Sequence[tuple[Any, ...]]
+
 class StoreError(RuntimeError):
     """The database cannot be used as asked (not initialised, wrong URL, wrong key)."""
 
@@ -281,19 +284,33 @@ class Store(ABC):
         """Replace the live state rows of one rulebook (every version of it) for these
         subjects, and mark them evaluated to ``ledger_size``, in one transaction; ``on``
         is the day they were judged on (committed to the ledger with the rows)."""
-        like = rulebook_id + "@%"
+        self.replace_states([(rulebook_id, profiles, lists, measures)], subject_ids,
+                            ledger_size, on)  # fmt: skip
+
+    def replace_states(
+        self,
+        rulebooks: Sequence[tuple[str, Rows, Rows, Rows]],
+        subject_ids: Sequence[str],
+        ledger_size: int,
+        on: str | None = None,
+    ) -> None:
+        """``replace_state`` for several rulebooks (id, profiles, lists, measures) in one
+        transaction: whoever reads the state — a check server following it — sees the
+        subjects' rows of every rulebook change at once, never some rulebooks' alone."""
         with self.writer() as w:
             # the change is committed to the ledger with the rows (state.committed)
             tabledigest.baseline_state(self, w, STATE_ALL)
-            delta = tabledigest.StateDelta(self, STATE_ALL, subject_ids, like)
-            for table in STATE_TABLES:
-                self._run(
-                    f"DELETE FROM {table} WHERE subject_id = ? AND rulebook LIKE ?",
-                    [(s, like) for s in subject_ids],
-                )
-            self._insert_state(LIVE_STATE_PREFIX, profiles, lists, measures)
-            self._mark_evaluated(LIVE_STATE_PREFIX, subject_ids, ledger_size)
-            w.append(tabledigest.STATE_KIND, delta.payload(ledger_size, on))
+            for rulebook_id, profiles, lists, measures in rulebooks:
+                like = rulebook_id + "@%"
+                delta = tabledigest.StateDelta(self, STATE_ALL, subject_ids, like)
+                for table in STATE_TABLES:
+                    self._run(
+                        f"DELETE FROM {table} WHERE subject_id = ? AND rulebook LIKE ?",
+                        [(s, like) for s in subject_ids],
+                    )
+                self._insert_state(LIVE_STATE_PREFIX, profiles, lists, measures)
+                self._mark_evaluated(LIVE_STATE_PREFIX, subject_ids, ledger_size)
+                w.append(tabledigest.STATE_KIND, delta.payload(ledger_size, on))
 
     def _insert_state(
         self,

@@ -31,6 +31,8 @@ from trustledger.api.deps import (
 )
 from trustledger.api.models import (
     KNOWN_AT_DOC,
+    MAX_POSITION,
+    MIN_POSITION_DOC,
     ON_DOC,
     PURPOSE_DOC,
     PURPOSE_PATTERN,
@@ -77,6 +79,10 @@ CHECK_PARAMETERS: list[dict[str, Any]] = [
      "schema": {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 200,
                            "pattern": PURPOSE_PATTERN},
                           {"type": "null"}], "description": PURPOSE_DOC, "title": "Purpose"}},
+    {"name": "min_position", "in": "query", "required": False, "description": MIN_POSITION_DOC,
+     "schema": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_POSITION},
+                          {"type": "null"}], "description": MIN_POSITION_DOC,
+                "title": "Min Position"}},
     {"name": "authorization", "in": "header", "required": False,
      "schema": {**_NULLABLE_STRING, "title": "Authorization"}},
     {"name": "x-api-key", "in": "header", "required": False,
@@ -87,6 +93,7 @@ _SUBJECT: TypeAdapter[str] = TypeAdapter(
     Annotated[str, Field(min_length=1, max_length=64, pattern=SUBJECT_PATTERN)]
 )
 _KNOWN_AT: TypeAdapter[datetime] = TypeAdapter(KnownAt)
+_POSITION: TypeAdapter[int] = TypeAdapter(Annotated[int, Field(ge=0, le=MAX_POSITION)])
 _DATE: TypeAdapter[date] = TypeAdapter(Day)
 _PURPOSE: TypeAdapter[str] = TypeAdapter(
     Annotated[str, Field(min_length=1, max_length=200, pattern=PURPOSE_PATTERN)]
@@ -121,8 +128,8 @@ def _query(
 
 def check_query(
     params: QueryParams,
-) -> tuple[str, str, datetime | None, date | None, str | None]:
-    """(subject, action, known_at, on, purpose) of a single check, or
+) -> tuple[str, str, datetime | None, date | None, str | None, int | None]:
+    """(subject, action, known_at, on, purpose, min_position) of a single check, or
     RequestValidationError."""
     errors: list[dict[str, Any]] = []
     subject = _query(params, "subject", _SUBJECT, errors)
@@ -130,9 +137,10 @@ def check_query(
     known_at = _query(params, "known_at", _KNOWN_AT, errors, required=False)
     on = _query(params, "on", _DATE, errors, required=False)
     purpose = _query(params, "purpose", _PURPOSE, errors, required=False)
+    position = _query(params, "min_position", _POSITION, errors, required=False)
     if errors or subject is None or action is None:
         raise RequestValidationError(errors)
-    return subject, action, known_at, on, purpose
+    return subject, action, known_at, on, purpose, position
 
 
 class _DirectRoute(APIRoute):
@@ -175,8 +183,8 @@ async def check(request: Request) -> Response:
     principal = resolve(state, headers.get("authorization"), headers.get("x-api-key"))
     admit(principal, "check")
     assert principal is not None
-    subject, action, known_at, on, purpose = check_query(request.query_params)
-    index = state.checks.current()
+    subject, action, known_at, on, purpose, position = check_query(request.query_params)
+    index = state.checks.current() if position is None else state.checks.at_least(position)
     in_scope(principal, index.actions, action)
     sid = subject_id(state, subject, "subject")
     purpose = access.require_purpose(sid, purpose)
@@ -198,14 +206,16 @@ router.add_api_route(
     check,
     methods=["GET"],
     response_model=CheckResult,
-    responses=problems(400, 401, 403, 422, 500),
+    responses=problems(400, 401, 403, 422, 500, 503),
     openapi_extra={"parameters": CHECK_PARAMETERS},
     route_class_override=_DirectRoute,
 )
 
 
 @router.post(
-    "/v1/check/batch", response_model=BatchResult, responses=problems(400, 401, 403, 422, 500)
+    "/v1/check/batch",
+    response_model=BatchResult,
+    responses=problems(400, 401, 403, 422, 500, 503),
 )
 async def check_batch(
     state: Annotated[ServerState, Depends(server)],
@@ -215,7 +225,8 @@ async def check_batch(
     """Many checks at once (at most 10,000 pairs), all as known at one instant and judged
     on one day; ``purpose`` is needed when any pair is about a person. Every subject asked
     about is in the access log."""
-    index = state.checks.current()
+    position = body.min_position
+    index = state.checks.current() if position is None else state.checks.at_least(position)
     for pair in body.pairs:
         in_scope(key, index.actions, pair.action)
     ids = [subject_id(state, p.subject, f"pairs[{i}].subject") for i, p in enumerate(body.pairs)]
