@@ -127,11 +127,12 @@ def test_proofs_are_bounded(demo_ctx: tuple[Context, Path]) -> None:
     for seq, tree in ((size, None), (-1, None), (5, 3)):
         with pytest.raises(NotFound):
             ledger.inclusion(ctx, seq, tree)
+    # a tree size the ledger has not reached (or none at all) names no tree: not found
     for tree in (0, size + 1):
-        with pytest.raises(BadInput):
+        with pytest.raises(NotFound, match=f"no tree of size {tree}"):
             ledger.inclusion(ctx, 0, tree)
     for old, new in ((0, None), (5, 4), (1, size + 1)):
-        with pytest.raises(BadInput):
+        with pytest.raises(NotFound, match="no consistency proof"):
             ledger.consistency(ctx, old, new)
 
 
