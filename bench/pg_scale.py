@@ -1,0 +1,214 @@
+"""PostgreSQL at size: the demo grown to 10,000,000 records (about 12 M ledger entries)
+taken into one PostgreSQL store, measured as it grows.
+
+    python bench/pg_scale.py [--records 10000000] [--milestones 1000000,2000000,5000000]
+                             [--engine duckdb] [--keep]
+
+At each milestone of records taken in: the sequencer's appends/s over the last stretch
+(ledger entries/s and records/s), the database's size on disk, and at the first milestone
+and the end a ledger verify (entries/s). At the end: the changes feed, the shipped
+rulebooks evaluated by ``--engine`` (seconds, peak memory), the check index loaded from the
+state and checked in process (µs per check, p50/p99). The ratios are against the same run:
+the last stretch's appends/s to the first's, the final verify rate to the first one's.
+
+With ``--keep`` the schema stays (its URL is printed and saved) so that other engines can
+evaluate the same store afterwards (``trustledger evaluate --engine spark --db URL``).
+Mind the disk: the script says what is free before it starts and what the data took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from common import PG_URL, Timer, save
+
+from trustledger.catalogue import national_catalogue
+from trustledger.demo import write_demo_files
+from trustledger.evaluate.state import Engine, evaluate_all
+from trustledger.ids import PersonKeyer
+from trustledger.intake import Intake, ingest_file
+from trustledger.ledger.store import Store, open_store
+from trustledger.ledger.verify import verify
+from trustledger.rulebook.publish import publish_rulebook
+from trustledger.sanctions.check import CheckIndex
+
+ON = date(2026, 11, 26)
+# the demo makes 5.8 to 6.1 records per subject: fewer subjects would miss the target
+# (the records past it are left out)
+RECORDS_PER_SUBJECT = 5.7
+ACTIONS = ("air_travel", "rail_travel", "public_procurement", "star_hotel")
+
+
+def schema_bytes(url: str, schema: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'm')",
+            (schema,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def split(records: Path, milestones: list[int], work: Path) -> list[tuple[int, Path]]:
+    """records.jsonl cut at the milestones: (records up to here, chunk file)."""
+    chunks: list[tuple[int, Path]] = []
+    bounds = iter(milestones)
+    bound = next(bounds, None)
+    n, out = 0, None
+    with records.open("rb") as lines:
+        for line in lines:
+            if out is None:
+                path = work / f"records-{len(chunks):02d}.jsonl"
+                out = path.open("wb")
+            out.write(line)
+            n += 1
+            if bound is not None and n == bound:
+                out.close()
+                chunks.append((n, path))
+                out, bound = None, next(bounds, None)
+                if bound is None:
+                    break
+    if out is not None:
+        out.close()
+        chunks.append((n, path))
+    records.unlink()  # the chunks are the copy now: the disk holds one
+    return chunks
+
+
+def rss_gb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024, 2)
+
+
+def verify_rate(store: Store) -> dict[str, Any]:
+    with Timer() as t:
+        report = verify(store)
+    assert report.ok, report.problems[:5]
+    return {"entries": report.size, "seconds": round(t.seconds, 1),
+            "entries_per_s": round(report.size / t.seconds)}  # fmt: skip
+
+
+def check_latency(store: Store, n: int) -> dict[str, Any]:
+    with Timer() as load:
+        index = CheckIndex.load(store)
+    rng = random.Random(5)
+    subjects = [r[0] for r in store.query("SELECT id FROM subjects")]
+    pairs = [(rng.choice(subjects), rng.choice(ACTIONS)) for _ in range(n)]
+    times = []
+    for subject, action in pairs:
+        started = time.perf_counter_ns()
+        index.check(subject, action, ON)
+        times.append(time.perf_counter_ns() - started)
+    times.sort()
+    return {"index_load_seconds": round(load.seconds, 1), "subjects": len(subjects),
+            "checks": n, "p50_us": round(times[n // 2] / 1000, 2),
+            "p99_us": round(times[n * 99 // 100] / 1000, 2),
+            "mean_us": round(statistics.fmean(times) / 1000, 2)}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=10_000_000)
+    ap.add_argument("--milestones", default="1000000,2000000,5000000")
+    ap.add_argument("--engine", default="duckdb", choices=["duckdb", "postgres", "python"])
+    ap.add_argument("--checks", type=int, default=200_000)
+    ap.add_argument("--keep", action="store_true", help="keep the schema afterwards")
+    args = ap.parse_args()
+    milestones = sorted({int(m) for m in args.milestones.split(",") if m} | {args.records})
+    root = Path(__file__).parent.parent
+    free = shutil.disk_usage(tempfile.gettempdir()).free
+    print(f"disk free before: {free / 1e9:.1f} GB", flush=True)
+    schema = f"scale_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    figures: dict[str, Any] = {"records_target": args.records, "schema": schema,
+                               "disk_free_before_gb": round(free / 1e9, 1)}  # fmt: skip
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            subjects = int(args.records / RECORDS_PER_SUBJECT)
+            with Timer() as gen:
+                files = {p.name: p for p in write_demo_files(work, seed=7, subjects=subjects,
+                                                             as_of=ON)}  # fmt: skip
+            chunks = split(files["records.jsonl"], milestones, work)
+            print(f"generated {subjects:,} subjects in {gen.seconds:.0f} s", flush=True)
+            keyer = PersonKeyer(b"bench person key, 32 bytes long!")
+            store = open_store(url)
+            store.init(keyer.fingerprint())
+            intake = Intake(store, national_catalogue(), keyer, today=ON)
+            with Timer() as t:
+                for name in ("authorities.jsonl", "subjects.jsonl"):
+                    ingest_file(intake, files[name], work)
+            figures["subjects"] = {"count": subjects, "seconds": round(t.seconds, 1),
+                                   "per_s": round(subjects / t.seconds)}  # fmt: skip
+            curve = []
+            for done, chunk in chunks:
+                before = store.size()
+                with Timer() as t:
+                    report = ingest_file(intake, chunk, work)
+                chunk.unlink()
+                entries = store.size() - before
+                point: dict[str, Any] = {
+                    "records": done, "ledger_entries": store.size(),
+                    "stretch_records_per_s": round(report.counts.accepted / t.seconds),
+                    "stretch_entries_per_s": round(entries / t.seconds),
+                    "schema_gb": round(schema_bytes(url, schema) / 1e9, 2),
+                    "rss_gb": rss_gb(),
+                }  # fmt: skip
+                if not curve:
+                    point["verify"] = verify_rate(store)
+                curve.append(point)
+                print(point, flush=True)
+            figures["curve"] = curve
+            with Timer() as t:
+                ingest_file(intake, files["changes.jsonl"], work)
+            figures["changes_seconds"] = round(t.seconds, 1)
+            figures["verify"] = verify_rate(store)
+            print("verify", figures["verify"], flush=True)
+        for path in sorted((root / "trustledger" / "rulebooks_shipped").glob("*.yaml")):
+            publish_rulebook(store, path, national_catalogue())
+        engine: Engine = args.engine
+        with Timer() as t:
+            evaluate_all(store, national_catalogue(), at_us=None, on=ON, engine=engine)
+        figures["evaluate"] = {"engine": engine, "seconds": round(t.seconds, 1),
+                               "peak_rss_gb": rss_gb()}  # fmt: skip
+        print("evaluate", figures["evaluate"], flush=True)
+        figures["checks"] = check_latency(store, args.checks)
+        figures["schema_gb"] = round(schema_bytes(url, schema) / 1e9, 2)
+        first, last = curve[0], curve[-1]
+        figures["appends_ratio_last_to_first"] = round(
+            last["stretch_entries_per_s"] / first["stretch_entries_per_s"], 2
+        )
+        figures["verify_ratio_end_to_first"] = round(
+            figures["verify"]["entries_per_s"] / first["verify"]["entries_per_s"], 2
+        )
+        figures["bytes_per_record"] = round(figures["schema_gb"] * 1e9 / args.records)
+        store.close()
+    finally:
+        if args.keep:
+            figures["kept_url"] = url
+            print(f"kept: {url}", flush=True)
+        else:
+            with psycopg.connect(PG_URL, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        save(f"pg_scale_{args.records}", figures)
+
+
+if __name__ == "__main__":
+    main()
