@@ -67,6 +67,20 @@ class Settings:
     # packets made durable in a spool file beside a SQLite ledger and moved in from there,
     # so an acknowledgement never waits for the ledger's write lock (trustledger.monitoring.spool)
     hj212_spool: bool = True
+    # HJ 212 through NATS JetStream (trustledger.monitoring.jetstream): with a URL, `monitor
+    # listen` publishes accepted frames to the stream (acknowledging a logger once JetStream
+    # stored them) instead of writing the store, and `monitor consume` stores them; the
+    # subjects are <subject>.frames.<MN> and <subject>.rejects; a frame published again within
+    # the duplicate window (seconds) is dropped by JetStream, later ones by the store's digest;
+    # the stream keeps messages for max_age seconds; a message a consumer fetched and did not
+    # acknowledge is delivered again after ack_wait seconds
+    nats_url: str | None = None
+    nats_stream: str = "HJ212"
+    nats_subject: str = "hj212"
+    nats_consumer: str = "hj212-store"
+    nats_duplicate_window: float = 120.0
+    nats_max_age: float = 7 * 86400.0
+    nats_ack_wait: float = 30.0
 
     def today(self) -> date:
         return datetime.now(ZoneInfo(self.timezone)).date()
@@ -109,6 +123,13 @@ class Settings:
             hj212_idle_timeout=float(env.get("TRUSTLEDGER_HJ212_IDLE_TIMEOUT", 600.0)),
             hj212_log_interval=float(env.get("TRUSTLEDGER_HJ212_LOG_INTERVAL", 60.0)),
             hj212_spool=_flag(env.get("TRUSTLEDGER_HJ212_SPOOL", "1")),
+            nats_url=env.get("TRUSTLEDGER_NATS_URL") or None,
+            nats_stream=env.get("TRUSTLEDGER_NATS_STREAM", "HJ212"),
+            nats_subject=env.get("TRUSTLEDGER_NATS_SUBJECT", "hj212"),
+            nats_consumer=env.get("TRUSTLEDGER_NATS_CONSUMER", "hj212-store"),
+            nats_duplicate_window=float(env.get("TRUSTLEDGER_NATS_DUPLICATE_WINDOW", 120.0)),
+            nats_max_age=float(env.get("TRUSTLEDGER_NATS_MAX_AGE", 7 * 86400.0)),
+            nats_ack_wait=float(env.get("TRUSTLEDGER_NATS_ACK_WAIT", 30.0)),
         )
 
 

@@ -1,6 +1,7 @@
 """Receiving HJ 212 traffic: listening for loggers (TCP) and an MQTT broker, and replaying
 capture files through the receiver's path. Every accepted packet is stored before it is
-acknowledged.
+acknowledged: in the store, or, with ``TRUSTLEDGER_NATS_URL`` set, in a NATS JetStream
+stream that ``monitor consume`` (``app.streaming``) stores from.
 
 A face checks what it was asked with ``listen_plan`` (before it opens anything), builds a
 ``Listener`` over its context, and runs the loop: ``start`` until the face's stop event
@@ -14,13 +15,14 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from trustledger.app.errors import BadInput
+from trustledger.app.errors import BadInput, ConfigError, Unavailable
 from trustledger.app.monitoring import monitoring_store
 
 if TYPE_CHECKING:
     from trustledger.app.context import Context
+    from trustledger.monitoring.jetstream import JetStreamConfig, JetStreamWriter
     from trustledger.monitoring.receiver import GroupWriter, Tally
 
 
@@ -64,14 +66,27 @@ def listen_plan(
     return ListenPlan(address, mqtt, tuple(topics), client_id)
 
 
+def jetstream_config(ctx: Context) -> JetStreamConfig:
+    """The JetStream settings, checked (nothing is opened); ConfigError naming the setting
+    that is wrong, or saying TRUSTLEDGER_NATS_URL is not set."""
+    from trustledger.monitoring.jetstream import JetStreamConfig
+
+    try:
+        return JetStreamConfig.from_settings(ctx.settings)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 @dataclass
 class Listener:
     """The receiver and the MQTT bridge of a plan over one context's store, writing through
-    one group writer. ``summary`` adds up what every source received."""
+    one group writer, or, with ``TRUSTLEDGER_NATS_URL`` set, publishing to JetStream (the
+    store only read, for the registered points). ``summary`` adds up what every source
+    received."""
 
     ctx: Context
     plan: ListenPlan
-    _writer: GroupWriter | None = field(default=None, repr=False)
+    _writer: GroupWriter | JetStreamWriter | None = field(default=None, repr=False)
     _tallies: list[Tally] = field(default_factory=list, repr=False)
     _server: asyncio.Server | None = field(default=None, repr=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
@@ -79,17 +94,36 @@ class Listener:
     def __post_init__(self) -> None:
         from trustledger.monitoring.receiver import GroupWriter
 
+        if self.ctx.settings.nats_url:
+            from trustledger.monitoring.jetstream import JetStreamWriter
+
+            self._writer = JetStreamWriter(jetstream_config(self.ctx), monitoring_store(self.ctx))
+            return
         # spooled: acknowledgements do not wait for the ledger database's write lock
         self._writer = GroupWriter(monitoring_store(self.ctx), spool=self.ctx.settings.hj212_spool)
 
     async def start(self, stop: asyncio.Event) -> list[str]:
         """Listen as planned until ``stop`` is set; one line per source listened on.
-        BadInput when the address cannot be listened on or the bridge cannot be made."""
-        from trustledger.monitoring.receiver import Receiver, ReceiverLimits
+        BadInput when the address cannot be listened on or the bridge cannot be made,
+        Unavailable when JetStream cannot be reached or its stream not made."""
+        from trustledger.monitoring.receiver import GroupWriter, Receiver, ReceiverLimits
 
         assert self._writer is not None
         plan = self.plan
         started = []
+        if not isinstance(self._writer, GroupWriter):
+            from trustledger.monitoring.jetstream import JetStreamError
+
+            try:
+                await self._writer.connect()
+            except JetStreamError as exc:
+                raise Unavailable(str(exc)) from None
+            config = self._writer.config
+            servers = ", ".join(config.servers)
+            started.append(
+                f"publishing to JetStream stream {config.stream} "
+                f"({config.subject}.frames.<MN>) at {servers}"
+            )
         if plan.hj212 is not None:
             host, port = plan.hj212
             limits = ReceiverLimits.from_settings(self.ctx.settings)
@@ -103,8 +137,10 @@ class Listener:
         if plan.mqtt is not None:
             from trustledger.monitoring.mqtt import MqttBridge
 
+            # the bridge uses only ``save``, which both writers have alike
+            writer = cast("GroupWriter", self._writer)
             try:
-                bridge = MqttBridge(self._writer, plan.mqtt, list(plan.topics),
+                bridge = MqttBridge(writer, plan.mqtt, list(plan.topics),
                                     client_id=plan.client_id)  # fmt: skip
             except (TypeError, ValueError) as exc:
                 raise BadInput(str(exc)) from None
@@ -124,6 +160,10 @@ class Listener:
             _, pending = await asyncio.wait(self._tasks, timeout=10)
             for task in pending:
                 task.cancel()
+        from trustledger.monitoring.receiver import GroupWriter
+
+        if self._writer is not None and not isinstance(self._writer, GroupWriter):
+            await self._writer.aclose()
 
     def close(self) -> None:
         """Flush and stop the writer (the context is the caller's to close)."""

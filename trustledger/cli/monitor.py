@@ -45,7 +45,8 @@ def listen(
     db: DbOption = None,
 ) -> None:
     """Receive packets until stopped (Ctrl-C or SIGTERM); each is stored before it is
-    acknowledged."""
+    acknowledged (with TRUSTLEDGER_NATS_URL: published to JetStream, and acknowledged once
+    JetStream stored it; `monitor consume` stores it)."""
     from trustledger.app import receiving
 
     plan = receiving.listen_plan(hj212, mqtt, topic or (), client_id)
@@ -57,10 +58,12 @@ def listen(
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            for line in await listener.start(stop):
-                console.print(line, markup=False)
-            await stop.wait()
-            await listener.stop()
+            try:
+                for line in await listener.start(stop):
+                    console.print(line, markup=False)
+                await stop.wait()
+            finally:
+                await listener.stop()
 
         try:
             asyncio.run(run())
@@ -71,6 +74,60 @@ def listen(
         f"stopped: {summary['packets']} packets, {summary['valid']} valid "
         f"({summary['accepted']} new, {summary['duplicates']} duplicates), "
         f"{summary['rejected_total']} rejected, {summary['acknowledged']} acknowledged",
+        markup=False,
+    )
+
+
+@app.command()
+def consume(
+    batch: Annotated[int, typer.Option(help="Messages fetched and stored per transaction.")] = 500,
+    judge_every: Annotated[
+        float,
+        typer.Option(
+            help="Judge the registered points after a batch that stored frames, at "
+            "most this often (seconds; 0: after every batch)."
+        ),
+    ] = 60.0,
+    no_judge: Annotated[
+        bool, typer.Option("--no-judge", help="Only store (another consumer judges).")
+    ] = False,
+    until_idle: Annotated[
+        bool,
+        typer.Option(
+            "--until-idle",
+            help="Stop once nothing is pending and nothing delivered is unacknowledged.",
+        ),
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Store the frames receivers published to JetStream (TRUSTLEDGER_NATS_URL), each once,
+    acknowledging them to JetStream after they are committed; until stopped (Ctrl-C or
+    SIGTERM). Exit 5 if JetStream cannot be reached."""
+    from trustledger.app import streaming
+
+    plan = streaming.consume_plan(batch, judge_every, no_judge, until_idle)
+    with context(db) as ctx:
+        consumer = streaming.Consumer(ctx, plan)
+
+        async def run() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            for line in await consumer.start():
+                console.print(line, markup=False)
+            await consumer.run(stop)
+
+        try:
+            asyncio.run(run())
+        finally:
+            consumer.close()
+    s = consumer.summary()
+    console.print(
+        f"stopped: {s['messages']} messages, {s['frames']} frames ({s['stored']} stored, "
+        f"{s['already_stored']} already stored), {s['reject_runs']} reject runs, "
+        f"{s['unreadable']} unreadable, {s['redelivered']} redelivered, judged {s['judged']} "
+        "times",
         markup=False,
     )
 

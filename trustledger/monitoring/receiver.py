@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from trustledger.monitoring.codec import Framer, PacketError, ack_for, parse
 from trustledger.monitoring.store import MonitoringStore, Received, Recount, Rejected
@@ -218,6 +218,7 @@ def classify(
             rejected.append(Rejected(exc, received_us, peer, head))
             tally.rejected[exc.reason.value] += 1
             continue
+        tally.quirks.update(q.value for q in packet.quirks)
         accepted.append(Received(packet, received_us, peer))
     return accepted, rejected
 
@@ -460,13 +461,24 @@ class GroupWriter:
             start += len(j.accepted)
 
 
+class PacketWriter(Protocol):
+    """What the receiver needs of a writer: `GroupWriter` (the store) or
+    :class:`trustledger.monitoring.jetstream.JetStreamWriter` (a stream)."""
+
+    async def save(
+        self, accepted: list[Received], rejected: list[Rejected], recounts: Sequence[Recount] = ()
+    ) -> list[bool]: ...
+
+    async def call(self, fn: Callable[[MonitoringStore], T]) -> T: ...
+
+
 class PointRegistry:
     """Which MNs are registered monitoring points, as the receiver asks at a connection's
     first valid frame: a cached set, read again (on the writer's thread) when an MN it
     lacks is asked about, at most every ``refresh_s``, so unknown MNs cannot make the
     receiver query the database at their pace."""
 
-    def __init__(self, writer: GroupWriter, refresh_s: float = POINTS_REFRESH_S) -> None:
+    def __init__(self, writer: PacketWriter, refresh_s: float = POINTS_REFRESH_S) -> None:
         self._writer = writer
         self._refresh_s = refresh_s
         self._mns: frozenset[str] = frozenset()
@@ -513,7 +525,7 @@ class Receiver:
 
     def __init__(
         self,
-        writer: GroupWriter,
+        writer: PacketWriter,
         *,
         limits: ReceiverLimits | None = None,
         idle_timeout: float | None = None,
