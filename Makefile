@@ -6,7 +6,7 @@ PYTHON ?= python3
 # Debian packages the tests need: Chromium (browser tests), CJK fonts and Pango (PDF reports)
 SYSTEM_PACKAGES := chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0
 
-.PHONY: setup system-deps demo test lint bench
+.PHONY: setup system-deps demo test lint bench scale
 
 setup: $(VENV)/.installed
 
@@ -34,3 +34,7 @@ test: system-deps lint
 
 bench: setup
 	$(BIN)/python bench/run_all.py
+
+# the benchmarks behind docs/scale.md, then the page's figures, model and plots
+scale: setup
+	$(BIN)/python bench/scale_model.py
