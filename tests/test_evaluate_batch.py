@@ -1,8 +1,10 @@
-"""Batch evaluation in DuckDB agrees with the one-subject Python engine, for random
-rulebooks and random records: the same score, grade and lists for every subject."""
+"""Batch evaluation in DuckDB (and PostgreSQL, and Spark) agrees with the one-subject Python
+engine, for random rulebooks and random records: the same score, grade and lists for every
+subject."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -11,11 +13,13 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
+from pyspark.errors import ArithmeticException as SparkArithmeticException
 from test_condition import exprs
 
 from trustledger.catalogue import national_catalogue
 from trustledger.evaluate.batch import load_inputs, sql_outcomes
 from trustledger.evaluate.profile import compile_rulebook, evaluate_subject
+from trustledger.evaluate.spark import SparkConnection
 from trustledger.ledger.projection import RecordRow, SubjectRow
 from trustledger.rulebook.condition import render
 from trustledger.rulebook.schema import Rulebook
@@ -137,7 +141,11 @@ def _outcomes(con: Any, cr: Any) -> list[Any]:
     holds both behaviours to account."""
     try:
         return sql_outcomes(con, cr, ON)
-    except (duckdb.OutOfRangeException, psycopg.errors.NumericValueOutOfRange):
+    except (
+        duckdb.OutOfRangeException,
+        psycopg.errors.NumericValueOutOfRange,
+        SparkArithmeticException,
+    ):
         reject()
     except ValueError as exc:
         # PostgreSQL text cannot hold U+0000: sqlgen refuses such a literal (test_sqlgen)
@@ -177,6 +185,35 @@ def test_postgres_agrees_with_python(pg_url: str, rb: Rulebook, data: st.DataObj
     with psycopg.connect(pg_url, autocommit=True) as con:
         load_inputs(con, SUBJECTS, [r for rs in recs.values() for r in rs])
         sql = {o.subject_id: o for o in _outcomes(con, cr)}
+    for subject in SUBJECTS:
+        p = evaluate_subject(cr, subject, recs[subject.id], ON)
+        assert p.applicable == (subject.id in sql)
+        if p.applicable:
+            o = sql[subject.id]
+            assert (o.score, o.grade) == (p.score or 0, p.grade or ""), p.explanation
+            assert set(o.lists) == {m.list_id for m in p.lists}, p.explanation
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[SparkConnection]:
+    # one Spark session per test process (evaluate/spark.py shares it); this connection's
+    # views are replaced example by example
+    con = SparkConnection.open("local[2]")
+    yield con
+    con.close()
+
+
+# Spark runs each step as jobs of its own (about a second an example here): fewer examples
+# than DuckDB's 120, the same strategies
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rb=rulebooks(), data=st.data())
+def test_spark_agrees_with_python(
+    spark: SparkConnection, rb: Rulebook, data: st.DataObject
+) -> None:
+    cr = compile_rulebook(rb, national_catalogue())
+    recs = {s.id: data.draw(records(s.id)) for s in SUBJECTS}
+    load_inputs(spark, SUBJECTS, [r for rs in recs.values() for r in rs])
+    sql = {o.subject_id: o for o in _outcomes(spark, cr)}
     for subject in SUBJECTS:
         p = evaluate_subject(cr, subject, recs[subject.id], ON)
         assert p.applicable == (subject.id in sql)

@@ -1,5 +1,5 @@
-"""The SQL compiler of conditions: worked examples and agreement with pyeval, on DuckDB and
-on PostgreSQL, for every subject at once."""
+"""The SQL compiler of conditions: worked examples and agreement with pyeval, on DuckDB, on
+PostgreSQL and on Spark, for every subject at once."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ import psycopg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pyspark.errors import ArithmeticException as SparkArithmeticException
 from test_condition import VOCABULARY, exprs
 
+from trustledger.evaluate.spark import SparkConnection
 from trustledger.rulebook.condition import (
     Aggregate,
     Arith,
@@ -41,7 +43,14 @@ from trustledger.rulebook.pyeval import (
     Value,
     compile_condition,
 )
-from trustledger.rulebook.sqlgen import INT64_MAX, INT64_MIN, Dialect, compile_sql, compile_sql_many
+from trustledger.rulebook.sqlgen import (
+    INT64_MAX,
+    INT64_MIN,
+    Dialect,
+    compile_sql,
+    compile_sql_many,
+    shift_date,
+)
 
 # Column types are the compiler's contract; NOT NULL is the caller's promise it relies on.
 SUBJECTS_DDL = (
@@ -109,6 +118,24 @@ class PgEngine(Engine):
             cur.executemany("INSERT INTO facts VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", facts)
 
 
+SPARK_SUBJECTS = {"subject_id": "VARCHAR", "score": "BIGINT", "grade": "VARCHAR",
+                  "kind": "VARCHAR", "division": "VARCHAR"}  # fmt: skip
+SPARK_FACTS = {"subject_id": "VARCHAR", "category": "VARCHAR", "domain": "VARCHAR",
+               "tier": "VARCHAR", "polarity": "VARCHAR", "decision_type": "VARCHAR",
+               "points": "BIGINT", "published": "DATE"}  # fmt: skip
+
+
+class SparkEngine(Engine):
+    def __init__(self, conn: SparkConnection) -> None:
+        super().__init__("spark", lambda sql: conn.execute(sql).fetchall())
+        self.conn = conn
+
+    def load(self, population: Population) -> None:
+        subjects, facts = _rows(population)
+        self.conn.load("subjects", SPARK_SUBJECTS, subjects)
+        self.conn.load("facts", SPARK_FACTS, facts)
+
+
 def duck_engine(collate: str = "") -> DuckEngine:
     conn = duckdb.connect()
     conn.execute(SUBJECTS_DDL.format(collate=collate))
@@ -136,9 +163,18 @@ def pg(pg_conn: psycopg.Connection[tuple[Any, ...]]) -> PgEngine:
     return PgEngine(pg_conn)
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module")
+def spark() -> Iterator[SparkEngine]:
+    # one Spark session per test process (evaluate/spark.py shares it), slow to start
+    conn = SparkConnection.open("local[2]")
+    yield SparkEngine(conn)
+    conn.close()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres), "spark"])
 def engine(request: pytest.FixtureRequest) -> Engine:
-    found: Engine = request.getfixturevalue("duck" if request.param == "duckdb" else "pg")
+    fixture = {"duckdb": "duck", "postgres": "pg", "spark": "spark"}[request.param]
+    found: Engine = request.getfixturevalue(fixture)
     return found
 
 
@@ -364,7 +400,13 @@ def test_int64_bounds(engine: Engine) -> None:
 )
 def test_overflow_is_an_error_not_a_wrong_value(engine: Engine, tree: Expr) -> None:
     engine.load(POPULATION)
-    with pytest.raises((duckdb.OutOfRangeException, psycopg.errors.NumericValueOutOfRange)):
+    with pytest.raises(
+        (
+            duckdb.OutOfRangeException,
+            psycopg.errors.NumericValueOutOfRange,
+            SparkArithmeticException,
+        )
+    ):
         engine.evaluate({"v": Condition(tree, "x")}, T)
 
 
@@ -439,6 +481,26 @@ def _list(values: Sequence[str]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "\\'") + "'" for v in values) + "]"
 
 
+def test_spark_literals_are_read_as_written(spark: SparkEngine) -> None:
+    # Spark reads backslash escapes and `${…}` substitutions in SQL text, and joins
+    # adjacent literals: none of them may change what a literal holds
+    values = ["${spark.app.name}", "$${x}", "\\u0041", "a\\", "\\'", "''", "'a''b'",
+              "\x00", "nul\x00in", "😀", "é\U0010ffff", "\n\t", "`", "x` --"]  # fmt: skip
+    population: Population = {
+        f"s{i}": (SubjectFacts(i, value, "enterprise", ""), []) for i, value in enumerate(values)
+    }
+    spark.load(population)
+    conds = {
+        f"c{i}": Condition(Compare("==", Name("grade"), TextLit(value)), "x")
+        for i, value in enumerate(values)
+    }
+    got = spark.evaluate(conds, T)
+    assert got == {f"s{i}": tuple(j == i for j in range(len(values))) for i in range(len(values))}
+    # and each literal reads back as the text it is
+    texts = {f"t{i}": Condition(TextLit(value), "x") for i, value in enumerate(values)}
+    assert spark.evaluate(texts, T)["s0"] == tuple(values)
+
+
 def test_backslashes_in_hand_built_trees(engine: Engine) -> None:
     # The parser never yields a backslash, but a hand-built tree may hold one; it must not
     # escape the closing quote whatever standard_conforming_strings says.
@@ -466,7 +528,7 @@ CLAMP_DATES = [
 
 
 @pytest.mark.parametrize(
-    "dialect", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+    "dialect", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres), "spark"]
 )
 def test_engines_clamp_months_like_duration_before(
     request: pytest.FixtureRequest, dialect: Dialect
@@ -481,8 +543,18 @@ def test_engines_clamp_months_like_duration_before(
         for d in durations
     ]
     want = [d.before(t) for t in CLAMP_DATES for d in durations]
+    if dialect == "spark":
+        # no INTERVAL arithmetic on dates there: the compiler's date steps
+        exprs_ = [
+            shift_date(f"DATE '{t.isoformat()}'", f"CAST({-d.count} AS BIGINT)", d.unit, "spark")
+            for t in CLAMP_DATES
+            for d in durations
+        ]
     sql = "SELECT " + ", ".join(exprs_)
-    if dialect == "duckdb":
+    if dialect == "spark":
+        spark: SparkEngine = request.getfixturevalue("spark")
+        row = spark.conn.execute(sql).fetchone()
+    elif dialect == "duckdb":
         row = duckdb.connect().execute(sql).fetchone()
     else:
         pg_url: str = request.getfixturevalue("pg_url")
@@ -662,6 +734,7 @@ def check_case(engine: Engine, case: Case) -> None:
         duckdb.OutOfRangeException,
         duckdb.ConversionException,
         psycopg.errors.NumericValueOutOfRange,
+        SparkArithmeticException,
     ):
         # Python's ints do not overflow; the engine may refuse only what leaves 64 bits.
         # With no subjects at all an engine may still fold a constant expression, so a
@@ -709,6 +782,16 @@ def test_postgres_agrees_with_pyeval(pg: PgEngine) -> None:
     @given(case=cases())
     def check(case: Case) -> None:
         check_case(pg, case)
+
+    check()
+
+
+def test_spark_agrees_with_pyeval(spark: SparkEngine) -> None:
+    # each example is a Spark job of its own (about half a second): 40, not DuckDB's 300
+    @settings(max_examples=40, deadline=None)
+    @given(case=cases())
+    def check(case: Case) -> None:
+        check_case(spark, case)
 
     check()
 

@@ -1,4 +1,5 @@
-"""All subjects under one rulebook on one day, in DuckDB.
+"""All subjects under one rulebook on one day, in DuckDB (or PostgreSQL, or Spark through
+evaluate/spark.py: the same SQL in each one's dialect).
 
 SQL decides, for every subject at once, which records are in force, the score, the grade
 and which lists hold — the part that must scale. The subjects found on a list (a small
@@ -22,6 +23,7 @@ from typing import Any, NamedTuple
 import duckdb
 
 from trustledger.evaluate.profile import CompiledRulebook, Profile, evaluate_subject
+from trustledger.evaluate.spark import SparkConnection
 from trustledger.ledger.projection import RecordRow, SubjectRow
 from trustledger.rulebook.condition import Condition, names
 from trustledger.rulebook.durations import Duration
@@ -34,6 +36,8 @@ from trustledger.rulebook.sqlgen import (
     compile_sql_parts,
     compile_sql_sweep,
     compile_sql_timeline,
+    quote_name,
+    shift_date,
 )
 
 _SUBJECT_COLUMNS = {"subject_id": "VARCHAR", "kind": "VARCHAR", "division": "VARCHAR"}
@@ -72,12 +76,23 @@ class Outcome(NamedTuple):
 
 
 def _dialect(con: Any) -> Dialect:
+    if isinstance(con, SparkConnection):
+        return "spark"
     return "duckdb" if isinstance(con, duckdb.DuckDBPyConnection) else "postgres"
+
+
+def _step(con: Any) -> str:
+    # intermediate results: views in DuckDB and Spark (each plans the whole pipeline as one
+    # query), tables in PostgreSQL (its planner re-runs a view at every use)
+    return "TABLE" if _dialect(con) == "postgres" else "VIEW"
 
 
 def _create(con: Any, kind: str, name: str, select: str) -> None:
     """(Re)create a temporary table or view; each name is always the same kind."""
-    if _dialect(con) == "duckdb":
+    if isinstance(con, SparkConnection):
+        # temporary views; a "table" is persisted, being read more than once
+        con.create(kind, name, select)
+    elif _dialect(con) == "duckdb":
         con.execute(f"CREATE OR REPLACE TEMP {kind} {name} AS {select}")
     else:
         # PostgreSQL cannot replace a view whose columns change, nor a table at all
@@ -88,7 +103,11 @@ def _create(con: Any, kind: str, name: str, select: str) -> None:
 
 def _load(con: Any, table: str, columns: dict[str, str], rows: Iterable[Sequence[Any]]) -> None:
     """Rows into a temporary table: DuckDB through a CSV file (its reader is C, a Python
-    insert loop is hundreds of times slower), PostgreSQL through COPY."""
+    insert loop is hundreds of times slower), PostgreSQL through COPY, Spark through Arrow
+    (Parquet in local mode)."""
+    if isinstance(con, SparkConnection):
+        con.load(table, columns, ([None if v == "" else v for v in row] for row in rows))
+        return
     if _dialect(con) == "postgres":
         cols = ", ".join(f"{c} {'TEXT' if t == 'VARCHAR' else t}" for c, t in columns.items())
         con.execute(f"DROP TABLE IF EXISTS pg_temp.{table} CASCADE")
@@ -159,13 +178,15 @@ def _load_treatments(con: Any, cr: CompiledRulebook) -> None:
 _JOIN_TREATMENT = """JOIN treatments t ON t.category = r.category
           AND (t.decided_from IS NULL OR r.decided >= t.decided_from)
           AND (t.decided_until IS NULL OR r.decided < t.decided_until)"""
-# the first day a record stops counting by itself (NULL: no fixed term), the same rule as
-# inforce.publicity_ends()
-_WINDOW_END = """CAST(CASE t.unit
-          WHEN 'd' THEN (CASE t.clock WHEN 'decision' THEN r.decided ELSE r.published END)
-                        + t.n * INTERVAL '1 day'
-          WHEN 'm' THEN (CASE t.clock WHEN 'decision' THEN r.decided ELSE r.published END)
-                        + t.n * INTERVAL '1 month' END AS DATE)"""
+
+
+def _window_end(dialect: Dialect) -> str:
+    """The first day a record stops counting by itself (NULL: no fixed term), the same rule
+    as inforce.publicity_ends()."""
+    start = "(CASE t.clock WHEN 'decision' THEN r.decided ELSE r.published END)"
+    return f"""CAST(CASE t.unit
+          WHEN 'd' THEN {shift_date(start, "t.n", "d", dialect)}
+          WHEN 'm' THEN {shift_date(start, "t.n", "m", dialect)} END AS DATE)"""
 
 
 def sql_outcomes(con: Any, cr: CompiledRulebook, on: date) -> list[Outcome]:
@@ -176,9 +197,7 @@ def sql_outcomes(con: Any, cr: CompiledRulebook, on: date) -> list[Outcome]:
     if on < rb.effective.from_ or (rb.effective.until is not None and on > rb.effective.until):
         return []
     dialect = _dialect(con)
-    # intermediate results: views in DuckDB (it plans the whole pipeline as one query),
-    # tables in PostgreSQL (its planner re-runs a view at every use)
-    step = "VIEW" if dialect == "duckdb" else "TABLE"
+    step = _step(con)
     _load_treatments(con, cr)
     _applicable(con, cr)
     # the same rule as inforce.standing(): published, within the publicity maximum,
@@ -190,7 +209,7 @@ def sql_outcomes(con: Any, cr: CompiledRulebook, on: date) -> list[Outcome]:
         FROM records_input r {_JOIN_TREATMENT}
         JOIN applicable a USING (subject_id)
         WHERE r.published <= {d}
-          AND (t.unit IS NULL OR {d} < {_WINDOW_END})
+          AND (t.unit IS NULL OR {d} < {_window_end(dialect)})
           AND NOT (r.status IN ('ended', 'revoked', 'repaired') AND r.status_date <= {d})"""
     form = rb.score
     if isinstance(form, BandedScore) and rb.lists:
@@ -266,10 +285,9 @@ def _applicable(con: Any, cr: CompiledRulebook) -> None:
     rb = cr.rulebook
     kinds = ", ".join(f"'{k.value}'" for k in rb.subject_kinds)
     prefix = rb.scope.division_prefix
-    step = "VIEW" if _dialect(con) == "duckdb" else "TABLE"
     _create(
         con,
-        step,
+        _step(con),
         "applicable",
         f"""SELECT subject_id, kind,
             coalesce(division, '') AS division FROM subjects_input
@@ -300,14 +318,14 @@ def sql_runs(con: Any, cr: CompiledRulebook) -> dict[str, dict[str, list[Run]]]:
     return _runs_from_turns(con.execute(query).fetchall(), [spec.id for spec in rb.lists], end)
 
 
-def _life(subjects: str, key: str) -> str:
+def _life(subjects: str, key: str, dialect: Dialect) -> str:
     """Each record a rulebook treats, with its span in force: from publication to `out`,
     the first day it no longer counts (NULL: none); ``key`` names its subject."""
     # least() passes over a NULL: no fixed term and no ending entry leave `out` NULL
     return f"""SELECT {key} AS {key.split(".")[1]}, r.category, t.domain,
                CASE WHEN coalesce(t.tier, '') = '' THEN r.tier ELSE t.tier END AS tier,
                t.polarity, r.decision_type, t.points, r.published,
-               least({_WINDOW_END}, CASE WHEN r.status IN ('ended', 'revoked', 'repaired')
+               least({_window_end(dialect)}, CASE WHEN r.status IN ('ended', 'revoked', 'repaired')
                                          THEN r.status_date END) AS out
         FROM records_input r {_JOIN_TREATMENT}
         JOIN {subjects} a USING (subject_id)"""
@@ -315,13 +333,12 @@ def _life(subjects: str, key: str) -> str:
 
 def _sweep_query(con: Any, cr: CompiledRulebook, sweep: SweepParts) -> str:
     rb = cr.rulebook
-    # subjects keyed by integers in id order: sorting and partitioning by them is cheaper
+    dialect = _dialect(con)
+    # subjects keyed by integers in id order: sorting and partitioning by them is cheaper;
+    # not in Spark, where numbering them all is one task on one core: the id is the key
+    key = "subject_id" if dialect == "spark" else "row_number() OVER (ORDER BY subject_id)"
     _create(
-        con,
-        "TABLE",
-        "keyed",
-        "SELECT subject_id, kind, division, row_number() OVER (ORDER BY subject_id) AS sk "
-        "FROM applicable",
+        con, "TABLE", "keyed", f"SELECT subject_id, kind, division, {key} AS sk FROM applicable"
     )
     start = f"DATE '{rb.effective.from_.isoformat()}'"
     ends = {}  # the day each aggregate stops counting a record, by its window
@@ -340,16 +357,16 @@ def _sweep_query(con: Any, cr: CompiledRulebook, sweep: SweepParts) -> str:
     for agg in aggs:
         stop = ["f.seg_end", "f.out"]
         if agg.within is not None:
-            stop.append(_window_exit("f.published", agg.within))
+            stop.append(_window_exit("f.published", agg.within, dialect))
         ends[agg.column] = f"least({', '.join(stop)})"
     # a record's segment of age: its filters read the age on the segment's first day, and
     # no age comparison turns inside a segment; per aggregate, the day the record stops
     # counting for it (`e_`) and what it adds while it counts (`v_`, 0 when it does not)
-    life = f"({_life('keyed', 'a.sk')})"
+    life = f"({_life('keyed', 'a.sk', dialect)})"
     if len(bounds) > 1:
-        source = f"""SELECT l.*,
-                   CAST(l.published + CAST(b.lo AS BIGINT) * INTERVAL '1 day' AS DATE) AS day,
-                   CAST(l.published + CAST(b.hi AS BIGINT) * INTERVAL '1 day' AS DATE) AS seg_end
+        lo = shift_date("l.published", "CAST(b.lo AS BIGINT)", "d", dialect)
+        hi = shift_date("l.published", "CAST(b.hi AS BIGINT)", "d", dialect)
+        source = f"""SELECT l.*, {lo} AS day, {hi} AS seg_end
             FROM {life} l CROSS JOIN (VALUES {segments}) AS b(lo, hi)"""
     else:
         source = f"SELECT l.*, l.published AS day, CAST(NULL AS DATE) AS seg_end FROM {life} l"
@@ -436,8 +453,8 @@ def _sweep_query(con: Any, cr: CompiledRulebook, sweep: SweepParts) -> str:
     before = dict(zip(now, sweep.previous, strict=True))
 
     def renamed(output: str, name: str) -> str:
-        # each output ends `AS "<its name>"`, names being [a-z0-9_]
-        return output.rsplit(' AS "', 1)[0] + f' AS "{name}"'
+        # each output ends ` AS <its quoted name>`, names being [a-z0-9_]
+        return output.rsplit(" AS ", 1)[0] + f" AS {quote_name(name, dialect)}"
 
     if isinstance(form, GradesScore):
         picks = " ".join(f"WHEN g{i} THEN '{rule.grade}'" for i, rule in enumerate(form.rules))
@@ -465,15 +482,18 @@ def _sweep_query(con: Any, cr: CompiledRulebook, sweep: SweepParts) -> str:
                ORDER BY t.sk, t.day"""
 
 
-def _window_exit(published: str, window: Duration) -> str:
+def _window_exit(published: str, window: Duration, dialect: Dialect) -> str:
     """The first day a record published on ``published`` is outside ``window``: 1 to 4 days
     after the step (month lengths differ by up to 3 days and both ends clamp)."""
-    unit = {"d": "day", "m": "month", "y": "year"}[window.unit]
-    moved = f"CAST({published} + CAST({window.count} AS BIGINT) * INTERVAL '1 {unit}' AS DATE)"
+    count = f"CAST({window.count} AS BIGINT)"
+    moved = shift_date(published, count, window.unit, dialect)
+
+    def later(k: int) -> str:
+        return shift_date(moved, f"CAST({k} AS BIGINT)", "d", dialect)
+
     picks = " ".join(
-        f"WHEN CAST(({moved} + INTERVAL '{k} day') - CAST({window.count} AS BIGINT) * "
-        f"INTERVAL '1 {unit}' AS DATE) > {published} "
-        f"THEN CAST({moved} + INTERVAL '{k} day' AS DATE)"
+        f"WHEN {shift_date(later(k), f'-{count}', window.unit, dialect)} > {published} "
+        f"THEN {later(k)}"
         for k in (1, 2, 3, 4)
     )
     return f"(CASE {picks} END)"
@@ -533,23 +553,22 @@ def _grid_query(con: Any, cr: CompiledRulebook) -> str:
     dialect = _dialect(con)
     start = rb.effective.from_
     end = None if rb.effective.until is None else rb.effective.until + timedelta(days=1)
-    _create(con, "TABLE", "life", _life("applicable", "r.subject_id"))
+    _create(con, "TABLE", "life", _life("applicable", "r.subject_id", dialect))
     use = cr.time_use
     shifted = ["SELECT subject_id, published AS day FROM life",
                "SELECT subject_id, out AS day FROM life WHERE out IS NOT NULL",
                f"SELECT subject_id, DATE '{start.isoformat()}' AS day FROM applicable"]  # fmt: skip
     for window in sorted(use.windows, key=str):
-        unit = {"d": "day", "m": "month", "y": "year"}[window.unit]
-        moved = f"CAST(published + CAST({window.count} AS BIGINT) * INTERVAL '1 {unit}' AS DATE)"
+        moved = shift_date("published", f"CAST({window.count} AS BIGINT)", window.unit, dialect)
         # the record leaves the window 1 to 4 days after `published + window`: month
         # lengths differ by up to 3 days, and both ends of the step clamp to a month's end
         shifted += [
-            f"SELECT subject_id, CAST({moved} + CAST(k AS BIGINT) * INTERVAL '1 day' AS DATE)"
+            f"SELECT subject_id, {shift_date(moved, 'CAST(k AS BIGINT)', 'd', dialect)}"
             f" AS day FROM life CROSS JOIN (VALUES (1), (2), (3), (4)) AS steps(k)"
         ]
     for k in sorted({o + extra for o in use.offsets for extra in (0, 1)}):
         shifted.append(
-            f"SELECT subject_id, CAST(published + CAST({k} AS BIGINT) * INTERVAL '1 day' AS DATE)"
+            f"SELECT subject_id, {shift_date('published', f'CAST({k} AS BIGINT)', 'd', dialect)}"
             " AS day FROM life"
         )
     bound = f"day >= DATE '{start.isoformat()}'"
@@ -648,9 +667,11 @@ def _banded_with_lists(
     bands = _bands_sql(form, "score")
     columns = ",\n               ".join(["f.subject_id", "sum(f.points) AS points_total",
                                         *parts.columns])  # fmt: skip
+    # computed once for its two readers (Spark has no such hint; it reuses the exchange)
+    materialized = "" if dialect == "spark" else " MATERIALIZED"
     return f"""
         WITH facts AS ({facts}),
-        g AS MATERIALIZED (
+        g AS{materialized} (
           SELECT {columns}
           FROM facts AS f GROUP BY f.subject_id),
         s AS (

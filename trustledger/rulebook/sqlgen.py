@@ -1,4 +1,4 @@
-"""The SQL compiler of conditions: every subject at once, in DuckDB or PostgreSQL.
+"""The SQL compiler of conditions: every subject at once, in DuckDB, PostgreSQL or Spark.
 
 The query reads two relations the caller prepares (columns NOT NULL):
 
@@ -23,7 +23,16 @@ language"); where SQL would differ on its own the rendering says so:
   PostgreSQL; Python's `//` floors instead) and `NULLIF` turns x / 0 into NULL, which
   COALESCE makes 0 without rendering either operand twice;
 * text comparisons are pinned to code-point order (`COLLATE "C"` in PostgreSQL,
-  `COLLATE "binary"` in DuckDB), whatever the database's default collation is.
+  `COLLATE "binary"` in DuckDB, `COLLATE UTF8_BINARY` in Spark, whose UTF-8 byte order is
+  code-point order), whatever the database's default collation is.
+
+Spark SQL (dialect "spark", run by evaluate/spark.py) differs in form, not in meaning:
+STRING for TEXT, backticks around names, `DIV` (truncating, like the others), days between
+dates by `datediff` and date steps by `date_add`/`add_months` (which clamp to the month's
+end as the INTERVAL arithmetic of the other two does), and text literals with every
+character but letters, digits, space and `_-.:` written as a `\\uXXXX` escape: no quote,
+backslash or `${` ever appears raw inside one. ANSI mode stays on (Spark 4's default; the
+session sets it), so 64-bit overflow is an error there too.
 
 Nothing from a condition reaches the SQL unquoted: names map through fixed tables, ints
 are rendered from Python ints, text is quoted with its quotes doubled, and the column
@@ -71,9 +80,13 @@ __all__ = [
     "compile_sql_parts",
     "compile_sql_sweep",
     "compile_sql_timeline",
+    "days_between",
+    "quote_name",
+    "shift_date",
+    "text_type",
 ]
 
-Dialect: TypeAlias = Literal["duckdb", "postgres"]
+Dialect: TypeAlias = Literal["duckdb", "postgres", "spark"]
 
 INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1
@@ -82,6 +95,12 @@ INT64_MAX: Final = 2**63 - 1
 _MAX_COLUMN_NAME: Final = 63
 _COLUMN_NAME_RE: Final = re.compile(r"[a-z0-9_]+")
 _SQL_TYPES: Final[Mapping[ValueType, str]] = {"bool": "BOOLEAN", "int": "BIGINT", "text": "TEXT"}
+# what a Spark literal may hold unescaped: nothing its parser or variable substitution reads
+_SPARK_PLAIN: Final = re.compile(r"[A-Za-z0-9 _\-.:]")
+# a window longer than this many days or months reaches before any date: clamp, so the
+# INT argument of Spark's date functions cannot overflow
+_SPARK_MAX_DAYS: Final = 10_000 * 366
+_SPARK_MAX_MONTHS: Final = 10_000 * 12
 _COMPARE_SQL: Final[Mapping[str, str]] = {
     "==": "=",
     "!=": "<>",
@@ -99,12 +118,46 @@ _FACT_COLUMNS: Final[Mapping[str, str]] = {n: f"f.{n}" for n in RECORD_NAMES if 
 class _Style:
     int_div: str
     collation: str
+    text: str
 
 
 _STYLES: Final[Mapping[Dialect, _Style]] = {
-    "duckdb": _Style(int_div="//", collation='"binary"'),
-    "postgres": _Style(int_div="/", collation='"C"'),
+    "duckdb": _Style(int_div="//", collation='"binary"', text="TEXT"),
+    "postgres": _Style(int_div="/", collation='"C"', text="TEXT"),
+    "spark": _Style(int_div="DIV", collation="UTF8_BINARY", text="STRING"),
 }
+
+
+def quote_name(name: str, dialect: Dialect) -> str:
+    """A column name (`[a-z0-9_]+`, checked) quoted for the dialect."""
+    _check_column_name(name)
+    return f"`{name}`" if dialect == "spark" else f'"{name}"'
+
+
+def text_type(dialect: Dialect) -> str:
+    """The dialect's name for the text type."""
+    return _STYLES[dialect].text
+
+
+def shift_date(day: str, count: str, unit: str, dialect: Dialect) -> str:
+    """The DATE ``count`` units (`d`, `m` or `y`; ``count`` a BIGINT expression, negative
+    to go back) after ``day``; month steps clamp to the month's last day in every dialect."""
+    if unit not in ("d", "m", "y"):
+        raise ValueError(f"unknown date unit {unit!r}")
+    if dialect != "spark":
+        name = {"d": "day", "m": "month", "y": "year"}[unit]
+        return f"CAST({day} + {count} * INTERVAL '1 {name}' AS DATE)"
+    if unit == "d":
+        return f"date_add({day}, CAST({count} AS INT))"
+    months = count if unit == "m" else f"({count}) * CAST(12 AS BIGINT)"
+    return f"add_months({day}, CAST({months} AS INT))"
+
+
+def days_between(later: str, earlier: str, dialect: Dialect) -> str:
+    """``later`` minus ``earlier`` in days, as BIGINT."""
+    if dialect == "spark":
+        return f"CAST(datediff({later}, {earlier}) AS BIGINT)"
+    return f"CAST(({later} - {earlier}) AS BIGINT)"
 
 
 def compile_sql(cond: Condition, dialect: Dialect, at: date) -> str:
@@ -204,7 +257,12 @@ def compile_sql_sweep(conds: Mapping[str, Condition], dialect: Dialect) -> Sweep
     return SweepParts(tuple(outputs), tuple(previous), tuple(parts))
 
 
-def _shift_back(day: str, duration: Duration) -> str:
+def _shift_back(day: str, duration: Duration, dialect: Dialect) -> str:
+    if dialect == "spark":
+        count = int(duration.count) * (12 if duration.unit == "y" else 1)
+        unit = "d" if duration.unit == "d" else "m"
+        count = min(count, _SPARK_MAX_DAYS if unit == "d" else _SPARK_MAX_MONTHS)
+        return shift_date(day, f"CAST({-count} AS BIGINT)", unit, dialect)
     unit = {"d": "day", "m": "month", "y": "year"}[duration.unit]
     return f"CAST(({day} - CAST({int(duration.count)} AS BIGINT) * INTERVAL '1 {unit}') AS DATE)"
 
@@ -234,6 +292,11 @@ def _int_literal(value: int) -> str:
 def _text_literal(value: str, dialect: Dialect) -> str:
     if not isinstance(value, str):
         raise ValueError(f"text literal expected, got {value!r}")
+    if dialect == "spark":
+        # Spark reads backslash escapes in '...' and joins adjacent literals ('a''b' is
+        # 'ab'): escape all but a plain set, one \\u escape per UTF-16 code unit
+        return "'" + "".join(ch if _SPARK_PLAIN.fullmatch(ch) else _spark_escape(ch)
+                             for ch in value) + "'"  # fmt: skip
     quoted = value.replace("'", "''")
     if dialect == "duckdb":
         # DuckDB strings have no escapes at all: doubled quotes are the whole story.
@@ -245,6 +308,11 @@ def _text_literal(value: str, dialect: Dialect) -> str:
         # quote; E'...' reads the same with the setting on or off.
         return "E'" + quoted.replace("\\", "\\\\") + "'"
     return f"'{quoted}'"
+
+
+def _spark_escape(ch: str) -> str:
+    units = ch.encode("utf-16-be")
+    return "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
 
 
 class _Compiler:
@@ -287,7 +355,9 @@ class _Compiler:
                 )
             sql = self.expr(cond.root, in_filter=False)
             sql_type = _SQL_TYPES[cond.root.value_type]
-            outputs.append(f'CAST({sql} AS {sql_type}) AS "{name}"')
+            if sql_type == "TEXT":
+                sql_type = self.style.text
+            outputs.append(f"CAST({sql} AS {sql_type}) AS {quote_name(name, self.dialect)}")
         return outputs
 
     def query(self, conds: Mapping[str, Condition]) -> str:
@@ -377,7 +447,7 @@ class _Compiler:
     def name(self, node: Name, *, in_filter: bool) -> str:
         if in_filter:
             if node.name == "age":
-                return f"CAST(({self.fact_at} - f.published) AS BIGINT)"
+                return days_between(self.fact_at, "f.published", self.dialect)
             column = _FACT_COLUMNS.get(node.name)
         else:
             column = _SUBJECT_COLUMNS.get(node.name)
@@ -410,8 +480,9 @@ class _Compiler:
             self.aggregates[node] = column
             self.columns.append(f"{self.aggregate_column(node)} AS {column}")
         if node.func == "days_since":
+            latest = f"{self.agg_alias}.{self.prefix}{column}"
             return (
-                f"COALESCE(CAST(({self.at} - {self.agg_alias}.{self.prefix}{column}) AS BIGINT), "
+                f"COALESCE({days_between(self.at, latest, self.dialect)}, "
                 f"CAST({NO_RECORD_DAYS} AS BIGINT))"
             )
         return f"COALESCE({self.agg_alias}.{self.prefix}{column}, CAST(0 AS BIGINT))"
@@ -423,7 +494,9 @@ class _Compiler:
             # month's last day, as Duration.before does
             self.cutoffs.append(None)
             if node.within is not None:
-                conditions.append(f"f.published >= {_shift_back('f.day', node.within)}")
+                conditions.append(
+                    f"f.published >= {_shift_back('f.day', node.within, self.dialect)}"
+                )
         else:
             cutoff = None if node.within is None else node.within.before(self.at_date)
             self.cutoffs.append(cutoff)
