@@ -446,16 +446,14 @@ class FrameConsumer:
     async def _on_store(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._db, fn)
 
-    async def run(self, stop: asyncio.Event, *, until_idle: bool = False) -> ConsumeTally:
-        """Consume until ``stop`` is set (or, with ``until_idle``, until the consumer has
-        nothing pending and nothing delivered unacknowledged)."""
-        from nats.errors import TimeoutError as NatsTimeout
+    async def subscribe(self) -> JetStreamContext.PullSubscription:
+        """This process's binding to the durable pull consumer (made if missing)."""
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
         assert self._js is not None, "connect first"
         config = self.config
         try:
-            sub = await self._js.pull_subscribe(
+            return await self._js.pull_subscribe(
                 f"{config.subject}.>", durable=config.consumer, stream=config.stream,
                 config=ConsumerConfig(
                     ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
@@ -467,6 +465,13 @@ class FrameConsumer:
                 f"cannot bind the durable consumer {config.consumer} of stream {config.stream}: "
                 f"{exc or type(exc).__name__}"
             ) from None
+
+    async def run(self, stop: asyncio.Event, *, until_idle: bool = False) -> ConsumeTally:
+        """Consume until ``stop`` is set (or, with ``until_idle``, until the consumer has
+        nothing pending and nothing delivered unacknowledged)."""
+        from nats.errors import TimeoutError as NatsTimeout
+
+        sub = await self.subscribe()
         while not stop.is_set():
             try:
                 msgs = await sub.fetch(self.batch, timeout=FETCH_WAIT_S)
