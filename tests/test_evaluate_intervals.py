@@ -1,11 +1,11 @@
 """The stored runs are the truth on every day: for random rulebooks (whose conditions read
 time through windows, ages and days_since) and random records, membership judged directly
 on each day of a range equals membership read from the runs; and the SQL engines find the
-same runs as Python (DESIGN.md "Time")."""
+same runs as Python (DESIGN.md "Time"): DuckDB, PostgreSQL and Spark."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ from trustledger.catalogue import national_catalogue
 from trustledger.evaluate.batch import load_inputs, sql_runs
 from trustledger.evaluate.inforce import Standing, publicity_ends, standing_until
 from trustledger.evaluate.profile import CompiledRulebook, compile_rulebook, evaluate_subject
+from trustledger.evaluate.spark import SparkConnection
 from trustledger.ledger.projection import RecordRow, SubjectRow
 from trustledger.rulebook.lint import lint_rulebook
 from trustledger.rulebook.pyeval import RecordFacts, SubjectFacts, compile_condition
@@ -232,6 +233,26 @@ def test_postgres_finds_the_same_runs(pg_url: str, rb: Rulebook, data: st.DataOb
         load_inputs(con, SUBJECTS, [r for rs in recs.values() for r in rs])
         found = sql_runs(con, cr)
     assert found == _python_runs(cr, recs)
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[SparkConnection]:
+    # one Spark session per test process (evaluate/spark.py shares it)
+    con = SparkConnection.open("local[2]")
+    yield con
+    con.close()
+
+
+# a sweep or a grid is a dozen Spark jobs (a few seconds an example): 25 examples, not 80
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rb=rulebooks(), data=st.data())
+def test_spark_finds_the_same_runs(
+    spark: SparkConnection, rb: Rulebook, data: st.DataObject
+) -> None:
+    cr = _linted(rb)
+    recs = {s.id: data.draw(records(s.id)) for s in SUBJECTS}
+    load_inputs(spark, SUBJECTS, [r for rs in recs.values() for r in rs])
+    assert sql_runs(spark, cr) == _python_runs(cr, recs)
 
 
 @pytest.mark.parametrize(
