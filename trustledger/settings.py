@@ -51,6 +51,8 @@ class Settings:
     holidays: Path | None = None
     # the portal's open-data files (trustledger.app.exports.open_data), cut per tree head
     open_data_dir: Path = Path("open-data")
+    # where `evaluate --engine spark` runs: local[N] in process, or a cluster by URL
+    spark_master: str = "local[2]"
     # the HJ 212 receiver's limits (trustledger.monitoring.receiver.ReceiverLimits): TCP
     # connections in all, the part of them kept for registered monitoring points, per
     # address (loggers behind one carrier NAT share one), rejects in a row before a
@@ -113,6 +115,7 @@ class Settings:
             smtp_starttls=_flag(env.get("TRUSTLEDGER_SMTP_STARTTLS", "")),
             holidays=Path(env["TRUSTLEDGER_HOLIDAYS"]) if env.get("TRUSTLEDGER_HOLIDAYS") else None,
             open_data_dir=Path(env.get("TRUSTLEDGER_OPEN_DATA_DIR", "open-data")),
+            spark_master=env.get("TRUSTLEDGER_SPARK_MASTER", "local[2]"),
             hj212_max_connections=int(env.get("TRUSTLEDGER_HJ212_MAX_CONNECTIONS", 1024)),
             hj212_reserved_connections=int(env.get("TRUSTLEDGER_HJ212_RESERVED_CONNECTIONS", 128)),
             hj212_connections_per_address=int(

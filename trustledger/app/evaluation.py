@@ -40,7 +40,10 @@ def evaluate(
     what_if: Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     notice: Callable[[str], None] | None = None,
+    spark_master: str | None = None,
 ) -> Evaluation:
+    """``spark_master`` (engine "spark" only; default the setting TRUSTLEDGER_SPARK_MASTER):
+    the Spark master URL the evaluation runs on."""
     from trustledger.evaluate.state import evaluate_all
 
     if not when.live and what_if is None:
@@ -50,11 +53,15 @@ def evaluate(
         )
     if engine == "postgres" and not ctx.store.url.startswith(("postgresql://", "postgres://")):
         raise BadInput("--engine postgres needs a PostgreSQL store (--db postgresql://…)")
+    if spark_master is not None and engine != "spark":
+        raise BadInput(f"--master {spark_master} is for --engine spark only")
+    if engine == "spark" and spark_master is None:
+        spark_master = ctx.settings.spark_master
     try:
         summaries = evaluate_all(ctx.store, ctx.catalogue, at_us=when.at_us, on=when.on,
                                  engine=engine, rulebook_id=rulebook_id,  # type: ignore[arg-type]
-                                 progress=progress, what_if=what_if,
-                                 notice=notice)  # fmt: skip
+                                 progress=progress, what_if=what_if, notice=notice,
+                                 spark_master=spark_master)  # fmt: skip
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     return Evaluation(when, summaries, what_if)

@@ -297,6 +297,7 @@ class EngineChoice(StrEnum):
     DUCKDB = "duckdb"
     POSTGRES = "postgres"
     PYTHON = "python"
+    SPARK = "spark"
 
 
 def evaluate(
@@ -314,9 +315,18 @@ def evaluate(
         EngineChoice,
         typer.Option(
             help="duckdb: SQL for all subjects, embedded; postgres: the same SQL inside a "
-            "PostgreSQL store; python: one subject at a time."
+            "PostgreSQL store; spark: the same SQL on Apache Spark (--master); python: one "
+            "subject at a time."
         ),
     ] = EngineChoice.DUCKDB,
+    master: Annotated[
+        str | None,
+        typer.Option(
+            "--master",
+            help="With --engine spark: the Spark master URL, local[N] or a cluster's "
+            "spark://HOST:PORT, yarn, k8s://… (default TRUSTLEDGER_SPARK_MASTER, local[2]).",
+        ),
+    ] = None,
     rulebook: Annotated[str | None, typer.Option(help="Only this rulebook (its id).")] = None,
     db: DbOption = None,
     json_output: JsonOption = False,
@@ -337,7 +347,8 @@ def evaluate(
             bar.update(task, description=f"evaluating {ref}", completed=done, total=total)
 
         result = run(ctx, when, engine=engine.value, rulebook_id=rulebook, what_if=what_if,
-                     progress=step, notice=lambda text: say(console, f"note: {text}"))  # fmt: skip
+                     progress=step, notice=lambda text: say(console, f"note: {text}"),
+                     spark_master=master)  # fmt: skip
         bar.update(task, completed=len(result.summaries), total=len(result.summaries))
     if json_output:
         print_json(result.to_json())

@@ -29,6 +29,7 @@ from trustledger.evaluate.profile import (
     evaluate_subject,
     in_effect,
 )
+from trustledger.evaluate.spark import DEFAULT_MASTER, SparkConnection
 from trustledger.evaluate.whatif import StateFile
 from trustledger.ledger.entry import now_us
 from trustledger.ledger.projection import Projector, RecordRow, SubjectRow
@@ -36,7 +37,7 @@ from trustledger.ledger.store import Store
 from trustledger.ledger.tabledigest import facts_size
 from trustledger.rulebook.publish import regime_versions
 
-Engine = Literal["python", "duckdb", "postgres"]
+Engine = Literal["python", "duckdb", "postgres", "spark"]
 
 
 @dataclass
@@ -112,8 +113,13 @@ def evaluate_all(
     progress: Callable[[str, int, int], None] | None = None,
     what_if: Path | None = None,
     notice: Callable[[str], None] | None = None,
+    spark_master: str | None = None,
 ) -> list[Summary]:
     """Evaluate every subject under every published rulebook (or the one named).
+
+    ``engine`` "spark" runs the SQL on the Spark master ``spark_master`` (default
+    local[2]); a master that cannot be used is refused (SparkUnavailable, a ValueError)
+    before anything is staged.
 
     Known now (``at_us`` None) and with no ``what_if`` output, the result becomes the live
     state, swapped in whole at the end: readers see the old state or the new one, and a
@@ -139,22 +145,18 @@ def evaluate_all(
         records_of[record.subject_id].append(record)
     objections_of = objections_as_of(store, None, size)
     holds_of = holds_as_of(store, None, size)
-    output = _Output(store, what_if, rulebook_id, on, at_us, size)
-    if output.interrupted is not None and notice is not None:
-        notice(
-            "the previous evaluation (started "
-            f"{output.interrupted.get('started', 'at an unknown time')}) did not finish: its "
-            "partial output was discarded and the state before it stayed in place"
-        )
-    con: Any = None
-    if engine == "duckdb":
-        con = duckdb.connect()
-    elif engine == "postgres":
-        if not store.url.startswith(("postgresql://", "postgres://")):
-            raise ValueError("the postgres engine evaluates inside a PostgreSQL store")
-        # a connection of its own: its temporary tables shadow the store's `subjects`
-        con = psycopg.connect(store.url, autocommit=True)
+    # the engine first: one that cannot start (a Spark master out of reach) leaves the
+    # stored state as it was, not a rebuild begun and abandoned
+    con = _connect(engine, store, spark_master)
+    output: _Output | None = None
     try:
+        output = _Output(store, what_if, rulebook_id, on, at_us, size)
+        if output.interrupted is not None and notice is not None:
+            notice(
+                "the previous evaluation (started "
+                f"{output.interrupted.get('started', 'at an unknown time')}) did not finish: "
+                "its partial output was discarded and the state before it stayed in place"
+            )
         if con is not None:
             load_inputs(con, subjects, records)
         summaries = []
@@ -196,12 +198,31 @@ def evaluate_all(
             summaries.append(_summary(cr.ref, profile_rows, list_rows, measure_rows, on))
         output.finish([s.id for s in subjects])
     except BaseException:
-        output.abandon()
+        if output is not None:
+            output.abandon()
         raise
     finally:
         if con is not None:
             con.close()
     return summaries
+
+
+def _connect(engine: Engine, store: Store, spark_master: str | None) -> Any:
+    """The SQL engine's connection (None: the Python engine)."""
+    if spark_master is not None and engine != "spark":
+        raise ValueError(f"a Spark master ({spark_master!r}) is for the spark engine only")
+    if engine == "duckdb":
+        return duckdb.connect()
+    if engine == "postgres":
+        if not store.url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("the postgres engine evaluates inside a PostgreSQL store")
+        # a connection of its own: its temporary tables shadow the store's `subjects`
+        return psycopg.connect(store.url, autocommit=True)
+    if engine == "spark":
+        return SparkConnection.open(spark_master or DEFAULT_MASTER)
+    if engine != "python":
+        raise ValueError(f"unknown engine {engine!r}: python, duckdb, postgres or spark")
+    return None
 
 
 def _summary(
