@@ -52,6 +52,7 @@ class Run:
     keep_as: str = ""  # copied to this results name, so that runs at several sizes stay
 
 
+SPARK_SIZES = ("spark_batch_small", "spark_batch_large", "spark_batch_xl")
 RUNS: tuple[Run, ...] = (
     Run("check", "check.py", (), ()),
     Run("http_check", "http_check.py", ("--subjects", "20000"), ("--seconds", "5")),
@@ -70,9 +71,16 @@ RUNS: tuple[Run, ...] = (
     Run(
         "spark_batch",
         "spark_batch.py",
-        ("--subjects", "1000000", "--records", "10000000"),
+        ("--subjects", "1000000", "--records", "10000000", "--driver-memory", "12g"),
         ("--subjects", "30000", "--records", "300000"),
         "spark_batch_large",
+    ),
+    Run(
+        "spark_batch",
+        "spark_batch.py",
+        ("--subjects", "3000000", "--records", "30000000", "--driver-memory", "16g"),
+        ("--subjects", "60000", "--records", "600000"),
+        "spark_batch_xl",
     ),
     Run(
         "pg_scale_10000000",
@@ -204,13 +212,13 @@ def measured() -> str:
         rows.append(
             [
                 "HJ 212 receiver, stored (SQLite)",
-                f"{num(d['packets_per_s'])} packets/s",
+                f"{num(d['packets_per_second'])} packets/s",
                 f"{r['throughput_ratio_bare_to_durable']}× slower than no storage",
             ]
         )
     if j := load("hj212_jetstream"):
         rows.append(["HJ 212 through JetStream", _jetstream_cell(j), _jetstream_ratio(j)])
-    for name in ("spark_batch_small", "spark_batch_large"):
+    for name in SPARK_SIZES:
         if s := load(name):
             rows.append([f"batch evaluation, {_size(s)}", _spark_cell(s), _spark_ratio(s)])
     if not rows:
@@ -218,25 +226,18 @@ def measured() -> str:
     return table(["component", "measured", "against the same run's baseline"], rows)
 
 
-def _get(d: dict[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if key in d:
-            return d[key]
-    return None
-
-
 def _jetstream_cell(j: dict[str, Any]) -> str:
-    js = _get(j, "jetstream", "through_jetstream") or {}
-    rate = _get(js, "packets_per_s", "stored_packets_per_s")
-    p99 = _get(js, "ack_p99_ms", "p99_ms")
-    return f"{num(rate or 0)} packets/s, ack p99 {p99} ms"
+    js = j["jetstream_file_storage"]
+    return f"{num(js['packets_per_second'])} packets/s, ack p99 {js['ack_p99_ms']} ms"
 
 
 def _jetstream_ratio(j: dict[str, Any]) -> str:
-    direct = _get(j, "direct", "direct_receiver") or {}
-    rate = _get(direct, "packets_per_s", "stored_packets_per_s")
-    p99 = _get(direct, "ack_p99_ms", "p99_ms")
-    return f"direct receiver: {num(rate or 0)} packets/s, ack p99 {p99} ms"
+    direct = j["direct_sqlite_spool"]
+    return (
+        f"direct receiver (SQLite, spool): {num(direct['packets_per_second'])} packets/s, "
+        f"ack p99 {direct['ack_p99_ms']} ms; one consumer stores "
+        f"{num(j['consumer']['frames_per_second'])} frames/s"
+    )
 
 
 def _size(s: dict[str, Any]) -> str:
@@ -244,8 +245,7 @@ def _size(s: dict[str, Any]) -> str:
 
 
 def _seconds(s: dict[str, Any], engine: str) -> float:
-    value = _get(s, f"{engine}_seconds") or (_get(s, engine) or {}).get("seconds")
-    return float(value or 0.0)
+    return float(s[f"{engine}_seconds"])
 
 
 def _spark_cell(s: dict[str, Any]) -> str:
@@ -336,7 +336,7 @@ def model() -> str:
     r, j = load("hj212_receiver"), load("hj212_jetstream")
     need = POINTS * PACKETS_PER_POINT_S
     if r:
-        rate = r["durable"]["packets_per_s"]
+        rate = r["durable"]["packets_per_second"]
         rows.append(
             [
                 "monitoring packets",
@@ -346,8 +346,7 @@ def model() -> str:
             ]
         )
     if j:
-        js = _get(j, "jetstream", "through_jetstream") or {}
-        rate = float(_get(js, "packets_per_s", "stored_packets_per_s") or 0)
+        rate = float(j["jetstream_file_storage"]["packets_per_second"])
         if rate:
             rows.append(
                 [
@@ -356,7 +355,9 @@ def model() -> str:
                     f"{math.ceil(need / rate)} receiver(s), 2 for a failure",
                 ]
             )
-    if s := load("spark_batch_large"):
+    measured_sizes = [s for s in (load(n) for n in SPARK_SIZES) if s]
+    if measured_sizes:
+        s = max(measured_sizes, key=lambda m: m["records"])
         spark = _seconds(s, "spark")
         if spark:
             per_core = s["records"] / spark / 2  # local[2]
@@ -402,7 +403,7 @@ def pg_curve() -> str:
 
 
 def spark_curve() -> str:
-    runs = [s for s in (load("spark_batch_small"), load("spark_batch_large")) if s]
+    runs = [s for s in (load(n) for n in SPARK_SIZES) if s]
     if not runs:
         return missing("spark_batch")
     rows = [
@@ -445,7 +446,7 @@ def plots() -> None:
         fig.tight_layout()
         fig.savefig(PLOTS / "pg_growth.svg", metadata={"Date": None})
         plt.close(fig)
-    runs = [s for s in (load("spark_batch_small"), load("spark_batch_large")) if s]
+    runs = [s for s in (load(n) for n in SPARK_SIZES) if s]
     if runs:
         fig, ax = plt.subplots(figsize=(5, 3.4))
         xs = [s["records"] / 1e6 for s in runs]
