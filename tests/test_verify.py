@@ -187,3 +187,42 @@ def test_rebuild_repairs_projection_tampering(store: Store) -> None:
     assert not verify(store).ok
     store.rebuild()
     assert verify(store).ok
+
+
+def _die_in_child(url: str) -> None:
+    """The projection check's process killed by the system (as the OOM killer does)."""
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_killed_projection_check_fails_verify_instead_of_hanging(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trustledger.ledger.verify as verifying
+    from trustledger.ledger.verify import VerifyIncomplete
+
+    fill(store)
+    if store.url.startswith("sqlite:///:memory:"):
+        pytest.skip("an in-memory database is verified in one process")
+    # a pool would start a new worker and wait for the dead one's answer forever
+    monkeypatch.setattr(verifying, "_projections_in_child", _die_in_child)
+    with pytest.raises(VerifyIncomplete, match="projections are NOT verified"):
+        verify(store)
+
+
+def test_verify_all_maps_an_unfinished_verify_to_unavailable(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trustledger.ledger.verify as verifying
+    from trustledger.app.context import Context
+    from trustledger.app.errors import Unavailable
+    from trustledger.app.verification import verify_all
+
+    fill(store)
+    if store.url.startswith("sqlite:///:memory:"):
+        pytest.skip("an in-memory database is verified in one process")
+    monkeypatch.setattr(verifying, "_projections_in_child", _die_in_child)
+    with Context.open(db_url=store.url) as ctx, pytest.raises(Unavailable, match="did not finish"):
+        verify_all(ctx)

@@ -30,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from trustledger.app.errors import Unavailable
+
 if TYPE_CHECKING:
     from trustledger.app.context import Context
     from trustledger.ledger.store import Store
@@ -170,10 +172,13 @@ def verify_all(
     reevaluate: bool = False,
 ) -> VerifyReport:
     """The ledger's own verify, then every other table (see the module's docstring)."""
-    from trustledger.ledger.verify import verify
+    from trustledger.ledger.verify import VerifyIncomplete, verify
 
     store = ctx.store
-    report = verify(store, progress)
+    try:
+        report = verify(store, progress)
+    except VerifyIncomplete as exc:
+        raise Unavailable(f"verify did not finish: {exc}") from None
     report.problems = [(seq, _named(problem)) for seq, problem in report.problems]
     # run whatever the chain says: each finding names its table, and a broken chain is
     # already a failure that these checks can only add detail to

@@ -12,6 +12,8 @@ import gc
 import multiprocessing
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
@@ -86,17 +88,30 @@ def state_notes(store: Store) -> list[str]:
     return notes
 
 
+class VerifyIncomplete(Exception):
+    """The verification could not be carried to its end: nothing is claimed intact."""
+
+
 def _verify(store: Store, progress: Callable[[int], None] | None) -> VerifyReport:
     if store.url.startswith("sqlite:///:memory:") or multiprocessing.cpu_count() < 2:
         report = verify_chain(store, progress)
         if report.ok:
             report.merge(verify_projections(store))
         return report
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(1) as pool:
-        pending = pool.apply_async(_projections_in_child, (store.url,))
+    # an executor, not a Pool: a Pool replaces a worker the system killed (out of memory,
+    # say) and waits for its answer forever; an executor says the process is gone
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending = pool.submit(_projections_in_child, store.url)
         report = verify_chain(store, progress)
-        projections = pending.get()
+        try:
+            projections = pending.result()
+        except BrokenProcessPool:
+            raise VerifyIncomplete(
+                "the projection check's process died before it answered (killed by the "
+                "system: out of memory, most likely, since it replays the whole ledger in "
+                f"memory); the chain and tree {'verified' if report.ok else 'did not verify'} "
+                f"over {report.size:,} entries, the projections are NOT verified"
+            ) from None
     if report.ok:
         # projections are only meaningful over an intact chain
         report.merge(projections)
