@@ -29,7 +29,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_monitoring_judge import MN, START, exceeding, plant, wiggle  # noqa: F401
+from test_monitoring_judge import (  # noqa: F401
+    MN,
+    OTHER_MN,
+    START,
+    exceeding,
+    plant,
+    second_point,
+    wiggle,
+)
 from test_monitoring_receiver import (  # noqa: F401
     LISTEN_CMD,
     AckReader,
@@ -53,6 +61,8 @@ from trustledger.ledger.store import Store
 from trustledger.monitoring.codec import build_data, parse
 from trustledger.monitoring.jetstream import (
     MSG_ID,
+    PEER,
+    RECEIVED_US,
     FrameConsumer,
     JetStreamConfig,
     JetStreamWriter,
@@ -749,12 +759,9 @@ def test_subject_tokens_are_safe_and_distinct() -> None:
 # --- judging after a batch -------------------------------------------------------------------
 
 
-def test_consume_judges_as_monitor_judge_does(
-    plant: tuple[Store, MonitoringStore, Intake],  # noqa: F811 (the fixture imported above)
-    jetstream: JetStreamConfig,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    store, mstore, _ = plant
+def exceeding_frames(mn: str) -> list[Received]:
+    """Eight hours of a point's minute data with five valid hours above its SO₂ limit:
+    judged, one record."""
     minute = exceeding()
     items = []
     for h in range(8):
@@ -762,22 +769,35 @@ def test_consume_judges_as_monitor_judge_does(
             so2, flag = minute(h, m)
             moment = START + timedelta(hours=h, minutes=m)
             frame = build_data(
-                MN, "2051", moment,
+                mn, "2051", moment,
                 {"a21026": {"Avg": so2, "Flag": flag},
                  "a19001": {"Avg": 9.0 + wiggle(m), "Flag": "N"},
                  "a34013": {"Avg": 3.0 + (m % 7) * 0.1, "Flag": "N"}},
             )  # fmt: skip
             received = (local_epoch(moment.isoformat()) + 60) * 1_000_000
             items.append(Received(parse(frame), received, "test"))
+    return items
 
-    async def publish() -> None:
-        writer = JetStreamWriter(jetstream)
+
+def publish(config: JetStreamConfig, items: list[Received]) -> None:
+    async def run() -> None:
+        writer = JetStreamWriter(config)
         await writer.connect()
         assert all(await writer.save(items, []))
         await writer.aclose()
         writer.close()
 
-    asyncio.run(publish())
+    asyncio.run(run())
+
+
+def test_consume_judges_as_monitor_judge_does(
+    plant: tuple[Store, MonitoringStore, Intake],  # noqa: F811 (the fixture imported above)
+    jetstream: JetStreamConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store, mstore, _ = plant
+    items = exceeding_frames(MN)
+    publish(jetstream, items)
     monkeypatch.setenv("TRUSTLEDGER_PERSON_KEY", bytes(range(32)).hex())  # KEYER's
     result = CliRunner().invoke(
         app, ["monitor", "consume", "--until-idle", "--judge-every", "0", "--db", store.url]
@@ -790,3 +810,85 @@ def test_consume_judges_as_monitor_judge_does(
     record = store.get_row("records", episode[10])
     assert record is not None and record.confirmation == "pending"
     assert json.loads(episode[9])["limit_set"] == "ultra-low-coal-power"
+
+
+def test_a_consumer_judges_the_points_it_stored_and_no_other(
+    plant: tuple[Store, MonitoringStore, Intake],  # noqa: F811 (the fixture imported above)
+    jetstream: JetStreamConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store, mstore, intake = plant
+    # point B's data is stored (as by another consumer) and would make a record if judged
+    second_point(store, mstore, intake)
+    publish(jetstream, exceeding_frames(MN))
+    monkeypatch.setenv("TRUSTLEDGER_PERSON_KEY", bytes(range(32)).hex())  # KEYER's
+    result = CliRunner().invoke(
+        app, ["monitor", "consume", "--until-idle", "--judge-every", "0", "--db", store.url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "judged 1 times" in result.output
+    (episode,) = mstore.episodes(MN)
+    assert episode[10] is not None
+    # B's frames never passed through this consumer: B is left to its own consumer
+    assert mstore.episodes(OTHER_MN) == [] and mstore.notices(OTHER_MN) == []
+    assert len(mstore.episodes(MN)) == 1
+
+
+@dataclasses.dataclass
+class FakeMsg:
+    """What FrameConsumer reads of a JetStream message, without a server."""
+
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+    acked: bool = False
+
+    @property
+    def metadata(self) -> Any:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(num_delivered=1, sequence=SimpleNamespace(stream=1))
+
+    async def ack(self) -> None:
+        self.acked = True
+
+
+def frame_msg(config: JetStreamConfig, mn: str, seq: int) -> Any:
+    packet = parse(logger_packet(mn, seq, datetime(2025, 3, 1, 8)))
+    headers = {MSG_ID: packet.digest, RECEIVED_US: str(now_us()), PEER: "tcp:a:1"}
+    return FakeMsg(config.frames_subject(mn), packet.raw.encode("utf-8"), headers)
+
+
+def test_a_failed_judgement_keeps_its_points_for_the_next(tmp_path: Path) -> None:
+    config = JetStreamConfig(servers=("nats://127.0.0.1:4222",), subject="unit")
+    asked: list[frozenset[str]] = []
+
+    def judge(mns: frozenset[str]) -> None:
+        asked.append(mns)
+        if len(asked) == 1:
+            raise RuntimeError("database away")
+
+    async def scenario(ms: MonitoringStore) -> FrameConsumer:
+        consumer = FrameConsumer(config, ms, judge=judge, judge_every_s=0.0)
+        try:
+            first = frame_msg(config, "POINT-A", 1)
+            await consumer._take([first])
+            assert first.acked
+            await consumer._maybe_judge()  # fails: A is kept
+            await consumer._take([frame_msg(config, "POINT-B", 1)])
+            await consumer._maybe_judge()  # A again, with B
+            await consumer._maybe_judge()  # nothing taken since: not called
+            # a frame found already stored (a redelivery) is judged too: the consumer
+            # that stored it may have been killed before it judged
+            await consumer._take([frame_msg(config, "POINT-A", 1)])
+            await consumer._maybe_judge()
+        finally:
+            consumer.close()
+        return consumer
+
+    with monitoring(sqlite_url(tmp_path)) as ms:
+        consumer = asyncio.run(scenario(ms))
+    assert asked == [frozenset({"POINT-A"}), frozenset({"POINT-A", "POINT-B"}),
+                     frozenset({"POINT-A"})]  # fmt: skip
+    tally = consumer.tally
+    assert tally.judged == 2 and tally.stored == 2 and tally.already_stored == 1

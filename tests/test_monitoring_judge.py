@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from builders import FIRM, TAX, authorities, uscc
+from builders import FIRM, FIRM2, TAX, authorities, uscc
 from typer.testing import CliRunner
 
 from trustledger.catalogue import national_catalogue
@@ -68,7 +68,9 @@ def wiggle(minute: int) -> float:
     return WIGGLE[minute % len(WIGGLE)]
 
 
-def send(mstore: MonitoringStore, minute: Minute, hours: int = 8, o2: float = 9.0) -> None:
+def send(
+    mstore: MonitoringStore, minute: Minute, hours: int = 8, o2: float = 9.0, mn: str = MN
+) -> None:
     """Minute data (CN 2051) as a logger sends it, each received as its minute ends;
     O₂ around 9 % (exactly 9 each hour) converts ×15/12 at 6 %."""
     items = []
@@ -78,7 +80,7 @@ def send(mstore: MonitoringStore, minute: Minute, hours: int = 8, o2: float = 9.
             moment = START + timedelta(hours=h, minutes=m)
             received = (local_epoch(moment.isoformat()) + 60) * 1_000_000
             frame = build_data(
-                MN, "2051", moment,
+                mn, "2051", moment,
                 {"a21026": {"Avg": so2, "Flag": flag},
                  "a19001": {"Avg": o2 + wiggle(m), "Flag": "N"},
                  "a34013": {"Avg": 3.0 + (m % 7) * 0.1, "Flag": "N"}},
@@ -626,3 +628,68 @@ def test_a_stuck_run_that_began_before_the_judging_window_is_still_seen_whole(
     # the first run saw the whole run; the later one sees it from its look-back (01:00)
     first, later = notice_of(mstore, "a21026", "flatline")
     assert first.endswith(removed(0, 6)) and later.endswith(removed(1, 6))
+
+
+# --- judging some points only (what a JetStream consumer's batches held) ------------------
+
+OTHER_MN = "PLANT0000000002"
+
+
+def second_point(store: Store, mstore: MonitoringStore, intake: Intake) -> None:
+    """A point of another organisation, with data that makes a record once judged."""
+    subject = {"op": "subject", "subject": FIRM2, "name": "北京市清源热力有限公司"}
+    assert intake.submit(subject).outcome == "accepted"
+    register_point(store, mstore, mn=OTHER_MN, subject=FIRM2, outlet="boiler 2 stack",
+                   authority=MONITOR, rulebook_id="cn-environmental-credit",
+                   limit_set="ultra-low-coal-power", now_us=now_us())  # fmt: skip
+    send(mstore, exceeding(), mn=OTHER_MN)
+
+
+def test_judging_only_some_points_leaves_the_others_unjudged(
+    plant: tuple[Store, MonitoringStore, Intake],
+) -> None:
+    store, mstore, intake = plant
+    second_point(store, mstore, intake)
+    send(mstore, exceeding())
+    # an MN no point is registered under is ignored, as unregistered points always are
+    (outcome,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us(),
+                           only={MN, "STRANGER01"})  # fmt: skip
+    assert outcome.mn == MN and len(outcome.records) == 1
+    assert [a.subject for a in outcome.assessments] == [FIRM]  # only its subject assessed
+    # the other point has data that would make a record, but was not asked for: no
+    # episode, no record, and neither its faults nor its subject's rate were looked at
+    assert mstore.episodes(OTHER_MN) == [] and mstore.notices(OTHER_MN) == []
+    assert store.rows_where("records", "subject_id", [FIRM2]) == []
+    assert judge_all(store, mstore, intake, today=TODAY, now_us=now_us(), only=()) == []
+    assert mstore.episodes(OTHER_MN) == []
+    # asked for, it is judged by the same judgement
+    (other,) = judge_all(store, mstore, intake, today=TODAY, now_us=now_us(), only=[OTHER_MN])
+    assert other.mn == OTHER_MN and len(other.records) == 1
+    assert [a.subject for a in other.assessments] == [FIRM2]
+    (episode,) = mstore.episodes(OTHER_MN)
+    assert episode[10] == other.records[0]
+    assert len(mstore.episodes(MN)) == 1  # the first point's episode is left as it was
+
+
+def test_monitor_judge_point_judges_that_point_only(
+    plant: tuple[Store, MonitoringStore, Intake], db_url: str
+) -> None:
+    store, mstore, intake = plant
+    second_point(store, mstore, intake)
+    send(mstore, exceeding())
+    runner = CliRunner(env={"TRUSTLEDGER_PERSON_KEY": bytes(range(32)).hex()})
+    # a point that is not registered is refused by name, and nothing is judged
+    refused = runner.invoke(app, ["monitor", "judge", "--point", OTHER_MN, "--point", "NOPE1",
+                                  "--point", "NOPE2", "--db", db_url])  # fmt: skip
+    assert refused.exit_code == 2, refused.output
+    assert "no registered monitoring point NOPE1, NOPE2: nothing judged" in refused.output
+    assert mstore.episodes(OTHER_MN) == [] and mstore.episodes(MN) == []
+    result = runner.invoke(app, ["monitor", "judge", "--point", OTHER_MN, "--json", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    assert [o["mn"] for o in json.loads(result.output)] == [OTHER_MN]
+    assert len(mstore.episodes(OTHER_MN)) == 1 and mstore.episodes(MN) == []
+    # without --point, every registered point
+    everything = runner.invoke(app, ["monitor", "judge", "--json", "--db", db_url])
+    assert everything.exit_code == 0, everything.output
+    assert [o["mn"] for o in json.loads(everything.output)] == [MN, OTHER_MN]
+    assert len(mstore.episodes(MN)) == 1

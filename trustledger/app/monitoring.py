@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from trustledger.app.errors import BadInput, Conflict, Forbidden, NotFound
 
 if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
+
     from trustledger.app.context import Context
     from trustledger.intake.factory import Notes
     from trustledger.ledger.store import Store
@@ -90,15 +92,31 @@ def points(ctx: Context, subject: str | None = None) -> PointsListing:
     return PointsListing(registered, [] if subject else mstore.unregistered())
 
 
-def judge(ctx: Context, notes: Notes | None = None) -> list[PointOutcome]:
-    """Judge every registered point: valid hourly means → exceedance episodes → one
-    pending record per episode that meets the threshold; faults → notices. The subjects
-    that got records are re-evaluated if they had been."""
+def judge(
+    ctx: Context, notes: Notes | None = None, *, points: Collection[str] | None = None
+) -> list[PointOutcome]:
+    """Judge every registered point (``points``: only the registered points among those
+    MNs; the others are ignored): valid hourly means → exceedance episodes → one pending
+    record per episode that meets the threshold; faults → notices; then the compliance of
+    the subjects of the points judged. The subjects that got records are re-evaluated if
+    they had been."""
     from trustledger.app.ingest import make_intake
     from trustledger.monitoring.points import judge_all
 
     return judge_all(ctx.store, monitoring_store(ctx), make_intake(ctx, notes),
-                     today=ctx.today(), now_us=ctx.now_us())  # fmt: skip
+                     today=ctx.today(), now_us=ctx.now_us(), only=points)  # fmt: skip
+
+
+def judge_points(
+    ctx: Context, mns: Sequence[str], notes: Notes | None = None
+) -> list[PointOutcome]:
+    """``judge`` of these points only, as a person asks for them: NotFound naming every MN
+    that is not a registered point, and then nothing is judged."""
+    mstore = monitoring_store(ctx)
+    missing = [mn for mn in dict.fromkeys(mns) if mstore.point(mn) is None]
+    if missing:
+        raise NotFound(f"no registered monitoring point {', '.join(missing)}: nothing judged")
+    return judge(ctx, notes, points=mns)
 
 
 def confirm(

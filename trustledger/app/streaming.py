@@ -4,7 +4,8 @@
 A face checks the options with ``consume_plan``, builds a ``Consumer`` over its context,
 ``start``s it (connecting; refusals are ``TrustledgerError``s) and ``run``s it until its
 stop event is set; then ``close``. The signals stay in the face. Judging after a batch is
-``app.monitoring.judge``, the same judgement as ``monitor judge``.
+``app.monitoring.judge``, the same judgement as ``monitor judge``, of the points whose
+frames this consumer took since it last judged.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ MAX_BATCH = 10_000
 @dataclass(frozen=True)
 class ConsumePlan:
     batch: int = 500
-    judge_every_s: float | None = 60.0  # None: never judge (another consumer does)
+    judge_every_s: float | None = 60.0  # None: never judge (`monitor judge` does)
     until_idle: bool = False  # stop once nothing is pending or unacknowledged
 
 
@@ -45,7 +46,7 @@ def consume_plan(
 @dataclass
 class Consumer:
     """One consumer process's share of the durable JetStream consumer, storing into the
-    context's store and judging the registered points after batches that stored frames."""
+    context's store and judging, after its batches, the registered points they held."""
 
     ctx: Context
     plan: ConsumePlan
@@ -61,8 +62,8 @@ class Consumer:
             judge=None if every is None else self._judge, judge_every_s=every or 0.0,
         )  # fmt: skip
 
-    def _judge(self) -> None:
-        judge(self.ctx)
+    def _judge(self, mns: frozenset[str]) -> None:
+        judge(self.ctx, points=mns)
 
     async def start(self) -> list[str]:
         """Connect (the stream made if missing); Unavailable when JetStream cannot be

@@ -84,12 +84,12 @@ def consume(
     judge_every: Annotated[
         float,
         typer.Option(
-            help="Judge the registered points after a batch that stored frames, at "
+            help="Judge the points whose frames this consumer took, after a batch, at "
             "most this often (seconds; 0: after every batch)."
         ),
     ] = 60.0,
     no_judge: Annotated[
-        bool, typer.Option("--no-judge", help="Only store (another consumer judges).")
+        bool, typer.Option("--no-judge", help="Only store (`monitor judge` judges).")
     ] = False,
     until_idle: Annotated[
         bool,
@@ -220,12 +220,23 @@ def points(
 
 
 @app.command()
-def judge(json_out: JsonOption = False, db: DbOption = None) -> None:
-    """Judge every registered point: hourly means, episodes → records, faults → notices."""
+def judge(
+    point: Annotated[
+        list[str] | None,
+        typer.Option("--point", help="Judge only this point (MN; repeatable). Default: all."),
+    ] = None,
+    json_out: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Judge every registered point: hourly means, episodes → records, faults → notices.
+    Exit 2 if a --point is not a registered point (nothing is judged then)."""
     from trustledger.app import monitoring
 
     with context(db) as ctx:
-        outcomes = monitoring.judge(ctx, notes=console)
+        if point:
+            outcomes = monitoring.judge_points(ctx, point, notes=console)
+        else:
+            outcomes = monitoring.judge(ctx, notes=console)
     if json_out:
         print_json([o.to_json() for o in outcomes])
         return

@@ -414,9 +414,11 @@ class FrameConsumer:
     """One process's share of the durable pull consumer: fetch a batch, store it in one
     transaction (on a thread of its own: the database calls block), acknowledge it.
 
-    ``judge`` (run on the store's thread, between batches) is called after a batch stored
-    new frames, at most every ``judge_every_s`` seconds, and once more at the end if
-    frames came since it last ran."""
+    ``judge`` (run on the store's thread, between batches) is given the MNs of the frames
+    this consumer took since its last judgement that succeeded, at most every
+    ``judge_every_s`` seconds and once more at the end if any are left: each consumer
+    judges the points its own batches held, so M consumers do not judge every point M
+    times over. A judgement that fails keeps its MNs for the next one."""
 
     def __init__(
         self,
@@ -424,7 +426,7 @@ class FrameConsumer:
         store: MonitoringStore,
         *,
         batch: int = 500,
-        judge: Callable[[], object] | None = None,
+        judge: Callable[[frozenset[str]], object] | None = None,
         judge_every_s: float = 60.0,
     ) -> None:
         self.config = config
@@ -434,7 +436,7 @@ class FrameConsumer:
         self._judge = judge
         self._judge_every_s = judge_every_s
         self._judged_at = -float("inf")
-        self._unjudged = False
+        self._unjudged: set[str] = set()  # MNs taken since the last judgement that succeeded
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._db = ThreadPoolExecutor(1, thread_name_prefix="hj212-consumer")
@@ -555,8 +557,9 @@ class FrameConsumer:
         tally.unreadable += len(bad)
         tally.redelivered += sum(1 for m in good if m.metadata.num_delivered > 1)
         tally.mns.update(r.packet.mn for r, n in zip(received, new, strict=True) if n)
-        if fresh:
-            self._unjudged = True
+        # frames found already stored count too: a consumer killed between its commit and
+        # its acknowledgement stored them but may never have judged them
+        self._unjudged.update(r.packet.mn for r in received)
 
     async def _maybe_judge(self, *, final: bool = False) -> None:
         if self._judge is None or not self._unjudged:
@@ -564,15 +567,16 @@ class FrameConsumer:
         if not final and time.monotonic() - self._judged_at < self._judge_every_s:
             return
         judge = self._judge
-        self._unjudged = False
+        mns = frozenset(self._unjudged)
         self._judged_at = time.monotonic()
         try:
-            await self._on_store(judge)
+            await self._on_store(lambda: judge(mns))
         except Exception:
-            # the frames are stored; the next judgement covers them again
-            self._unjudged = True
-            self._complain("judge", logging.ERROR, "judging after a batch failed", exc_info=True)
+            # the frames are stored and their MNs kept: the next judgement covers them
+            self._complain("judge", logging.ERROR, "judging %d points after a batch failed, "
+                           "kept for the next judgement", len(mns), exc_info=True)  # fmt: skip
             return
+        self._unjudged -= mns
         self.tally.judged += 1
 
     async def aclose(self) -> None:

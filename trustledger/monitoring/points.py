@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import asdict
 from datetime import date
 from typing import Any
@@ -13,7 +15,8 @@ from trustledger.evaluate.state import refresh_if_evaluated
 from trustledger.ids import check_uscc
 from trustledger.intake import Intake, Result
 from trustledger.ledger.store import Store
-from trustledger.monitoring.compliance import assess_all
+from trustledger.monitoring.assessment import Assessment
+from trustledger.monitoring.compliance import assess_all, assess_subject
 from trustledger.monitoring.judge import JudgeError, PointOutcome, judge_point, series_view
 from trustledger.monitoring.store import MonitoringStore, Point
 from trustledger.pollutants import canonical, known
@@ -85,12 +88,21 @@ def register_point(
 
 
 def judge_all(
-    store: Store, mstore: MonitoringStore, intake: Intake, *, today: date, now_us: int
+    store: Store,
+    mstore: MonitoringStore,
+    intake: Intake,
+    *,
+    today: date,
+    now_us: int,
+    only: Collection[str] | None = None,
 ) -> list[PointOutcome]:
-    """Judge every registered point; unregistered points' packets are kept, not judged."""
+    """Judge every registered point (``only``: just the registered points of those MNs),
+    then assess the compliance of the subjects of the points judged; unregistered points'
+    packets are kept, not judged."""
     outcomes = []
     rulebooks = published_rulebooks(store)
-    for point in mstore.points():
+    judged = _points(mstore, only)
+    for point in judged:
         rulebook = rulebooks.get(point.rulebook)
         if rulebook is None or rulebook.monitoring is None:
             outcome = PointOutcome(point.mn)
@@ -103,18 +115,60 @@ def judge_all(
             outcome = PointOutcome(point.mn)
             outcome.rejected.append(str(exc))
         outcomes.append(outcome)
-    issued = {p.subject for p in mstore.points() if _issued(p.mn, outcomes)}
-    assessed = assess_all(store, mstore, intake, rulebooks, today=today, now_us=now_us)
+    issued = {p.subject for p in judged if _issued(p.mn, outcomes)}
+    if only is None:
+        assessed = assess_all(store, mstore, intake, rulebooks, today=today, now_us=now_us)
+    else:
+        assessed = _assess_subjects(store, mstore, intake, rulebooks, {p.subject for p in judged},
+                                    today=today, now_us=now_us)  # fmt: skip
     issued |= {a.subject for a in assessed if a.outcome == "issued"}
-    first_point = {
-        p.subject: p.mn for p in sorted(mstore.points(), key=lambda p: p.mn, reverse=True)
-    }
+    # a subject's assessment is shown with the first of its points judged in this run
+    first_point = {p.subject: p.mn for p in sorted(judged, key=lambda p: p.mn, reverse=True)}
     for a in assessed:
         for outcome in outcomes:
             if outcome.mn == first_point.get(a.subject):
                 outcome.assessments.append(a)
     refresh_if_evaluated(store, national_catalogue(), issued, on=today)
     return outcomes
+
+
+def _points(mstore: MonitoringStore, only: Collection[str] | None) -> list[Point]:
+    """The registered points to judge, by MN; looked up one by one when restricted, so the
+    cost follows the MNs asked for, not every point registered."""
+    if only is None:
+        return mstore.points()
+    found = (mstore.point(mn) for mn in sorted(set(only)))
+    return [p for p in found if p is not None]
+
+
+def _assess_subjects(
+    store: Store,
+    mstore: MonitoringStore,
+    intake: Intake,
+    rulebooks: dict[str, Rulebook],
+    subjects: set[str],
+    *,
+    today: date,
+    now_us: int,
+) -> list[Assessment]:
+    """`assess_all` for these subjects only: each with all its points under a rulebook (the
+    rate pools them), not only the points judged."""
+    grouped: dict[tuple[str, str], list[Point]] = defaultdict(list)
+    for subject in sorted(subjects):
+        for point in mstore.points(subject):
+            grouped[(subject, point.rulebook)].append(point)
+    out: list[Assessment] = []
+    for (subject, rulebook_id), points in sorted(grouped.items()):
+        rulebook = rulebooks.get(rulebook_id)
+        if rulebook is None or rulebook.monitoring is None:
+            continue
+        if rulebook.monitoring.compliance is None:
+            continue
+        found = assess_subject(store, mstore, intake, subject, points, rulebook, today=today,
+                               now_us=now_us)  # fmt: skip
+        mstore.save_notices(found.notices, now_us)
+        out.append(found)
+    return out
 
 
 def _issued(mn: str, outcomes: list[PointOutcome]) -> bool:
