@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -138,8 +138,20 @@ def evaluate_all(
                  for rid, versions in regime_versions(store, at_us).items()
                  if rulebook_id is None or rid == rulebook_id
                  for rulebook in versions}  # fmt: skip
-    subjects, records, size = subjects_and_records_as_of(store, at_us)
-    by_id = {s.id: s for s in subjects}
+    # known now and run by an SQL engine, the facts stream from the store into the engine
+    # and only the subjects it finds on a list are read back whole: a national store's
+    # records do not fit in one process as Python rows (10 M records would take ~20 GB)
+    streamed = at_us is None and engine != "python"
+    subjects: list[SubjectRow] = []
+    records: list[RecordRow] = []
+    subject_ids: list[str] = []
+    if streamed:
+        # the position first: facts newer than it only make a subject look behind (its
+        # check answers unknown until refreshed), never current on facts it was not given
+        size = facts_size(store)
+    else:
+        subjects, records, size = subjects_and_records_as_of(store, at_us)
+        subject_ids = [s.id for s in subjects]
     records_of: dict[str, list[RecordRow]] = defaultdict(list)
     for record in records:
         records_of[record.subject_id].append(record)
@@ -157,8 +169,12 @@ def evaluate_all(
                 f"{output.interrupted.get('started', 'at an unknown time')}) did not finish: "
                 "its partial output was discarded and the state before it stayed in place"
             )
-        if con is not None:
+        if streamed:
+            load_inputs(con, _noting_ids(store.iter_rows("subjects"), subject_ids),
+                        (RecordRow._make(r) for r in store.iter_rows("records")))  # fmt: skip
+        elif con is not None:
             load_inputs(con, subjects, records)
+        by_id = {s.id: s for s in subjects}
         summaries = []
         for n, (_, (rulebook, versions)) in enumerate(sorted(rulebooks.items())):
             # a transitional rule judges records decided earlier by the versions before
@@ -169,21 +185,26 @@ def evaluate_all(
             list_rows: list[tuple[Any, ...]] = []
             measure_rows: list[tuple[Any, ...]] = []
             if con is not None:
-                outcomes = sql_timelines(con, cr, on)
-                for o in outcomes:
+                listed = []
+                for o in sql_timelines(con, cr, on):
                     if not o.runs:  # on no list on any day: SQL's verdict is the profile
                         score, grade = _shown(cr, o.score, o.grade, on)
                         profile_rows.append(
                             (cr.ref, o.subject_id, score, grade, "[]", on.isoformat(), size)
                         )
-                        continue
-                    p = evaluate_subject(cr, by_id[o.subject_id], records_of[o.subject_id], on,
-                                         objections_of.get(o.subject_id, ()),
-                                         holds_of.get(o.subject_id, ()))  # fmt: skip
-                    head, memberships, measures = _rows(cr, p, on, size)
-                    profile_rows.append(head)
-                    list_rows += memberships
-                    measure_rows += measures
+                    else:
+                        listed.append(o.subject_id)
+                for chunk in _chunks(listed, LISTED_CHUNK if streamed else len(listed) or 1):
+                    if streamed:
+                        by_id, records_of = _facts_of(store, chunk)
+                    for sid in chunk:
+                        p = evaluate_subject(cr, by_id[sid], records_of[sid], on,
+                                             objections_of.get(sid, ()),
+                                             holds_of.get(sid, ()))  # fmt: skip
+                        head, memberships, measures = _rows(cr, p, on, size)
+                        profile_rows.append(head)
+                        list_rows += memberships
+                        measure_rows += measures
             else:
                 for subject in subjects:
                     p = evaluate_subject(cr, subject, records_of.get(subject.id, []), on,
@@ -196,7 +217,7 @@ def evaluate_all(
                         measure_rows += measures
             output.write(profile_rows, list_rows, measure_rows)
             summaries.append(_summary(cr.ref, profile_rows, list_rows, measure_rows, on))
-        output.finish([s.id for s in subjects])
+        output.finish(subject_ids)
     except BaseException:
         if output is not None:
             output.abandon()
@@ -205,6 +226,33 @@ def evaluate_all(
         if con is not None:
             con.close()
     return summaries
+
+
+# the listed subjects read back from the store at a time (their rows, then dropped)
+LISTED_CHUNK = 5_000
+
+
+def _noting_ids(rows: Iterable[tuple[Any, ...]], ids: list[str]) -> Iterator[SubjectRow]:
+    """The subjects as they stream past, their ids kept (the state marks each evaluated)."""
+    for row in rows:
+        subject = SubjectRow._make(row)
+        ids.append(subject.id)
+        yield subject
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _facts_of(
+    store: Store, ids: list[str]
+) -> tuple[dict[str, SubjectRow], dict[str, list[RecordRow]]]:
+    by_id: dict[str, SubjectRow] = {s.id: s for s in store.rows_where("subjects", "id", ids)}
+    records_of: dict[str, list[RecordRow]] = defaultdict(list)
+    for record in store.rows_where("records", "subject_id", ids):
+        records_of[record.subject_id].append(record)
+    return by_id, records_of
 
 
 def _connect(engine: Engine, store: Store, spark_master: str | None) -> Any:
