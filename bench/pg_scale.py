@@ -19,6 +19,7 @@ Mind the disk: the script says what is free before it starts and what the data t
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import resource
 import shutil
@@ -35,7 +36,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import PG_URL, Timer, save
+from common import PG_URL, RESULTS, Timer, save
 
 from trustledger.catalogue import national_catalogue
 from trustledger.demo import write_demo_files
@@ -43,7 +44,7 @@ from trustledger.evaluate.state import Engine, evaluate_all
 from trustledger.ids import PersonKeyer
 from trustledger.intake import Intake, ingest_file
 from trustledger.ledger.store import Store, open_store
-from trustledger.ledger.verify import verify
+from trustledger.ledger.verify import verify, verify_chain
 from trustledger.rulebook.publish import publish_rulebook
 from trustledger.sanctions.check import CheckIndex
 
@@ -51,6 +52,7 @@ ON = date(2026, 11, 26)
 # the demo makes 5.8 to 6.1 records per subject: fewer subjects would miss the target
 # (the records past it are left out)
 RECORDS_PER_SUBJECT = 5.7
+KEY = b"bench person key, 32 bytes long!"
 ACTIONS = ("air_travel", "rail_travel", "public_procurement", "star_hotel")
 
 
@@ -96,11 +98,47 @@ def rss_gb() -> float:
 
 
 def verify_rate(store: Store) -> dict[str, Any]:
+    """The full verify (chain, tree, every projection row; the projections replayed in a
+    second process, whose peak memory is reported)."""
     with Timer() as t:
         report = verify(store)
     assert report.ok, report.problems[:5]
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 / 1024
+    return {"entries": report.size, "seconds": round(t.seconds, 1),
+            "entries_per_s": round(report.size / t.seconds),
+            "projection_process_peak_gb": round(child, 2)}  # fmt: skip
+
+
+def chain_rate(store: Store) -> dict[str, Any]:
+    """The chain and tree alone (every entry's hash, link and every tree head)."""
+    with Timer() as t:
+        report = verify_chain(store)
+    assert report.ok, report.problems[:5]
     return {"entries": report.size, "seconds": round(t.seconds, 1),
             "entries_per_s": round(report.size / t.seconds)}  # fmt: skip
+
+
+def available_gb() -> float:
+    with open("/proc/meminfo") as info:
+        fields = dict(line.split(":", 1) for line in info)
+    return int(fields["MemAvailable"].split()[0]) / 1024 / 1024
+
+
+def final_verify(store: Store, first: dict[str, Any]) -> dict[str, Any]:
+    """The full verify when its projection replay fits in memory (extrapolated from the
+    first milestone's), else the chain and tree alone and why: the replay holds every
+    projection row at once, and a process the system kills answers nothing."""
+    size = store.size()
+    measured = first.get("projection_process_peak_gb")
+    if measured:
+        need = measured * size / first["entries"]
+        if need < 0.8 * available_gb():
+            return verify_rate(store)
+        why = (f"needs about {need:.0f} GB ({measured} GB at {first['entries']:,} entries), "
+               f"{available_gb():.0f} GB available")  # fmt: skip
+    else:
+        why = "no measure of the projection replay's memory to extrapolate from"
+    return {**chain_rate(store), "projections": f"not verified: {why}"}
 
 
 def check_latency(store: Store, n: int) -> dict[str, Any]:
@@ -121,93 +159,132 @@ def check_latency(store: Store, n: int) -> dict[str, Any]:
             "mean_us": round(statistics.fmean(times) / 1000, 2)}  # fmt: skip
 
 
+def generate_and_ingest(
+    args: argparse.Namespace, url: str, work: Path, figures: dict[str, Any], partial: Path
+) -> tuple[Store, Path]:
+    """The demo at the size asked, taken in stretch by stretch (each stretch's figures
+    saved as they come, so that a run stopped later keeps them)."""
+    milestones = sorted({int(m) for m in args.milestones.split(",") if m} | {args.records})
+    subjects = int(args.records / RECORDS_PER_SUBJECT)
+    with Timer() as gen:
+        files = {p.name: p for p in write_demo_files(work, seed=7, subjects=subjects, as_of=ON)}
+    chunks = split(files["records.jsonl"], milestones, work)
+    print(f"generated {subjects:,} subjects in {gen.seconds:.0f} s", flush=True)
+    keyer = PersonKeyer(KEY)
+    store = open_store(url)
+    store.init(keyer.fingerprint())
+    intake = Intake(store, national_catalogue(), keyer, today=ON)
+    with Timer() as t:
+        for name in ("authorities.jsonl", "subjects.jsonl"):
+            ingest_file(intake, files[name], work)
+    figures["subjects"] = {"count": subjects, "seconds": round(t.seconds, 1),
+                           "per_s": round(subjects / t.seconds)}  # fmt: skip
+    curve: list[dict[str, Any]] = figures.setdefault("curve", [])
+    for done, chunk in chunks:
+        before = store.size()
+        with Timer() as t:
+            report = ingest_file(intake, chunk, work)
+        chunk.unlink()
+        entries = store.size() - before
+        point: dict[str, Any] = {
+            "records": done, "ledger_entries": store.size(),
+            "stretch_records_per_s": round(report.counts.accepted / t.seconds),
+            "stretch_entries_per_s": round(entries / t.seconds),
+            "schema_gb": round(schema_bytes(url, figures["schema"]) / 1e9, 2),
+            "rss_gb": rss_gb(),
+        }  # fmt: skip
+        if not curve:
+            point["verify"] = verify_rate(store)
+        curve.append(point)
+        print(point, flush=True)
+        partial.write_text(json.dumps(figures, indent=2))
+    return store, files["changes.jsonl"]
+
+
+def finish(
+    args: argparse.Namespace, store: Store, changes: Path, work: Path, figures: dict[str, Any]
+) -> None:
+    """The changes feed, the final verify, the evaluation and the checks."""
+    root = Path(__file__).parent.parent
+    intake = Intake(store, national_catalogue(), PersonKeyer(KEY), today=ON)
+    with Timer() as t:
+        ingest_file(intake, changes, work)
+    figures["changes_seconds"] = round(t.seconds, 1)
+    curve = figures["curve"]
+    figures["verify"] = final_verify(store, curve[0]["verify"])
+    print("verify", figures["verify"], flush=True)
+    for path in sorted((root / "trustledger" / "rulebooks_shipped").glob("*.yaml")):
+        publish_rulebook(store, path, national_catalogue())
+    engine: Engine = args.engine
+    with Timer() as t:
+        evaluate_all(store, national_catalogue(), at_us=None, on=ON, engine=engine)
+    figures["evaluate"] = {"engine": engine, "seconds": round(t.seconds, 1),
+                           "peak_rss_gb": rss_gb()}  # fmt: skip
+    print("evaluate", figures["evaluate"], flush=True)
+    figures["checks"] = check_latency(store, args.checks)
+    figures["schema_gb"] = round(schema_bytes(store.url, figures["schema"]) / 1e9, 2)
+    first, last = curve[0], curve[-1]
+    figures["appends_ratio_last_to_first"] = round(
+        last["stretch_entries_per_s"] / first["stretch_entries_per_s"], 2
+    )
+    figures["verify_ratio_end_to_first"] = round(
+        figures["verify"]["entries_per_s"] / first["verify"]["entries_per_s"], 2
+    )
+    figures["bytes_per_record"] = round(figures["schema_gb"] * 1e9 / args.records)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=10_000_000)
     ap.add_argument("--milestones", default="1000000,2000000,5000000")
-    ap.add_argument("--engine", default="duckdb", choices=["duckdb", "postgres", "python"])
+    ap.add_argument("--engine", default="duckdb", choices=["duckdb", "postgres", "python", "spark"])
     ap.add_argument("--checks", type=int, default=200_000)
     ap.add_argument("--keep", action="store_true", help="keep the schema afterwards")
+    ap.add_argument(
+        "--resume",
+        metavar="SCHEMA",
+        help="finish a run whose ingest is done "
+        "(its figures from bench/results/pg_scale_N.partial.json; --changes)",
+    )
+    ap.add_argument("--changes", type=Path, help="with --resume: the run's changes.jsonl")
     args = ap.parse_args()
-    milestones = sorted({int(m) for m in args.milestones.split(",") if m} | {args.records})
-    root = Path(__file__).parent.parent
+    partial = RESULTS / f"pg_scale_{args.records}.partial.json"
     free = shutil.disk_usage(tempfile.gettempdir()).free
     print(f"disk free before: {free / 1e9:.1f} GB", flush=True)
-    schema = f"scale_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
+    if args.resume:
+        if args.changes is None or not partial.exists():
+            raise SystemExit(f"--resume needs --changes and {partial}")
+        figures = json.loads(partial.read_text())
+        if figures["schema"] != args.resume:
+            raise SystemExit(f"{partial} is the run of schema {figures['schema']}")
+        schema = args.resume
+    else:
+        schema = f"scale_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        figures = {"records_target": args.records, "schema": schema,
+                   "disk_free_before_gb": round(free / 1e9, 1)}  # fmt: skip
     url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    figures: dict[str, Any] = {"records_target": args.records, "schema": schema,
-                               "disk_free_before_gb": round(free / 1e9, 1)}  # fmt: skip
+    RESULTS.mkdir(exist_ok=True)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            subjects = int(args.records / RECORDS_PER_SUBJECT)
-            with Timer() as gen:
-                files = {p.name: p for p in write_demo_files(work, seed=7, subjects=subjects,
-                                                             as_of=ON)}  # fmt: skip
-            chunks = split(files["records.jsonl"], milestones, work)
-            print(f"generated {subjects:,} subjects in {gen.seconds:.0f} s", flush=True)
-            keyer = PersonKeyer(b"bench person key, 32 bytes long!")
-            store = open_store(url)
-            store.init(keyer.fingerprint())
-            intake = Intake(store, national_catalogue(), keyer, today=ON)
-            with Timer() as t:
-                for name in ("authorities.jsonl", "subjects.jsonl"):
-                    ingest_file(intake, files[name], work)
-            figures["subjects"] = {"count": subjects, "seconds": round(t.seconds, 1),
-                                   "per_s": round(subjects / t.seconds)}  # fmt: skip
-            curve = []
-            for done, chunk in chunks:
-                before = store.size()
-                with Timer() as t:
-                    report = ingest_file(intake, chunk, work)
-                chunk.unlink()
-                entries = store.size() - before
-                point: dict[str, Any] = {
-                    "records": done, "ledger_entries": store.size(),
-                    "stretch_records_per_s": round(report.counts.accepted / t.seconds),
-                    "stretch_entries_per_s": round(entries / t.seconds),
-                    "schema_gb": round(schema_bytes(url, schema) / 1e9, 2),
-                    "rss_gb": rss_gb(),
-                }  # fmt: skip
-                if not curve:
-                    point["verify"] = verify_rate(store)
-                curve.append(point)
-                print(point, flush=True)
-            figures["curve"] = curve
-            with Timer() as t:
-                ingest_file(intake, files["changes.jsonl"], work)
-            figures["changes_seconds"] = round(t.seconds, 1)
-            figures["verify"] = verify_rate(store)
-            print("verify", figures["verify"], flush=True)
-        for path in sorted((root / "trustledger" / "rulebooks_shipped").glob("*.yaml")):
-            publish_rulebook(store, path, national_catalogue())
-        engine: Engine = args.engine
-        with Timer() as t:
-            evaluate_all(store, national_catalogue(), at_us=None, on=ON, engine=engine)
-        figures["evaluate"] = {"engine": engine, "seconds": round(t.seconds, 1),
-                               "peak_rss_gb": rss_gb()}  # fmt: skip
-        print("evaluate", figures["evaluate"], flush=True)
-        figures["checks"] = check_latency(store, args.checks)
-        figures["schema_gb"] = round(schema_bytes(url, schema) / 1e9, 2)
-        first, last = curve[0], curve[-1]
-        figures["appends_ratio_last_to_first"] = round(
-            last["stretch_entries_per_s"] / first["stretch_entries_per_s"], 2
-        )
-        figures["verify_ratio_end_to_first"] = round(
-            figures["verify"]["entries_per_s"] / first["verify"]["entries_per_s"], 2
-        )
-        figures["bytes_per_record"] = round(figures["schema_gb"] * 1e9 / args.records)
-        store.close()
+            if args.resume:
+                store = open_store(url)
+                changes = args.changes
+            else:
+                store, changes = generate_and_ingest(args, url, work, figures, partial)
+            finish(args, store, changes, work, figures)
+            store.close()
     finally:
-        if args.keep:
+        if args.keep or args.resume:
             figures["kept_url"] = url
             print(f"kept: {url}", flush=True)
         else:
             with psycopg.connect(PG_URL, autocommit=True) as conn:
                 conn.execute(f"DROP SCHEMA {schema} CASCADE")
         save(f"pg_scale_{args.records}", figures)
+        partial.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
