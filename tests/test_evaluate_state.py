@@ -164,3 +164,29 @@ def test_automated_records_count_once_a_person_confirms_them(filled: Store, db_u
     for engine in engines:
         evaluate_all(filled, national_catalogue(), at_us=None, on=ON, engine=engine)  # type: ignore[arg-type]
         assert grades() == {"yellow"}
+
+
+def test_a_streamed_evaluation_reads_listed_subjects_back_in_chunks(
+    filled: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SQL engines stream the facts in and read back only the listed subjects, a chunk
+    at a time: chunks of one subject give the state the Python engine gives."""
+    import trustledger.evaluate.state as evaluating
+
+    evaluate_all(filled, national_catalogue(), at_us=None, on=ON, engine="python")
+    by_python = state(filled)
+    read: list[list[str]] = []
+    facts_of = evaluating._facts_of
+
+    def spy(store: Store, ids: list[str]) -> object:
+        read.append(list(ids))
+        return facts_of(store, ids)
+
+    monkeypatch.setattr(evaluating, "LISTED_CHUNK", 1)
+    monkeypatch.setattr(evaluating, "_facts_of", spy)
+    evaluate_all(filled, national_catalogue(), at_us=None, on=ON, engine="duckdb")
+    assert state(filled) == by_python
+    # one subject a read, and only subjects on some list were read back
+    assert read and all(len(ids) == 1 for ids in read)
+    listed = {row[2] for row in by_python["state_lists"]}
+    assert {sid for ids in read for sid in ids} <= listed
