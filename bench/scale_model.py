@@ -309,10 +309,14 @@ def model() -> str:
         shards = max(1, math.ceil(whole / REPLICA_MEMORY_GB))
         rows.append(
             [
-                "check index in memory",
+                "check index in memory (synthetic state: 3 % black-listed, 2 % red)",
                 f"{per_subject:,.0f} B per subject",
-                f"{whole:,.0f} GB for every entity: {shards} shard(s) by subject hash "
-                f"at ≤ {REPLICA_MEMORY_GB} GB a replica",
+                f"{whole:,.0f} GB for every entity: "
+                + (
+                    f"one replica holds it (≤ {REPLICA_MEMORY_GB} GB)"
+                    if shards == 1
+                    else f"{shards} shards by subject hash at ≤ {REPLICA_MEMORY_GB} GB a replica"
+                ),
             ]
         )
     if h:
@@ -330,7 +334,7 @@ def model() -> str:
             [
                 "peak checks, batched by the checker",
                 f"{num(batch)} /s per replica core",
-                f"{math.ceil(PEAK_CHECKS_S / batch)} replica core(s)",
+                f"{math.ceil(PEAK_CHECKS_S / batch)} replica cores",
             ]
         )
     r, j = load("hj212_receiver"), load("hj212_jetstream")
@@ -352,7 +356,9 @@ def model() -> str:
                 [
                     "monitoring packets through JetStream",
                     f"{num(rate)} packets/s",
-                    f"{math.ceil(need / rate)} receiver(s), 2 for a failure",
+                    f"{math.ceil(need / rate)} receiver and consumer pair, a second for a failure"
+                    if math.ceil(need / rate) == 1
+                    else f"{math.ceil(need / rate)} receivers, one more for a failure",
                 ]
             )
     measured_sizes = [s for s in (load(n) for n in SPARK_SIZES) if s]
