@@ -160,11 +160,15 @@ def measured() -> str:
                 f"{pg['appends_ratio_last_to_first']} of the first stretch",
             ]
         )
+        first = pg["curve"][0]["verify"]
+        v_end = pg["verify"]
+        what = "chain and tree" if "projections" in v_end else "chain, tree, projections"
         rows.append(
             [
-                f"verify at {num(pg['verify']['entries'])} entries, PostgreSQL",
-                f"{num(pg['verify']['entries_per_s'])} entries/s",
-                f"{pg['verify_ratio_end_to_first']} of the rate at the first milestone",
+                f"verify ({what}) at {num(v_end['entries'])} entries, PostgreSQL",
+                f"{num(v_end['entries_per_s'])} entries/s",
+                f"the full verify at {num(first['entries'])} entries: "
+                f"{num(first['entries_per_s'])} entries/s",
             ]
         )
     if v := load("verify"):
@@ -289,11 +293,47 @@ def model() -> str:
                 f"{RECORDS_PER_DAY / 86400 / appends:.1%} of its capacity",
             ]
         )
+        verified = "chain and tree" if "projections" in pg["verify"] else "full verify"
         rows.append(
-            ["full verify, one process", f"{num(verify)} entries/s", duration(entries / verify)]
-        )
+            [f"verify ({verified}), one process", f"{num(verify)} entries/s",
+             duration(entries / verify)]
+        )  # fmt: skip
+        if ev := pg.get("evaluate"):
+            rate = pg["records_target"] / ev["seconds"]
+            rows.append(
+                [
+                    f"whole evaluation of every shipped regime ({ev['engine']}, the listed "
+                    "subjects' histories in Python), one process",
+                    f"{num(rate)} records/s ({duration(ev['seconds'])} for "
+                    f"{num(pg['records_target'])})",
+                    f"{duration(RECORDS / rate)} in one process: the per-subject part must run "
+                    "in partitions by subject (not built)",
+                ]
+            )
         checks = pg.get("checks") or {}
-        if checks:
+        if "killed_at_gb" in checks:
+            per_subject = checks["killed_at_gb"] * 1e9 / checks["subjects"]
+            shards = math.ceil(per_subject * ENTITIES / 1e9 / REPLICA_MEMORY_GB)
+            rows.append(
+                [
+                    "check index of the real state (10 regime versions)",
+                    f"more than {per_subject / 1e3:,.0f} kB per subject (killed at "
+                    f"{checks['killed_at_gb']} GB building {num(checks['subjects'])})",
+                    f"more than {per_subject * ENTITIES / 1e12:,.1f} TB for every entity: "
+                    f"at least {shards} shards at ≤ {REPLICA_MEMORY_GB} GB — or a compact index",
+                ]
+            )
+        if look := pg.get("replica_look_ms"):
+            ms = look["state_signature"] + look["changed_subjects"]
+            rows.append(
+                [
+                    "a replica's look at the state (per notification)",
+                    f"{ms:,} ms at {num(pg['records_target'])} records (it scans)",
+                    f"about {duration(ms / 1000 * RECORDS / pg['records_target'])} at national "
+                    "size: the scans must become index lookups first",
+                ]
+            )
+        if "index_load_seconds" in checks:
             per_subject_s = checks["index_load_seconds"] / checks["subjects"]
             rows.append(
                 [
@@ -395,16 +435,24 @@ def pg_curve() -> str:
         for p in pg["curve"]
     ]
     out = table(["records", "ledger entries", "appends/s over the stretch", "schema GB"], rows)
-    ev, ch = pg.get("evaluate", {}), pg.get("checks", {})
+    ev, ch, v = pg.get("evaluate", {}), pg.get("checks", {}), pg["verify"]
+    rate = f"{num(v['entries_per_s'])} entries/s ({duration(v['seconds'])}"
+    verified = (f"verify of the chain and tree {rate}; projections {v['projections']})"
+                if "projections" in v else f"verify {rate})")  # fmt: skip
+    if "index_load_seconds" in ch:
+        checked = (f"the check index built from {num(ch['subjects'])} subjects in "
+                   f"{duration(ch['index_load_seconds'])}, checks p50 {ch['p50_us']} µs, "
+                   f"p99 {ch['p99_us']} µs")  # fmt: skip
+    else:
+        checked = f"the check index {ch.get('index', 'not measured')}"
     out += (
-        f"\n\nAt {num(pg['records_target'])} records: verify "
-        f"{num(pg['verify']['entries_per_s'])} entries/s ({duration(pg['verify']['seconds'])}); "
-        f"evaluation by {ev.get('engine')} {duration(ev.get('seconds', 0))} (peak "
-        f"{ev.get('peak_rss_gb')} GB resident); the check index built from "
-        f"{num(ch.get('subjects', 0))} subjects in {duration(ch.get('index_load_seconds', 0))}, "
-        f"checks p50 {ch.get('p50_us')} µs, p99 {ch.get('p99_us')} µs; "
-        f"{pg['schema_gb']} GB on disk."
+        f"\n\nAt {num(pg['records_target'])} records: {verified}; evaluation of every "
+        f"shipped regime by {ev.get('engine')} {duration(ev.get('seconds', 0))} (peak "
+        f"{ev.get('peak_rss_gb')} GB resident); {checked}; {pg['schema_gb']} GB on disk, "
+        "the state included."
     )
+    if rows := pg.get("state_rows"):
+        out += " State rows: " + ", ".join(f"{k} {num(n)}" for k, n in rows.items()) + "."
     return out + "\n\n![appends and size as the store grows](scale/pg_growth.svg)"
 
 
