@@ -141,7 +141,18 @@ def final_verify(store: Store, first: dict[str, Any]) -> dict[str, Any]:
     return {**chain_rate(store), "projections": f"not verified: {why}"}
 
 
+# a check index held about 1.05 kB per state row when it was killed at 21.3 GB (1.75 M
+# subjects, 20.3 M state rows): a lower bound for what building one needs
+INDEX_BYTES_PER_STATE_ROW = 1_050
+
+
 def check_latency(store: Store, n: int) -> dict[str, Any]:
+    rows = sum(int(store.query(f"SELECT count(*) FROM {t}")[0][0])
+               for t in ("state_profiles", "state_lists", "state_measures"))  # fmt: skip
+    need = rows * INDEX_BYTES_PER_STATE_ROW / 1e9
+    if need > 0.8 * available_gb():
+        return {"index": f"not built: {rows:,} state rows need more than {need:.0f} GB, "
+                f"{available_gb():.0f} GB available", "state_rows_total": rows}  # fmt: skip
     with Timer() as load:
         index = CheckIndex.load(store)
     rng = random.Random(5)
