@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -204,10 +205,16 @@ def assess_all(
     *,
     today: date,
     now_us: int,
+    subjects: Collection[str] | None = None,
 ) -> list[Assessment]:
-    """Assess every subject with points under a rulebook that defines the indicator."""
+    """Assess every subject with points under a rulebook that defines the indicator (or
+    only ``subjects``: each still with all its points there, since the rate pools them)."""
     grouped: dict[tuple[str, str], list[Point]] = defaultdict(list)
-    for point in mstore.points():
+    if subjects is None:
+        points_of = mstore.points()
+    else:
+        points_of = [point for subject in sorted(subjects) for point in mstore.points(subject)]
+    for point in points_of:
         grouped[(point.subject, point.rulebook)].append(point)
     out: list[Assessment] = []
     for (subject, rulebook_id), points in sorted(grouped.items()):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import asdict
 from datetime import date
@@ -15,8 +14,7 @@ from trustledger.evaluate.state import refresh_if_evaluated
 from trustledger.ids import check_uscc
 from trustledger.intake import Intake, Result
 from trustledger.ledger.store import Store
-from trustledger.monitoring.assessment import Assessment
-from trustledger.monitoring.compliance import assess_all, assess_subject
+from trustledger.monitoring.compliance import assess_all
 from trustledger.monitoring.judge import JudgeError, PointOutcome, judge_point, series_view
 from trustledger.monitoring.store import MonitoringStore, Point
 from trustledger.pollutants import canonical, known
@@ -116,11 +114,10 @@ def judge_all(
             outcome.rejected.append(str(exc))
         outcomes.append(outcome)
     issued = {p.subject for p in judged if _issued(p.mn, outcomes)}
-    if only is None:
-        assessed = assess_all(store, mstore, intake, rulebooks, today=today, now_us=now_us)
-    else:
-        assessed = _assess_subjects(store, mstore, intake, rulebooks, {p.subject for p in judged},
-                                    today=today, now_us=now_us)  # fmt: skip
+    # judging some points: only their subjects are assessed again
+    subjects = None if only is None else {p.subject for p in judged}
+    assessed = assess_all(store, mstore, intake, rulebooks, today=today, now_us=now_us,
+                          subjects=subjects)  # fmt: skip
     issued |= {a.subject for a in assessed if a.outcome == "issued"}
     # a subject's assessment is shown with the first of its points judged in this run
     first_point = {p.subject: p.mn for p in sorted(judged, key=lambda p: p.mn, reverse=True)}
@@ -139,36 +136,6 @@ def _points(mstore: MonitoringStore, only: Collection[str] | None) -> list[Point
         return mstore.points()
     found = (mstore.point(mn) for mn in sorted(set(only)))
     return [p for p in found if p is not None]
-
-
-def _assess_subjects(
-    store: Store,
-    mstore: MonitoringStore,
-    intake: Intake,
-    rulebooks: dict[str, Rulebook],
-    subjects: set[str],
-    *,
-    today: date,
-    now_us: int,
-) -> list[Assessment]:
-    """`assess_all` for these subjects only: each with all its points under a rulebook (the
-    rate pools them), not only the points judged."""
-    grouped: dict[tuple[str, str], list[Point]] = defaultdict(list)
-    for subject in sorted(subjects):
-        for point in mstore.points(subject):
-            grouped[(subject, point.rulebook)].append(point)
-    out: list[Assessment] = []
-    for (subject, rulebook_id), points in sorted(grouped.items()):
-        rulebook = rulebooks.get(rulebook_id)
-        if rulebook is None or rulebook.monitoring is None:
-            continue
-        if rulebook.monitoring.compliance is None:
-            continue
-        found = assess_subject(store, mstore, intake, subject, points, rulebook, today=today,
-                               now_us=now_us)  # fmt: skip
-        mstore.save_notices(found.notices, now_us)
-        out.append(found)
-    return out
 
 
 def _issued(mn: str, outcomes: list[PointOutcome]) -> bool:
