@@ -23,9 +23,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from trustledger.evaluate.queries import StateSignature
     from trustledger.ledger.store import Store
     from trustledger.sanctions.check import CheckIndex
     from trustledger.settings import Settings
@@ -52,7 +53,7 @@ class CheckService:
         *,
         reload_interval: float = 1.0,
         lock: threading.Lock | None = None,
-        start: tuple[tuple[Any, ...], CheckIndex] | None = None,
+        start: tuple[StateSignature, CheckIndex] | None = None,
     ) -> None:
         """``start``: a state signature and the index that reflects it (a replica's
         snapshot) instead of reading every state row now; what changed since that
@@ -74,7 +75,7 @@ class CheckService:
         # the caches it keeps between looks (keys found, for instance)
         self.on_look: list[Callable[[], None]] = []
 
-    def _load(self, store: Store) -> tuple[tuple[Any, ...], CheckIndex]:
+    def _load(self, store: Store) -> tuple[StateSignature, CheckIndex]:
         from trustledger.evaluate.queries import state_signature
         from trustledger.sanctions.check import CheckIndex
 
@@ -129,7 +130,7 @@ class CheckService:
             )
         return index
 
-    def _follow(self, signature: tuple[Any, ...]) -> None:
+    def _follow(self, signature: StateSignature) -> None:
         """Bring the index up to the current state: patch just the subjects whose state
         rows are newer than what the index holds; rebuild whole, in the background, when
         many changed (a batch evaluation). Called under the lock."""
@@ -140,14 +141,11 @@ class CheckService:
             # small patch to apply; the rebuild reads every later change, and what lands
             # after its rows were read is patched in at the look that follows the swap
             return
-        old_size, old_rows, old_state, old_generation = self.signature
-        changed = changed_subjects(self.store, old_size, old_state)
-        if (
-            len(changed) > self.FOLLOW_LIMIT
-            or signature[1] < (old_rows or 0)
-            or signature[3] != old_generation  # a whole re-evaluation: any row may differ
-        ):
-            if signature[1] <= self.FOLLOW_LIMIT:
+        old = self.signature
+        changed = changed_subjects(self.store, old.ledger_size, old.evaluated_to)
+        # a whole re-evaluation: any row may differ
+        if len(changed) > self.FOLLOW_LIMIT or signature.generation != old.generation:
+            if self.index.subjects_evaluated <= self.FOLLOW_LIMIT:
                 # a state this small loads faster than a patch is worked out
                 self.signature, self.index = self._load(self.store)
                 return

@@ -7,7 +7,7 @@ every rulebook and every list run, so the figures here are read from it: grade a
 distributions, the lists in effect on the day and their sizes, and, for every pair of
 rulebooks, how far they agree on the subjects evaluated under both (black-listed by both,
 by one, by neither, and Cohen's kappa where it means something). They are kept until the
-state or the day changes (``state_signature``: the ledger's size, the state's rows and
+state or the day changes (``state_signature``: the ledger's size, the newest evaluation's
 position, whole evaluations so far).
 
 Persons are counted like everyone else here: these are counts, never a person's record.

@@ -3,8 +3,8 @@ writer's database, so many of them behind a load balancer answer alike.
 
 A snapshot is a directory of Parquet files — the three state tables, the subjects the
 ledger knows, each subject's newest ledger position and the courts' exceptions — and a
-``snapshot.json`` naming the state signature it reflects (ledger size, state rows, newest
-state position, evaluation generation). A replica loads it instead of reading every state
+``snapshot.json`` naming the state signature it reflects (ledger size, newest evaluation
+position, evaluation generation). A replica loads it instead of reading every state
 row from the database (a start in seconds at any size), then patches in what changed since
 that signature, exactly as a live server follows an ingest. On PostgreSQL it follows
 pushed, not polled: statement triggers on the ledger and the state tables ``NOTIFY`` the
@@ -30,12 +30,14 @@ from trustledger.app.errors import BadInput, ConfigError
 if TYPE_CHECKING:
     from trustledger.app.checks_service import CheckService
     from trustledger.app.context import Context
+    from trustledger.evaluate.queries import StateSignature
     from trustledger.sanctions.check import CheckIndex
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "trustledger_state"
-FORMAT = "trustledger-state-snapshot/1"
+# 2: the signature is (ledger size, newest evaluation position, generation)
+FORMAT = "trustledger-state-snapshot/2"
 # the integer columns of each table the snapshot holds; every other column is text
 _INTEGERS = {
     "state_profiles": {"score", "ledger_size"},
@@ -50,13 +52,13 @@ _INTEGERS = {
 @dataclass(frozen=True)
 class Snapshot:
     path: Path
-    signature: tuple[int, int, int | None, int]
+    signature: StateSignature
     rows: dict[str, int]
 
     @property
     def position(self) -> int:
         """The ledger position the state reflects (what a check answer calls ledger_size)."""
-        return int(self.signature[2] or 0)
+        return int(self.signature.evaluated_to or 0)
 
     def to_json(self) -> dict[str, Any]:
         return {"path": str(self.path), "format": FORMAT, "signature": list(self.signature),
@@ -126,6 +128,7 @@ def read_snapshot(path: Path, timezone: str) -> tuple[Snapshot, CheckIndex]:
     """The snapshot at ``path`` and the check index it holds."""
     import pyarrow.parquet as pq
 
+    from trustledger.evaluate.queries import StateSignature
     from trustledger.sanctions.check import CheckIndex
 
     try:
@@ -145,8 +148,8 @@ def read_snapshot(path: Path, timezone: str) -> tuple[Snapshot, CheckIndex]:
         return list(zip(*(data.column(i).to_pylist() for i in range(data.num_columns)),
                         strict=True))  # fmt: skip
 
-    size, state_rows, state_position, generation = meta["signature"]
-    signature = (int(size), int(state_rows), state_position, int(generation))
+    size, evaluated_to, generation = meta["signature"]
+    signature = StateSignature(int(size), evaluated_to, int(generation))
     index = CheckIndex(
         subjects=(r[0] for r in rows("subjects")),
         profiles=rows("state_profiles"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from trustledger.ledger.store import Store
 
@@ -29,23 +29,36 @@ def profiles_from_state(store: Store, subject_id: str) -> Sequence[tuple[Any, ..
     return store.state_rows("state_profiles", subject_id)
 
 
-def state_signature(store: Store) -> tuple[int, int, int | None, int]:
-    """(ledger size, state rows, newest state position, whole evaluations so far): changes
-    when the ledger grows or evaluation rewrites state (which it may do without appending
-    to the ledger, and without changing the number of rows)."""
-    rows = store.query("SELECT count(*), max(ledger_size) FROM state_profiles", ())
+class StateSignature(NamedTuple):
+    """What a reader of the state watches to know it changed."""
+
+    ledger_size: int
+    evaluated_to: int | None  # the ledger position of the newest evaluation; None: none yet
+    generation: int  # whole evaluations swapped in so far
+
+
+def state_signature(store: Store) -> StateSignature:
+    """The state's signature. Every write of the live state appends its ``state.committed``
+    entry in the same transaction, so the ledger's size moves whenever the state does; the
+    generation tells a whole re-evaluation (where any row may differ) from a patch. Each
+    part is read through an index, so a check server's look costs the same at any size."""
+    newest = store.query("SELECT max(ledger_size) FROM state_subjects", ())
     generation = store.query("SELECT value FROM meta WHERE key = 'state_generation'", ())
-    return store.size(), int(rows[0][0]), rows[0][1], int(generation[0][0]) if generation else 0
+    return StateSignature(
+        store.size(),
+        None if newest[0][0] is None else int(newest[0][0]),
+        int(generation[0][0]) if generation else 0,
+    )
 
 
 def changed_subjects(store: Store, since_size: int, since_state: int | None) -> set[str]:
-    """Subjects whose state rows are newer than ``since_state``, or registered, or with a
-    record issued or changed, since ledger size ``since_size``."""
+    """Subjects evaluated after ledger position ``since_state`` (their rows replaced, or
+    removed), or registered, or with a record issued or changed, since ledger size
+    ``since_size``: each read through an index, in time proportional to what changed."""
     q = store.query
-    newer = q("SELECT DISTINCT subject_id FROM state_profiles WHERE ledger_size > ?",
-              (since_state or 0,))  # fmt: skip
+    newer = q("SELECT subject_id FROM state_subjects WHERE ledger_size > ?", (since_state or 0,))
     touched = q("SELECT id FROM subjects WHERE last_seq >= ?", (since_size,))
-    recorded = q("SELECT DISTINCT subject_id FROM records WHERE last_seq >= ?", (since_size,))
+    recorded = q("SELECT subject_id FROM records WHERE last_seq >= ?", (since_size,))
     return {r[0] for r in newer} | {r[0] for r in touched} | {r[0] for r in recorded}
 
 

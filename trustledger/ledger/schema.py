@@ -51,6 +51,8 @@ CREATE TABLE IF NOT EXISTS subjects (
     registered_seq {int} NOT NULL,
     last_seq {int} NOT NULL
 );
+-- the subjects registered or changed since a ledger position (a check server's look)
+CREATE INDEX IF NOT EXISTS subjects_last_seq ON subjects (last_seq);
 CREATE TABLE IF NOT EXISTS records (
     id TEXT PRIMARY KEY,
     subject_id TEXT NOT NULL,
@@ -249,7 +251,10 @@ CREATE TABLE IF NOT EXISTS {prefix}subjects (
     subject_id TEXT NOT NULL,
     ledger_size {int} NOT NULL,
     CONSTRAINT {prefix}subjects_pk_{tag} PRIMARY KEY (subject_id)
-)
+);
+-- the subjects evaluated since a ledger position, and the newest evaluation: what a check
+-- server reads at each look, in index order rather than by scanning the state
+CREATE INDEX IF NOT EXISTS {prefix}subjects_evaluated_{tag} ON {prefix}subjects (ledger_size)
 """
 # the live state; `state_subjects` marks every subject evaluated (to a ledger size), also
 # those no rulebook applies to, so that entries newer than an evaluation are found

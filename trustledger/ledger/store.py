@@ -27,7 +27,7 @@ from trustledger.ledger.schema import (
     state_ddl,
 )
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 # the Alembic revision that brings a database to SCHEMA_VERSION (trustledger.ledger.migrate)
 SCHEMA_REVISION = f"{int(SCHEMA_VERSION):04d}"
 

@@ -270,6 +270,11 @@ class CheckIndex:
                 self._extend(subject_id, m, json.loads(row[9]), actions)
         self._allow = Decision("allow", (), self.ledger_size)
 
+    @property
+    def subjects_evaluated(self) -> int:
+        """Subjects the index holds an evaluation of (current or behind)."""
+        return len(self._evaluated) + len(self._behind)
+
     def _reach(self, actions: list[str]) -> list[str]:
         if not self._narrower:
             return actions
