@@ -52,7 +52,7 @@ class Run:
     keep_as: str = ""  # copied to this results name, so that runs at several sizes stay
 
 
-SPARK_SIZES = ("spark_batch_small", "spark_batch_large", "spark_batch_xl")
+SPARK_SIZES = ("spark_batch_small", "spark_batch_large", "spark_batch_xl", "spark_batch_national")
 RUNS: tuple[Run, ...] = (
     Run("check", "check.py", (), ()),
     Run("http_check", "http_check.py", ("--subjects", "20000"), ("--seconds", "5")),
@@ -81,6 +81,13 @@ RUNS: tuple[Run, ...] = (
         ("--subjects", "3000000", "--records", "30000000", "--driver-memory", "16g"),
         ("--subjects", "60000", "--records", "600000"),
         "spark_batch_xl",
+    ),
+    Run(
+        "spark_batch",
+        "spark_batch.py",
+        ("--subjects", "10000000", "--records", "100000000", "--driver-memory", "12g"),
+        ("--subjects", "100000", "--records", "1000000"),
+        "spark_batch_national",
     ),
     Run(
         "pg_scale_10000000",
