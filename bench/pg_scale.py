@@ -19,6 +19,7 @@ Mind the disk: the script says what is free before it starts and what the data t
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import resource
@@ -40,6 +41,7 @@ from common import PG_URL, RESULTS, Timer, save
 
 from trustledger.catalogue import national_catalogue
 from trustledger.demo import write_demo_files
+from trustledger.evaluate.queries import changed_subjects, state_signature
 from trustledger.evaluate.state import Engine, evaluate_all
 from trustledger.ids import PersonKeyer
 from trustledger.intake import Intake, ingest_file
@@ -91,6 +93,28 @@ def split(records: Path, milestones: list[int], work: Path) -> list[tuple[int, P
         chunks.append((n, path))
     records.unlink()  # the chunks are the copy now: the disk holds one
     return chunks
+
+
+def resident_gb() -> float:
+    """This process's resident memory now (Linux), GB."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * resource.getpagesize() / 1e9
+
+
+def look_ms(store: Store, repeat: int = 21) -> dict[str, Any]:
+    """What a check server (a replica) reads at each look at the state: the signature and
+    the subjects changed since it, nothing having changed (the common look), median ms."""
+    sig, changed = [], []
+    for _ in range(repeat):
+        with Timer() as t:
+            signature = state_signature(store)
+        sig.append(t.seconds * 1000)
+        with Timer() as t:
+            changed_subjects(store, signature.ledger_size, signature.evaluated_to)
+        changed.append(t.seconds * 1000)
+    return {"state_signature_ms": round(statistics.median(sig), 2),
+            "changed_subjects_ms": round(statistics.median(changed), 2)}  # fmt: skip
 
 
 def rss_gb() -> float:
@@ -153,8 +177,12 @@ def check_latency(store: Store, n: int) -> dict[str, Any]:
     if need > 0.8 * available_gb():
         return {"index": f"not built: {rows:,} state rows need more than {need:.0f} GB, "
                 f"{available_gb():.0f} GB available", "state_rows_total": rows}  # fmt: skip
+    gc.collect()
+    before = resident_gb()
     with Timer() as load:
         index = CheckIndex.load(store)
+    gc.collect()
+    held = resident_gb() - before
     rng = random.Random(5)
     subjects = [r[0] for r in store.query("SELECT id FROM subjects")]
     pairs = [(rng.choice(subjects), rng.choice(ACTIONS)) for _ in range(n)]
@@ -165,6 +193,10 @@ def check_latency(store: Store, n: int) -> dict[str, Any]:
         times.append(time.perf_counter_ns() - started)
     times.sort()
     return {"index_load_seconds": round(load.seconds, 1), "subjects": len(subjects),
+            "state_rows_total": rows, "index_memory_gb": round(held, 2),
+            "index_bytes_per_state_row": round(held * 1e9 / max(rows, 1)),
+            "index_bytes_per_evaluated_subject": round(
+                held * 1e9 / max(index.subjects_evaluated, 1)),
             "checks": n, "p50_us": round(times[n // 2] / 1000, 2),
             "p99_us": round(times[n * 99 // 100] / 1000, 2),
             "mean_us": round(statistics.fmean(times) / 1000, 2)}  # fmt: skip
@@ -233,6 +265,8 @@ def finish(
                            "peak_rss_gb": rss_gb()}  # fmt: skip
     print("evaluate", figures["evaluate"], flush=True)
     figures["checks"] = check_latency(store, args.checks)
+    figures["replica_look"] = look_ms(store)
+    print("checks", figures["checks"], "look", figures["replica_look"], flush=True)
     figures["schema_gb"] = round(schema_bytes(store.url, figures["schema"]) / 1e9, 2)
     first, last = curve[0], curve[-1]
     figures["appends_ratio_last_to_first"] = round(

@@ -309,6 +309,32 @@ def test_extended_and_own_measures_are_replaced_independently() -> None:
     assert index.check("ORG", "air_travel", day).status == "allow"
 
 
+def test_a_subject_replaced_with_fewer_measures_is_restricted_on_fewer_actions() -> None:
+    """The index keeps, per subject, the actions its measures reach: taking a measure away
+    (a patch after re-evaluation) must narrow them, for the subject and for a person an
+    organisation's measure reached, and an answer remembered from before is not reused."""
+    profiles = [("rb@1", "ORG", None, None, '["black"]', "2025-01-01", 5),
+                ("rb@1", "P1", None, None, "[]", "2025-01-01", 5)]  # fmt: skip
+    lists = [("rb@1", "black", "ORG", "black", "2025-01-01", None, '["R1"]')]
+    wide = ("rb@1", "m-wide", "ORG", "restriction", "black", '["air_travel", "star_hotel"]',
+            "2025-01-01", None, "court", '{"legal_representative": ["P1"]}')  # fmt: skip
+    narrow = ("rb@1", "m-narrow", "ORG", "restriction", "black", '["air_travel"]',
+              "2025-01-01", None, "court", '{"legal_representative": ["P1"]}')  # fmt: skip
+    index = CheckIndex(subjects=["ORG", "P1"], profiles=profiles, lists=lists,
+                       measures=[wide, narrow])  # fmt: skip
+    day = date(2025, 6, 1)
+    for subject in ("ORG", "P1"):
+        assert index.check(subject, "star_hotel", day).status == "deny"
+        assert len(index.check(subject, "air_travel", day).reasons) == 2
+    index.replace_subjects(["ORG"], [profiles[0]], lists, [narrow])
+    for subject in ("ORG", "P1"):
+        assert index.check(subject, "star_hotel", day).status == "allow"
+        (reason,) = index.check(subject, "air_travel", day).reasons
+        assert reason["measure"] == "m-narrow"
+    assert index.check("P1", "air_travel", day).reasons[0]["via"] == {
+        "subject": "ORG", "role": "legal_representative"}  # fmt: skip
+
+
 def test_incentives_never_reach_a_representative() -> None:
     profiles = [("rb@1", "ORG", None, None, '["red"]', "2025-01-01", 5)]
     lists = [("rb@1", "red", "ORG", "red", "2025-01-01", None, '["R1"]')]

@@ -1,9 +1,11 @@
 """The check index: "may subject X do action Y on day D?", answered from memory with reasons.
 
-The index is built once from the state tables that evaluation writes. Everything a check
-needs is precomputed into plain dicts keyed by ``(subject_id, action)``, so the common
-case (no measure touches the pair) is one dict miss plus two membership tests, and the
-answer is a shared immutable ``Decision``.
+The index is built once from the state tables that evaluation writes. It holds, per
+subject with a measure, the measures themselves, each with the set of actions it reaches
+(one shared set for every measure of a kind): a restriction on 30 actions is one object,
+not 30. The common case (a subject no measure touches) is one dict miss plus two
+membership tests, and the answer is a shared immutable ``Decision``; a subject with
+measures is answered by filtering its few measures on the action.
 
 Fail closed (principle 7): an action outside the catalogue, a subject the ledger does not
 know, and a subject that was never evaluated are each answered ``unknown`` with a reason,
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -74,26 +76,65 @@ class Decision:
         }
 
 
+# the keys of a measure's reason, in the order answers give them; an extended one adds "via"
+_REASON_KEYS: tuple[str, ...] = ("measure", "kind", "list", "rulebook", "start", "end",
+                                 "agency", "records")  # fmt: skip
+_VIA_KEYS = (*_REASON_KEYS, "via")
+# distinct answers kept for batches that ask about the same listed subjects again and again
+_MEMO_LIMIT = 100_000
+
+
 @dataclass(frozen=True, slots=True)
 class _Measure:
     start: int  # date ordinal
     end: int  # date ordinal, exclusive; _OPEN when open-ended
+    actions: frozenset[str]  # the catalogue's actions it reaches (shared between measures)
+    fields: tuple[Any, ...]  # the reason's values, in the order of ``keys``
+    keys: tuple[str, ...] = _REASON_KEYS
+
+    def reason(self) -> dict[str, Any]:
+        """The reason an answer gives (a new dict: a caller may keep or change it)."""
+        return dict(zip(self.keys, self.fields, strict=True))
+
+    @property
+    def measure_id(self) -> str:
+        return str(self.fields[0])
+
+    @property
+    def via_subject(self) -> str | None:
+        """The organisation whose listing this measure reaches a person through."""
+        return str(self.fields[8]["subject"]) if self.keys is _VIA_KEYS else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """A black-list run in effect from ``start`` (withholds every incentive)."""
+
+    start: int
+    end: int
     reason: dict[str, Any]
 
 
 @dataclass(slots=True)
-class _Pair:
+class _Held:
+    """The measures a subject holds."""
+
     restrictions: list[_Measure] = field(default_factory=list)
     incentives: list[_Measure] = field(default_factory=list)
     # restrictions that reach this person through an organisation's listing (its legal
     # representative, where the rulebook says so); kept apart so that either side's
     # state can be replaced without the other's
     extended: list[_Measure] = field(default_factory=list)
-    # the last answer and the (day, ledger position) it was for: batches ask about the same
-    # few listed subjects again and again, and an unchanged answer can be shared
-    memo: Decision | None = None
-    memo_day: int = -1
-    memo_size: int = -1
+    # every action a measure held reaches (a set shared with the subjects holding the same)
+    actions: frozenset[str] = frozenset()
+
+    def empty(self) -> bool:
+        return not (self.restrictions or self.incentives or self.extended)
+
+    def measures(self) -> Iterator[_Measure]:
+        yield from self.restrictions
+        yield from self.incentives
+        yield from self.extended
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +150,9 @@ class _Grant:
     def lifts(self, m: _Measure, day: int) -> bool:
         if not self.start <= day < self.end:
             return False
-        if self.measure is not None and m.reason["measure"] != self.measure:
+        if self.measure is not None and m.measure_id != self.measure:
             return False
-        return self.entity is None or m.reason.get("via", {}).get("subject") == self.entity
+        return self.entity is None or m.via_subject == self.entity
 
 
 def _ordinal(text: str | None, default: int) -> int:
@@ -126,13 +167,15 @@ class CheckIndex:
         "_allow",
         "_behind",
         "_black",
-        "_by_subject",
         "_evaluated",
         "_extended_by",
         "_grants",
+        "_held",
         "_known",
+        "_memo",
         "_narrower",
-        "_pairs",
+        "_reached",
+        "_sets",
         "_zone",
         "ledger_size",
     )
@@ -164,13 +207,17 @@ class CheckIndex:
         # evaluated and current; evaluated but older than an entry about the subject
         self._evaluated: set[str] = set()
         self._behind: set[str] = set()
-        self._pairs: dict[tuple[str, str], _Pair] = {}
-        # the actions each subject has measures for, so one subject can be replaced alone
-        self._by_subject: dict[str, set[str]] = defaultdict(set)
-        # organisation → the (person, action) pairs its measures reach
-        self._extended_by: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        self._held: dict[str, _Held] = {}
+        # organisation → the persons its measures reach
+        self._extended_by: dict[str, set[str]] = defaultdict(set)
         # subject → its black-list runs: no incentive reaches a subject on any black list
-        self._black: dict[str, list[_Measure]] = {}
+        self._black: dict[str, list[_Run]] = {}
+        # a measure's actions (as the state writes them) → the set of actions it reaches
+        self._reached: dict[str, frozenset[str]] = {}
+        # one copy of each set of actions, and of each union of two (subjects share them)
+        self._sets: dict[Any, frozenset[str]] = {}
+        # (subject, action) → (day, ledger position, the answer then)
+        self._memo: dict[tuple[str, str], tuple[int, int, Decision]] = {}
         self.ledger_size = 0
         # (subject, action) → the exceptions granted for it
         self._grants: dict[tuple[str, str], list[_Grant]] = {}
@@ -199,10 +246,7 @@ class CheckIndex:
             for action in json.loads(acts):
                 for reached in self._reach([action]):
                     grants.setdefault((subject_id, reached), []).append(grant)
-        for key in self._grants.keys() | grants.keys():
-            pair = self._pairs.get(key)
-            if pair is not None:
-                pair.memo = None
+        self._memo.clear()
         self._grants = grants
 
     def _add(
@@ -227,6 +271,10 @@ class CheckIndex:
                 self._behind.add(subject_id)
             else:
                 self._evaluated.add(subject_id)
+        # state rows repeat a few texts (rulebooks, lists, days, agencies) millions of times:
+        # one copy of each is kept
+        texts: dict[Any, Any] = {}
+        one = texts.setdefault
         # (rulebook, list, subject, since) → the records behind that run
         records: dict[tuple[str, str, str, str], tuple[str, ...]] = {}
         for row in lists:
@@ -237,37 +285,32 @@ class CheckIndex:
             # a black list withholds incentives once in effect (pending: in its notice period)
             effective = row[7] if len(row) > 7 else row[4]
             if row[3] == "black" and row[2] in reflects and effective is not None:
-                run = {"list": row[1], "rulebook": row[0], "since": effective, "until": row[5]}
+                run = {"list": one(row[1], row[1]), "rulebook": one(row[0], row[0]),
+                       "since": one(effective, effective),
+                       "until": one(row[5], row[5])}  # fmt: skip
                 self._black.setdefault(row[2], []).append(
-                    _Measure(_ordinal(effective, 0), _ordinal(row[5], _OPEN), run)
+                    _Run(_ordinal(effective, 0), _ordinal(row[5], _OPEN), run)
                 )
         for row in measures:
             rulebook, measure_id, subject_id, kind, list_id, acts, starts, ends, agency = row[:9]
             if subject_id not in reflects:
                 continue  # a measure without a profile is inconsistent state: fail closed
-            reason = {
-                "measure": measure_id,
-                "kind": kind,
-                "list": list_id,
-                "rulebook": rulebook,
-                "start": starts,
-                "end": ends,
-                "agency": agency,
-                "records": records.get((rulebook, list_id, subject_id, starts), ()),
-            }
-            m = _Measure(_ordinal(starts, 0), _ordinal(ends, _OPEN), reason)
-            actions = self._reach(json.loads(acts))
-            for action in actions:
-                # an action outside the catalogue stays unanswerable rather than half-known
-                if action in self._actions:
-                    pair = self._pairs.get((subject_id, action))
-                    if pair is None:
-                        pair = self._pairs[subject_id, action] = _Pair()
-                        self._by_subject[subject_id].add(action)
-                    (pair.restrictions if kind == "restriction" else pair.incentives).append(m)
-                    pair.memo = None
+            fields = (
+                one(measure_id, measure_id), one(kind, kind), one(list_id, list_id),
+                one(rulebook, rulebook), one(starts, starts), one(ends, ends),
+                one(agency, agency), records.get((rulebook, list_id, subject_id, starts), ()),
+            )  # fmt: skip
+            m = _Measure(_ordinal(starts, 0), _ordinal(ends, _OPEN), self._reached_by(acts),
+                         fields)  # fmt: skip
+            if m.actions:  # an action outside the catalogue stays unanswerable
+                held = self._held.get(subject_id)
+                if held is None:
+                    held = self._held[subject_id] = _Held()
+                (held.restrictions if kind == "restriction" else held.incentives).append(m)
+                self._widen(held, m.actions)
             if kind == "restriction" and row[9] != "{}":
-                self._extend(subject_id, m, json.loads(row[9]), actions)
+                self._extend(subject_id, m, json.loads(row[9]))
+        self._memo.clear()
         self._allow = Decision("allow", (), self.ledger_size)
 
     @property
@@ -281,21 +324,43 @@ class CheckIndex:
         return list(dict.fromkeys(a for action in actions
                                   for a in (action, *self._narrower.get(action, ()))))  # fmt: skip
 
-    def _extend(
-        self, organisation: str, m: _Measure, extends_to: dict[str, list[str]], acts: list[str]
-    ) -> None:
+    def _reached_by(self, acts: str) -> frozenset[str]:
+        """The catalogue's actions a measure on ``acts`` (a JSON list) reaches, one shared
+        set for every measure written with the same list."""
+        found = self._reached.get(acts)
+        if found is None:
+            reached = frozenset(a for a in self._reach(json.loads(acts)) if a in self._actions)
+            found = self._reached[acts] = reached
+        return found
+
+    def _widen(self, held: _Held, actions: frozenset[str]) -> None:
+        if actions <= held.actions:
+            return
+        key = (held.actions, actions)
+        union = self._sets.get(key)
+        if union is None:
+            union = held.actions | actions
+            union = self._sets[key] = self._sets.setdefault(union, union)
+        held.actions = union
+
+    def _narrow(self, held: _Held) -> None:
+        """Work ``held.actions`` out again after measures were taken away."""
+        union = frozenset().union(*(m.actions for m in held.measures()))
+        held.actions = self._sets.setdefault(union, union)
+
+    def _extend(self, organisation: str, m: _Measure, extends_to: dict[str, list[str]]) -> None:
+        if not m.actions:
+            return
         for role, persons in extends_to.items():
-            reason = {**m.reason, "via": {"subject": organisation, "role": role}}
-            extended = _Measure(m.start, m.end, reason)
+            via = {"subject": organisation, "role": role}
+            extended = _Measure(m.start, m.end, m.actions, (*m.fields, via), _VIA_KEYS)
             for person in persons:
-                for action in acts:
-                    if action in self._actions:
-                        pair = self._pairs.get((person, action))
-                        if pair is None:
-                            pair = self._pairs[person, action] = _Pair()
-                        pair.extended.append(extended)
-                        pair.memo = None
-                        self._extended_by[organisation].add((person, action))
+                held = self._held.get(person)
+                if held is None:
+                    held = self._held[person] = _Held()
+                held.extended.append(extended)
+                self._widen(held, m.actions)
+                self._extended_by[organisation].add(person)
 
     def replace_subjects(
         self,
@@ -311,30 +376,33 @@ class CheckIndex:
             self._evaluated.discard(subject_id)
             self._behind.discard(subject_id)
             self._black.pop(subject_id, None)
-            for action in self._by_subject.pop(subject_id, ()):
-                pair = self._pairs[subject_id, action]
-                pair.restrictions, pair.incentives, pair.memo = [], [], None
-                self._drop_if_empty(subject_id, action, pair)
-            for person, action in self._extended_by.pop(subject_id, ()):
-                pair = self._pairs[person, action]
-                pair.extended = [
-                    m for m in pair.extended if m.reason["via"]["subject"] != subject_id
-                ]
-                pair.memo = None
-                self._drop_if_empty(person, action, pair)
+            held = self._held.get(subject_id)
+            if held is not None:
+                held.restrictions, held.incentives = [], []
+                self._narrow(held)
+                self._drop_if_empty(subject_id, held)
+            for person in self._extended_by.pop(subject_id, ()):
+                held = self._held[person]
+                held.extended = [m for m in held.extended if m.via_subject != subject_id]
+                self._narrow(held)
+                self._drop_if_empty(person, held)
         self._add(profiles, lists, measures, positions)
 
-    def _drop_if_empty(self, subject_id: str, action: str, pair: _Pair) -> None:
-        if not (pair.restrictions or pair.incentives or pair.extended):
-            del self._pairs[subject_id, action]
+    def _drop_if_empty(self, subject_id: str, held: _Held) -> None:
+        if held.empty():
+            del self._held[subject_id]
 
     @classmethod
     def load(cls, store: Store, *, timezone: str = "Asia/Shanghai") -> CheckIndex:
+        def rows(table: str) -> Iterator[tuple[Any, ...]]:
+            # read when the index comes to the table: one table's rows held at a time
+            yield from store.state_rows(table)
+
         return cls(
             subjects=(row[0] for row in store.iter_rows("subjects")),
-            profiles=store.state_rows("state_profiles"),
-            lists=store.state_rows("state_lists"),
-            measures=store.state_rows("state_measures"),
+            profiles=rows("state_profiles"),
+            lists=rows("state_lists"),
+            measures=rows("state_measures"),
             timezone=timezone,
             positions=latest_positions(store),
             exceptions=store.iter_rows("exceptions"),
@@ -349,14 +417,14 @@ class CheckIndex:
 
     def check(self, subject_id: str, action: str, on: date | None = None) -> Decision:
         """The decision for ``subject_id`` doing ``action`` on day ``on`` (default today)."""
-        pair = self._pairs.get((subject_id, action))
-        if pair is None:
-            if action in self._actions and subject_id in self._evaluated:
-                return self._allow
-            return self._unknown(subject_id, action)
-        return self._decide(
-            subject_id, action, pair, (self.today() if on is None else on).toordinal()
-        )
+        held = self._held.get(subject_id)
+        if held is not None and action in held.actions:
+            return self._decide(
+                subject_id, action, held, (self.today() if on is None else on).toordinal()
+            )
+        if action in self._actions and subject_id in self._evaluated:
+            return self._allow
+        return self._unknown(subject_id, action)
 
     def check_many(
         self, pairs: Iterable[tuple[str, str]], on: date | None = None
@@ -377,23 +445,28 @@ class CheckIndex:
             why = UNKNOWN_SUBJECT
         return Decision("unknown", (), self.ledger_size, why)
 
-    def _decide(self, subject_id: str, action: str, pair: _Pair, day: int) -> Decision:
-        if pair.memo is not None and pair.memo_day == day and pair.memo_size == self.ledger_size:
-            return pair.memo
-        decision = self._judge(subject_id, action, pair, day)
-        pair.memo, pair.memo_day, pair.memo_size = decision, day, self.ledger_size
+    def _decide(self, subject_id: str, action: str, held: _Held, day: int) -> Decision:
+        key = (subject_id, action)
+        memo = self._memo.get(key)
+        if memo is not None and memo[0] == day and memo[1] == self.ledger_size:
+            return memo[2]
+        decision = self._judge(subject_id, action, held, day)
+        if len(self._memo) >= _MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[key] = (day, self.ledger_size, decision)
         return decision
 
-    def _judge(self, subject_id: str, action: str, pair: _Pair, day: int) -> Decision:
+    def _judge(self, subject_id: str, action: str, held: _Held, day: int) -> Decision:
         if subject_id in self._behind:
             return self._unknown(subject_id, action)
-        restricting = [m for m in (*pair.restrictions, *pair.extended) if m.start <= day < m.end]
+        restricting = [m for m in (*held.restrictions, *held.extended)
+                       if action in m.actions and m.start <= day < m.end]  # fmt: skip
         grants = self._grants.get((subject_id, action), ()) if restricting else ()
         lifted = [g for g in grants if any(g.lifts(m, day) for m in restricting)]
         if lifted:
             # a court's exception (art. 3): the restrictions it covers do not deny today
             restricting = [m for m in restricting if not any(g.lifts(m, day) for g in lifted)]
-        denied = tuple(dict(m.reason) for m in restricting)
+        denied = tuple(m.reason() for m in restricting)
         if denied:
             return Decision("deny", denied, self.ledger_size)
         if lifted:
@@ -412,7 +485,8 @@ class CheckIndex:
             # only reached through an organisation, and not restricted today: the person's
             # own standing is not known here
             return self._unknown(subject_id, action)
-        rewarded = tuple(dict(m.reason) for m in pair.incentives if m.start <= day < m.end)
+        rewarded = tuple(m.reason() for m in held.incentives
+                         if action in m.actions and m.start <= day < m.end)  # fmt: skip
         if not rewarded:
             return self._allow
         black = [m.reason for m in self._black.get(subject_id, ()) if m.start <= day < m.end]
