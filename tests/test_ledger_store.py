@@ -100,3 +100,29 @@ def test_uninitialised_database_is_refused(tmp_path: object) -> None:
 def test_unsupported_url() -> None:
     with pytest.raises(StoreError, match="unsupported database URL"):
         open_store("mysql://localhost/x")
+
+
+def test_a_read_snapshot_sees_one_state_while_a_writer_appends(store: Store) -> None:
+    fill(store)
+    before = store.size()
+    rows = sum(1 for _ in store.rows_by_seq("records"))
+    with open_store(store.url) as writer, store.read_snapshot():
+        stream = store.rows_by_seq("records", batch=2)
+        first = next(stream)
+        with writer.writer() as w:
+            w.append(EntryKind.RECORD_ISSUED, record_payload(900))
+        # the open stream and new reads alike see the state as of the snapshot's first read
+        assert 1 + sum(1 for _ in stream) == rows
+        assert sum(1 for _ in store.iter_entries()) == before
+    assert sum(1 for _ in store.rows_by_seq("records")) == rows + 1
+    assert first[0] <= min(seq for seq, _, _ in store.rows_by_seq("records"))
+
+
+def test_rows_by_seq_streams_each_table_in_last_write_order(store: Store) -> None:
+    fill(store)
+    for table in TABLES:
+        seqs = [seq for seq, _, _ in store.rows_by_seq(table, batch=3)]
+        assert seqs == sorted(seqs)
+        assert len(seqs) == sum(1 for _ in store.iter_rows(table))
+    corrected = [key for seq, key, _ in store.rows_by_seq("records")][-1]
+    assert corrected == f"R{2:024x}"  # its correction is the last entry that wrote a record

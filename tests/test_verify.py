@@ -181,6 +181,56 @@ def test_projection_row_added(store: Store) -> None:
     assert "has no entry behind it" in report.problems[0][1]
 
 
+def test_a_row_claiming_an_earlier_last_write_is_caught(store: Store) -> None:
+    # the corrected record's row says its issue was its last write: compared at the issue,
+    # it carries the correction's title; the correction then finds no row left to change
+    fill(store)
+    rid = f"R{2:024x}"
+    row = store.get_row("records", rid)
+    assert row.last_seq > row.issued_seq
+    sql(store, "UPDATE records SET last_seq = ? WHERE id = ?", row.issued_seq, rid)
+    report = verify(store)
+    assert not report.ok
+    assert report.first_bad_seq == row.issued_seq
+    assert f"records row {rid} differs" in report.problems[0][1]
+
+
+def test_a_row_claiming_a_write_past_the_ledger_end_is_caught(store: Store) -> None:
+    fill(store)
+    rid = f"R{4:024x}"
+    sql(store, "UPDATE records SET last_seq = 1000 WHERE id = ?", rid)
+    report = verify(store)
+    assert not report.ok
+    assert any(
+        p.startswith(f"records row {rid} differs") and "last_seq: stored 1000" in p
+        for _, p in report.problems
+    ), report.problems
+
+
+def test_the_projection_replay_holds_only_rows_a_later_entry_changes(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each stored row is compared and dropped once the entry it names as its last write
+    # is applied: the replay's memory stays flat however long the ledger
+    import trustledger.ledger.verify as verifying
+    from trustledger.ledger.projection import Projector
+
+    fill(store, records=200)
+    most = 0
+    apply = Projector.apply
+
+    def counting(self: Projector, *args: Any) -> None:
+        nonlocal most
+        most = max(most, sum(len(rows) for rows in self.changed.values()))
+        apply(self, *args)
+
+    monkeypatch.setattr(Projector, "apply", counting)
+    report = verifying.verify_projections(store)
+    assert report.ok, report.problems
+    # at most the row just written and the two records the last transaction changes
+    assert most <= 3
+
+
 def test_rebuild_repairs_projection_tampering(store: Store) -> None:
     fill(store)
     sql(store, "DELETE FROM records")

@@ -10,7 +10,14 @@ import psycopg
 
 from trustledger.ledger.entry import Entry
 from trustledger.ledger.projection import TABLES
-from trustledger.ledger.schema import ENTRY_COLUMNS, VERSION_DDL, VERSION_TABLE, columns, ddl
+from trustledger.ledger.schema import (
+    ENTRY_COLUMNS,
+    VERSION_DDL,
+    VERSION_TABLE,
+    columns,
+    ddl,
+    last_write_column,
+)
 from trustledger.ledger.store import (
     SCHEMA_REVISION,
     SCHEMA_VERSION,
@@ -125,6 +132,28 @@ class PostgresStore(Store):
             cur.execute(f"SELECT {', '.join(columns(table))} FROM {table}")
             while rows := cur.fetchmany(20_000):
                 yield from rows
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        with self.conn.transaction(force_rollback=True):
+            self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+
+    def rows_by_seq(self, table: str, batch: int = 20_000) -> Iterator[tuple[int, str, Any]]:
+        # a server-side cursor: the client holds a batch, not the table, and several such
+        # streams share the snapshot's transaction
+        if self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            # outside a snapshot: a server-side cursor lives only inside a transaction
+            with self.read_snapshot():
+                yield from self.rows_by_seq(table, batch)
+            return
+        seq = last_write_column(table)
+        with self.conn.cursor(name=f"rows_by_seq_{table}") as cur:
+            cur.itersize = batch
+            cur.execute(f"SELECT {', '.join(columns(table))} FROM {table} ORDER BY {seq}")
+            at = columns(table).index(seq)
+            for row in cur:
+                yield row[at], row[0], row
 
     def _hashes(self, size: int) -> list[bytes]:
         rows = self.conn.execute("SELECT hash FROM entries WHERE seq < %s ORDER BY seq", (size,))

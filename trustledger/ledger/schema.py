@@ -282,6 +282,12 @@ def columns(table: str) -> tuple[str, ...]:
     return fields
 
 
+def last_write_column(table: str) -> str:
+    """The column holding the seq of the entry that last wrote a row (`last_seq` where
+    later entries change rows, `seq` where each write replaces the row whole)."""
+    return "last_seq" if "last_seq" in columns(table) else "seq"
+
+
 # Alembic's version table in Alembic's own layout: a new database is stamped with the current
 # revision in the same transaction that creates it (trustledger.ledger.migrate)
 VERSION_TABLE = "alembic_version"

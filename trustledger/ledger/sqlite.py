@@ -11,7 +11,14 @@ from typing import Any
 
 from trustledger.ledger.entry import Entry
 from trustledger.ledger.projection import TABLES
-from trustledger.ledger.schema import ENTRY_COLUMNS, VERSION_DDL, VERSION_TABLE, columns, ddl
+from trustledger.ledger.schema import (
+    ENTRY_COLUMNS,
+    VERSION_DDL,
+    VERSION_TABLE,
+    columns,
+    ddl,
+    last_write_column,
+)
 from trustledger.ledger.store import (
     SCHEMA_REVISION,
     SCHEMA_VERSION,
@@ -179,16 +186,28 @@ class SqliteStore(Store):
             seqs, leaves, prevs, hashes = map(list, zip(*rows, strict=True))
             yield seqs, leaves, prevs, hashes
 
-    def rows_as_json(self, table: str) -> Iterator[tuple[str, bytes | None]]:
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        # a deferred BEGIN takes its snapshot at the first read; writers (WAL) go on
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+
+    def rows_by_seq(self, table: str, batch: int = 20_000) -> Iterator[tuple[int, str, Any]]:
         cols = columns(table)
+        seq = last_write_column(table)
         # json_array refuses BLOBs (no text column holds one unless tampered with): such a
-        # row gets NULL and is compared column by column
+        # row gets NULL and is compared column by column. SQLite sorts in its own temporary
+        # storage, so the order costs no memory here
         blob = " OR ".join(f"typeof({c}) = 'blob'" for c in cols)
         cur = self.conn.execute(
-            f"SELECT id, CASE WHEN {blob} THEN NULL "
-            f"ELSE CAST(json_array({', '.join(cols)}) AS BLOB) END FROM {table}"
+            f"SELECT {seq}, id, CASE WHEN {blob} THEN NULL "
+            f"ELSE CAST(json_array({', '.join(cols)}) AS BLOB) END FROM {table} ORDER BY {seq}"
         )
-        while rows := cur.fetchmany(20_000):
+        while rows := cur.fetchmany(batch):
             yield from rows
 
     def _hashes(self, size: int) -> list[bytes]:

@@ -12,7 +12,7 @@ import json
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,11 +225,20 @@ class Store(ABC):
         if rows:
             yield _chain_batch(rows)
 
-    def rows_as_json(self, table: str) -> Iterator[tuple[str, bytes | None]] | None:
-        """Each stored row of ``table`` as (id, the row as a compact JSON array in column
-        order), or None if the backend cannot. The JSON is only a fast way to find rows equal
-        to a replay's; verify compares any other row (JSON None included) column by column."""
-        return None
+    @abstractmethod
+    def read_snapshot(self) -> AbstractContextManager[None]:
+        """Context manager: the reads made inside it see one consistent state of the
+        database (a read transaction), however many cursors they hold open at once."""
+
+    @abstractmethod
+    def rows_by_seq(self, table: str, batch: int = 20_000) -> Iterator[tuple[int, str, Any]]:
+        """Each stored row of ``table`` as (the seq of the entry that last wrote it, id,
+        the row) in that seq's order, streamed: only a batch is held. The row is either the
+        column values as a tuple or, where the backend can build it, the row as a compact
+        JSON array in column order (None where it cannot); either is only a fast way to
+        find rows equal to a replay's, and verify compares any other row column by column.
+        Several of these streams may share one `read_snapshot`; outside one, each stream
+        is a snapshot of its own."""
 
     def entry(self, seq: int) -> Entry | None:
         for e in self.iter_entries(seq, batch=1):

@@ -9,9 +9,10 @@ another process can open they run side by side on two cores.
 from __future__ import annotations
 
 import gc
+import heapq
 import multiprocessing
 from bisect import bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -21,8 +22,9 @@ from typing import Any
 import orjson
 
 from trustledger.ledger import merkle
-from trustledger.ledger.entry import GENESIS_PREV, Entry
+from trustledger.ledger.entry import GENESIS_PREV
 from trustledger.ledger.projection import TABLES, ProjectionError, Projector
+from trustledger.ledger.schema import columns, last_write_column
 from trustledger.ledger.store import Store, open_store
 
 MAX_PROBLEMS = 20
@@ -108,8 +110,8 @@ def _verify(store: Store, progress: Callable[[int], None] | None) -> VerifyRepor
         except BrokenProcessPool:
             raise VerifyIncomplete(
                 "the projection check's process died before it answered (killed by the "
-                "system: out of memory, most likely, since it replays the whole ledger in "
-                f"memory); the chain and tree {'verified' if report.ok else 'did not verify'} "
+                "system, most likely); the chain and tree "
+                f"{'verified' if report.ok else 'did not verify'} "
                 f"over {report.size:,} entries, the projections are NOT verified"
             ) from None
     if report.ok:
@@ -242,95 +244,97 @@ def _finish(
 
 
 def verify_projections(store: Store) -> VerifyReport:
-    """Replay the entries and compare every projection row with the stored one."""
+    """Replay the entries and compare every projection row with the stored one.
+
+    The stored rows are read in the order of the entry that last wrote each (``last_seq``
+    or ``seq``), beside the entries: once the replay has applied entry ``s``, every stored
+    row that claims ``s`` as its last write is compared and dropped from the replay. The
+    replay so holds only rows a later entry will still change, not the whole ledger's
+    rows, and its memory does not grow with the ledger. A stored row that claims too early
+    a last write is still caught: it differs from the replay there, or the later entry
+    finds no row to change, or writes a row the table lacks.
+    """
     report = VerifyReport()
-    # millions of rows held at once and no reference cycles among them: the cyclic
-    # collector would only walk the growing heap again and again
+    # rows are dropped as soon as they are compared, and none holds a reference cycle:
+    # the cyclic collector would only walk the replay's dicts again and again
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
-        projector = _replay(store.iter_entries(), report)
-        if report.ok:
-            _compare(store, projector, report)
+        with store.read_snapshot():
+            _replay_and_compare(store, report)
     finally:
         if gc_was_on:
             gc.enable()
     return report
 
 
-def _replay(entries: Iterable[Entry], report: VerifyReport) -> Projector:
+_NAMES = tuple(TABLES)
+
+
+def _stored_rows(store: Store) -> Iterator[tuple[int, int, str, Any]]:
+    """Every table's rows as (last write, table's index, id, row), merged in that order."""
+
+    def tagged(index: int, table: str) -> Iterator[tuple[int, int, str, Any]]:
+        for seq, key, row in store.rows_by_seq(table):
+            yield seq, index, key, row
+
+    # (seq, index, id) is unique (an id is a table's key), so the rows never get compared
+    return heapq.merge(*(tagged(i, t) for i, t in enumerate(_NAMES)))
+
+
+def _replay_and_compare(store: Store, report: VerifyReport) -> None:
     projector = Projector()
     apply = projector.apply
     loads = orjson.loads
-    for entry in entries:
+    dumps = orjson.dumps
+    live = [projector.changed[t] for t in _NAMES]
+    stored = _stored_rows(store)
+    pending = next(stored, None)
+    for entry in store.iter_entries():
         try:
             apply(entry, loads(entry.payload))
         except (ProjectionError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
             report.flag(entry.seq, f"entry {entry.seq} cannot be projected: {exc}")
-            break
-    return projector
-
-
-def _compare(store: Store, projector: Projector, report: VerifyReport) -> None:
-    for table in TABLES:
-        want: dict[str, Any] = projector.changed[table]
-        as_json = store.rows_as_json(table)
-        if as_json is None:
-            _compare_rows(store, table, want, store.iter_rows(table), report)
-            continue
-        # equal JSON means equal values, so a table whose every row equals the replay's is
-        # passed at one bytes comparison per row; any other table is compared again column
-        # by column, which names what differs
-        dumps = orjson.dumps
-        pending = dict(want)
-        pop = pending.pop
-        clean = True
-        for key, stored_json in as_json:
-            expected = pop(key, None)
-            if expected is None or stored_json != dumps(tuple(expected)):
-                clean = False
-                break
-        if not (clean and not pending):
-            _compare_rows(store, table, want, store.iter_rows(table), report)
-
-
-def _compare_rows(
-    store: Store,
-    table: str,
-    want: dict[str, Any],
-    rows: Iterable[tuple[Any, ...]],
-    report: VerifyReport,
-) -> None:
-    seq_of = _seq_field(table)
-    make = TABLES[table]._make
-    for raw in rows:
-        expected = want.pop(raw[0], None)
-        # a row tuple equals its NamedTuple; build the named form only to explain a miss
-        if expected is not None and expected == raw:
-            continue
-        stored = make(raw)
-        if expected is None:
-            report.flag(getattr(stored, seq_of), f"{table} row {stored.id} has no entry behind it")
-        else:
-            diff = [
-                f"{name}: stored {s!r}, ledger says {x!r}"
-                for name, s, x in zip(stored._fields, stored, expected, strict=True)
-                if s != x
-            ]
+            return
+        seq = entry.seq
+        while pending is not None and pending[0] <= seq:
+            _, index, key, row = pending
+            expected = live[index].pop(key, None)
+            # equal JSON means equal values and a row tuple equals its NamedTuple: a row
+            # equal to the replay's passes at one comparison; any other is explained
+            if expected is None or not (
+                row == dumps(tuple(expected)) if type(row) is bytes else row == expected
+            ):
+                _explain(store, _NAMES[index], key, pending[0], expected, report)
+            pending = next(stored, None)
+    # rows claiming entries past the ledger's end: none has an entry behind it
+    while pending is not None:
+        _, index, key, _row = pending
+        _explain(store, _NAMES[index], key, pending[0], live[index].pop(key, None), report)
+        pending = next(stored, None)
+    for index, table in enumerate(_NAMES):
+        seq_of = last_write_column(table)
+        for key, expected in live[index].items():
             seq = getattr(expected, seq_of)
-            report.flag(
-                seq, f"{table} row {stored.id} differs from entry {seq} ({'; '.join(diff)})"
-            )
-    _report_missing(table, want, report)
+            report.flag(seq, f"{table} row {key} is missing (written by entry {seq})")
 
 
-def _report_missing(table: str, want: dict[str, Any], report: VerifyReport) -> None:
-    seq_of = _seq_field(table)
-    for key, expected in want.items():
-        seq = getattr(expected, seq_of)
-        report.flag(seq, f"{table} row {key} is missing (written by entry {seq})")
-
-
-def _seq_field(table: str) -> str:
-    fields: tuple[str, ...] = TABLES[table]._fields
-    return "last_seq" if "last_seq" in fields else "seq"
+def _explain(
+    store: Store, table: str, key: str, claimed: int, expected: Any, report: VerifyReport
+) -> None:
+    """Flag a stored row that is not the replay's, naming the columns that differ."""
+    if expected is None:
+        report.flag(claimed, f"{table} row {key} has no entry behind it")
+        return
+    cols = columns(table)
+    found = store.query(f"SELECT {', '.join(cols)} FROM {table} WHERE id = ?", (key,))
+    stored = TABLES[table]._make(found[0])
+    if stored == expected:
+        return  # the fast comparison's form differed, the values do not
+    diff = [
+        f"{name}: stored {s!r}, ledger says {x!r}"
+        for name, s, x in zip(stored._fields, stored, expected, strict=True)
+        if s != x
+    ]
+    seq = getattr(expected, last_write_column(table))
+    report.flag(seq, f"{table} row {key} differs from entry {seq} ({'; '.join(diff)})")
