@@ -126,3 +126,15 @@ def test_rows_by_seq_streams_each_table_in_last_write_order(store: Store) -> Non
         assert len(seqs) == sum(1 for _ in store.iter_rows(table))
     corrected = [key for seq, key, _ in store.rows_by_seq("records")][-1]
     assert corrected == f"R{2:024x}"  # its correction is the last entry that wrote a record
+
+
+def test_iter_rows_yields_every_row_once_across_pages(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trustledger.ledger.postgres as postgres
+
+    fill(store, records=20)
+    monkeypatch.setattr(postgres, "_PAGE", 3)  # PostgreSQL reads keyset pages of this size
+    rows = list(store.iter_rows("records"))
+    assert len(rows) == len({r[0] for r in rows}) == 20
+    assert sorted(rows) == sorted(store.query("SELECT * FROM records"))

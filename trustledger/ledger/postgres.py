@@ -29,6 +29,8 @@ from trustledger.ledger.store import (
     head_from,
 )
 
+_PAGE = 20_000
+
 
 class PostgresStore(Store):
     def __init__(self, url: str) -> None:
@@ -128,10 +130,18 @@ class PostgresStore(Store):
             nxt = rows[-1][0] + 1
 
     def iter_rows(self, table: str) -> Iterator[tuple[Any, ...]]:
-        with self.conn.cursor() as cur:
-            cur.execute(f"SELECT {', '.join(columns(table))} FROM {table}")
-            while rows := cur.fetchmany(20_000):
-                yield from rows
+        # keyset pages by id, as iter_entries pages by seq: a plain cursor's driver would
+        # hold the whole result (gigabytes at ten million records), and a server-side one
+        # would need a transaction the caller may not want around its own statements
+        cols = ", ".join(columns(table))
+        first = f"SELECT {cols} FROM {table} ORDER BY id LIMIT {_PAGE}"
+        after = f"SELECT {cols} FROM {table} WHERE id > %s ORDER BY id LIMIT {_PAGE}"
+        rows = self.conn.execute(first).fetchall()
+        while rows:
+            yield from rows
+            if len(rows) < _PAGE:
+                return
+            rows = self.conn.execute(after, (rows[-1][0],)).fetchall()
 
     @contextmanager
     def read_snapshot(self) -> Iterator[None]:
