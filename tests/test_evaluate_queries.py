@@ -93,3 +93,22 @@ def test_a_look_reads_through_indexes_not_the_whole_state(
             assert " SCAN " not in f" {plan} ", (sql, plan)
     finally:
         conn.close()
+
+
+@pytest.mark.postgres
+def test_a_look_never_runs_a_plan_made_for_any_position(pg_url: str) -> None:
+    # the driver prepares a statement after five runs and PostgreSQL may then plan it once
+    # for any bound value: for "ledger_size > $1" that plan scans the whole state. A look
+    # binds no position, so every plan knows the position it looks past
+    with open_store(pg_url) as s:
+        s.init(KEYER.fingerprint())
+        for _ in range(12):
+            signature = state_signature(s)
+            changed_subjects(s, signature.ledger_size, signature.evaluated_to)
+        conn = getattr(s, "conn")  # noqa: B009
+        prepared = conn.execute(
+            "SELECT statement, parameter_types::text, generic_plans FROM pg_prepared_statements"
+        ).fetchall()
+    looks = [p for p in prepared if "last_seq >=" in p[0] or "ledger_size >" in p[0]]
+    assert looks, "the look's statements were expected to be prepared after twelve runs"
+    assert all(types == "{}" for _, types, _ in looks), looks
