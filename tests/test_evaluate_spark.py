@@ -104,6 +104,8 @@ def test_a_bad_master_is_refused_and_nothing_is_staged(
     result = runner.invoke(app, ["evaluate", "--engine", "spark", "--master", master])
     assert result.exit_code == 2, result.output
     assert master in result.output.replace("\n", "")
+    # the refusal alone: no progress bar was drawn for rulebooks never begun
+    assert "rulebooks" not in result.output, result.output
     with Context.open(demo_settings) as ctx:
         assert state(ctx.store) == before
         # no rebuild was begun, so the next run has nothing to report as interrupted

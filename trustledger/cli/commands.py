@@ -333,7 +333,7 @@ def evaluate(
 ) -> None:
     """Evaluate every subject under the published rulebooks. Known now, the result becomes
     the live state, swapped in whole; known at another instant, it goes to --what-if."""
-    from rich.progress import BarColumn, Progress, TextColumn
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
     from trustledger.app.evaluation import evaluate as run
 
@@ -341,15 +341,20 @@ def evaluate(
             TextColumn("{task.completed}/{task.total} rulebooks"), console=real(console),
             disable=json_output) as bar:  # fmt: skip
         when = when_for(ctx, known_at, on)
-        task = bar.add_task("evaluating", total=None)
+        # the bar appears with the first rulebook: a refusal before any (an unreachable
+        # Spark master, say) is then the only thing printed
+        tasks: list[TaskID] = []
 
         def step(ref: str, done: int, total: int) -> None:
-            bar.update(task, description=f"evaluating {ref}", completed=done, total=total)
+            if not tasks:
+                tasks.append(bar.add_task("evaluating", total=total))
+            bar.update(tasks[0], description=f"evaluating {ref}", completed=done, total=total)
 
         result = run(ctx, when, engine=engine.value, rulebook_id=rulebook, what_if=what_if,
                      progress=step, notice=lambda text: say(console, f"note: {text}"),
                      spark_master=master)  # fmt: skip
-        bar.update(task, completed=len(result.summaries), total=len(result.summaries))
+        if tasks:
+            bar.update(tasks[0], completed=len(result.summaries), total=len(result.summaries))
     if json_output:
         print_json(result.to_json())
         return
