@@ -192,6 +192,27 @@ def test_a_run_that_keeps_growing_is_recounted_on_disk(tmp_path: Path) -> None:
         assert committed_matches(ms.store)
 
 
+def test_a_run_or_recount_delivered_again_is_counted_once(tmp_path: Path) -> None:
+    # what a JetStream consumer killed between its commit and its acknowledgement does:
+    # the same runs and recounts stored again, and an older recount after a newer one
+    with monitoring_store(tmp_path) as ms:
+        runs = RejectRuns(recount_s=0.0)
+        _, first = classify(Framer().feed(TINY * 100), "tcp:10.0.0.1:5", 1, Tally())
+        rows, _ = runs.add(first)
+        ms.save([], rows, [])
+        _, more = classify(Framer().feed(TINY * 50), "tcp:10.0.0.1:5", 2, Tally())
+        _, recount = runs.add(more)
+        _, later = classify(Framer().feed(TINY * 25), "tcp:10.0.0.1:5", 3, Tally())
+        _, recount_later = runs.add(later)
+        assert recount and recount_later
+        ms.save([], [], recount_later)
+        ms.save([], rows, recount)  # both delivered again, the recount now stale
+        reason = first[0].error.reason.value
+        assert ms.reject_counts() == {reason: 175}
+        assert ms.store.query("SELECT count(*), max(last_us) FROM monitor_rejects") == [(1, 3)]
+        assert committed_matches(ms.store)
+
+
 def test_five_thousand_tiny_frames_are_one_row_not_five_thousand(tmp_path: Path) -> None:
     """The finding: ``##x\\r\\n`` became a row each. Over a real socket, the budget set high
     enough to let them all in."""
@@ -543,3 +564,19 @@ def test_spooled_packets_are_moved_at_the_next_open(tmp_path: Path) -> None:
         assert committed_matches(store, "monitor_packets")
     finally:
         store.close()
+
+
+def test_rejects_alike_of_one_instant_are_one_run_with_their_frames_summed(
+    tmp_path: Path,
+) -> None:
+    # a batch classified at one instant (an MQTT batch) may hold one garbage frame many
+    # times and other rejects of the same reason: the alike are one run, every frame
+    # counted; a reject with a detail of its own keeps its row
+    with monitoring_store(tmp_path) as ms:
+        _, rejected = classify(Framer().feed(TINY * 7), "mqtt:site/1", 5, Tally())
+        _, other = classify(Framer().feed(b"##y\r\n"), "mqtt:site/1", 5, Tally())
+        assert len(rejected) == 7 and other[0].error.reason == rejected[0].error.reason
+        ms.save([], [*rejected, *other])
+        assert ms.reject_counts() == {rejected[0].error.reason.value: 8}
+        assert ms.store.query("SELECT count(*) FROM monitor_rejects") == [(2,)]
+        assert committed_matches(ms.store)

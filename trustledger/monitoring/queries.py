@@ -146,20 +146,38 @@ def insert_packets(store: Store, rows: Sequence[Row]) -> None:
     store.execute("INSERT INTO monitor_packets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
-def insert_rejects(store: Store, rows: Sequence[Row]) -> None:
-    """Rows of (received_us, peer, reason, detail, head, count, last_us)."""
-    store.execute("INSERT INTO monitor_rejects VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+def insert_rejects(store: Store, rows: Sequence[Row]) -> list[Row]:
+    """Rows of (received_us, peer, reason, detail, head, count, last_us), each run not
+    stored yet; the rows inserted. A run is known by everything but its count and last
+    time, so a run delivered again (a JetStream consumer killed between its commit and its
+    acknowledgement) is stored once, as a packet is by its digest; rejects of one batch
+    alike in all of that (one garbage frame repeated, classified at one instant) are one
+    run, their frames summed."""
+    fresh: dict[tuple[Any, ...], Row] = {}
+    for row in rows:
+        key = (row[1], row[2], row[0], row[3], row[4])
+        run = fresh.get(key)
+        fresh[key] = row if run is None else (*run[:5], run[5] + row[5], max(run[6], row[6]))
+    for key in list(fresh):
+        if store.query(f"SELECT 1 FROM monitor_rejects WHERE {_SAME_RUN}", key):
+            del fresh[key]
+    new = list(fresh.values())
+    store.execute("INSERT INTO monitor_rejects VALUES (?, ?, ?, ?, ?, ?, ?)", new)
+    return new
 
 
 REJECT_RUN = "peer = ? AND reason = ? AND received_us = ?"
+_SAME_RUN = f"{REJECT_RUN} AND detail = ? AND head = ?"
 
 
 def recount_reject(store: Store, key: Row, count: int, last_us: int) -> None:
     """The run of rejects ``key`` = (peer, reason, first received_us) now counts ``count``
-    frames, the last at ``last_us`` (inside the caller's transaction)."""
+    frames, the last at ``last_us`` (inside the caller's transaction). A run only grows,
+    so a recount delivered again, or after a later one, changes nothing."""
     store.execute(
-        f"UPDATE monitor_rejects SET count = ?, last_us = ? WHERE {REJECT_RUN}",
-        [(count, last_us, *key)],
+        "UPDATE monitor_rejects SET count = CASE WHEN ? > count THEN ? ELSE count END, "
+        f"last_us = CASE WHEN ? > last_us THEN ? ELSE last_us END WHERE {REJECT_RUN}",
+        [(count, count, last_us, last_us, *key)],
     )
 
 

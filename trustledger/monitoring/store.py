@@ -143,8 +143,7 @@ class MonitoringStore:
                 refused = [(r.received_us, r.peer, r.error.reason.value, r.error.detail, r.head,
                             r.frames, r.last_us or r.received_us)
                            for r in rejected]  # fmt: skip
-                queries.insert_rejects(self.store, refused)
-                commit.added("monitor_rejects", refused)
+                commit.added("monitor_rejects", queries.insert_rejects(self.store, refused))
             for run in recounts:
                 key = (run.peer, run.reason, run.received_us)
                 with commit.touching("monitor_rejects", queries.REJECT_RUN, key):
