@@ -267,3 +267,68 @@ def test_reevaluate_compares_the_state_row_for_row(
         with store.transaction():
             marks = ", ".join("?" for _ in row)
             store.execute(f"INSERT INTO state_profiles VALUES ({marks})", [row])
+
+
+class _Writes(dict[str, Any]):
+    """A projection table that notes which entry kind wrote into it."""
+
+    def __init__(self, table: str, seen: set[tuple[str, str]], kind: list[str]) -> None:
+        super().__init__()
+        self._table, self._seen, self._kind = table, seen, kind
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._seen.add((self._kind[0], self._table))
+        super().__setitem__(key, value)
+
+
+def test_each_entry_kind_writes_only_the_tables_verify_replays_it_for(
+    built: tuple[Context, Path],
+) -> None:
+    # verify replays the records in one process and the other tables in another, each from
+    # the entries of the kinds that write them (TABLES_OF_KIND): a kind writing elsewhere
+    # would leave rows that no replay produces
+    from trustledger.domain import EntryKind
+    from trustledger.ledger.projection import TABLES, TABLES_OF_KIND, Projector
+
+    ctx, _ = built
+    seen: set[tuple[str, str]] = set()
+    kind = [""]
+    projector = Projector()
+    projector.changed = {t: _Writes(t, seen, kind) for t in TABLES}
+    kinds = set()
+    for entry in ctx.store.iter_entries():
+        kind[0] = entry.kind
+        kinds.add(entry.kind)
+        projector.apply(entry)
+    # the kinds the built ledger lacks, applied to rows it has
+    from trustledger.ledger.entry import Entry
+
+    def first(table: str) -> str:
+        return next(iter(projector.changed[table]))
+
+    decided = {"outcome": "dismissed", "decided_date": "2026-01-05", "reviewer": "r",
+               "reasons": "none"}  # fmt: skip
+    event = {"event_id": "E" + "9" * 24, "document_number": "(2026)x号",
+             "effective_date": "2026-01-05", "reason": "test"}  # fmt: skip
+    more = {
+        EntryKind.OBJECTION_DECIDED: {"objection_id": first("objections"), **decided},
+        EntryKind.REPAIR_DECIDED: {"repair_id": first("repairs"), **decided},
+        EntryKind.LISTING_RELEASED: {
+            "hold_id": first("holds"),
+            "released_date": "2026-01-05",
+            "released_by": "r",
+        },
+        EntryKind.CONSENT_WITHDRAWN: {"record_id": first("consents"), "date": "2026-01-05"},
+        EntryKind.RECORD_CONFIRMED: {"record_id": first("records"), **event},
+        EntryKind.RECORD_REPAIRED: {"record_id": first("records"), **event},
+    }
+    for n, (k, payload) in enumerate(more.items()):
+        kind[0] = k.value
+        kinds.add(k.value)
+        projector.apply(Entry(10**9 + n, 0, k.value, b"", b"", b""), payload)
+    assert kinds == {k.value for k in EntryKind}, {k.value for k in EntryKind} - kinds
+    stray = sorted((k, t) for k, t in seen if t not in TABLES_OF_KIND.get(k, ()))
+    assert not stray, f"entry kinds writing tables TABLES_OF_KIND does not give them: {stray}"
+    assert {t for _, t in seen} == set(TABLES)
+    unknown = set(TABLES_OF_KIND) - {k.value for k in EntryKind}
+    assert not unknown, unknown

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -114,15 +114,19 @@ class PostgresStore(Store):
         rows = self.conn.execute("SELECT size, root, time_us FROM tree_heads ORDER BY size")
         return [TreeHead(s, bytes(r), t) for s, r, t in rows]
 
-    def iter_entries(self, start: int = 0, batch: int = 20_000) -> Iterator[Entry]:
+    def iter_entries(
+        self, start: int = 0, batch: int = 20_000, kinds: Collection[str] | None = None
+    ) -> Iterator[Entry]:
         # keyset pages rather than a server-side cursor: works inside or outside a transaction
+        only = "" if kinds is None else " AND kind = ANY(%s)"
         sql = (
-            f"SELECT {', '.join(ENTRY_COLUMNS)} FROM entries WHERE seq >= %s "
+            f"SELECT {', '.join(ENTRY_COLUMNS)} FROM entries WHERE seq >= %s{only} "
             f"ORDER BY seq LIMIT {int(batch)}"
         )
         nxt = start
         while True:
-            rows = self.conn.execute(sql, (nxt,)).fetchall()
+            params = (nxt,) if kinds is None else (nxt, list(kinds))
+            rows = self.conn.execute(sql, params).fetchall()
             for seq, t, kind, prev, payload, h in rows:
                 yield Entry(seq, t, kind, bytes(prev), bytes(payload), bytes(h))
             if len(rows) < batch:

@@ -241,6 +241,46 @@ TABLES: dict[str, type[Any]] = {
     "person_links": PersonLinkRow,
 }
 
+_K = EntryKind
+# entry kind → the projection tables its entries write; a kind not named writes none.
+# verify replays a group of tables from the entries of their kinds alone, so the Projector
+# is held to this by a test that applies every kind
+TABLES_OF_KIND: dict[str, tuple[str, ...]] = {
+    _K.AUTHORITY_REGISTERED.value: ("authorities",),
+    _K.SUBJECT_REGISTERED.value: ("subjects",),
+    _K.RECORD_ISSUED.value: ("records",),
+    **{
+        k.value: ("records", "record_events")
+        for k in (
+            _K.RECORD_CORRECTED,
+            _K.RECORD_REVOKED,
+            _K.RECORD_ENDED,
+            _K.RECORD_CONFIRMED,
+            _K.RECORD_REPAIRED,
+        )
+    },
+    _K.RULEBOOK_PUBLISHED.value: ("rulebooks",),
+    _K.OBJECTION_FILED.value: ("objections",),
+    _K.OBJECTION_DECIDED.value: ("objections",),
+    _K.REPAIR_APPLIED.value: ("repairs",),
+    _K.REPAIR_DECIDED.value: ("repairs",),
+    _K.LISTING_HELD.value: ("holds",),
+    _K.LISTING_RELEASED.value: ("holds",),
+    _K.EXCEPTION_GRANTED.value: ("exceptions",),
+    _K.CONSENT_GIVEN.value: ("consents",),
+    _K.CONSENT_WITHDRAWN.value: ("consents",),
+    _K.POINT_REGISTERED.value: ("points",),
+    _K.PERSON_KEY_ROTATED.value: ("person_keys",),
+    _K.PERSON_KEY_LINKED.value: ("person_links",),
+}
+
+
+def kinds_writing(tables: Iterable[str]) -> frozenset[str]:
+    """The entry kinds whose entries write any of ``tables``."""
+    wanted = set(tables)
+    return frozenset(k for k, written in TABLES_OF_KIND.items() if wanted.intersection(written))
+
+
 Lookup = Callable[[str, str], Any]
 
 # Fields of a record that a correction may change.

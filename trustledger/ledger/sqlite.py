@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -161,10 +161,13 @@ class SqliteStore(Store):
         rows = self.conn.execute("SELECT size, root, time_us FROM tree_heads ORDER BY size")
         return [TreeHead(s, bytes(r), t) for s, r, t in rows]
 
-    def iter_entries(self, start: int = 0, batch: int = 20_000) -> Iterator[Entry]:
+    def iter_entries(
+        self, start: int = 0, batch: int = 20_000, kinds: Collection[str] | None = None
+    ) -> Iterator[Entry]:
+        only = "" if kinds is None else f" AND kind IN ({', '.join('?' for _ in kinds)})"
         cur = self.conn.execute(
-            f"SELECT {', '.join(ENTRY_COLUMNS)} FROM entries WHERE seq >= ? ORDER BY seq",
-            (start,),
+            f"SELECT {', '.join(ENTRY_COLUMNS)} FROM entries WHERE seq >= ?{only} ORDER BY seq",
+            (start, *(kinds or ())),
         )
         while True:
             rows = cur.fetchmany(batch)

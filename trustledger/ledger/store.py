@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -205,8 +205,11 @@ class Store(ABC):
         return heads[-1] if heads else TreeHead(0, merkle.EMPTY_ROOT, 0)
 
     @abstractmethod
-    def iter_entries(self, start: int = 0, batch: int = 20_000) -> Iterator[Entry]:
-        """Stored entries in seq order, as stored (verify decides whether they are sound)."""
+    def iter_entries(
+        self, start: int = 0, batch: int = 20_000, kinds: Collection[str] | None = None
+    ) -> Iterator[Entry]:
+        """Stored entries in seq order, as stored (verify decides whether they are sound);
+        with ``kinds``, only the entries of those kinds."""
 
     @abstractmethod
     def iter_rows(self, table: str) -> Iterator[tuple[Any, ...]]: ...
