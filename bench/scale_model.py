@@ -450,6 +450,13 @@ def pg_curve() -> str:
         checked = (f"the check index built from {num(ch['subjects'])} subjects in "
                    f"{duration(ch['index_load_seconds'])}, checks p50 {ch['p50_us']} µs, "
                    f"p99 {ch['p99_us']} µs")  # fmt: skip
+        if "index_memory_gb" in ch:
+            checked += (f", holding {ch['index_memory_gb']} GB "
+                        f"({num(ch['index_bytes_per_state_row'])} bytes a state row)")  # fmt: skip
+        if look := pg.get("replica_look"):
+            checked += (f"; a replica's look at the state {look['state_signature_ms']} ms "
+                        f"(signature) + {look['changed_subjects_ms']} ms (changed "
+                        "subjects)")  # fmt: skip
     else:
         checked = f"the check index {ch.get('index', 'not measured')}"
     out += (
