@@ -112,3 +112,16 @@ def test_a_look_never_runs_a_plan_made_for_any_position(pg_url: str) -> None:
     looks = [p for p in prepared if "last_seq >=" in p[0] or "ledger_size >" in p[0]]
     assert looks, "the look's statements were expected to be prepared after twelve runs"
     assert all(types == "{}" for _, types, _ in looks), looks
+
+
+def test_a_change_larger_than_a_look_reads_is_read_whole(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a look reads a bounded number of rows in index order; past that it reads the rest
+    import trustledger.evaluate.queries as queries
+
+    monkeypatch.setattr(queries, "_LOOK_ROWS", 1)
+    changed = changed_subjects(store, 0, None)
+    assert {FIRM, FIRM2} <= changed
+    monkeypatch.setattr(queries, "_LOOK_ROWS", 10_000)
+    assert changed_subjects(store, 0, None) == changed
