@@ -183,7 +183,7 @@ def measured() -> str:
             [
                 f"verify of {num(v['entries'])} entries, SQLite",
                 f"{num(v['entries_per_s'])} entries/s",
-                f"{v.get('ratio_to_read_and_hash', '–')} of read + SHA-256",
+                f"{v.get('ratio_to_bare', '–')} of read + SHA-256",
             ]
         )
     if c := load("check"):
@@ -328,6 +328,32 @@ def model() -> str:
                     f"{checks['killed_at_gb']} GB building {num(checks['subjects'])})",
                     f"more than {per_subject * ENTITIES / 1e12:,.1f} TB for every entity: "
                     f"at least {shards} shards at ≤ {REPLICA_MEMORY_GB} GB — or a compact index",
+                ]
+            )
+        if "index_memory_gb" in checks:
+            per_subject = checks["index_bytes_per_evaluated_subject"]
+            whole = per_subject * ENTITIES / 1e9
+            shards = max(1, math.ceil(whole / REPLICA_MEMORY_GB))
+            rows.append(
+                [
+                    "check index of the real state (10 regime versions)",
+                    f"{num(per_subject)} B per subject ({checks['index_memory_gb']} GB for "
+                    f"{num(checks['subjects'])}; {num(checks['index_bytes_per_state_row'])} B "
+                    "a state row)",
+                    f"{whole / 1e3:,.1f} TB for every entity: {shards} shards by subject hash "
+                    f"at ≤ {REPLICA_MEMORY_GB} GB a replica",
+                ]
+            )
+        if look := pg.get("replica_look"):
+            ms = round(look["state_signature_ms"] + look["changed_subjects_ms"], 1)
+            rows.append(
+                [
+                    "a replica's look at the state (per notification)",
+                    f"{ms:,} ms at {num(pg['records_target'])} records",
+                    "index probes: a look grows with log n"
+                    if ms < 50
+                    else f"about {duration(ms / 1000 * RECORDS / pg['records_target'])} at "
+                    "national size if it grew with the store (it scans)",
                 ]
             )
         if look := pg.get("replica_look_ms"):
