@@ -192,7 +192,9 @@ def test_a_row_claiming_an_earlier_last_write_is_caught(store: Store) -> None:
     report = verify(store)
     assert not report.ok
     assert report.first_bad_seq == row.issued_seq
-    assert f"records row {rid} differs" in report.problems[0][1]
+    problems = [p for _, p in sorted(report.problems)]
+    assert f"records row {rid} differs" in problems[0]
+    assert problems[1].endswith("(a consequence of the row named above)"), problems
 
 
 def test_a_row_claiming_a_write_past_the_ledger_end_is_caught(store: Store) -> None:

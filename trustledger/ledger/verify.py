@@ -305,7 +305,10 @@ def _replay_and_compare(store: Store, names: tuple[str, ...], report: VerifyRepo
         try:
             apply(entry, loads(entry.payload))
         except (ProjectionError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
-            report.flag(entry.seq, f"entry {entry.seq} cannot be projected: {exc}")
+            # a row compared too early (its stored last write before this entry) leaves
+            # the replay without it: say so where a differing row was already named
+            why = " (a consequence of the row named above)" if not report.ok else ""
+            report.flag(entry.seq, f"entry {entry.seq} cannot be projected: {exc}{why}")
             return
         seq = entry.seq
         while pending is not None and pending[0] <= seq:
