@@ -155,17 +155,17 @@ class PostgresStore(Store):
 
     def rows_by_seq(self, table: str, batch: int = 20_000) -> Iterator[tuple[int, str, Any]]:
         # a server-side cursor: the client holds a batch, not the table, and several such
-        # streams share the snapshot's transaction
+        # streams share the snapshot's transaction; one lives only inside a transaction
         if self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-            # outside a snapshot: a server-side cursor lives only inside a transaction
             with self.read_snapshot():
                 yield from self.rows_by_seq(table, batch)
             return
+        cols = columns(table)
         seq = last_write_column(table)
+        at = cols.index(seq)
         with self.conn.cursor(name=f"rows_by_seq_{table}") as cur:
             cur.itersize = batch
-            cur.execute(f"SELECT {', '.join(columns(table))} FROM {table} ORDER BY {seq}")
-            at = columns(table).index(seq)
+            cur.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {seq}")
             for row in cur:
                 yield row[at], row[0], row
 
